@@ -1,0 +1,80 @@
+package quell
+
+import "time"
+
+// IncidentStatus is where an incident is in its lifecycle.
+type IncidentStatus string
+
+const (
+	IncidentOpen     IncidentStatus = "open"
+	IncidentResolved IncidentStatus = "resolved"
+)
+
+// Incident is a group of alerts that quell believes share one cause.
+type Incident struct {
+	ID         string          `json:"id"`
+	Status     IncidentStatus  `json:"status"`
+	Title      string          `json:"title"`
+	Severity   Severity        `json:"severity"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	UpdatedAt  time.Time       `json:"updatedAt"`
+	ResolvedAt time.Time       `json:"resolvedAt"`
+	Alerts     []IncidentAlert `json:"alerts"`
+}
+
+// IncidentAlert is one member alert as the incident sees it.
+type IncidentAlert struct {
+	Fingerprint Fingerprint       `json:"fingerprint"`
+	Source      string            `json:"source"`
+	Status      Status            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt"`
+	// Count is how many occurrences (repeats included) this alert had.
+	Count    int       `json:"count"`
+	LastSeen time.Time `json:"lastSeen"`
+	Flapping bool      `json:"flapping,omitempty"`
+	// Reason is why the alert joined the incident.
+	Reason string `json:"reason"`
+}
+
+// Action is what the correlator did with one alert occurrence.
+type Action string
+
+const (
+	ActionCreated      Action = "created"      // the alert opened a new incident
+	ActionJoined       Action = "joined"       // the alert joined an existing incident
+	ActionDeduplicated Action = "deduplicated" // a repeat of an alert that already fires
+	ActionResolved     Action = "resolved"     // the alert resolved
+	ActionSuppressed   Action = "suppressed"   // recorded, but kept from changing any incident (flapping, unknown resolve)
+)
+
+// Decision is one record of the decision log: every alert occurrence gets
+// exactly one, naming the incident it landed in and why.
+type Decision struct {
+	Alert    Alert     `json:"alert"`
+	Incident string    `json:"incident"`
+	Action   Action    `json:"action"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+}
+
+// ChangeKind names what happened to an incident.
+type ChangeKind string
+
+const (
+	IncidentCreated  ChangeKind = "created"
+	IncidentUpdated  ChangeKind = "updated"
+	IncidentResolve  ChangeKind = "resolved"
+	IncidentReopened ChangeKind = "reopened"
+)
+
+// IncidentChange is what sinks receive: the incident as it is after the change.
+type IncidentChange struct {
+	Kind     ChangeKind `json:"kind"`
+	Incident Incident   `json:"incident"`
+	// Seq increases with every change of one incident, so receivers can order
+	// and de-duplicate redelivered changes.
+	Seq uint64    `json:"seq"`
+	At  time.Time `json:"at"`
+}

@@ -1,0 +1,25 @@
+// Package bus carries normalized alerts from ingest to the correlator: in
+// process by default, or over Kafka when brokers are configured.
+package bus
+
+import (
+	"context"
+
+	"github.com/quellhq/quell"
+)
+
+// Publisher accepts alerts from ingest. Publish returns nil only once the bus
+// holds the alerts (in Kafka: acknowledged by all in-sync replicas); an error
+// means none of them may be assumed accepted, and the sender should retry.
+type Publisher interface {
+	Publish(ctx context.Context, alerts []quell.Alert) error
+}
+
+// Handler processes one batch. Its error stops the subscription; a bus that
+// tracks offsets commits a batch only after its handler returned nil.
+type Handler func(ctx context.Context, batch []quell.Alert) error
+
+// Subscriber delivers published batches to a handler until ctx ends.
+type Subscriber interface {
+	Subscribe(ctx context.Context, h Handler) error
+}
