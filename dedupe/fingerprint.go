@@ -26,7 +26,7 @@ func (f *Fingerprinter) Fingerprint(a *quell.Alert) quell.Fingerprint {
 	d.WriteString(a.Source)
 	d.Write(sep)
 	if only, ok := f.IdentityLabels[a.Source]; ok {
-		// only is kept sorted by Config.Validate's caller (NewFingerprinter).
+		// NewFingerprinter sorted only, so the hash does not depend on config order.
 		for _, k := range only {
 			if v, ok := a.Labels[k]; ok {
 				writePair(&d, k, v)

@@ -1,0 +1,94 @@
+package correlate
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/quellhq/quell/dedupe"
+)
+
+// Config sets how alerts cluster into incidents and how incidents live.
+type Config struct {
+	// Window: an incident takes related alerts while its last activity is
+	// at most this old.
+	Window time.Duration `yaml:"window"`
+	// GroupWindow: for this long after it opened, an incident takes every
+	// related alert at once: the first minute of a storm is one problem.
+	GroupWindow time.Duration `yaml:"group_window"`
+	// GroupWait: after the grouping window, related alerts wait this long
+	// before their decision, to see whether they are a burst of their own.
+	GroupWait time.Duration `yaml:"group_wait"`
+	// BurstMin: that many related alerts within GroupWait, arriving after an
+	// incident's grouping window, open a new incident: a second problem that
+	// started while the first one was still open. Fewer join the incident.
+	BurstMin int `yaml:"burst_min"`
+	// ScopeLabels partition alerts: alerts whose values differ never meet.
+	// The scope is also the Kafka partition key of quell.alerts.
+	ScopeLabels []string `yaml:"scope_labels"`
+	// LinkLabels: alerts that share the value of one of these labels are related.
+	LinkLabels []string `yaml:"link_labels"`
+	// TopologyLabels: label values looked up as topology nodes.
+	TopologyLabels []string `yaml:"topology_labels"`
+	// Hops: alerts on topology nodes at most this many edges apart are related.
+	Hops int `yaml:"hops"`
+	// MaxAlerts and MaxAge cap an incident: once reached it takes no new alerts.
+	MaxAlerts int           `yaml:"max_alerts"`
+	MaxAge    time.Duration `yaml:"max_age"`
+	// ResolveHold: an incident whose alerts all resolved closes after this
+	// long without a new firing.
+	ResolveHold time.Duration `yaml:"resolve_hold"`
+	// ReopenWindow: a member firing again within this long after its incident
+	// closed reopens it; later it starts a new incident.
+	ReopenWindow time.Duration     `yaml:"reopen_window"`
+	Flapping     dedupe.FlapConfig `yaml:"flapping"`
+}
+
+// DefaultConfig is what quell uses when the config file says nothing.
+func DefaultConfig() Config {
+	return Config{
+		Window:         5 * time.Minute,
+		GroupWindow:    30 * time.Second,
+		GroupWait:      10 * time.Second,
+		BurstMin:       20,
+		ScopeLabels:    []string{"cluster"},
+		LinkLabels:     []string{"service", "job", "namespace", "host", "instance", "pod", "node"},
+		TopologyLabels: []string{"service", "peer_service", "instance", "host", "node", "pod", "container", "deployment"},
+		Hops:           2,
+		MaxAlerts:      1000,
+		MaxAge:         24 * time.Hour,
+		ResolveHold:    2 * time.Minute,
+		ReopenWindow:   time.Minute,
+		Flapping:       dedupe.FlapConfig{Window: 30 * time.Minute, Enter: 6, Leave: 2},
+	}
+}
+
+// Validate names the first field that cannot work.
+func (c *Config) Validate() error {
+	pos := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"correlate.window", c.Window}, {"correlate.group_window", c.GroupWindow},
+		{"correlate.max_age", c.MaxAge}, {"correlate.flapping.window", c.Flapping.Window},
+	}
+	for _, p := range pos {
+		if p.d <= 0 {
+			return fmt.Errorf("%s must be positive, got %s", p.name, p.d)
+		}
+	}
+	switch {
+	case c.GroupWait < 0 || c.ResolveHold < 0 || c.ReopenWindow < 0:
+		return fmt.Errorf("correlate.group_wait, resolve_hold and reopen_window must not be negative")
+	case c.GroupWindow > c.Window:
+		return fmt.Errorf("correlate.group_window (%s) must not exceed correlate.window (%s)", c.GroupWindow, c.Window)
+	case c.BurstMin < 1:
+		return fmt.Errorf("correlate.burst_min must be at least 1, got %d", c.BurstMin)
+	case c.Hops < 0:
+		return fmt.Errorf("correlate.hops must not be negative, got %d", c.Hops)
+	case c.MaxAlerts < 1:
+		return fmt.Errorf("correlate.max_alerts must be at least 1, got %d", c.MaxAlerts)
+	case c.Flapping.Enter < 2 || c.Flapping.Leave < 0 || c.Flapping.Leave >= c.Flapping.Enter:
+		return fmt.Errorf("correlate.flapping: want enter >= 2 and 0 <= leave < enter, got enter %d leave %d", c.Flapping.Enter, c.Flapping.Leave)
+	}
+	return nil
+}

@@ -1,0 +1,582 @@
+// Package correlate groups alerts into incidents and explains every grouping.
+//
+// An alert joins an open incident it is related to (a shared link label
+// value, or topology nodes within a few hops) while that incident is young;
+// later related alerts wait briefly to see whether they form a burst of their
+// own (a second problem) or are late symptoms of the first. Unrelated alerts
+// open incidents of their own. Time is whatever the caller passes: the wall
+// clock when serving, the alerts' own timestamps when replaying.
+package correlate
+
+import (
+	"container/heap"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/dedupe"
+)
+
+// Output receives what the engine decides. Decision is called exactly once
+// for every occurrence passed to Process; Change for every incident change.
+type Output struct {
+	Decision func(quell.Decision)
+	Change   func(quell.IncidentChange)
+}
+
+// Engine is the correlator. It is not safe for concurrent use.
+type Engine struct {
+	cfg       Config
+	topo      *Topology
+	tracker   *dedupe.Tracker
+	out       Output
+	now       time.Time
+	incidents map[string]*incident
+	byAlert   map[quell.Fingerprint]*incident
+	scopes    map[uint64]*scope
+	pendingFP map[quell.Fingerprint]*scope
+	timers    timerHeap
+	timerSeq  uint64
+	held      []held
+	young     []related // scratch for candidates
+	info      alertInfo // scratch, reused for every alert
+}
+
+// scope is one partition of alerts (see Config.ScopeLabels).
+type scope struct {
+	key     uint64
+	active  []*incident // open incidents that may still take alerts, oldest first
+	pending []pendingItem
+}
+
+// pendingItem is an occurrence waiting for its group's decision.
+type pendingItem struct {
+	alert  quell.Alert
+	at     time.Time
+	kind   dedupe.Kind
+	target *incident // the incident it would join if no burst forms
+	rel    string    // how it relates to target
+}
+
+// held is a decision waiting to be emitted.
+type held struct {
+	d   quell.Decision
+	inc *incident
+}
+
+// related is an incident and how an alert relates to it.
+type related struct {
+	inc *incident
+	rel string
+}
+
+// alertInfo is what relates an alert to others.
+type alertInfo struct {
+	scope  uint64
+	tokens []uint64 // hashes of link label name=value
+	links  []string // "name=value", parallel to tokens
+	nodes  []int32
+	balls  []*ball
+}
+
+// New returns an engine; topo may be nil.
+func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Engine{
+		cfg:       cfg,
+		topo:      topo,
+		tracker:   dedupe.NewTracker(cfg.Flapping),
+		out:       out,
+		incidents: make(map[string]*incident),
+		byAlert:   make(map[quell.Fingerprint]*incident),
+		scopes:    make(map[uint64]*scope),
+		pendingFP: make(map[quell.Fingerprint]*scope),
+	}, nil
+}
+
+// Scope returns the partition key of a: a hash of its scope label values.
+func Scope(scopeLabels []string, a *quell.Alert) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	for _, k := range scopeLabels {
+		d.WriteString(a.Labels[k])
+		d.Write([]byte{0xff})
+	}
+	return d.Sum64()
+}
+
+// Process handles one occurrence of a (already fingerprinted) at time at.
+func (e *Engine) Process(a *quell.Alert, at time.Time) {
+	e.Advance(at)
+	if at.Before(e.now) {
+		at = e.now // late arrivals are decided now, never in the past
+	}
+	kind, st := e.tracker.Observe(a, at)
+	if sc := e.pendingFP[a.Fingerprint]; sc != nil {
+		// Its first occurrence awaits the group decision: this one follows it.
+		sc.pending = append(sc.pending, pendingItem{alert: *a, at: at, kind: kind})
+		return
+	}
+	e.handle(a, at, kind, st)
+}
+
+func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedupe.State) {
+	inc := e.byAlert[a.Fingerprint]
+	switch kind {
+	case dedupe.Repeat:
+		e.dedupe(inc, a, at, fmt.Sprintf("repeat of a firing alert (occurrence %d)", st.Count))
+	case dedupe.ResolveRepeat:
+		e.dedupe(inc, a, at, "repeat of a resolve: the alert is already resolved")
+	case dedupe.ResolveUnknown:
+		e.decide(a, nil, quell.ActionSuppressed, "resolve of an alert never seen firing: nothing to resolve", at)
+	case dedupe.Resolve:
+		e.resolveMember(inc, a, at, st)
+	case dedupe.New, dedupe.Retrigger:
+		if st.ExpiresAt.After(at) {
+			e.schedule(timer{at: st.ExpiresAt, kind: timerExpire, fp: a.Fingerprint})
+		}
+		if st.Flapping {
+			e.schedule(timer{at: at.Add(e.cfg.Flapping.Window), kind: timerSettle, fp: a.Fingerprint})
+		}
+		e.place(a, at, kind, st, inc)
+	}
+}
+
+func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, reason string) {
+	if inc != nil {
+		if m := inc.members[a.Fingerprint]; m != nil {
+			m.Count++
+			m.LastSeen = at
+			if a.Status == quell.Firing {
+				inc.lastActivity = at
+			}
+		}
+	}
+	e.decide(a, inc, quell.ActionDeduplicated, reason, at)
+}
+
+func (e *Engine) resolveMember(inc *incident, a *quell.Alert, at time.Time, st *dedupe.State) {
+	if inc == nil {
+		e.decide(a, nil, quell.ActionSuppressed, "resolve of an alert that belongs to no incident", at)
+		return
+	}
+	m := inc.members[a.Fingerprint]
+	if st.Flapping {
+		// A flapping alert's incident stays open instead of closing and
+		// reopening with every toggle; the resolve applies once it calms down.
+		e.schedule(timer{at: at.Add(e.cfg.Flapping.Window), kind: timerSettle, fp: a.Fingerprint})
+		e.decide(a, inc, quell.ActionSuppressed, fmt.Sprintf(
+			"flapping (%d state changes in %s): resolve held until it stops flapping", len(st.Changes), e.cfg.Flapping.Window), at)
+		return
+	}
+	e.markResolved(inc, m, a.EndsAt, at)
+	reason := fmt.Sprintf("alert resolved; %d of %d alerts in the incident still firing", inc.firing, len(inc.members))
+	if inc.firing == 0 {
+		reason = fmt.Sprintf("alert resolved; all %d alerts resolved, the incident closes after %s without a new firing", len(inc.members), e.cfg.ResolveHold)
+	}
+	e.decide(a, inc, quell.ActionResolved, reason, at)
+}
+
+func (e *Engine) markResolved(inc *incident, m *quell.IncidentAlert, endsAt, at time.Time) {
+	if m == nil || m.Status != quell.Firing {
+		return
+	}
+	m.Status = quell.Resolved
+	m.EndsAt = endsAt
+	if m.EndsAt.IsZero() {
+		m.EndsAt = at
+	}
+	m.LastSeen = at
+	inc.firing--
+	inc.updated = at
+	e.change(inc, quell.IncidentUpdated, at)
+	e.maybeResolve(inc, at)
+}
+
+// place decides where a new firing (or a re-triggered one) goes.
+func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedupe.State, cur *incident) {
+	info := e.inspect(a)
+	sc := e.scope(info.scope)
+	young, late, lrel := e.candidates(sc, info, at)
+	var join *incident
+	var yrel string
+	if len(young) > 0 {
+		join, yrel = e.mergeYoung(young, at)
+	}
+	if cur != nil && cur.status == quell.IncidentResolved {
+		// A member firing soon after its incident closed waits like a late
+		// alert: alone it reopens that incident, in a burst it is part of a
+		// new problem. A storm already in progress takes it at once.
+		if join == nil && kind == dedupe.New && at.Sub(cur.resolvedAt) <= e.cfg.ReopenWindow {
+			late, lrel = cur, "fired again after its incident resolved"
+		}
+		cur = nil
+	}
+	switch {
+	case join != nil && join == cur:
+		e.dedupe(cur, a, at, "re-triggered within its incident's grouping window")
+	case join != nil:
+		e.join(join, cur, a, at, info, fmt.Sprintf("%s, within incident %s's %s grouping window", yrel, join.id, e.cfg.GroupWindow))
+	case late != nil:
+		sc.pending = append(sc.pending, pendingItem{alert: *a, at: at, kind: kind, target: late, rel: lrel})
+		e.pendingFP[a.Fingerprint] = sc
+		if len(sc.pending) == 1 {
+			e.schedule(timer{at: at.Add(e.cfg.GroupWait), kind: timerPending, scope: sc})
+		}
+	case cur != nil:
+		e.dedupe(cur, a, at, "re-triggered; no other related incident, stays in its own")
+	default:
+		inc := e.newIncident(sc, a, at)
+		e.add(inc, a, at, &info, "opened the incident: no related open incident")
+		e.change(inc, quell.IncidentCreated, at)
+		e.decide(a, inc, quell.ActionCreated, "no related open incident", at)
+	}
+}
+
+// joinYoung joins a to an incident that opened while it waited (judged at
+// now) and reports whether there was one.
+func (e *Engine) joinYoung(sc *scope, info alertInfo, cur *incident, a *quell.Alert, at, now time.Time) bool {
+	young, _, _ := e.candidates(sc, info, now)
+	if len(young) == 0 {
+		return false
+	}
+	inc, rel := e.mergeYoung(young, now)
+	if inc == cur {
+		e.dedupe(cur, a, at, "re-triggered; its incident is in its grouping window")
+	} else {
+		e.join(inc, cur, a, at, info, fmt.Sprintf("%s, which opened while this alert waited", rel))
+	}
+	return true
+}
+
+// join adds a to inc, moving it out of from when it belonged elsewhere.
+func (e *Engine) join(inc, from *incident, a *quell.Alert, at time.Time, info alertInfo, reason string) {
+	if from != nil && from != inc {
+		e.remove(from, a.Fingerprint, at)
+		reason += "; moved from incident " + from.id
+	}
+	e.add(inc, a, at, &info, reason)
+	e.change(inc, quell.IncidentUpdated, at)
+	e.decide(a, inc, quell.ActionJoined, reason, at)
+}
+
+func (e *Engine) reopen(inc *incident, a *quell.Alert, at time.Time) {
+	info := e.inspect(a)
+	since := at.Sub(inc.resolvedAt)
+	inc.status = quell.IncidentOpen
+	inc.resolvedAt = time.Time{}
+	// The old problem is back: its own alerts return to it, but new alerts
+	// are no evidence of that, and open incidents of their own.
+	inc.reopened = true
+	inc.scope.active = append(inc.scope.active, inc)
+	reason := fmt.Sprintf("fired again %s after its incident resolved (reopen window %s): incident reopened", since, e.cfg.ReopenWindow)
+	e.add(inc, a, at, &info, reason)
+	e.change(inc, quell.IncidentReopened, at)
+	e.decide(a, inc, quell.ActionJoined, reason, at)
+}
+
+// candidates finds the open incidents of sc an alert relates to: those still
+// in their grouping window (oldest first, in e.young) and the most recently
+// opened one past it.
+func (e *Engine) candidates(sc *scope, info alertInfo, at time.Time) (young []related, late *incident, lrel string) {
+	young = e.young[:0]
+	keep := sc.active[:0]
+	for _, inc := range sc.active {
+		if inc.status != quell.IncidentOpen || inc.mergedInto != nil || at.Sub(inc.lastActivity) > e.cfg.Window ||
+			at.Sub(inc.created) > e.cfg.MaxAge || len(inc.members) >= e.cfg.MaxAlerts {
+			continue // it takes no new alerts any more
+		}
+		keep = append(keep, inc)
+		if inc.reopened {
+			continue // it takes back its own alerts only (see reopen)
+		}
+		rel, ok := e.relate(info, inc)
+		switch {
+		case !ok:
+		case at.Sub(inc.created) <= e.cfg.GroupWindow:
+			young = append(young, related{inc, rel})
+		case late == nil || !inc.created.Before(late.created):
+			late, lrel = inc, rel
+		}
+	}
+	clear(sc.active[len(keep):])
+	sc.active = keep
+	e.young = young
+	return young, late, lrel
+}
+
+// mergeYoung merges incidents that one alert links: the ones opened less than
+// GroupWait ago, whose decisions are still held, merge into the oldest. It
+// returns the incident the alert joins (the youngest left) and the relation.
+func (e *Engine) mergeYoung(young []related, at time.Time) (*incident, string) {
+	dst := young[0]
+	for _, r := range young[1:] {
+		if r.inc.created.Before(dst.inc.created) {
+			dst = r
+		}
+	}
+	var target related
+	for _, r := range young {
+		if r.inc != dst.inc && !r.inc.announced && at.Sub(r.inc.created) < e.cfg.GroupWait {
+			e.merge(dst.inc, r.inc, at, fmt.Sprintf("merged into incident %s: an alert %s and %s", dst.inc.id, r.rel, dst.rel))
+			continue
+		}
+		if target.inc == nil || !r.inc.created.Before(target.inc.created) {
+			target = r
+		}
+	}
+	return target.inc, target.rel
+}
+
+// relate tells how an alert relates to an incident, if it does.
+func (e *Engine) relate(info alertInfo, inc *incident) (string, bool) {
+	for i, t := range info.tokens {
+		if _, ok := inc.tokens[t]; ok {
+			return "shares " + info.links[i], true
+		}
+	}
+	for i, b := range info.balls {
+		if m := b.set.first(inc.nodes); m >= 0 {
+			if m == info.nodes[i] {
+				return "on topology node " + e.topo.ids[m], true
+			}
+			return "topology path " + e.topo.path(b, m), true
+		}
+	}
+	return "", false
+}
+
+// inspect computes what relates a to other alerts. The slices are reused.
+func (e *Engine) inspect(a *quell.Alert) alertInfo {
+	in := &e.info
+	in.scope = Scope(e.cfg.ScopeLabels, a)
+	in.tokens, in.links, in.nodes, in.balls = in.tokens[:0], in.links[:0], in.nodes[:0], in.balls[:0]
+	for _, k := range e.cfg.LinkLabels {
+		// The token is the value alone: "host=db-1" and "instance=db-1:9100"
+		// name one entity under different labels, and link.
+		if v := entity(a.Labels[k]); v != "" {
+			in.tokens = append(in.tokens, xxhash.Sum64String(v))
+			in.links = append(in.links, k+"="+a.Labels[k])
+		}
+	}
+	if e.topo != nil {
+		for _, k := range e.cfg.TopologyLabels {
+			if n, ok := e.topo.Node(a.Labels[k]); ok {
+				in.nodes = append(in.nodes, n)
+				in.balls = append(in.balls, e.topo.ball(n, e.cfg.Hops))
+			}
+		}
+	}
+	return *in
+}
+
+// entity strips a port from a label value ("host:9100" names "host").
+func entity(v string) string {
+	if i := strings.LastIndexByte(v, ':'); i > 0 && i < len(v)-1 && isDigits(v[i+1:]) {
+		return v[:i]
+	}
+	return v
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) scope(key uint64) *scope {
+	sc := e.scopes[key]
+	if sc == nil {
+		sc = &scope{key: key}
+		e.scopes[key] = sc
+	}
+	return sc
+}
+
+// decide records the decision for one occurrence. It is held for GroupWait
+// (see release): an incident that young may still merge into another, and
+// the record must name where the alert ended up.
+func (e *Engine) decide(a *quell.Alert, inc *incident, action quell.Action, reason string, at time.Time) {
+	e.held = append(e.held, held{d: quell.Decision{Alert: *a, Action: action, Reason: reason, At: at}, inc: inc})
+}
+
+// release emits the held decisions whose wait ended by now (all when all).
+func (e *Engine) release(now time.Time, all bool) {
+	n := 0
+	for ; n < len(e.held); n++ {
+		h := &e.held[n]
+		if !all && h.d.At.Add(e.cfg.GroupWait).After(now) {
+			break
+		}
+		if h.inc != nil {
+			final := h.inc.final()
+			if final != h.inc {
+				if h.d.Action == quell.ActionCreated {
+					h.d.Action = quell.ActionJoined
+				}
+				h.d.Reason += "; then " + h.inc.mergeReason
+			}
+			h.d.Incident = final.id
+		}
+		if e.out.Decision != nil {
+			e.out.Decision(h.d)
+		}
+	}
+	clear(e.held[:n])
+	e.held = e.held[n:]
+}
+
+// Advance moves the engine's clock to now, firing every deadline reached.
+func (e *Engine) Advance(now time.Time) {
+	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
+		t := heap.Pop(&e.timers).(timer)
+		if t.at.After(e.now) {
+			e.now = t.at
+		}
+		e.fire(t)
+	}
+	if now.After(e.now) {
+		e.now = now
+	}
+	e.release(e.now, false)
+}
+
+// Flush decides and emits everything still held, as at the end of a replay;
+// deadlines that only time would reach (resolve holds, expiries) stay unfired.
+func (e *Engine) Flush() {
+	var rest timerHeap
+	for len(e.timers) > 0 {
+		t := heap.Pop(&e.timers).(timer)
+		if t.kind == timerPending || t.kind == timerAnnounce {
+			e.fire(t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	e.timers = rest
+	heap.Init(&e.timers)
+	e.release(e.now, true)
+}
+
+func (e *Engine) fire(t timer) {
+	switch t.kind {
+	case timerAnnounce:
+		if inc := t.inc; inc.mergedInto == nil && !inc.announced {
+			inc.announced = true
+			e.change(inc, quell.IncidentCreated, t.at)
+			if inc.status == quell.IncidentResolved {
+				e.change(inc, quell.IncidentResolve, t.at)
+			}
+		}
+	case timerPending:
+		e.flushPending(t.scope, t.at)
+	case timerResolve:
+		inc := t.inc
+		if inc.mergedInto == nil && inc.status == quell.IncidentOpen && inc.firing == 0 && !t.at.Before(inc.updated.Add(e.cfg.ResolveHold)) {
+			inc.status = quell.IncidentResolved
+			inc.resolvedAt = t.at
+			inc.updated = t.at
+			e.change(inc, quell.IncidentResolve, t.at)
+			e.schedule(timer{at: t.at.Add(e.cfg.ReopenWindow), kind: timerForget, inc: inc})
+		}
+	case timerExpire:
+		st := e.tracker.Get(t.fp)
+		if st != nil && st.Status == quell.Firing && !st.ExpiresAt.IsZero() && !st.ExpiresAt.After(t.at) && !st.Flapping {
+			e.tracker.Expire(st, t.at)
+			if inc := e.byAlert[t.fp]; inc != nil {
+				e.markResolved(inc, inc.members[t.fp], t.at, t.at)
+			}
+		}
+	case timerSettle:
+		st := e.tracker.Get(t.fp)
+		if st != nil && e.tracker.Settle(st, t.at) && st.Status == quell.Resolved {
+			if inc := e.byAlert[t.fp]; inc != nil {
+				e.markResolved(inc, inc.members[t.fp], st.LastSeen, t.at)
+			}
+		}
+	case timerForget:
+		inc := t.inc
+		if inc.status == quell.IncidentResolved && !t.at.Before(inc.resolvedAt.Add(e.cfg.ReopenWindow)) {
+			e.forget(inc)
+		}
+	}
+}
+
+// forget drops a resolved incident whose reopen window passed, with the
+// state of its alerts, so memory follows what is live.
+func (e *Engine) forget(inc *incident) {
+	delete(e.incidents, inc.id)
+	for fp := range inc.members {
+		if e.byAlert[fp] == inc {
+			delete(e.byAlert, fp)
+			if st := e.tracker.Get(fp); st != nil && st.Status == quell.Resolved {
+				e.tracker.Forget(fp)
+			}
+		}
+	}
+}
+
+// flushPending decides a scope's pending group: a burst opens an incident of
+// its own, fewer alerts join the incidents they relate to.
+func (e *Engine) flushPending(sc *scope, at time.Time) {
+	items := sc.pending
+	sc.pending = nil
+	leaders := 0
+	for i := range items {
+		if items[i].target != nil {
+			leaders++
+			delete(e.pendingFP, items[i].alert.Fingerprint)
+		}
+	}
+	var burst *incident
+	for i := range items {
+		it := &items[i]
+		a := &it.alert
+		if it.target == nil { // a later occurrence of a pending alert
+			e.handle(a, it.at, it.kind, e.tracker.Get(a.Fingerprint))
+			continue
+		}
+		cur := e.byAlert[a.Fingerprint]
+		if cur != nil && cur.status != quell.IncidentOpen {
+			cur = nil
+		}
+		target := it.target.final()
+		info := e.inspect(a)
+		switch {
+		case leaders >= e.cfg.BurstMin && burst == nil:
+			burst = e.newIncident(sc, a, it.at)
+			reason := fmt.Sprintf("a burst of %d related alerts within %s after incident %s's grouping window: a problem of its own", leaders, e.cfg.GroupWait, target.id)
+			if cur != nil {
+				e.remove(cur, a.Fingerprint, it.at)
+			}
+			e.add(burst, a, it.at, &info, reason)
+			e.change(burst, quell.IncidentCreated, it.at)
+			e.decide(a, burst, quell.ActionCreated, reason, it.at)
+		case burst != nil:
+			e.join(burst, cur, a, it.at, info, fmt.Sprintf("part of the burst that opened incident %s", burst.id))
+		case e.joinYoung(sc, info, cur, a, it.at, at):
+			// an incident opened while it waited, and it belongs to that storm
+		case target.status == quell.IncidentOpen && target == cur:
+			e.dedupe(cur, a, it.at, "re-triggered after the grouping window, no burst: stays in its incident")
+		case target.status == quell.IncidentOpen:
+			e.join(target, cur, a, it.at, info, fmt.Sprintf("late alert, %s; %d alerts in %s are no burst", it.rel, leaders, e.cfg.GroupWait))
+		case target.members[a.Fingerprint] != nil && it.at.Sub(target.resolvedAt) <= e.cfg.ReopenWindow:
+			e.reopen(target, a, it.at)
+		case cur != nil:
+			e.dedupe(cur, a, it.at, "re-triggered; the incident it related to closed, stays in its own")
+		default:
+			inc := e.newIncident(sc, a, it.at)
+			e.add(inc, a, it.at, &info, "opened the incident: the related incident closed meanwhile")
+			e.change(inc, quell.IncidentCreated, it.at)
+			e.decide(a, inc, quell.ActionCreated, "the related incident closed meanwhile", it.at)
+		}
+	}
+}

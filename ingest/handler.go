@@ -1,0 +1,191 @@
+// Package ingest receives alerts over HTTP from Alertmanager, Prometheus,
+// Grafana, Datadog and Splunk, normalizes each body into quell alerts and
+// puts them on the bus. One file per source format holds its parser; each is
+// a pure function of the body and the time.
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/dedupe"
+	"github.com/quellhq/quell/internal/bus"
+)
+
+// Routes this package serves.
+const (
+	PathAlertmanager = "/webhooks/alertmanager"
+	PathAlertsV2     = "/api/v2/alerts"
+	PathDatadog      = "/webhooks/datadog"
+	PathSplunk       = "/webhooks/splunk"
+)
+
+// Paths lists the routes, for mounting the Handler on a mux.
+var Paths = []string{PathAlertmanager, PathAlertsV2, PathDatadog, PathSplunk}
+
+// Alert.Source of what each route ingests. v2 alerts are Alertmanager's API
+// and model, so they share its source (and identity).
+const (
+	SourceAlertmanager = "alertmanager"
+	SourceDatadog      = "datadog"
+	SourceSplunk       = "splunk"
+)
+
+// retryAfter is the Retry-After, in seconds, of a 503 when the bus refuses:
+// long enough for a Kafka leader election, short enough not to delay alerts.
+const retryAfter = "5"
+
+type route struct {
+	format   string // the metrics' "source" label
+	parse    func(body []byte, now time.Time) ([]quell.Alert, error)
+	emptyOK  bool // answer success with an empty body, as Alertmanager's v2 API does
+	duration prometheus.Observer
+}
+
+// Handler serves the ingest routes. A request is answered 2xx only after the
+// bus accepted all its alerts, in one Publish call: nothing is half-accepted.
+type Handler struct {
+	cfg    Config
+	pub    bus.Publisher
+	fp     *dedupe.Fingerprinter
+	log    *slog.Logger
+	m      *metrics
+	routes map[string]*route
+	now    func() time.Time
+}
+
+// NewHandler checks cfg and registers the ingest metrics on reg (nil: not
+// exported); log nil discards. Mount the handler at each of Paths.
+func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if pub == nil || fp == nil {
+		return nil, errors.New("ingest: NewHandler needs a bus.Publisher and a *dedupe.Fingerprinter")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	splunk := func(body []byte, now time.Time) ([]quell.Alert, error) {
+		return ParseSplunkWebhook(body, now, cfg.SplunkResolveTimeout)
+	}
+	h := &Handler{cfg: cfg, pub: pub, fp: fp, log: log, m: m, now: time.Now, routes: map[string]*route{
+		PathAlertmanager: {format: "alertmanager", parse: ParseAlertmanagerWebhook},
+		PathAlertsV2:     {format: "alertmanager_v2", parse: ParseAlertsV2, emptyOK: true},
+		PathDatadog:      {format: "datadog", parse: ParseDatadogWebhook},
+		PathSplunk:       {format: "splunk", parse: splunk},
+	}}
+	for _, rt := range h.routes {
+		rt.duration = m.duration.WithLabelValues(rt.format)
+		m.accepted.WithLabelValues(rt.format) // export 0 before the first alert
+	}
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, ok := h.routes[r.URL.Path]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no ingest route %s: POST alerts to one of %v", r.URL.Path, Paths)})
+		return
+	}
+	start := time.Now()
+	defer func() { rt.duration.Observe(time.Since(start).Seconds()) }()
+
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.reject(w, r, rt, http.StatusMethodNotAllowed, reasonMethod, fmt.Errorf("method %s not allowed: POST the alerts", r.Method))
+		return
+	}
+	body, status, reason, err := h.readBody(w, r)
+	if err != nil {
+		h.reject(w, r, rt, status, reason, err)
+		return
+	}
+	now := h.now()
+	alerts, err := rt.parse(body, now)
+	if err != nil {
+		reason := reasonInvalid
+		if pe, ok := errors.AsType[*ParseError](err); ok && pe.Syntax {
+			reason = reasonSyntax
+		}
+		h.reject(w, r, rt, http.StatusBadRequest, reason, err)
+		return
+	}
+	for i := range alerts {
+		alerts[i].Fingerprint = h.fp.Fingerprint(&alerts[i])
+	}
+	if len(alerts) > 0 {
+		if err := h.pub.Publish(r.Context(), alerts); err != nil {
+			w.Header().Set("Retry-After", retryAfter)
+			h.reject(w, r, rt, http.StatusServiceUnavailable, reasonPublish,
+				fmt.Errorf("the bus did not accept the %d alerts, so none was accepted: %v; retry later", len(alerts), err))
+			return
+		}
+	}
+	h.m.accepted.WithLabelValues(rt.format).Add(float64(len(alerts)))
+	h.log.Debug("alerts accepted", "source", rt.format, "alerts", len(alerts), "bytes", len(body))
+	if rt.emptyOK {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Accepted int `json:"accepted"`
+	}{len(alerts)})
+}
+
+// readBody reads the whole body within MaxBodyBytes; on error it returns the
+// status and metrics reason to answer with.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string, error) {
+	max := h.cfg.MaxBodyBytes
+	tooLarge := fmt.Errorf("body larger than %d bytes (ingest.max_body_bytes): send fewer alerts per request or raise the limit", max)
+	if r.ContentLength > max {
+		return nil, http.StatusRequestEntityTooLarge, reasonTooLarge, tooLarge
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // MinRead: ReadFrom's final read needs room
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max)); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, http.StatusRequestEntityTooLarge, reasonTooLarge, tooLarge
+		}
+		return nil, http.StatusBadRequest, reasonRead, fmt.Errorf("reading the body: %v", err)
+	}
+	return buf.Bytes(), 0, "", nil
+}
+
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rt *route, status int, reason string, err error) {
+	h.m.rejected.WithLabelValues(rt.format, reason).Inc()
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	h.log.Log(r.Context(), level, "ingest request rejected", "source", rt.format, "status", status,
+		"reason", reason, "remote", r.RemoteAddr, "error", err.Error())
+	writeJSON(w, status, errorBody{err.Error()})
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v) // errorBody and the count cannot fail to marshal
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,52 @@
+package ingest
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reasons a request is rejected, the "reason" label of
+// quell_ingest_requests_rejected_total.
+const (
+	reasonMethod   = "method_not_allowed"
+	reasonTooLarge = "too_large"
+	reasonRead     = "read_error"
+	reasonSyntax   = "malformed_json"
+	reasonInvalid  = "invalid"
+	reasonPublish  = "publish_failed"
+)
+
+type metrics struct {
+	accepted *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// newMetrics registers on reg; a nil reg keeps them unexported.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quell_ingest_alerts_accepted_total",
+			Help: "Alerts accepted onto the bus, by ingest format (alertmanager, alertmanager_v2, datadog, splunk).",
+		}, []string{"source"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quell_ingest_requests_rejected_total",
+			Help: "Ingest requests answered with an error, by ingest format and reason.",
+		}, []string{"source", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "quell_ingest_request_duration_seconds",
+			Help:    "Time from request to answer, publishing included, by ingest format.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms to 16s
+		}, []string{"source"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, errors.Join(errors.New("ingest: registering metrics (is a second ingest handler using the same registry?)"), err)
+		}
+	}
+	return m, nil
+}

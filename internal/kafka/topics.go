@@ -1,0 +1,141 @@
+// Package kafka joins quell's stages over Apache Kafka (segmentio/kafka-go):
+// topic setup, a typed producer that returns only once the broker holds the
+// records, and a consumer-group subscriber that commits offsets only after its
+// handler succeeded, parking undecodable messages in a dead-letter topic.
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// quell's topics.
+const (
+	TopicAlerts     = "quell.alerts"     // normalized alerts, keyed by correlation scope
+	TopicIncidents  = "quell.incidents"  // incident changes, keyed by incident id
+	TopicDecisions  = "quell.decisions"  // one decision record per alert occurrence, keyed by incident id
+	TopicDeadLetter = "quell.deadletter" // messages a stage could not decode, with the reason in headers
+	TopicState      = "quell.state"      // compacted: the latest stage state per key, read back on restart
+)
+
+// TopicSpec is a topic as EnsureTopics creates it.
+type TopicSpec struct {
+	Name              string
+	Partitions        int
+	ReplicationFactor int
+	// Compacted keeps the latest record per key instead of deleting by age.
+	Compacted bool
+}
+
+// Topics returns quell's topics. partitions bounds how many instances of a
+// stage can share the work; replication is 1 for a single local broker and
+// usually 3 in production.
+func Topics(partitions, replication int) []TopicSpec {
+	return []TopicSpec{
+		{Name: TopicAlerts, Partitions: partitions, ReplicationFactor: replication},
+		{Name: TopicIncidents, Partitions: partitions, ReplicationFactor: replication},
+		{Name: TopicDecisions, Partitions: partitions, ReplicationFactor: replication},
+		// Low volume and read by people: one partition keeps it in arrival order.
+		{Name: TopicDeadLetter, Partitions: 1, ReplicationFactor: replication},
+		// As many partitions as alerts, so the instance that owns a scope's
+		// alerts partition also owns the same-numbered state partition.
+		{Name: TopicState, Partitions: partitions, ReplicationFactor: replication, Compacted: true},
+	}
+}
+
+// EnsureTopics creates the topics that do not exist yet and waits until every
+// topic has a leader for each partition. Existing topics are left alone; one
+// whose partition count differs from its spec is logged, not changed.
+func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, log *slog.Logger) error {
+	tr := newTransport(nil)
+	// kafka-go serves metadata requests from the transport's cache, which
+	// waitForLeaders polls: refresh it often.
+	tr.MetadataTTL = 200 * time.Millisecond
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
+
+	req := &kafkago.CreateTopicsRequest{}
+	for _, s := range specs {
+		if s.Partitions < 1 || s.ReplicationFactor < 1 {
+			return fmt.Errorf("topic %s: partitions (%d) and replication factor (%d) must be at least 1", s.Name, s.Partitions, s.ReplicationFactor)
+		}
+		tc := kafkago.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor}
+		if s.Compacted {
+			tc.ConfigEntries = []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		}
+		req.Topics = append(req.Topics, tc)
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("creating topics on %v: %w; check that the brokers are reachable (locally: deploy/local/kafka.sh start)", brokers, err)
+	}
+	for _, s := range specs {
+		switch err := resp.Errors[s.Name]; {
+		case err == nil:
+			log.Info("created kafka topic", "topic", s.Name, "partitions", s.Partitions, "replication", s.ReplicationFactor, "compacted", s.Compacted)
+		case errors.Is(err, kafkago.TopicAlreadyExists):
+		default:
+			return fmt.Errorf("creating topic %s: %w", s.Name, err)
+		}
+	}
+	return waitForLeaders(ctx, client, specs, log)
+}
+
+// waitForLeaders polls metadata until each topic's partitions have leaders:
+// a topic just created is not writable until then.
+func waitForLeaders(ctx context.Context, client *kafkago.Client, specs []TopicSpec, log *slog.Logger) error {
+	names := make([]string, len(specs))
+	want := make(map[string]int, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+		want[s.Name] = s.Partitions
+	}
+	for {
+		md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: names})
+		if err != nil {
+			return fmt.Errorf("reading metadata of topics %v: %w", names, err)
+		}
+		got := make(map[string]kafkago.Topic, len(md.Topics))
+		for _, t := range md.Topics {
+			got[t.Name] = t
+		}
+		pending := ""
+		for _, n := range names {
+			if t, ok := got[n]; !ok || !hasLeaders(t) {
+				pending = n
+				break
+			}
+		}
+		if pending == "" {
+			for _, t := range md.Topics {
+				if len(t.Partitions) != want[t.Name] {
+					log.Warn("kafka topic exists with another partition count; left as is",
+						"topic", t.Name, "partitions", len(t.Partitions), "configured", want[t.Name])
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for leaders of topic %s: %w", pending, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func hasLeaders(t kafkago.Topic) bool {
+	if t.Error != nil || len(t.Partitions) == 0 {
+		return false
+	}
+	for _, p := range t.Partitions {
+		if p.Error != nil || p.Leader.Host == "" {
+			return false
+		}
+	}
+	return true
+}

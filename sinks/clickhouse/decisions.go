@@ -1,0 +1,123 @@
+package clickhouse
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/quellhq/quell"
+)
+
+// eventID identifies one alert occurrence: the same occurrence redelivered
+// (or decided again after a restart) gets the same id and replaces its old
+// rows. Repeats of a firing alert share fingerprint, status and times except
+// receivedAt, so ingest must stamp receivedAt for repeats to stay distinct.
+func eventID(d *xxhash.Digest, a *quell.Alert) uint64 {
+	var buf [8]byte
+	d.Reset()
+	d.WriteString(a.Source)
+	d.Write([]byte{0})
+	d.Write(binary.LittleEndian.AppendUint64(buf[:0], uint64(a.Fingerprint)))
+	d.WriteString(string(a.Status))
+	for _, t := range []int64{a.StartsAt.UnixNano(), a.EndsAt.UnixNano(), a.ReceivedAt.UnixNano()} {
+		d.Write(binary.LittleEndian.AppendUint64(buf[:0], uint64(t)))
+	}
+	return d.Sum64()
+}
+
+// decisionInserts lays a batch of decisions out as the rows of three
+// tables: alerts (every occurrence), decisions, and alert_state_changes.
+func decisionInserts(ds []quell.Decision) []insert {
+	n := len(ds)
+	var (
+		digest = xxhash.New()
+		ids    = make([]uint64, 0, n)
+		fps    = make([]string, 0, n)
+		srcs   = make([]string, 0, n)
+		stats  = make([]string, 0, n)
+		sevs   = make([]string, 0, n)
+		names  = make([]string, 0, n)
+		svcs   = make([]string, 0, n)
+		lk, lv = make([][]string, 0, n), make([][]string, 0, n)
+		ak, av = make([][]string, 0, n), make([][]string, 0, n)
+		urls   = make([]string, 0, n)
+		srcFps = make([]string, 0, n)
+		raws   = make([]string, 0, n)
+		incs   = make([]string, 0, n)
+		acts   = make([]string, 0, n)
+		reas   = make([]string, 0, n)
+
+		evt, starts, ends, recv, decided stamp
+
+		changed []int // indexes of state changes
+	)
+	for i := range ds {
+		d, a := &ds[i], &ds[i].Alert
+		ids = append(ids, eventID(digest, a))
+		fps = append(fps, a.Fingerprint.String())
+		srcs = append(srcs, a.Source)
+		stats = append(stats, string(a.Status))
+		sevs = append(sevs, string(a.Severity))
+		names = append(names, a.Labels["alertname"])
+		svcs = append(svcs, serviceOf(a.Labels))
+		k, v := splitMap(a.Labels)
+		lk, lv = append(lk, k), append(lv, v)
+		k, v = splitMap(a.Annotations)
+		ak, av = append(ak, k), append(av, v)
+		urls = append(urls, a.GeneratorURL)
+		srcFps = append(srcFps, a.SourceFingerprint)
+		raws = append(raws, string(a.Raw))
+		incs = append(incs, d.Incident)
+		acts = append(acts, string(d.Action))
+		reas = append(reas, d.Reason)
+		evt.add(a.EventTime())
+		starts.add(a.StartsAt)
+		ends.add(a.EndsAt)
+		recv.add(a.ReceivedAt)
+		decided.add(d.At)
+		if d.Action != quell.ActionDeduplicated {
+			changed = append(changed, i)
+		}
+	}
+
+	alerts := insert{table: "alerts", rows: n, cols: []column{
+		{"event_id", ids}, {"fingerprint", fps}, {"source", srcs}, {"status", stats},
+		{"severity", sevs}, {"alertname", names}, {"service", svcs},
+		{"label_keys", lk}, {"label_values", lv}, {"annotation_keys", ak}, {"annotation_values", av},
+	}}
+	alerts.cols = append(alerts.cols, evt.cols("event_time")...)
+	alerts.cols = append(alerts.cols, starts.cols("starts_at")...)
+	alerts.cols = append(alerts.cols, ends.cols("ends_at")...)
+	alerts.cols = append(alerts.cols, recv.cols("received_at")...)
+	alerts.cols = append(alerts.cols, column{"generator_url", urls}, column{"source_fingerprint", srcFps}, column{"raw", raws})
+
+	decisions := insert{table: "decisions", rows: n, cols: []column{
+		{"event_id", ids}, {"fingerprint", fps}, {"source", srcs}, {"status", stats},
+	}}
+	decisions.cols = append(decisions.cols, evt.cols("event_time")...)
+	decisions.cols = append(decisions.cols, decided.cols("decided_at")...)
+	decisions.cols = append(decisions.cols, column{"incident_id", incs}, column{"action", acts}, column{"reason", reas})
+
+	return []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, evt, incs, acts)}
+}
+
+// stateChanges picks the rows at idx out of the decision columns.
+func stateChanges(idx []int, ids []uint64, fps, srcs, stats []string, evt stamp, incs, acts []string) insert {
+	var (
+		n                                 = len(idx)
+		cIDs                              = make([]uint64, n)
+		cFps, cSrcs, cStats, cIncs, cActs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		cEvt                              = stamp{secs: make([]int64, n), ms: make([]uint16, n)}
+	)
+	for j, i := range idx {
+		cIDs[j], cFps[j], cSrcs[j], cStats[j] = ids[i], fps[i], srcs[i], stats[i]
+		cEvt.secs[j], cEvt.ms[j] = evt.secs[i], evt.ms[i]
+		cIncs[j], cActs[j] = incs[i], acts[i]
+	}
+	in := insert{table: "alert_state_changes", rows: n, cols: []column{
+		{"event_id", cIDs}, {"fingerprint", cFps}, {"source", cSrcs}, {"status", cStats},
+	}}
+	in.cols = append(in.cols, cEvt.cols("event_time")...)
+	in.cols = append(in.cols, column{"incident_id", cIncs}, column{"action", cActs})
+	return in
+}

@@ -1,0 +1,100 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/testenv"
+)
+
+// testDB opens a fresh database on the test server, migrated, and drops it
+// when the test ends (unless QUELL_TEST_KEEP_DB=1, to look at it after).
+func testDB(t testing.TB) driver.Conn {
+	t.Helper()
+	conn := emptyDB(t)
+	if err := Migrate(context.Background(), conn); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// emptyDB opens a fresh, unmigrated database on the test server.
+func emptyDB(t testing.TB) driver.Conn {
+	t.Helper()
+	dsn := testenv.ClickHouse(t)
+	ctx := context.Background()
+	admin, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	db := fmt.Sprintf("quell_test_%d", time.Now().UnixNano())
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("QUELL_TEST_KEEP_DB") == "1" {
+			t.Logf("kept database %s", db)
+			return
+		}
+		if err := admin.Exec(ctx, "DROP DATABASE "+db); err != nil {
+			t.Errorf("drop test database %s: %v", db, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + db
+	conn, err := Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func testWriter(t testing.TB, conn driver.Conn) *Writer {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return NewWriter(conn, log, Backoff{})
+}
+
+// count runs a query returning one number.
+func count(t testing.TB, conn driver.Conn, query string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+var t0 = time.Date(2024, 3, 5, 10, 15, 30, 250_000_000, time.UTC)
+
+// decision makes a decision for an alert named name on service svc,
+// received at t0+offset.
+func decision(name, svc string, status quell.Status, action quell.Action, offset time.Duration) quell.Decision {
+	a := quell.Alert{
+		Source:      "alertmanager",
+		Status:      status,
+		Labels:      map[string]string{"alertname": name, "service": svc, "instance": svc + "-1"},
+		Annotations: map[string]string{"summary": name + " on " + svc},
+		StartsAt:    t0,
+		Severity:    quell.Warning,
+		Fingerprint: quell.Fingerprint(len(name)*1000 + len(svc)),
+		ReceivedAt:  t0.Add(offset),
+		Raw:         []byte(`{"labels":{"alertname":"` + name + `"}}`),
+	}
+	if status == quell.Resolved {
+		a.EndsAt = t0.Add(offset)
+	}
+	return quell.Decision{Alert: a, Incident: "inc-1", Action: action, Reason: "shared service " + svc, At: a.EventTime()}
+}

@@ -1,0 +1,70 @@
+package clickhouse
+
+import (
+	"math"
+
+	"github.com/quellhq/quell"
+)
+
+// incidentInserts lays a batch of incident changes out as rows of
+// incidents (latest state), incident_changes (history) and
+// incident_members (one row per member alert per change; merges keep the
+// first).
+func incidentInserts(cs []quell.IncidentChange) []insert {
+	n := len(cs)
+	var (
+		ids      = make([]string, 0, n)
+		seqs     = make([]uint64, 0, n)
+		kinds    = make([]string, 0, n)
+		stats    = make([]string, 0, n)
+		titles   = make([]string, 0, n)
+		sevs     = make([]string, 0, n)
+		counts   = make([]uint32, 0, n)
+		changed  stamp
+		created  stamp
+		updated  stamp
+		resolved stamp
+
+		mIDs, mFps, mSrcs, mReasons []string
+		mJoined                     stamp
+		mVersions                   []uint64
+	)
+	for i := range cs {
+		c, inc := &cs[i], &cs[i].Incident
+		ids = append(ids, inc.ID)
+		seqs = append(seqs, c.Seq)
+		kinds = append(kinds, string(c.Kind))
+		stats = append(stats, string(inc.Status))
+		titles = append(titles, inc.Title)
+		sevs = append(sevs, string(inc.Severity))
+		counts = append(counts, uint32(len(inc.Alerts)))
+		changed.add(c.At)
+		created.add(inc.CreatedAt)
+		updated.add(inc.UpdatedAt)
+		resolved.add(inc.ResolvedAt)
+		for _, m := range inc.Alerts {
+			mIDs = append(mIDs, inc.ID)
+			mFps = append(mFps, m.Fingerprint.String())
+			mSrcs = append(mSrcs, m.Source)
+			mReasons = append(mReasons, m.Reason)
+			mJoined.add(c.At)
+			mVersions = append(mVersions, math.MaxUint64-c.Seq)
+		}
+	}
+	state := func(cols ...column) []column {
+		cols = append(cols, column{"status", stats}, column{"title", titles}, column{"severity", sevs})
+		cols = append(cols, created.cols("created_at")...)
+		cols = append(cols, updated.cols("updated_at")...)
+		cols = append(cols, resolved.cols("resolved_at")...)
+		return append(cols, column{"alert_count", counts})
+	}
+	incidents := insert{table: "incidents", rows: n, cols: state(column{"incident_id", ids}, column{"seq", seqs})}
+	history := insert{table: "incident_changes", rows: n,
+		cols: state(append([]column{{"incident_id", ids}, {"seq", seqs}, {"kind", kinds}}, changed.cols("changed_at")...)...)}
+	members := insert{table: "incident_members", rows: len(mIDs), cols: []column{
+		{"incident_id", mIDs}, {"fingerprint", mFps}, {"source", mSrcs}, {"reason", mReasons},
+	}}
+	members.cols = append(members.cols, mJoined.cols("joined_at")...)
+	members.cols = append(members.cols, column{"first_seq_inv", mVersions})
+	return []insert{incidents, history, members}
+}

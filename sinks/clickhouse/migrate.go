@@ -1,0 +1,134 @@
+package clickhouse
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one numbered file of migrations/: NNNN_name.sql.
+type migration struct {
+	version uint32
+	name    string
+	stmts   []string
+}
+
+// Migrate brings the connection's database to the newest schema. It records
+// applied versions in schema_migrations and skips those; every statement is
+// also idempotent (IF NOT EXISTS), so a run cut short, or two at once, can
+// simply run again.
+func Migrate(ctx context.Context, conn driver.Conn) error {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version UInt32, name String, applied_at DateTime
+	) ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied, err := appliedVersions(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
+			continue
+		}
+		for i, stmt := range m.stmts {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %04d_%s, statement %d: %w", m.version, m.name, i+1, err)
+			}
+		}
+		if err := record(ctx, conn, m); err != nil {
+			return fmt.Errorf("record migration %04d_%s: %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// record notes m as applied. It uses a batch: 18.16 answers an INSERT with
+// inline VALUES by waiting for data blocks, so Exec would hang.
+func record(ctx context.Context, conn driver.Conn, m migration) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(m.version, m.name, time.Now()); err != nil {
+		b.Abort()
+		return err
+	}
+	return b.Send()
+}
+
+func appliedVersions(ctx context.Context, conn driver.Conn) (map[uint32]bool, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[uint32]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	return applied, nil
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := migrationFiles.ReadDir("migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range names {
+		base := strings.TrimSuffix(e.Name(), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.ParseUint(num, 10, 32)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration file %s: name it NNNN_what.sql", e.Name())
+		}
+		text, err := migrationFiles.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
+		}
+		out = append(out, migration{version: uint32(v), name: name, stmts: splitStatements(string(text))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// splitStatements drops "--" comment lines and splits on ";": the native
+// protocol takes one statement per query.
+func splitStatements(sql string) []string {
+	var b strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	var stmts []string
+	for _, s := range strings.Split(b.String(), ";") {
+		if s = strings.TrimSpace(s); s != "" {
+			stmts = append(stmts, s)
+		}
+	}
+	return stmts
+}

@@ -1,0 +1,105 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/quellhq/quell"
+)
+
+// Writer inserts quell's records in columnar batches, one INSERT per table
+// per call. It is safe for concurrent use.
+//
+// A call returns nil, a *PermanentError (dead-letter the batch), or another
+// error once retries are spent or ctx ends (keep the batch and try again
+// later). Tables written before a failure keep their rows; writing the
+// whole batch again is safe, since every table dedupes by row identity.
+type Writer struct {
+	conn    driver.Conn
+	log     *slog.Logger
+	backoff Backoff
+}
+
+// NewWriter writes through conn (see Open). A zero Backoff means
+// DefaultBackoff.
+func NewWriter(conn driver.Conn, log *slog.Logger, b Backoff) *Writer {
+	if b.Attempts <= 0 {
+		b = DefaultBackoff
+	}
+	return &Writer{conn: conn, log: log, backoff: b}
+}
+
+// WriteDecisions stores each decision's alert occurrence (alerts), the
+// decision itself (decisions) and, unless it was a repeat, the alert's
+// state change (alert_state_changes).
+func (w *Writer) WriteDecisions(ctx context.Context, ds []quell.Decision) error {
+	return w.write(ctx, decisionInserts(ds)...)
+}
+
+// WriteIncidentChanges stores each change (incident_changes), the incident
+// as it now is (incidents) and its member alerts (incident_members).
+func (w *Writer) WriteIncidentChanges(ctx context.Context, cs []quell.IncidentChange) error {
+	return w.write(ctx, incidentInserts(cs)...)
+}
+
+// WriteDeadLetters stores records that could not be processed or stored.
+func (w *Writer) WriteDeadLetters(ctx context.Context, ls []DeadLetter) error {
+	return w.write(ctx, deadLetterInsert(ls))
+}
+
+func (w *Writer) write(ctx context.Context, ins ...insert) error {
+	for _, in := range ins {
+		if in.rows == 0 {
+			continue
+		}
+		if err := w.retry(ctx, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retry sends one insert until it succeeds, fails permanently, or the
+// backoff gives up. Resending after a failed Send is safe even when the
+// server did store the block: the row identities dedupe it.
+func (w *Writer) retry(ctx context.Context, in insert) error {
+	for attempt := 1; ; attempt++ {
+		err := w.send(ctx, in)
+		switch {
+		case err == nil:
+			return nil
+		case IsPermanent(err):
+			return err
+		case ctx.Err() != nil:
+			return fmt.Errorf("clickhouse: writing %d rows to %s stopped: %w", in.rows, in.table, ctx.Err())
+		case !retryable(err):
+			return &PermanentError{Table: in.table, Err: err}
+		case attempt >= w.backoff.Attempts:
+			return fmt.Errorf("clickhouse: writing %d rows to %s failed %d times, last: %w (is the server up? the batch was not stored: keep it and retry)",
+				in.rows, in.table, attempt, err)
+		}
+		w.log.Warn("clickhouse write failed; retrying", "table", in.table, "rows", in.rows, "attempt", attempt, "err", err)
+		if err := w.backoff.wait(ctx, attempt); err != nil {
+			return fmt.Errorf("clickhouse: writing %d rows to %s stopped: %w", in.rows, in.table, err)
+		}
+	}
+}
+
+func (w *Writer) send(ctx context.Context, in insert) error {
+	b, err := w.conn.PrepareBatch(ctx, in.query())
+	if err != nil {
+		return err
+	}
+	for i, c := range in.cols {
+		if err := b.Column(i).Append(c.data); err != nil {
+			// The driver could not convert our values to the table's column
+			// type: a schema mismatch that no retry fixes.
+			b.Abort()
+			return &PermanentError{Table: in.table, Err: fmt.Errorf("column %s: %w (its type differs from what quell writes: run quell migrate)", c.name, err)}
+		}
+	}
+	return b.Send()
+}

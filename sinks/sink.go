@@ -1,0 +1,39 @@
+// Package sinks delivers what the correlator decides: incident changes to
+// ITSM and chat tools, decisions and incidents to storage.
+package sinks
+
+import (
+	"context"
+	"errors"
+
+	"github.com/quellhq/quell"
+)
+
+// Batch is what one step of the correlator produced.
+type Batch struct {
+	Decisions []quell.Decision
+	Changes   []quell.IncidentChange
+}
+
+// Sink receives batches in order. Write returns once the sink holds the
+// batch (delivered, or queued within its bound); an error stops the
+// pipeline's acknowledgement upstream, so the batch is delivered again.
+type Sink interface {
+	Name() string
+	Write(ctx context.Context, b Batch) error
+	// Close delivers what is queued and releases the sink.
+	Close(ctx context.Context) error
+}
+
+// Permanent marks an error that retrying cannot fix (a 4xx, a payload the
+// receiver refuses): the item goes to the dead-letter place, not back.
+type Permanent struct{ Err error }
+
+func (p *Permanent) Error() string { return "permanent: " + p.Err.Error() }
+func (p *Permanent) Unwrap() error { return p.Err }
+
+// IsPermanent reports whether err, or an error it wraps, is Permanent.
+func IsPermanent(err error) bool {
+	var p *Permanent
+	return errors.As(err, &p)
+}
