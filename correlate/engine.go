@@ -11,6 +11,7 @@ package correlate
 import (
 	"container/heap"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +78,7 @@ type related struct {
 type alertInfo struct {
 	scope  uint64
 	tokens []uint64 // hashes of link label name=value
-	links  []string // "name=value", parallel to tokens
+	links  [][2]string // label name and value, parallel to tokens
 	nodes  []int32
 	balls  []*ball
 }
@@ -123,13 +124,25 @@ func (e *Engine) Process(a *quell.Alert, at time.Time) {
 		return
 	}
 	e.handle(a, at, kind, st)
+	if st != nil {
+		e.markFlapping(a.Fingerprint, st.Flapping)
+	}
+}
+
+// markFlapping shows the alert's flapping state on its incident.
+func (e *Engine) markFlapping(fp quell.Fingerprint, flapping bool) {
+	if inc := e.byAlert[fp]; inc != nil {
+		if m := inc.members[fp]; m != nil {
+			m.Flapping = flapping
+		}
+	}
 }
 
 func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedupe.State) {
 	inc := e.byAlert[a.Fingerprint]
 	switch kind {
 	case dedupe.Repeat:
-		e.dedupe(inc, a, at, fmt.Sprintf("repeat of a firing alert (occurrence %d)", st.Count))
+		e.dedupe(inc, a, at, "repeat of a firing alert (occurrence "+strconv.Itoa(st.Count)+")")
 	case dedupe.ResolveRepeat:
 		e.dedupe(inc, a, at, "repeat of a resolve: the alert is already resolved")
 	case dedupe.ResolveUnknown:
@@ -337,7 +350,7 @@ func (e *Engine) mergeYoung(young []related, at time.Time) (*incident, string) {
 func (e *Engine) relate(info alertInfo, inc *incident) (string, bool) {
 	for i, t := range info.tokens {
 		if _, ok := inc.tokens[t]; ok {
-			return "shares " + info.links[i], true
+			return "shares " + info.links[i][0] + "=" + info.links[i][1], true
 		}
 	}
 	for i, b := range info.balls {
@@ -361,7 +374,7 @@ func (e *Engine) inspect(a *quell.Alert) alertInfo {
 		// name one entity under different labels, and link.
 		if v := entity(a.Labels[k]); v != "" {
 			in.tokens = append(in.tokens, xxhash.Sum64String(v))
-			in.links = append(in.links, k+"="+a.Labels[k])
+			in.links = append(in.links, [2]string{k, a.Labels[k]})
 		}
 	}
 	if e.topo != nil {
@@ -430,8 +443,10 @@ func (e *Engine) release(now time.Time, all bool) {
 			e.out.Decision(h.d)
 		}
 	}
-	clear(e.held[:n])
-	e.held = e.held[n:]
+	// Keep the queue's backing array: it is refilled at the rate of alerts.
+	rest := copy(e.held, e.held[n:])
+	clear(e.held[rest:])
+	e.held = e.held[:rest]
 }
 
 // Advance moves the engine's clock to now, firing every deadline reached.
@@ -497,9 +512,14 @@ func (e *Engine) fire(t timer) {
 		}
 	case timerSettle:
 		st := e.tracker.Get(t.fp)
-		if st != nil && e.tracker.Settle(st, t.at) && st.Status == quell.Resolved {
+		if st != nil && e.tracker.Settle(st, t.at) {
+			e.markFlapping(t.fp, false)
+		}
+		if st != nil && !st.Flapping && st.Status == quell.Resolved {
 			if inc := e.byAlert[t.fp]; inc != nil {
 				e.markResolved(inc, inc.members[t.fp], st.LastSeen, t.at)
+			} else {
+				e.forgetState(t.fp)
 			}
 		}
 	case timerForget:
@@ -517,11 +537,23 @@ func (e *Engine) forget(inc *incident) {
 	for fp := range inc.members {
 		if e.byAlert[fp] == inc {
 			delete(e.byAlert, fp)
-			if st := e.tracker.Get(fp); st != nil && st.Status == quell.Resolved {
-				e.tracker.Forget(fp)
-			}
+			e.forgetState(fp)
 		}
 	}
+}
+
+// forgetState drops what is known of a resolved alert that no incident holds,
+// once its state changes have left the flap window (flapping needs them).
+func (e *Engine) forgetState(fp quell.Fingerprint) {
+	st := e.tracker.Get(fp)
+	if st == nil || st.Status != quell.Resolved || e.byAlert[fp] != nil {
+		return
+	}
+	if n := len(st.Changes); n > 0 && e.now.Sub(st.Changes[n-1]) < e.cfg.Flapping.Window {
+		e.schedule(timer{at: st.Changes[n-1].Add(e.cfg.Flapping.Window), kind: timerSettle, fp: fp})
+		return
+	}
+	e.tracker.Forget(fp)
 }
 
 // flushPending decides a scope's pending group: a burst opens an incident of

@@ -1,0 +1,347 @@
+package correlate
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/dedupe"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+
+// occ is one alert occurrence in a scenario.
+type occ struct {
+	at     time.Duration // after t0
+	labels string        // "k=v,k=v"
+	status quell.Status  // firing when empty
+}
+
+type run struct {
+	t         *testing.T
+	eng       *Engine
+	decisions []quell.Decision
+	changes   []quell.IncidentChange
+}
+
+func newRun(t *testing.T, cfg Config, topo *Topology) *run {
+	t.Helper()
+	r := &run{t: t}
+	eng, err := New(cfg, topo, Output{
+		Decision: func(d quell.Decision) { r.decisions = append(r.decisions, d) },
+		Change:   func(c quell.IncidentChange) { r.changes = append(r.changes, c) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng = eng
+	return r
+}
+
+var fpr = dedupe.NewFingerprinter(nil)
+
+func alert(o occ) quell.Alert {
+	a := quell.Alert{Source: "alertmanager", Status: o.status, Labels: map[string]string{}, StartsAt: t0, Severity: quell.Warning}
+	if a.Status == "" {
+		a.Status = quell.Firing
+	}
+	for _, kv := range strings.Split(o.labels, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		a.Labels[k] = v
+	}
+	a.Fingerprint = fpr.Fingerprint(&a)
+	return a
+}
+
+// feed processes occurrences in order, then lets time run to the last one
+// plus after, and returns the decisions made for them, in input order.
+func (r *run) feed(after time.Duration, occs ...occ) []quell.Decision {
+	r.t.Helper()
+	start := len(r.decisions)
+	var last time.Duration
+	for _, o := range occs {
+		a := alert(o)
+		r.eng.Process(&a, t0.Add(o.at))
+		last = o.at
+	}
+	r.eng.Advance(t0.Add(last + after))
+	return r.decisions[start:]
+}
+
+// byAlertname maps alertname to the incident its (last) decision named.
+func byAlertname(ds []quell.Decision) map[string]string {
+	m := map[string]string{}
+	for _, d := range ds {
+		m[d.Alert.Labels["alertname"]] = d.Incident
+	}
+	return m
+}
+
+func fastConfig() Config {
+	c := DefaultConfig()
+	c.GroupWait = 5 * time.Second
+	c.GroupWindow = 30 * time.Second
+	c.BurstMin = 3
+	c.ResolveHold = time.Minute
+	c.ReopenWindow = 10 * time.Minute
+	return c
+}
+
+func TestGrouping(t *testing.T) {
+	topo, err := ParseTopology(strings.NewReader(`{"nodes":[{"id":"web"},{"id":"api"},{"id":"db"},{"id":"host1"},{"id":"mail"},{"id":"dns"}],
+		"edges":[{"source":"web","target":"api"},{"source":"api","target":"db"},{"source":"db","target":"host1"},{"source":"mail","target":"dns"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		occs []occ
+		same [][]string // alertnames that must share an incident, per group; groups must differ
+	}{
+		{"shared service label joins", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{2 * time.Second, "alertname=B,service=checkout", ""},
+		}, [][]string{{"A", "B"}}},
+		{"unrelated concurrent problems stay apart", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{time.Second, "alertname=B,service=billing", ""},
+		}, [][]string{{"A"}, {"B"}}},
+		{"port-stripped value links instance and host", []occ{
+			{0, "alertname=A,instance=db-1:9100", ""},
+			{time.Second, "alertname=B,host=db-1", ""},
+		}, [][]string{{"A", "B"}}},
+		{"topology within hops joins", []occ{
+			{0, "alertname=A,service=web", ""},
+			{time.Second, "alertname=B,service=db", ""}, // web-api-db: 2 hops
+		}, [][]string{{"A", "B"}}},
+		{"topology beyond hops stays apart", []occ{
+			{0, "alertname=A,service=web", ""},
+			{time.Second, "alertname=B,service=host1", ""}, // 3 hops
+		}, [][]string{{"A"}, {"B"}}},
+		{"disconnected topology stays apart", []occ{
+			{0, "alertname=A,service=web", ""},
+			{time.Second, "alertname=B,service=mail", ""},
+		}, [][]string{{"A"}, {"B"}}},
+		{"different scope never meets", []occ{
+			{0, "alertname=A,service=checkout,cluster=eu", ""},
+			{time.Second, "alertname=B,service=checkout,cluster=us", ""},
+		}, [][]string{{"A"}, {"B"}}},
+		{"two young incidents linked by a third alert merge", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{time.Second, "alertname=B,host=node7", ""},
+			{2 * time.Second, "alertname=C,service=checkout,host=node7", ""},
+		}, [][]string{{"A", "B", "C"}}},
+		{"a late alert after the grouping window joins without a burst", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{45 * time.Second, "alertname=B,service=checkout", ""},
+		}, [][]string{{"A", "B"}}},
+		{"a burst after the grouping window is a problem of its own", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{45 * time.Second, "alertname=B1,service=checkout", ""},
+			{46 * time.Second, "alertname=B2,service=checkout", ""},
+			{47 * time.Second, "alertname=B3,service=checkout", ""},
+		}, [][]string{{"A"}, {"B1", "B2", "B3"}}},
+		{"after the window of inactivity a related alert opens a new incident", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{10 * time.Minute, "alertname=B,service=checkout", ""},
+		}, [][]string{{"A"}, {"B"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRun(t, fastConfig(), topo)
+			ds := r.feed(time.Minute, tt.occs...)
+			if len(ds) != len(tt.occs) {
+				t.Fatalf("%d decisions for %d occurrences", len(ds), len(tt.occs))
+			}
+			got := byAlertname(ds)
+			seen := map[string]bool{}
+			for _, group := range tt.same {
+				id := got[group[0]]
+				if id == "" {
+					t.Fatalf("%s has no incident: %+v", group[0], ds)
+				}
+				for _, name := range group[1:] {
+					if got[name] != id {
+						t.Errorf("%s in %s, want %s with %s; decisions: %s", name, got[name], id, group[0], reasons(ds))
+					}
+				}
+				if seen[id] {
+					t.Errorf("group %v shares incident %s with another group; decisions: %s", group, id, reasons(ds))
+				}
+				seen[id] = true
+			}
+			for _, d := range ds {
+				if d.Reason == "" {
+					t.Errorf("decision without a reason: %+v", d)
+				}
+			}
+		})
+	}
+}
+
+func reasons(ds []quell.Decision) string {
+	var b strings.Builder
+	for _, d := range ds {
+		b.WriteString("\n  " + d.Alert.Labels["alertname"] + " " + string(d.Action) + " " + d.Incident + ": " + d.Reason)
+	}
+	return b.String()
+}
+
+func TestRepeatsDeduplicate(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	ds := r.feed(time.Minute,
+		occ{0, "alertname=A,service=x", ""},
+		occ{time.Second, "alertname=A,service=x", ""},
+		occ{5 * time.Minute, "alertname=A,service=x", ""}, // still firing: a repeat, however late
+	)
+	if ds[0].Action != quell.ActionCreated || ds[1].Action != quell.ActionDeduplicated || ds[2].Action != quell.ActionDeduplicated {
+		t.Fatalf("actions: %s", reasons(ds))
+	}
+	if ds[1].Incident != ds[0].Incident || ds[2].Incident != ds[0].Incident {
+		t.Fatalf("repeats left the incident: %s", reasons(ds))
+	}
+	incs := r.eng.Incidents("")
+	if len(incs) != 1 || incs[0].Alerts[0].Count != 3 {
+		t.Fatalf("want one incident with one alert seen 3 times, got %+v", incs)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	cfg := fastConfig()
+	r := newRun(t, cfg, nil)
+	a := "alertname=A,service=x"
+	r.feed(cfg.GroupWait, occ{0, a, ""}, occ{time.Second, "alertname=B,service=x", ""})
+	first := r.decisions[0].Incident
+	r.feed(cfg.GroupWait, occ{2 * time.Minute, a, quell.Resolved})
+	if s := r.eng.Incidents("")[0].Status; s != quell.IncidentOpen {
+		t.Fatalf("incident %s with B still firing, want open", s)
+	}
+	r.feed(0, occ{3 * time.Minute, "alertname=B,service=x", quell.Resolved})
+	r.eng.Advance(t0.Add(3*time.Minute + cfg.ResolveHold - time.Second))
+	if s := r.eng.Incidents("")[0].Status; s != quell.IncidentOpen {
+		t.Fatalf("incident %s during the resolve hold, want open", s)
+	}
+	r.eng.Advance(t0.Add(3*time.Minute + cfg.ResolveHold))
+	inc := r.eng.Incidents("")[0]
+	if inc.Status != quell.IncidentResolved || inc.ResolvedAt.IsZero() {
+		t.Fatalf("incident %+v after the hold, want resolved", inc)
+	}
+	// A lone member firing within the reopen window reopens the same incident.
+	re := r.feed(2*cfg.GroupWait, occ{6 * time.Minute, a, ""})
+	if len(re) != 1 || re[0].Incident != first || !strings.Contains(re[0].Reason, "reopened") {
+		t.Fatalf("refire within the reopen window: %s", reasons(re))
+	}
+	if s := r.eng.Incidents("")[0].Status; s != quell.IncidentOpen {
+		t.Fatalf("reopened incident is %s", s)
+	}
+	kinds := map[quell.ChangeKind]int{}
+	for _, c := range r.changes {
+		kinds[c.Kind]++
+	}
+	if kinds[quell.IncidentCreated] != 1 || kinds[quell.IncidentResolve] != 1 || kinds[quell.IncidentReopened] != 1 {
+		t.Fatalf("changes %v, want one created, resolved and reopened", kinds)
+	}
+	// Resolved again, then firing after the reopen window: a new incident.
+	r.feed(0, occ{7 * time.Minute, a, quell.Resolved})
+	r.eng.Advance(t0.Add(7*time.Minute + cfg.ResolveHold))
+	late := r.feed(2*cfg.GroupWait, occ{7*time.Minute + cfg.ResolveHold + cfg.ReopenWindow + time.Second, a, ""})
+	if len(late) != 1 || late[0].Incident == first || late[0].Action != quell.ActionCreated {
+		t.Fatalf("resolve, then refire after the reopen window: %s", reasons(late))
+	}
+}
+
+func TestFlappingDoesNotReopenOverAndOver(t *testing.T) {
+	cfg := fastConfig()
+	cfg.ReopenWindow = 0
+	cfg.Flapping = dedupe.FlapConfig{Window: 30 * time.Minute, Enter: 3, Leave: 1}
+	r := newRun(t, cfg, nil)
+	a := "alertname=A,service=x"
+	var occs []occ
+	for i := 0; i < 10; i++ { // fires and resolves every 3 minutes, beyond the resolve hold
+		st := quell.Firing
+		if i%2 == 1 {
+			st = quell.Resolved
+		}
+		occs = append(occs, occ{time.Duration(i) * 3 * time.Minute, a, st})
+	}
+	ds := r.feed(time.Minute, occs...)
+	incidents := map[string]bool{}
+	for _, d := range ds {
+		if d.Incident != "" {
+			incidents[d.Incident] = true
+		}
+	}
+	// Before flapping is detected (3 changes) the alert may open two incidents;
+	// after, its resolves are held so the incident stays open.
+	if len(incidents) > 2 {
+		t.Fatalf("flapping alert spread over %d incidents: %s", len(incidents), reasons(ds))
+	}
+	var suppressed int
+	for _, d := range ds {
+		if d.Action == quell.ActionSuppressed && strings.Contains(d.Reason, "flapping") {
+			suppressed++
+		}
+	}
+	if suppressed == 0 {
+		t.Fatalf("no resolve was held as flapping: %s", reasons(ds))
+	}
+	open := r.eng.Incidents(quell.IncidentOpen)
+	if len(open) != 1 || !open[0].Alerts[0].Flapping {
+		t.Fatalf("want the flapping alert's incident open and marked flapping, got %+v", open)
+	}
+	// Quiet past the flap window: flapping ends, the held resolve applies.
+	r.eng.Advance(t0.Add(27*time.Minute + cfg.Flapping.Window + cfg.ResolveHold + time.Second))
+	if open := r.eng.Incidents(quell.IncidentOpen); len(open) != 0 {
+		t.Fatalf("after flapping calmed down, %d incidents still open: %+v", len(open), open)
+	}
+}
+
+func TestExpiryResolvesUnrefreshedAlerts(t *testing.T) {
+	cfg := fastConfig()
+	r := newRun(t, cfg, nil)
+	a := alert(occ{labels: "alertname=A,service=x"})
+	a.EndsAt = t0.Add(5 * time.Minute) // Prometheus' endsAt, Splunk's resolve timeout
+	r.eng.Process(&a, t0)
+	r.eng.Advance(t0.Add(5*time.Minute + cfg.ResolveHold))
+	inc := r.eng.Incidents("")[0]
+	if inc.Status != quell.IncidentResolved || inc.Alerts[0].Status != quell.Resolved {
+		t.Fatalf("alert past its endsAt: %+v", inc)
+	}
+}
+
+func TestMaxAlertsCapsAnIncident(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxAlerts = 2
+	r := newRun(t, cfg, nil)
+	ds := r.feed(time.Minute,
+		occ{0, "alertname=A,service=x", ""},
+		occ{time.Second, "alertname=B,service=x", ""},
+		occ{2 * time.Second, "alertname=C,service=x", ""})
+	if ds[2].Incident == ds[0].Incident || ds[2].Action != quell.ActionCreated {
+		t.Fatalf("third alert in a full incident: %s", reasons(ds))
+	}
+}
+
+func TestUnknownResolveIsRecorded(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	ds := r.feed(time.Minute, occ{0, "alertname=A", quell.Resolved})
+	if len(ds) != 1 || ds[0].Action != quell.ActionSuppressed || ds[0].Incident != "" {
+		t.Fatalf("resolve of an unknown alert: %s", reasons(ds))
+	}
+}
+
+func TestDecisionsAreHeldForGroupWait(t *testing.T) {
+	cfg := fastConfig()
+	r := newRun(t, cfg, nil)
+	a := alert(occ{labels: "alertname=A,service=x"})
+	r.eng.Process(&a, t0)
+	r.eng.Advance(t0.Add(cfg.GroupWait - time.Millisecond))
+	if len(r.decisions) != 0 || len(r.changes) != 0 {
+		t.Fatalf("decision or change out before group wait: %d, %d", len(r.decisions), len(r.changes))
+	}
+	r.eng.Advance(t0.Add(cfg.GroupWait))
+	if len(r.decisions) != 1 || len(r.changes) != 1 || r.changes[0].Kind != quell.IncidentCreated {
+		t.Fatalf("after group wait: %d decisions, changes %+v", len(r.decisions), r.changes)
+	}
+}

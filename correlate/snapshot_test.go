@@ -1,0 +1,106 @@
+package correlate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
+)
+
+// stream is a reproducible mix of related and unrelated alerts, repeats,
+// resolves and re-fires over a few hours.
+func stream(seed uint64, n int) []occ {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	services := []string{"web", "api", "db", "cache", "queue", "mail"}
+	var out []occ
+	at := time.Duration(0)
+	for i := 0; i < n; i++ {
+		at += time.Duration(rng.IntN(20000)) * time.Millisecond
+		st := quell.Firing
+		if rng.IntN(4) == 0 {
+			st = quell.Resolved
+		}
+		out = append(out, occ{at, fmt.Sprintf("alertname=A%d,service=%s,instance=h%d", rng.IntN(5), services[rng.IntN(len(services))], rng.IntN(3)), st})
+	}
+	return out
+}
+
+func topoForTests(t testing.TB) *Topology {
+	topo, err := ParseTopology(strings.NewReader(`{"nodes":[{"id":"web"},{"id":"api"},{"id":"db"},{"id":"cache"},{"id":"queue"},{"id":"mail"}],
+		"edges":[{"source":"web","target":"api"},{"source":"api","target":"db"},{"source":"api","target":"cache"},{"source":"queue","target":"mail"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+func TestEveryOccurrenceGetsOneDecisionAndReplayIsDeterministic(t *testing.T) {
+	occs := stream(7, 3000)
+	var logs [2][]quell.Decision
+	for i := range logs {
+		r := newRun(t, fastConfig(), topoForTests(t))
+		r.feed(0, occs...)
+		r.eng.Flush()
+		logs[i] = r.decisions
+	}
+	if len(logs[0]) != len(occs) {
+		t.Fatalf("%d decisions for %d occurrences", len(logs[0]), len(occs))
+	}
+	if !reflect.DeepEqual(logs[0], logs[1]) {
+		t.Fatal("two runs over the same input decided differently")
+	}
+	actions := map[quell.Action]int{}
+	for _, d := range logs[0] {
+		actions[d.Action]++
+	}
+	for _, a := range []quell.Action{quell.ActionCreated, quell.ActionJoined, quell.ActionDeduplicated, quell.ActionResolved} {
+		if actions[a] == 0 {
+			t.Errorf("the stream exercised no %q decision: %v", a, actions)
+		}
+	}
+}
+
+// A restart in the middle of a stream, through a JSON snapshot, decides
+// exactly as an uninterrupted run.
+func TestSnapshotRestoreContinuesExactly(t *testing.T) {
+	occs := stream(11, 2000)
+	whole := newRun(t, fastConfig(), topoForTests(t))
+	whole.feed(0, occs...)
+	whole.eng.Flush()
+
+	for _, cut := range []int{1, 500, 1234, 1999} {
+		first := newRun(t, fastConfig(), topoForTests(t))
+		first.feed(0, occs[:cut]...)
+		b, err := json.Marshal(first.eng.Snapshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snap Snapshot
+		if err := json.Unmarshal(b, &snap); err != nil {
+			t.Fatal(err)
+		}
+		second := newRun(t, fastConfig(), topoForTests(t))
+		second.eng.Restore(snap)
+		second.feed(0, occs[cut:]...)
+		second.eng.Flush()
+		got := append(first.decisions, second.decisions...)
+		if len(got) != len(whole.decisions) {
+			t.Fatalf("cut at %d: %d decisions, want %d", cut, len(got), len(whole.decisions))
+		}
+		for i := range got {
+			g, w := got[i], whole.decisions[i]
+			if g.Incident != w.Incident || g.Action != w.Action || g.Reason != w.Reason || !g.At.Equal(w.At) {
+				t.Fatalf("cut at %d: decision %d differs:\n got  %s %s %s\n want %s %s %s", cut, i, g.Action, g.Incident, g.Reason, w.Action, w.Incident, w.Reason)
+			}
+		}
+		gotInc, wantInc := second.eng.Incidents(""), whole.eng.Incidents("")
+		if len(gotInc) != len(wantInc) {
+			t.Fatalf("cut at %d: %d incidents, want %d", cut, len(gotInc), len(wantInc))
+		}
+	}
+}
