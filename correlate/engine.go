@@ -77,7 +77,7 @@ type related struct {
 // alertInfo is what relates an alert to others.
 type alertInfo struct {
 	scope  uint64
-	tokens []uint64 // hashes of link label name=value
+	tokens []uint64    // hashes of link label name=value
 	links  [][2]string // label name and value, parallel to tokens
 	nodes  []int32
 	balls  []*ball

@@ -9,7 +9,9 @@ import (
 )
 
 // Kafka returns the bootstrap address of a real Kafka broker (QUELL_TEST_KAFKA).
-func Kafka(t testing.TB) string { return need(t, "QUELL_TEST_KAFKA", "a Kafka broker: deploy/local/kafka.sh start") }
+func Kafka(t testing.TB) string {
+	return need(t, "QUELL_TEST_KAFKA", "a Kafka broker: deploy/local/kafka.sh start")
+}
 
 // ClickHouse returns the DSN of a real ClickHouse server (QUELL_TEST_CLICKHOUSE).
 func ClickHouse(t testing.TB) string {
