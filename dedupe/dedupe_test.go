@@ -25,6 +25,7 @@ func TestFingerprint(t *testing.T) {
 		{"identity labels narrow it per source", true, base, changed, some},
 		{"the source is part of the identity", false, base, other, all},
 		{"label boundaries cannot be shifted", false, split1, split2, all},
+		{"an empty label is no label", true, base, quell.Alert{Source: "datadog", Labels: map[string]string{"monitor_id": "7", "host": "a", "title": "CPU 91%", "team": ""}}, all},
 		{"map order does not matter", true, base, quell.Alert{Source: "datadog", Labels: map[string]string{"title": "CPU 91%", "host": "a", "monitor_id": "7"}}, all},
 	}
 	for _, tt := range tests {

@@ -28,7 +28,7 @@ func (f *Fingerprinter) Fingerprint(a *quell.Alert) quell.Fingerprint {
 	if only, ok := f.IdentityLabels[a.Source]; ok {
 		// NewFingerprinter sorted only, so the hash does not depend on config order.
 		for _, k := range only {
-			if v, ok := a.Labels[k]; ok {
+			if v := a.Labels[k]; v != "" {
 				writePair(&d, k, v)
 			}
 		}
@@ -36,8 +36,10 @@ func (f *Fingerprinter) Fingerprint(a *quell.Alert) quell.Fingerprint {
 	}
 	var stack [32]string
 	keys := stack[:0]
-	for k := range a.Labels {
-		keys = append(keys, k)
+	for k, v := range a.Labels {
+		if v != "" { // an empty label is no label, as in Prometheus
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {

@@ -34,8 +34,9 @@ func (s *scanner) readAMAlert(a *quell.Alert, webhook bool, prev *quell.Alert) (
 	labelHint, arenaSize := 0, arenaGuess
 	if prev != nil {
 		// Decoded strings are no longer than their JSON, so one prior Raw's
-		// length usually holds all of this alert's strings.
-		labelHint, arenaSize = len(prev.Labels), len(prev.Raw)
+		// length usually holds all of this alert's strings. The cap keeps an
+		// outsized alert from inflating the next one's buffer.
+		labelHint, arenaSize = len(prev.Labels), min(len(prev.Raw), 64<<10)
 	}
 	s.arena.reset(arenaSize)
 	err := s.object(func(key []byte) error {
@@ -77,7 +78,7 @@ func (s *scanner) readAMAlert(a *quell.Alert, webhook bool, prev *quell.Alert) (
 	return r, nil
 }
 
-// stringMap reads an object of strings into a new map; null is an empty map.
+// stringMap reads an object of strings into a new map; null gives nil.
 func (s *scanner) stringMap(hint int) (map[string]string, error) {
 	if s.null() {
 		return nil, nil
@@ -135,8 +136,9 @@ func (s *scanner) readAMAlerts(webhook bool, finish func(*quell.Alert, amAlert) 
 			return atIndex("", i, err)
 		}
 		if i == 0 {
-			// Size the slice once from the first alert instead of doubling.
-			out = slices.Grow(out, len(s.b)/max(len(out[0].Raw), 1))
+			// Size the slice from the first alert instead of doubling; the
+			// cap keeps a tiny first alert from reserving for millions.
+			out = slices.Grow(out, min(len(s.b)/len(out[0].Raw), 1024))
 		}
 		return nil
 	})

@@ -9,22 +9,48 @@ import (
 	"time"
 )
 
+type benchAlert struct {
+	Status       string            `json:"status,omitempty"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     string            `json:"startsAt"`
+	EndsAt       string            `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint,omitempty"`
+}
+
 // webhookBody builds an Alertmanager webhook message of n alerts shaped like
 // a Kubernetes cluster's: 12 labels and 3 annotations each.
 func webhookBody(n int) []byte {
-	type alert struct {
-		Status       string            `json:"status"`
-		Labels       map[string]string `json:"labels"`
-		Annotations  map[string]string `json:"annotations"`
-		StartsAt     string            `json:"startsAt"`
-		EndsAt       string            `json:"endsAt"`
-		GeneratorURL string            `json:"generatorURL"`
-		Fingerprint  string            `json:"fingerprint"`
+	b, err := json.Marshal(map[string]any{
+		"receiver": "quell", "status": "firing", "alerts": benchAlerts(n), "groupLabels": map[string]string{"alertname": "KubePodCrashLooping"},
+		"commonLabels": map[string]string{"alertname": "KubePodCrashLooping"}, "commonAnnotations": map[string]string{},
+		"externalURL": "http://alertmanager-main-0:9093", "version": "4", "groupKey": "{}:{alertname=\"KubePodCrashLooping\"}", "truncatedAlerts": 0,
+	})
+	if err != nil {
+		panic(err)
 	}
-	alerts := make([]alert, n)
+	return b
+}
+
+// v2Body is the same alerts as Prometheus posts them to /api/v2/alerts.
+func v2Body(n int) []byte {
+	alerts := benchAlerts(n)
+	for i := range alerts {
+		alerts[i].Status, alerts[i].Fingerprint, alerts[i].EndsAt = "", "", "2025-03-14T10:04:00Z"
+	}
+	b, err := json.Marshal(alerts)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func benchAlerts(n int) []benchAlert {
+	alerts := make([]benchAlert, n)
 	for i := range alerts {
 		pod := fmt.Sprintf("checkout-7d9f8c6b5-%05d", i)
-		alerts[i] = alert{
+		alerts[i] = benchAlert{
 			Status: "firing",
 			Labels: map[string]string{
 				"alertname": "KubePodCrashLooping", "severity": "warning", "cluster": "prod-eu-west-1",
@@ -43,15 +69,7 @@ func webhookBody(n int) []byte {
 			Fingerprint:  fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15),
 		}
 	}
-	b, err := json.Marshal(map[string]any{
-		"receiver": "quell", "status": "firing", "alerts": alerts, "groupLabels": map[string]string{"alertname": "KubePodCrashLooping"},
-		"commonLabels": map[string]string{"alertname": "KubePodCrashLooping"}, "commonAnnotations": map[string]string{},
-		"externalURL": "http://alertmanager-main-0:9093", "version": "4", "groupKey": "{}:{alertname=\"KubePodCrashLooping\"}", "truncatedAlerts": 0,
-	})
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return alerts
 }
 
 var benchNow = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
@@ -69,6 +87,34 @@ func benchParse(b *testing.B, body []byte, parse func([]byte) (int, error)) {
 func BenchmarkParseAlertmanager100(b *testing.B) {
 	benchParse(b, webhookBody(100), func(body []byte) (int, error) {
 		a, err := ParseAlertmanagerWebhook(body, benchNow)
+		return len(a), err
+	})
+}
+
+func BenchmarkParseAlertsV2100(b *testing.B) {
+	benchParse(b, v2Body(100), func(body []byte) (int, error) {
+		a, err := ParseAlertsV2(body, benchNow)
+		return len(a), err
+	})
+}
+
+func BenchmarkParseGrafana(b *testing.B) {
+	benchParse(b, fixture(b, "grafana_alerting_webhook_zulip_alert_values_v11.json"), func(body []byte) (int, error) {
+		a, err := ParseAlertmanagerWebhook(body, benchNow)
+		return len(a), err
+	})
+}
+
+func BenchmarkParseDatadog(b *testing.B) {
+	benchParse(b, fixture(b, "datadog_webhook_custom_triggered_codenow_fluffy.json"), func(body []byte) (int, error) {
+		a, err := ParseDatadogWebhook(body, benchNow)
+		return len(a), err
+	})
+}
+
+func BenchmarkParseSplunk(b *testing.B) {
+	benchParse(b, fixture(b, "splunk_webhook_zulip_search_one_result.json"), func(body []byte) (int, error) {
+		a, err := ParseSplunkWebhook(body, benchNow, 30*time.Minute)
 		return len(a), err
 	})
 }

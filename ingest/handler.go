@@ -117,11 +117,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	alerts, err := rt.parse(body, now)
 	if err != nil {
-		reason := reasonInvalid
+		why := reasonInvalid
 		if pe, ok := errors.AsType[*ParseError](err); ok && pe.Syntax {
-			reason = reasonSyntax
+			why = reasonSyntax
 		}
-		h.reject(w, r, rt, http.StatusBadRequest, reason, err)
+		h.reject(w, r, rt, http.StatusBadRequest, why, err)
 		return
 	}
 	for i := range alerts {
@@ -149,16 +149,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // readBody reads the whole body within MaxBodyBytes; on error it returns the
 // status and metrics reason to answer with.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string, error) {
-	max := h.cfg.MaxBodyBytes
-	tooLarge := fmt.Errorf("body larger than %d bytes (ingest.max_body_bytes): send fewer alerts per request or raise the limit", max)
-	if r.ContentLength > max {
+	limit := h.cfg.MaxBodyBytes
+	tooLarge := fmt.Errorf("body larger than %d bytes (ingest.max_body_bytes): send fewer alerts per request or raise the limit", limit)
+	if r.ContentLength > limit {
 		return nil, http.StatusRequestEntityTooLarge, reasonTooLarge, tooLarge
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead) // MinRead: ReadFrom's final read needs room
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, max)); err != nil {
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, http.StatusRequestEntityTooLarge, reasonTooLarge, tooLarge
 		}

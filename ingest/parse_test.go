@@ -22,7 +22,7 @@ const amOK = `{"status":"firing","labels":{"alertname":"A","severity":"page"},"s
 func TestParseAlertmanagerErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
-		syntax          bool
+		syntax           bool
 	}{
 		{"bad startsAt", string(amBody(amOK, `{"status":"firing","labels":{"a":"b"},"startsAt":"yesterday"}`)),
 			`alerts[1].startsAt: "yesterday" is not an RFC 3339 time`, false},

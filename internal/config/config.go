@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -27,19 +28,44 @@ type Config struct {
 	// Decisions, when set, is a file the decision log is appended to.
 	Decisions string `yaml:"decisions"`
 	// IdentityLabels narrows, per source, the labels that identify an alert.
-	IdentityLabels map[string][]string `yaml:"identity_labels"`
+	IdentityLabels map[string][]string   `yaml:"identity_labels"`
 	Ingest         ingest.Config         `yaml:"ingest"`
 	Correlate      correlate.Config      `yaml:"correlate"`
 	Webhooks       []sinks.WebhookConfig `yaml:"webhooks"`
+	Kafka          Kafka                 `yaml:"kafka"`
+}
+
+// Kafka joins the stages over Apache Kafka when Brokers is set (--kafka);
+// without brokers, serve runs every stage on the embedded in-process bus.
+type Kafka struct {
+	Brokers []string `yaml:"brokers"`
+	// Prefix names the topics (prefix.alerts, .incidents, .decisions,
+	// .deadletter, .state) and consumer groups (prefix-correlate, prefix-sink-…).
+	Prefix string `yaml:"prefix"`
+	// Partitions of the topics quell creates: the most instances of a stage
+	// that can share the work. Existing topics are left as they are.
+	Partitions  int `yaml:"partitions"`
+	Replication int `yaml:"replication"`
+	// TickEvery: how often the correlator's clock moves without alerts;
+	// decisions leave up to that long after their grouping wait.
+	TickEvery time.Duration `yaml:"tick_every"`
+	// SnapshotEvery: how often each partition's correlator state is saved;
+	// a restart replays at most that much of the alerts topic.
+	SnapshotEvery time.Duration `yaml:"snapshot_every"`
 }
 
 // Default is the embedded default: every stage in one process, no servers.
 func Default() Config {
 	return Config{
-		Listen:    ":9095",
-		DataDir:   "quell-data",
-		Ingest:    ingest.DefaultConfig(),
-		Correlate: correlate.DefaultConfig(),
+		Listen:  ":9095",
+		DataDir: "quell-data",
+		// Datadog's tags and title can change between notifications of one
+		// monitor; the monitor, its scope and its name are what stays.
+		IdentityLabels: map[string][]string{"datadog": {"alertname", "monitor_id", "scope"}},
+		Ingest:         ingest.DefaultConfig(),
+		Correlate:      correlate.DefaultConfig(),
+		Kafka: Kafka{Prefix: "quell", Partitions: 12, Replication: 1,
+			TickEvery: 100 * time.Millisecond, SnapshotEvery: 10 * time.Second},
 	}
 }
 
@@ -72,10 +98,28 @@ func (c *Config) Validate() error {
 	if err := c.Correlate.Validate(); err != nil {
 		return err
 	}
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
 	for i := range c.Webhooks {
 		if err := c.Webhooks[i].Validate(); err != nil {
 			return fmt.Errorf("webhooks[%d]: %w", i, err)
 		}
+	}
+	return nil
+}
+
+// Validate names the first field that cannot work; without brokers none is used.
+func (k *Kafka) Validate() error {
+	switch {
+	case len(k.Brokers) == 0:
+		return nil
+	case k.Prefix == "":
+		return errors.New("kafka.prefix must not be empty (the default is quell)")
+	case k.Partitions < 1 || k.Replication < 1:
+		return fmt.Errorf("kafka.partitions (%d) and kafka.replication (%d) must be at least 1", k.Partitions, k.Replication)
+	case k.TickEvery <= 0 || k.SnapshotEvery <= 0:
+		return fmt.Errorf("kafka.tick_every (%s) and kafka.snapshot_every (%s) must be positive", k.TickEvery, k.SnapshotEvery)
 	}
 	return nil
 }
