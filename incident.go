@@ -67,6 +67,9 @@ const (
 	IncidentUpdated  ChangeKind = "updated"
 	IncidentResolve  ChangeKind = "resolved"
 	IncidentReopened ChangeKind = "reopened"
+	// IncidentEvicted: the correlator dropped the incident to stay within its
+	// memory bound; it takes no more alerts.
+	IncidentEvicted ChangeKind = "evicted"
 )
 
 // IncidentChange is what sinks receive: the incident as it is after the change.

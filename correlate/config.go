@@ -34,6 +34,11 @@ type Config struct {
 	// MaxAlerts and MaxAge cap an incident: once reached it takes no new alerts.
 	MaxAlerts int           `yaml:"max_alerts"`
 	MaxAge    time.Duration `yaml:"max_age"`
+	// MaxIncidents and MaxTrackedAlerts bound the correlator's memory: beyond
+	// them the incident that went longest without activity is evicted, with
+	// a decision record saying so.
+	MaxIncidents     int `yaml:"max_incidents"`
+	MaxTrackedAlerts int `yaml:"max_tracked_alerts"`
 	// ResolveHold: an incident whose alerts all resolved closes after this
 	// long without a new firing.
 	ResolveHold time.Duration `yaml:"resolve_hold"`
@@ -46,19 +51,21 @@ type Config struct {
 // DefaultConfig is what quell uses when the config file says nothing.
 func DefaultConfig() Config {
 	return Config{
-		Window:         5 * time.Minute,
-		GroupWindow:    30 * time.Second,
-		GroupWait:      10 * time.Second,
-		BurstMin:       20,
-		ScopeLabels:    []string{"cluster"},
-		LinkLabels:     []string{"service", "job", "namespace", "host", "instance", "pod", "node"},
-		TopologyLabels: []string{"service", "peer_service", "instance", "host", "node", "pod", "container", "deployment"},
-		Hops:           2,
-		MaxAlerts:      1000,
-		MaxAge:         24 * time.Hour,
-		ResolveHold:    2 * time.Minute,
-		ReopenWindow:   time.Minute,
-		Flapping:       dedupe.FlapConfig{Window: 30 * time.Minute, Enter: 6, Leave: 2},
+		Window:           5 * time.Minute,
+		GroupWindow:      30 * time.Second,
+		GroupWait:        10 * time.Second,
+		BurstMin:         20,
+		ScopeLabels:      []string{"cluster"},
+		LinkLabels:       []string{"service", "job", "namespace", "host", "instance", "pod", "node"},
+		TopologyLabels:   []string{"service", "peer_service", "instance", "host", "node", "pod", "container", "deployment"},
+		Hops:             2,
+		MaxAlerts:        1000,
+		MaxAge:           24 * time.Hour,
+		MaxIncidents:     20000,
+		MaxTrackedAlerts: 500000,
+		ResolveHold:      2 * time.Minute,
+		ReopenWindow:     time.Minute,
+		Flapping:         dedupe.FlapConfig{Window: 30 * time.Minute, Enter: 6, Leave: 2},
 	}
 }
 
@@ -87,6 +94,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("correlate.hops must not be negative, got %d", c.Hops)
 	case c.MaxAlerts < 1:
 		return fmt.Errorf("correlate.max_alerts must be at least 1, got %d", c.MaxAlerts)
+	case c.MaxIncidents < 1 || c.MaxTrackedAlerts < 1:
+		return fmt.Errorf("correlate.max_incidents and max_tracked_alerts must be at least 1, got %d and %d", c.MaxIncidents, c.MaxTrackedAlerts)
 	case c.Flapping.Enter < 2 || c.Flapping.Leave < 0 || c.Flapping.Leave >= c.Flapping.Enter:
 		return fmt.Errorf("correlate.flapping: want enter >= 2 and 0 <= leave < enter, got enter %d leave %d", c.Flapping.Enter, c.Flapping.Leave)
 	}

@@ -127,6 +127,63 @@ func (e *Engine) Process(a *quell.Alert, at time.Time) {
 	if st != nil {
 		e.markFlapping(a.Fingerprint, st.Flapping)
 	}
+	e.bound(at)
+}
+
+// bound evicts incidents while quell holds more than MaxIncidents of them or
+// more than MaxTrackedAlerts alerts: resolved ones first, then the open one
+// that went longest without activity.
+func (e *Engine) bound(at time.Time) {
+	for len(e.incidents) > e.cfg.MaxIncidents || e.tracker.Len() > e.cfg.MaxTrackedAlerts {
+		var victim *incident
+		for _, inc := range e.incidents {
+			if victim == nil || evictBefore(inc, victim) {
+				victim = inc
+			}
+		}
+		if victim == nil {
+			return
+		}
+		e.evict(victim, at)
+	}
+}
+
+func evictBefore(a, b *incident) bool {
+	if (a.status == quell.IncidentOpen) != (b.status == quell.IncidentOpen) {
+		return a.status != quell.IncidentOpen
+	}
+	if !a.lastActivity.Equal(b.lastActivity) {
+		return a.lastActivity.Before(b.lastActivity)
+	}
+	return a.id < b.id
+}
+
+// evict drops an incident and what is known of its alerts, and records it:
+// a decision naming the incident and, if it was announced, an "evicted" change.
+func (e *Engine) evict(inc *incident, at time.Time) {
+	wasOpen := inc.status == quell.IncidentOpen
+	inc.evicted = true
+	if len(inc.order) > 0 {
+		m := inc.members[inc.order[0]]
+		a := quell.Alert{Source: m.Source, Status: m.Status, Labels: m.Labels, StartsAt: m.StartsAt, EndsAt: m.EndsAt, Fingerprint: m.Fingerprint}
+		e.decide(&a, inc, quell.ActionSuppressed, fmt.Sprintf(
+			"evicted with its %d alerts (open: %v): quell holds at most %d incidents and %d alerts (correlate.max_incidents, max_tracked_alerts), and this one went longest without activity",
+			len(inc.members), wasOpen, e.cfg.MaxIncidents, e.cfg.MaxTrackedAlerts), at)
+	}
+	if wasOpen {
+		inc.status = quell.IncidentResolved
+		inc.resolvedAt = at
+		inc.updated = at
+		e.change(inc, quell.IncidentEvicted, at)
+	}
+	inc.resolvedAt = at.Add(-e.cfg.ReopenWindow - 1) // evicted: never reopened
+	delete(e.incidents, inc.id)
+	for fp := range inc.members {
+		if e.byAlert[fp] == inc {
+			delete(e.byAlert, fp)
+			e.tracker.Forget(fp)
+		}
+	}
 }
 
 // markFlapping shows the alert's flapping state on its incident.
@@ -487,7 +544,10 @@ func (e *Engine) fire(t timer) {
 		if inc := t.inc; inc.mergedInto == nil && !inc.announced {
 			inc.announced = true
 			e.change(inc, quell.IncidentCreated, t.at)
-			if inc.status == quell.IncidentResolved {
+			switch {
+			case inc.evicted:
+				e.change(inc, quell.IncidentEvicted, t.at)
+			case inc.status == quell.IncidentResolved:
 				e.change(inc, quell.IncidentResolve, t.at)
 			}
 		}

@@ -345,3 +345,40 @@ func TestDecisionsAreHeldForGroupWait(t *testing.T) {
 		t.Fatalf("after group wait: %d decisions, changes %+v", len(r.decisions), r.changes)
 	}
 }
+
+func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxIncidents = 2
+	r := newRun(t, cfg, nil)
+	r.feed(time.Minute,
+		occ{0, "alertname=A,service=a", ""},
+		occ{time.Second, "alertname=B,service=b", ""},
+		occ{2 * time.Second, "alertname=A,service=a", ""}, // keeps A active
+		occ{3 * time.Second, "alertname=C,service=c", ""})
+	var evicted []quell.Decision
+	for _, d := range r.decisions {
+		if d.Action == quell.ActionSuppressed && strings.Contains(d.Reason, "evicted") {
+			evicted = append(evicted, d)
+		}
+	}
+	if len(evicted) != 1 || evicted[0].Alert.Labels["alertname"] != "B" {
+		t.Fatalf("want B's incident evicted with a record, got %s", reasons(r.decisions))
+	}
+	if n := len(r.eng.Incidents("")); n != 2 {
+		t.Fatalf("%d incidents held, bound is 2", n)
+	}
+	var kinds []quell.ChangeKind
+	for _, c := range r.changes {
+		if c.Incident.ID == evicted[0].Incident {
+			kinds = append(kinds, c.Kind)
+		}
+	}
+	if len(kinds) == 0 || kinds[len(kinds)-1] != quell.IncidentEvicted {
+		t.Fatalf("changes of the evicted incident: %v, want it to end with evicted", kinds)
+	}
+	// B fires again: it opens a new incident rather than joining the evicted one.
+	ds := r.feed(time.Minute, occ{2 * time.Minute, "alertname=B,service=b", ""})
+	if len(ds) < 1 || ds[len(ds)-1].Incident == evicted[0].Incident {
+		t.Fatalf("refire after eviction: %s", reasons(ds))
+	}
+}

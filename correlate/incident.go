@@ -31,6 +31,7 @@ type incident struct {
 	// into an older incident, and none of its changes leave the engine.
 	announced   bool
 	reopened    bool
+	evicted     bool
 	mergedInto  *incident
 	mergeReason string
 }
