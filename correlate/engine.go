@@ -43,7 +43,7 @@ type Engine struct {
 	timerSeq  uint64
 	held      []held
 	young     []related // scratch for candidates
-	info      alertInfo // scratch, reused for every alert
+	infos     map[quell.Fingerprint]*alertInfo
 }
 
 // scope is one partition of alerts (see Config.ScopeLabels).
@@ -97,6 +97,7 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		byAlert:   make(map[quell.Fingerprint]*incident),
 		scopes:    make(map[uint64]*scope),
 		pendingFP: make(map[quell.Fingerprint]*scope),
+		infos:     make(map[quell.Fingerprint]*alertInfo),
 	}, nil
 }
 
@@ -181,7 +182,7 @@ func (e *Engine) evict(inc *incident, at time.Time) {
 	for fp := range inc.members {
 		if e.byAlert[fp] == inc {
 			delete(e.byAlert, fp)
-			e.tracker.Forget(fp)
+			e.forgetAlert(fp)
 		}
 	}
 }
@@ -222,7 +223,9 @@ func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, reason stri
 		if m := inc.members[a.Fingerprint]; m != nil {
 			m.Count++
 			m.LastSeen = at
-			if a.Status == quell.Firing {
+			// A flapping alert keeps its incident open, but is no sign of a
+			// live problem that new alerts should join.
+			if a.Status == quell.Firing && !m.Flapping {
 				inc.lastActivity = at
 			}
 		}
@@ -421,11 +424,14 @@ func (e *Engine) relate(info alertInfo, inc *incident) (string, bool) {
 	return "", false
 }
 
-// inspect computes what relates a to other alerts. The slices are reused.
+// inspect computes what relates a to other alerts, once per fingerprint:
+// an alert's identity labels, which relations come from, do not change
+// between its occurrences.
 func (e *Engine) inspect(a *quell.Alert) alertInfo {
-	in := &e.info
-	in.scope = Scope(e.cfg.ScopeLabels, a)
-	in.tokens, in.links, in.nodes, in.balls = in.tokens[:0], in.links[:0], in.nodes[:0], in.balls[:0]
+	if in := e.infos[a.Fingerprint]; in != nil {
+		return *in
+	}
+	in := &alertInfo{scope: Scope(e.cfg.ScopeLabels, a)}
 	for _, k := range e.cfg.LinkLabels {
 		// The token is the value alone: "host=db-1" and "instance=db-1:9100"
 		// name one entity under different labels, and link.
@@ -442,7 +448,14 @@ func (e *Engine) inspect(a *quell.Alert) alertInfo {
 			}
 		}
 	}
+	e.infos[a.Fingerprint] = in
 	return *in
+}
+
+// forgetAlert drops all that is known of one alert.
+func (e *Engine) forgetAlert(fp quell.Fingerprint) {
+	e.tracker.Forget(fp)
+	delete(e.infos, fp)
 }
 
 // entity strips a port from a label value ("host:9100" names "host").
@@ -613,7 +626,7 @@ func (e *Engine) forgetState(fp quell.Fingerprint) {
 		e.schedule(timer{at: st.Changes[n-1].Add(e.cfg.Flapping.Window), kind: timerSettle, fp: fp})
 		return
 	}
-	e.tracker.Forget(fp)
+	e.forgetAlert(fp)
 }
 
 // flushPending decides a scope's pending group: a burst opens an incident of
