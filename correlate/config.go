@@ -65,7 +65,7 @@ func DefaultConfig() Config {
 		MaxTrackedAlerts: 500000,
 		ResolveHold:      2 * time.Minute,
 		ReopenWindow:     time.Minute,
-		Flapping:         dedupe.FlapConfig{Window: 30 * time.Minute, Enter: 6, Leave: 2},
+		Flapping:         dedupe.FlapConfig{Window: 20 * time.Minute, Enter: 6, Leave: 2},
 	}
 }
 
