@@ -42,6 +42,7 @@ type Engine struct {
 	timers    timerHeap
 	timerSeq  uint64
 	held      []held
+	heldHead  int       // held[:heldHead] are emitted
 	young     []related // scratch for candidates
 	infos     map[quell.Fingerprint]*alertInfo
 }
@@ -484,39 +485,56 @@ func (e *Engine) scope(key uint64) *scope {
 	return sc
 }
 
-// decide records the decision for one occurrence. It is held for GroupWait
-// (see release): an incident that young may still merge into another, and
-// the record must name where the alert ended up.
+// decide records the decision for one occurrence. A decision naming an
+// incident younger than GroupWait is held that long (see release): the
+// incident may still merge into another, and the record must name where the
+// alert ended up. Every other decision goes out at once.
 func (e *Engine) decide(a *quell.Alert, inc *incident, action quell.Action, reason string, at time.Time) {
-	e.held = append(e.held, held{d: quell.Decision{Alert: *a, Action: action, Reason: reason, At: at}, inc: inc})
+	d := quell.Decision{Alert: *a, Action: action, Reason: reason, At: at}
+	if inc == nil || inc.announced {
+		if inc != nil {
+			d.Incident = inc.id
+		}
+		if e.out.Decision != nil {
+			e.out.Decision(d)
+		}
+		return
+	}
+	e.held = append(e.held, held{d: d, inc: inc})
 }
 
 // release emits the held decisions whose wait ended by now (all when all).
+// The queue is consumed from heldHead, so a release costs what it emits.
 func (e *Engine) release(now time.Time, all bool) {
-	n := 0
+	n := e.heldHead
 	for ; n < len(e.held); n++ {
 		h := &e.held[n]
 		if !all && h.d.At.Add(e.cfg.GroupWait).After(now) {
 			break
 		}
-		if h.inc != nil {
-			final := h.inc.final()
-			if final != h.inc {
-				if h.d.Action == quell.ActionCreated {
-					h.d.Action = quell.ActionJoined
-				}
-				h.d.Reason += "; then " + h.inc.mergeReason
+		final := h.inc.final()
+		if final != h.inc {
+			if h.d.Action == quell.ActionCreated {
+				h.d.Action = quell.ActionJoined
 			}
-			h.d.Incident = final.id
+			h.d.Reason += "; then " + h.inc.mergeReason
 		}
+		h.d.Incident = final.id
 		if e.out.Decision != nil {
 			e.out.Decision(h.d)
 		}
+		e.held[n] = held{}
 	}
-	// Keep the queue's backing array: it is refilled at the rate of alerts.
-	rest := copy(e.held, e.held[n:])
-	clear(e.held[rest:])
-	e.held = e.held[:rest]
+	e.heldHead = n
+	switch {
+	case n == len(e.held) && cap(e.held) > 1<<16:
+		e.held, e.heldHead = nil, 0 // after a storm, give the memory back
+	case n == len(e.held):
+		e.held, e.heldHead = e.held[:0], 0
+	case n > len(e.held)/2:
+		e.held = e.held[:copy(e.held, e.held[n:])]
+		e.heldHead = 0
+	}
 }
 
 // Advance moves the engine's clock to now, firing every deadline reached.

@@ -48,7 +48,7 @@ type PendingState struct {
 
 // Snapshot captures the engine's state.
 func (e *Engine) Snapshot() Snapshot {
-	s := Snapshot{Now: e.now, Alerts: e.tracker.States()}
+	s := Snapshot{Now: e.now, Alerts: e.tracker.Copy()}
 	for _, inc := range e.incidents {
 		is := IncidentState{Incident: inc.view(), Scope: inc.scope.key, LastActivity: inc.lastActivity, Seq: inc.seq,
 			Announced: inc.announced, Reopened: inc.reopened}
@@ -64,12 +64,8 @@ func (e *Engine) Snapshot() Snapshot {
 		}
 		s.Incidents = append(s.Incidents, is)
 	}
-	for _, h := range e.held {
-		hd := HeldDecision{Decision: h.d}
-		if h.inc != nil {
-			hd.Incident = h.inc.final().id
-		}
-		s.Held = append(s.Held, hd)
+	for _, h := range e.held[e.heldHead:] {
+		s.Held = append(s.Held, HeldDecision{Decision: h.d, Incident: h.inc.final().id})
 	}
 	for _, sc := range e.scopes {
 		for _, it := range sc.pending {
@@ -141,7 +137,12 @@ func (e *Engine) Restore(s Snapshot) {
 		}
 	}
 	for _, hd := range s.Held {
-		e.held = append(e.held, held{d: hd.Decision, inc: e.incidents[hd.Incident]})
+		if inc := e.incidents[hd.Incident]; inc != nil {
+			e.held = append(e.held, held{d: hd.Decision, inc: inc})
+		} else { // its incident is gone (evicted): nothing can change the record
+			hd.Decision.Incident = hd.Incident
+			e.out.Decision(hd.Decision)
+		}
 	}
 	for _, ps := range s.Pending {
 		sc := e.scope(ps.Scope)

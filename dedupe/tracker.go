@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"slices"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -162,11 +163,14 @@ func (t *Tracker) Forget(fp quell.Fingerprint) { delete(t.states, fp) }
 // Len is the number of fingerprints tracked.
 func (t *Tracker) Len() int { return len(t.states) }
 
-// States returns every state, for snapshots.
-func (t *Tracker) States() []*State {
+// Copy returns a copy of every state, for snapshots taken while the
+// tracker goes on changing.
+func (t *Tracker) Copy() []*State {
 	out := make([]*State, 0, len(t.states))
 	for _, s := range t.states {
-		out = append(out, s)
+		c := *s
+		c.Changes = slices.Clone(s.Changes)
+		out = append(out, &c)
 	}
 	return out
 }
