@@ -11,6 +11,7 @@ package correlate
 import (
 	"container/heap"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type Engine struct {
 	heldHead  int       // held[:heldHead] are emitted
 	young     []related // scratch for candidates
 	infos     map[quell.Fingerprint]*alertInfo
+	roles     map[string]labelRole // what each configured label name is for
+	// Durations as reasons print them, formatted once.
+	groupWindow, resolveHold string
 }
 
 // scope is one partition of alerts (see Config.ScopeLabels).
@@ -90,15 +94,18 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{
-		cfg:       cfg,
-		topo:      topo,
-		tracker:   dedupe.NewTracker(cfg.Flapping),
-		out:       out,
-		incidents: make(map[string]*incident),
-		byAlert:   make(map[quell.Fingerprint]*incident),
-		scopes:    make(map[uint64]*scope),
-		pendingFP: make(map[quell.Fingerprint]*scope),
-		infos:     make(map[quell.Fingerprint]*alertInfo),
+		cfg:         cfg,
+		topo:        topo,
+		tracker:     dedupe.NewTracker(cfg.Flapping),
+		out:         out,
+		incidents:   make(map[string]*incident),
+		byAlert:     make(map[quell.Fingerprint]*incident),
+		scopes:      make(map[uint64]*scope),
+		pendingFP:   make(map[quell.Fingerprint]*scope),
+		infos:       make(map[quell.Fingerprint]*alertInfo),
+		roles:       roles(cfg),
+		groupWindow: cfg.GroupWindow.String(),
+		resolveHold: cfg.ResolveHold.String(),
 	}, nil
 }
 
@@ -249,9 +256,9 @@ func (e *Engine) resolveMember(inc *incident, a *quell.Alert, at time.Time, st *
 		return
 	}
 	e.markResolved(inc, m, a.EndsAt, at)
-	reason := fmt.Sprintf("alert resolved; %d of %d alerts in the incident still firing", inc.firing, len(inc.members))
+	reason := "alert resolved; " + strconv.Itoa(inc.firing) + " of " + strconv.Itoa(len(inc.members)) + " alerts in the incident still firing"
 	if inc.firing == 0 {
-		reason = fmt.Sprintf("alert resolved; all %d alerts resolved, the incident closes after %s without a new firing", len(inc.members), e.cfg.ResolveHold)
+		reason = "alert resolved; all " + strconv.Itoa(len(inc.members)) + " alerts resolved, the incident closes after " + e.resolveHold + " without a new firing"
 	}
 	e.decide(a, inc, quell.ActionResolved, reason, at)
 }
@@ -295,7 +302,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedup
 	case join != nil && join == cur:
 		e.dedupe(cur, a, at, "re-triggered within its incident's grouping window")
 	case join != nil:
-		e.join(join, cur, a, at, info, fmt.Sprintf("%s, within incident %s's %s grouping window", yrel, join.id, e.cfg.GroupWindow))
+		e.join(join, cur, a, at, info, yrel+", within incident "+join.id+"'s "+e.groupWindow+" grouping window")
 	case late != nil:
 		sc.pending = append(sc.pending, pendingItem{alert: *a, at: at, kind: kind, target: late, rel: lrel})
 		e.pendingFP[a.Fingerprint] = sc
@@ -433,24 +440,62 @@ func (e *Engine) inspect(a *quell.Alert) alertInfo {
 		return *in
 	}
 	in := &alertInfo{scope: Scope(e.cfg.ScopeLabels, a)}
-	for _, k := range e.cfg.LinkLabels {
+	// One pass over the alert's few labels beats a lookup per configured name.
+	for k, v := range a.Labels {
+		r := e.roles[k]
 		// The token is the value alone: "host=db-1" and "instance=db-1:9100"
 		// name one entity under different labels, and link.
-		if v := entity(a.Labels[k]); v != "" {
-			in.tokens = append(in.tokens, xxhash.Sum64String(v))
-			in.links = append(in.links, [2]string{k, a.Labels[k]})
+		if r&roleLink != 0 && v != "" {
+			in.tokens = append(in.tokens, xxhash.Sum64String(entity(v)))
+			in.links = append(in.links, [2]string{k, v})
 		}
-	}
-	if e.topo != nil {
-		for _, k := range e.cfg.TopologyLabels {
-			if n, ok := e.topo.Node(a.Labels[k]); ok {
+		if r&roleTopology != 0 && e.topo != nil {
+			if n, ok := e.topo.Node(v); ok && !slices.Contains(in.nodes, n) {
 				in.nodes = append(in.nodes, n)
 				in.balls = append(in.balls, e.topo.ball(n, e.cfg.Hops))
 			}
 		}
 	}
+	// Map order is random: sort so that reasons, which name the first
+	// matching link, are the same on every run.
+	in.sortLinks()
 	e.infos[a.Fingerprint] = in
 	return *in
+}
+
+type labelRole uint8
+
+const (
+	roleLink labelRole = 1 << iota
+	roleTopology
+)
+
+func roles(cfg Config) map[string]labelRole {
+	m := map[string]labelRole{}
+	for _, k := range cfg.LinkLabels {
+		m[k] |= roleLink
+	}
+	for _, k := range cfg.TopologyLabels {
+		m[k] |= roleTopology
+	}
+	return m
+}
+
+// sortLinks orders links (and their tokens) by label name, and nodes (with
+// their balls) by index.
+func (in *alertInfo) sortLinks() {
+	for i := 1; i < len(in.links); i++ {
+		for j := i; j > 0 && in.links[j][0] < in.links[j-1][0]; j-- {
+			in.links[j], in.links[j-1] = in.links[j-1], in.links[j]
+			in.tokens[j], in.tokens[j-1] = in.tokens[j-1], in.tokens[j]
+		}
+	}
+	for i := 1; i < len(in.nodes); i++ {
+		for j := i; j > 0 && in.nodes[j] < in.nodes[j-1]; j-- {
+			in.nodes[j], in.nodes[j-1] = in.nodes[j-1], in.nodes[j]
+			in.balls[j], in.balls[j-1] = in.balls[j-1], in.balls[j]
+		}
+	}
 }
 
 // forgetAlert drops all that is known of one alert.
