@@ -1,0 +1,107 @@
+// Command load measures how many alerts a running quell serve ingests over
+// HTTP: it posts Alertmanager webhook messages of --batch alerts each to
+// /webhooks/alertmanager from --concurrency keep-alive connections and prints
+// alerts/s, requests/s, latency and errors. With --alertmanager it then posts
+// the same batches, as v2 postable alerts, to a real Alertmanager's
+// /api/v2/alerts, and prints the ratio.
+//
+//	go run ./bench/load --target http://127.0.0.1:9095 [--alertmanager http://127.0.0.1:9093] --duration 10s --concurrency 8 --batch 100
+//
+// The generator runs on the same machine as its target unless you move it:
+// its CPU use is then part of what bounds the figures.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	target := flag.String("target", "http://127.0.0.1:9095", "base URL of a running quell serve")
+	am := flag.String("alertmanager", "", "base URL of a running Alertmanager to compare with (optional)")
+	dur := flag.Duration("duration", 10*time.Second, "how long each target is measured")
+	warmup := flag.Duration("warmup", 2*time.Second, "load before measuring, not counted (fills quell's queue, so the measure is sustained)")
+	conc := flag.Int("concurrency", 8, "requests in flight (one keep-alive connection each)")
+	batch := flag.Int("batch", 100, "alerts per request")
+	distinct := flag.Int("distinct", 10000, "distinct alerts (label sets); the batches cycle through them, so repeats are deduplicated")
+	churn := flag.Float64("churn", 0.05, "fraction of alerts sent resolved; they fire again on a later pass")
+	flag.Parse()
+	if err := loadTest(*target, *am, *dur, *warmup, *conc, *batch, *distinct, *churn); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func loadTest(target, am string, dur, warmup time.Duration, conc, batch, distinct int, churn float64) error {
+	switch {
+	case conc < 1 || batch < 1 || distinct < 1 || dur <= 0 || warmup < 0:
+		return fmt.Errorf("--concurrency, --batch, --distinct and --duration must be positive, --warmup not negative")
+	case churn < 0 || churn > 1:
+		return fmt.Errorf("--churn is %v: want a fraction between 0 and 1", churn)
+	}
+	// Enough batches to pass over every distinct alert twice, encoded before
+	// the clock starts so that the generator spends its CPU on sending.
+	n := max(64, 2*((distinct+batch-1)/batch))
+	pool, err := build(n, batch, distinct, churn, time.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		return err
+	}
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc,
+			IdleConnTimeout: 90 * time.Second, DisableCompression: true,
+		},
+	}
+	target, am = strings.TrimSuffix(target, "/"), strings.TrimSuffix(am, "/")
+	if err := ready(client, target+"/healthz", "quell serve"); err != nil {
+		return err
+	}
+	phases := []phase{{name: "quell", url: target + "/webhooks/alertmanager", body: func(b *bodies) []byte { return b.webhook }}}
+	if am != "" {
+		if err := ready(client, am+"/-/ready", "alertmanager"); err != nil {
+			return err
+		}
+		phases = append(phases, phase{name: "alertmanager", url: am + "/api/v2/alerts", body: func(b *bodies) []byte { return b.v2 }})
+	}
+	fmt.Printf("batch %d alerts, concurrency %d, %s measured after %s warm-up, %d distinct alerts, churn %.0f%%, %d batches cycled\n",
+		batch, conc, dur, warmup, distinct, churn*100, n)
+	fmt.Printf("the generator shares this machine with its target: %d CPUs, GOMAXPROCS %d\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	// One target at a time: measured side by side they would share the CPUs.
+	var results []result
+	for _, p := range phases {
+		p.concurrency, p.warmup, p.dur = conc, warmup, dur
+		r, err := run(client, p, pool)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	fmt.Printf("%-13s %9s %10s %11s %9s %9s  %s\n", "target", "requests", "req/s", "alerts/s", "p50", "p99", "errors")
+	for _, r := range results {
+		fmt.Printf("%-13s %9d %10.0f %11.0f %9s %9s  %s\n", r.name, r.requests, float64(r.requests)/r.elapsed.Seconds(),
+			r.alertsPerSec(), r.quantile(0.50).Round(10*time.Microsecond), r.quantile(0.99).Round(10*time.Microsecond), r.errorSummary())
+	}
+	if len(results) == 2 && results[1].alerts > 0 {
+		fmt.Printf("quell/alertmanager alerts/s: %.1f×\n", results[0].alertsPerSec()/results[1].alertsPerSec())
+	}
+	return nil
+}
+
+// ready fails early, and says what to start, when a target does not answer.
+func ready(client *http.Client, url, what string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return fmt.Errorf("%s is not reachable (%v): start it, or point the flag at it", what, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s to GET %s: it is not ready", what, resp.Status, url)
+	}
+	return nil
+}
