@@ -3,6 +3,9 @@ package sinks
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -27,6 +30,7 @@ type receiver struct {
 	got      []quell.IncidentChange
 	requests int
 	headers  http.Header
+	bodies   [][]byte
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -47,6 +51,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	var c quell.IncidentChange
 	body, _ := io.ReadAll(req.Body)
+	r.bodies = append(r.bodies, body)
 	if err := json.Unmarshal(body, &c); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -88,7 +93,7 @@ func TestWebhookDeliversInOrderRetryingTransientFailures(t *testing.T) {
 	if got := rcv.headers.Get("Idempotency-Key"); got != "b/1" {
 		t.Fatalf("Idempotency-Key %q, want b/1", got)
 	}
-	if got := testutil.ToFloat64(w.retries); got != 3 {
+	if got := testutil.ToFloat64(w.metrics.Retries); got != 3 {
 		t.Fatalf("retries metric %v, want 3", got)
 	}
 	if _, err := os.Stat(NewDeadLetters(dir).Path()); !os.IsNotExist(err) {
@@ -154,7 +159,7 @@ func TestWebhookGivesUpAfterMaxElapsed(t *testing.T) {
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(w.deadCount); got != 1 {
+	if got := testutil.ToFloat64(w.metrics.DeadLetters); got != 1 {
 		t.Fatalf("dead letters metric %v, want 1", got)
 	}
 	if rcv.requests < 2 {
@@ -171,5 +176,53 @@ func TestRetryAfter(t *testing.T) {
 	}
 	if got := retryAfter("soon"); got != 0 {
 		t.Fatalf("garbage: %s", got)
+	}
+}
+
+func TestWebhookSignsBodiesWithTheSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name, secret string
+	}{
+		{"signed", "hunter2"},
+		{"unsigned without a secret", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rcv := &receiver{}
+			srv := httptest.NewServer(rcv)
+			defer srv.Close()
+			w, err := NewWebhook(WebhookConfig{URL: srv.URL, Secret: tc.secret}, NewDeadLetters(t.TempDir()), slog.New(slog.DiscardHandler), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if err := w.Write(ctx, Batch{Changes: []quell.IncidentChange{change("signed", 1)}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := rcv.headers.Get(SignatureHeader)
+			if tc.secret == "" {
+				if got != "" {
+					t.Fatalf("signature %q sent without a secret", got)
+				}
+				return
+			}
+			// What a receiver does: recompute the HMAC over the raw body.
+			mac := hmac.New(sha256.New, []byte(tc.secret))
+			mac.Write(rcv.bodies[0])
+			want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+			if !hmac.Equal([]byte(got), []byte(want)) {
+				t.Fatalf("%s: %q, want %q", SignatureHeader, got, want)
+			}
+		})
+	}
+}
+
+func TestSignKnownVector(t *testing.T) {
+	// RFC 4231 test case 2.
+	got := Sign("Jefe", []byte("what do ya want for nothing?"))
+	if want := "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"; got != want {
+		t.Fatalf("Sign: %s, want %s", got, want)
 	}
 }
