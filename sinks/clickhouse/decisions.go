@@ -93,31 +93,36 @@ func decisionInserts(ds []quell.Decision) []insert {
 
 	decisions := insert{table: "decisions", rows: n, cols: []column{
 		{"event_id", ids}, {"fingerprint", fps}, {"source", srcs}, {"status", stats},
+		{"alertname", names}, {"service", svcs},
 	}}
 	decisions.cols = append(decisions.cols, evt.cols("event_time")...)
 	decisions.cols = append(decisions.cols, decided.cols("decided_at")...)
 	decisions.cols = append(decisions.cols, column{"incident_id", incs}, column{"action", acts}, column{"reason", reas})
 
-	return []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, evt, incs, acts)}
+	return []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, names, svcs, evt, incs, acts)}
 }
 
 // stateChanges picks the rows at idx out of the decision columns.
-func stateChanges(idx []int, ids []uint64, fps, srcs, stats []string, evt stamp, incs, acts []string) insert {
-	var (
-		n                                 = len(idx)
-		cIDs                              = make([]uint64, n)
-		cFps, cSrcs, cStats, cIncs, cActs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		cEvt                              = stamp{secs: make([]int64, n), ms: make([]uint16, n)}
-	)
+func stateChanges(idx []int, ids []uint64, fps, srcs, stats, names, svcs []string, evt stamp, incs, acts []string) insert {
+	n := len(idx)
+	pick := func(col []string) []string {
+		out := make([]string, n)
+		for j, i := range idx {
+			out[j] = col[i]
+		}
+		return out
+	}
+	cIDs := make([]uint64, n)
+	cEvt := stamp{secs: make([]int64, n), ms: make([]uint16, n)}
 	for j, i := range idx {
-		cIDs[j], cFps[j], cSrcs[j], cStats[j] = ids[i], fps[i], srcs[i], stats[i]
+		cIDs[j] = ids[i]
 		cEvt.secs[j], cEvt.ms[j] = evt.secs[i], evt.ms[i]
-		cIncs[j], cActs[j] = incs[i], acts[i]
 	}
 	in := insert{table: "alert_state_changes", rows: n, cols: []column{
-		{"event_id", cIDs}, {"fingerprint", cFps}, {"source", cSrcs}, {"status", cStats},
+		{"event_id", cIDs}, {"fingerprint", pick(fps)}, {"source", pick(srcs)}, {"status", pick(stats)},
+		{"alertname", pick(names)}, {"service", pick(svcs)},
 	}}
 	in.cols = append(in.cols, cEvt.cols("event_time")...)
-	in.cols = append(in.cols, column{"incident_id", cIncs}, column{"action", cActs})
+	in.cols = append(in.cols, column{"incident_id", pick(incs)}, column{"action", pick(acts)})
 	return in
 }

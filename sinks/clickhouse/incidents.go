@@ -8,9 +8,11 @@ import (
 
 // incidentInserts lays a batch of incident changes out as rows of
 // incidents (latest state), incident_changes (history) and
-// incident_members (one row per member alert per change; merges keep the
-// first).
-func incidentInserts(cs []quell.IncidentChange) []insert {
+// incident_members. Every change lists all members, so members are written
+// once per batch, and not at all when stored already says so (a row
+// written twice is harmless: merges keep the first).
+func incidentInserts(cs []quell.IncidentChange, stored memberLog) []insert {
+	batch := memberLog{}
 	n := len(cs)
 	var (
 		ids      = make([]string, 0, n)
@@ -43,6 +45,10 @@ func incidentInserts(cs []quell.IncidentChange) []insert {
 		updated.add(inc.UpdatedAt)
 		resolved.add(inc.ResolvedAt)
 		for _, m := range inc.Alerts {
+			if stored.has(inc.ID, m.Fingerprint) || batch.has(inc.ID, m.Fingerprint) {
+				continue
+			}
+			batch.add(inc.ID, m.Fingerprint)
 			mIDs = append(mIDs, inc.ID)
 			mFps = append(mFps, m.Fingerprint.String())
 			mSrcs = append(mSrcs, m.Source)

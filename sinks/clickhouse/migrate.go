@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -25,36 +27,53 @@ type migration struct {
 
 // Migrate brings the connection's database to the newest schema. It records
 // applied versions in schema_migrations and skips those; every statement is
-// also idempotent (IF NOT EXISTS), so a run cut short, or two at once, can
-// simply run again.
+// also idempotent (IF NOT EXISTS, or an ADD COLUMN that finds its column
+// already there), so a run cut short, or two at once, can simply run again.
 func Migrate(ctx context.Context, conn driver.Conn) error {
+	_, err := MigrateReport(ctx, conn)
+	return err
+}
+
+// MigrateReport is Migrate, also naming the migrations it applied
+// ("0002_analytics"); none when the schema was current.
+func MigrateReport(ctx context.Context, conn driver.Conn) ([]string, error) {
+	var done []string
 	migrations, err := loadMigrations()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version UInt32, name String, applied_at DateTime
 	) ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return done, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied, err := appliedVersions(ctx, conn)
 	if err != nil {
-		return err
+		return done, err
 	}
 	for _, m := range migrations {
 		if applied[m.version] {
 			continue
 		}
 		for i, stmt := range m.stmts {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %04d_%s, statement %d: %w", m.version, m.name, i+1, err)
+			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
+				return done, fmt.Errorf("migration %04d_%s, statement %d: %w", m.version, m.name, i+1, err)
 			}
 		}
 		if err := record(ctx, conn, m); err != nil {
-			return fmt.Errorf("record migration %04d_%s: %w", m.version, m.name, err)
+			return done, fmt.Errorf("record migration %04d_%s: %w", m.version, m.name, err)
 		}
+		done = append(done, fmt.Sprintf("%04d_%s", m.version, m.name))
 	}
-	return nil
+	return done, nil
+}
+
+// columnExists tells whether err is an ADD COLUMN finding its column there:
+// 18.16 knows no ADD COLUMN IF NOT EXISTS, so a rerun meets this.
+func columnExists(stmt string, err error) bool {
+	var ex *ch.Exception
+	return errors.As(err, &ex) && ex.Code == 44 && strings.Contains(strings.ToUpper(stmt), "ADD COLUMN") &&
+		strings.Contains(ex.Message, "already exists")
 }
 
 // record notes m as applied. It uses a batch: 18.16 answers an INSERT with

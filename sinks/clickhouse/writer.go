@@ -21,6 +21,8 @@ type Writer struct {
 	conn    driver.Conn
 	log     *slog.Logger
 	backoff Backoff
+	// observe, when set, hears of every insert attempt (the Sink's metrics).
+	observe func(table string, rows int, err error)
 }
 
 // NewWriter writes through conn (see Open). A zero Backoff means
@@ -42,7 +44,7 @@ func (w *Writer) WriteDecisions(ctx context.Context, ds []quell.Decision) error 
 // WriteIncidentChanges stores each change (incident_changes), the incident
 // as it now is (incidents) and its member alerts (incident_members).
 func (w *Writer) WriteIncidentChanges(ctx context.Context, cs []quell.IncidentChange) error {
-	return w.write(ctx, incidentInserts(cs)...)
+	return w.write(ctx, incidentInserts(cs, nil)...)
 }
 
 // WriteDeadLetters stores records that could not be processed or stored.
@@ -68,6 +70,9 @@ func (w *Writer) write(ctx context.Context, ins ...insert) error {
 func (w *Writer) retry(ctx context.Context, in insert) error {
 	for attempt := 1; ; attempt++ {
 		err := w.send(ctx, in)
+		if w.observe != nil {
+			w.observe(in.table, in.rows, err)
+		}
 		switch {
 		case err == nil:
 			return nil

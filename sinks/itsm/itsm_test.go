@@ -261,7 +261,7 @@ func TestRefusedRequestIsDeadLettered(t *testing.T) {
 			if got := h.metric("quell_itsm_deadletters_total"); got != 1 {
 				t.Errorf("dead letters metric %v, want 1", got)
 			}
-			dls, err := ListDeadLetters(h.dead)
+			dls, err := h.dead.List()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,7 +289,7 @@ func TestWrongCredentialsAreDeadLetteredWithAHint(t *testing.T) {
 			h := start(t, tc.bad(tc.f.config(serve(t, tc.f))), t.TempDir())
 			h.send(lifecycle("inc-1")[0])
 			h.close()
-			dls, err := ListDeadLetters(h.dead)
+			dls, err := h.dead.List()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -63,7 +63,7 @@ func TestCorruptStoreSaysWhatToDo(t *testing.T) {
 func TestListDeadLettersSkipsATornLastLine(t *testing.T) {
 	dir := t.TempDir()
 	dead := sinks.NewDeadLetters(dir)
-	if got, err := ListDeadLetters(dead); err != nil || got != nil {
+	if got, err := dead.List(); err != nil || got != nil {
 		t.Fatalf("no file: %v, %v", got, err)
 	}
 	if err := dead.Add("jira/ops", "answered 400", quell.IncidentChange{Seq: 1}); err != nil {
@@ -75,7 +75,7 @@ func TestListDeadLettersSkipsATornLastLine(t *testing.T) {
 	}
 	f.WriteString(`{"sink":"jira/ops","rea`)
 	f.Close()
-	got, err := ListDeadLetters(dead)
+	got, err := dead.List()
 	if err != nil || len(got) != 1 || got[0].Sink != "jira/ops" || got[0].Reason != "answered 400" {
 		t.Fatalf("got %+v, %v: want the one complete dead letter", got, err)
 	}

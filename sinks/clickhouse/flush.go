@@ -1,0 +1,102 @@
+package clickhouse
+
+import (
+	"time"
+
+	"github.com/quellhq/quell"
+)
+
+// run is the sink's one inserting goroutine: it waits for a full batch, an
+// old enough one, or Close, and stores the front of the queue.
+func (s *Sink) run() {
+	defer close(s.done)
+	for {
+		ds, cs, ok := s.next()
+		if !ok {
+			return
+		}
+		if !s.store(ds, cs) {
+			return // Close ran out of time; it dead-letters what is queued
+		}
+		s.mu.Lock()
+		s.decisions = s.decisions[len(ds):]
+		s.changes = s.changes[len(cs):]
+		s.notify()
+		s.mu.Unlock()
+	}
+}
+
+// next waits until a batch is due and returns it, without dequeuing; ok is
+// false once the sink is closing with nothing queued.
+func (s *Sink) next() (ds []quell.Decision, cs []quell.IncidentChange, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		held := s.held()
+		age := time.Since(s.oldest)
+		if held > 0 && (held >= s.cfg.BatchSize || age >= s.cfg.BatchAge || s.closing) {
+			break
+		}
+		if s.closing {
+			return nil, nil, false
+		}
+		wait := s.changed
+		s.mu.Unlock()
+		var due <-chan time.Time
+		var t *time.Timer
+		if held > 0 {
+			t = time.NewTimer(s.cfg.BatchAge - age)
+			due = t.C
+		}
+		select {
+		case <-wait:
+		case <-due:
+		case <-s.ctx.Done():
+		}
+		if t != nil {
+			t.Stop()
+		}
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			return nil, nil, false
+		}
+	}
+	ds = s.decisions[:min(len(s.decisions), s.cfg.BatchSize)]
+	cs = s.changes[:min(len(s.changes), s.cfg.BatchSize)]
+	if len(ds) < len(s.decisions) || len(cs) < len(s.changes) {
+		s.oldest = time.Now().Add(-s.cfg.BatchAge) // the rest is due too
+	} else {
+		s.oldest = time.Now()
+	}
+	return ds, cs, true
+}
+
+// store inserts one batch, retrying transient failures until they pass or
+// Close gives up (false). Refused parts go to the dead letters.
+func (s *Sink) store(ds []quell.Decision, cs []quell.IncidentChange) bool {
+	for attempt := 1; ; attempt++ {
+		if len(ds) > 0 && settled(s, "decisions", s.w.WriteDecisions(s.ctx, ds), ds) {
+			ds = nil
+		}
+		if len(ds) == 0 && len(cs) > 0 {
+			err := s.w.write(s.ctx, incidentInserts(cs, s.members)...)
+			if err == nil {
+				s.members.stored(cs)
+			}
+			if settled(s, "incident_changes", err, cs) {
+				cs = nil
+			}
+		}
+		if len(ds) == 0 && len(cs) == 0 {
+			return true
+		}
+		if s.ctx.Err() != nil {
+			return false
+		}
+		s.log.Error("clickhouse unreachable; holding the batch and retrying (Write blocks once max_buffered is reached)",
+			"decisions", len(ds), "incident_changes", len(cs), "attempt", attempt)
+		if err := s.w.backoff.wait(s.ctx, min(attempt, 8)); err != nil {
+			return false
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/sinks"
+)
+
+// Sink is the sinks.Sink that stores the correlator's output in
+// ClickHouse. Write only queues (within max_buffered, else it blocks); one
+// goroutine inserts batches bounded by batch_size and batch_age, retries
+// transient failures for as long as it takes, and sends what the server
+// refuses for good to the dead letters.
+type Sink struct {
+	cfg  SinkConfig
+	w    *Writer
+	dead *sinks.DeadLetters
+	log  *slog.Logger
+	m    *sinkMetrics
+	// members is used by the inserting goroutine only.
+	members memberLog
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced whenever the queue changes
+	decisions []quell.Decision
+	changes   []quell.IncidentChange
+	oldest    time.Time // when the oldest queued item arrived
+	closing   bool
+
+	stop context.CancelFunc // ends retries when Close runs out of time
+	ctx  context.Context
+	done chan struct{}
+}
+
+// NewSink starts a sink writing through conn (see Open). It fails when the
+// schema is older than this quell (run Migrate first). Undeliverable items
+// go to dead (the file) and to the dead_letters table.
+func NewSink(ctx context.Context, conn driver.Conn, cfg SinkConfig, dead *sinks.DeadLetters, log *slog.Logger, reg prometheus.Registerer) (*Sink, error) {
+	if err := cfg.checkBounds(); err != nil {
+		return nil, err
+	}
+	if dead == nil {
+		return nil, errors.New("clickhouse sink: no dead-letter file given; refused items would have nowhere to go")
+	}
+	if err := CheckSchema(ctx, conn); err != nil {
+		return nil, err
+	}
+	m, err := newSinkMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, dead: dead, log: log, m: m, members: memberLog{}, changed: make(chan struct{}), done: make(chan struct{})}
+	s.w = NewWriter(conn, log, Backoff{})
+	s.w.observe = m.observe
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	go s.run()
+	return s, nil
+}
+
+// Name is the sink's name in logs and dead letters.
+func (s *Sink) Name() string { return "clickhouse" }
+
+// Write queues b and returns; it blocks while the queue is full, until it
+// drains or ctx ends (then b is not taken and the caller delivers it again).
+func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
+	n := len(b.Decisions) + len(b.Changes)
+	if n == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	// A batch larger than the bound waits for an empty queue rather than
+	// for room it could never get.
+	for held := s.held(); held > 0 && held+n > s.cfg.MaxBuffered && !s.closing; held = s.held() {
+		wait := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clickhouse sink: queue full (%d of max_buffered %d; is ClickHouse down?), batch not taken: %w", held, s.cfg.MaxBuffered, ctx.Err())
+		case <-wait:
+		}
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	if s.closing {
+		return errors.New("clickhouse sink: closed, batch not taken")
+	}
+	if s.held() == 0 {
+		s.oldest = time.Now()
+	}
+	s.decisions = append(s.decisions, b.Decisions...)
+	s.changes = append(s.changes, b.Changes...)
+	s.notify()
+	return nil
+}
+
+// Close inserts everything queued. If ctx ends first (ClickHouse still
+// down), what is left goes to the dead-letter file, to be replayed.
+func (s *Sink) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.notify()
+	s.mu.Unlock()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.stop()
+		<-s.done
+	}
+	s.stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held() == 0 {
+		return nil
+	}
+	n := s.held()
+	reason := fmt.Sprintf("clickhouse sink closed before these could be stored: %v", ctx.Err())
+	if err := s.deadLetterFile(s.decisions, s.changes, reason); err != nil {
+		return fmt.Errorf("clickhouse sink: %d items not stored and not dead-lettered: %w", n, err)
+	}
+	s.decisions, s.changes = nil, nil
+	return fmt.Errorf("clickhouse sink: closed with %d items not stored; they are in %s (replay them once ClickHouse is back)", n, s.dead.Path())
+}
+
+// held counts queued items; s.mu is held.
+func (s *Sink) held() int { return len(s.decisions) + len(s.changes) }
+
+// notify wakes everyone waiting on the queue; s.mu is held.
+func (s *Sink) notify() {
+	s.m.buffered.Set(float64(s.held()))
+	close(s.changed)
+	s.changed = make(chan struct{})
+}

@@ -1,0 +1,261 @@
+package clickhouse
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/testenv"
+	"github.com/quellhq/quell/sinks"
+)
+
+func TestSinkConfigValidate(t *testing.T) {
+	ok := DefaultSinkConfig()
+	ok.DSN = "clickhouse://127.0.0.1:9000/default"
+	for _, tc := range []struct {
+		name  string
+		edit  func(c *SinkConfig)
+		field string // "" when valid
+	}{
+		{"defaults", func(c *SinkConfig) {}, ""},
+		{"off", func(c *SinkConfig) { *c = SinkConfig{} }, ""},
+		{"no batch", func(c *SinkConfig) { c.BatchSize = 0 }, "clickhouse.batch_size"},
+		{"no age", func(c *SinkConfig) { c.BatchAge = 0 }, "clickhouse.batch_age"},
+		{"buffer below batch", func(c *SinkConfig) { c.MaxBuffered = c.BatchSize - 1 }, "clickhouse.max_buffered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.edit(&c)
+			err := c.Validate()
+			if (err == nil) != (tc.field == "") || err != nil && !strings.HasPrefix(err.Error(), tc.field+":") {
+				t.Errorf("Validate() = %v; want an error naming %q", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestSinkOutage stops a ClickHouse server of its own while writes go on,
+// starts it again, and checks that Write pushed back instead of growing
+// past max_buffered, and that every row arrived exactly once.
+func TestSinkOutage(t *testing.T) {
+	testenv.ClickHouse(t)
+	srv := ownServer(t)
+	conn := srv.db(t)
+	cfg := SinkConfig{BatchSize: 300, BatchAge: 20 * time.Millisecond, MaxBuffered: 1000}
+	reg := prometheus.NewRegistry()
+	s := testSink(t, conn, cfg, reg)
+
+	const batches, per = 60, 50
+	progress := make(chan int, batches)
+	errs := make(chan error, 1)
+	go func() {
+		for i := range batches {
+			if err := s.Write(context.Background(), batchN(i, per)); err != nil {
+				errs <- err
+				return
+			}
+			progress <- i
+		}
+		close(progress)
+	}()
+	for i := range progress {
+		if i == 10 {
+			srv.stop(t)
+			break
+		}
+	}
+	// While the server is down, Write must stop taking batches once the
+	// queue holds max_buffered items.
+	time.Sleep(2 * time.Second)
+	stalled := len(progress)
+	time.Sleep(time.Second)
+	if len(progress) != stalled || stalled >= batches-11 {
+		t.Fatalf("Write kept accepting batches with ClickHouse down (%d then %d of %d); want it to block at max_buffered", stalled, len(progress), batches-11)
+	}
+	if b := testutil.ToFloat64(s.m.buffered); b > float64(cfg.MaxBuffered) {
+		t.Errorf("buffered %v items, above max_buffered %d", b, cfg.MaxBuffered)
+	}
+	srv.start(t)
+	for range progress {
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"alerts": batches * per, "decisions": batches * per, "incident_changes": batches, "dead_letters": 0}
+	for table, n := range want {
+		if got := count(t, conn, "SELECT count() FROM "+table+" FINAL"); got != n {
+			t.Errorf("%s FINAL has %d rows, want %d", table, got, n)
+		}
+	}
+	if errs := testutil.ToFloat64(s.m.errs.WithLabelValues("alerts", "transient")); errs == 0 {
+		t.Errorf("no transient insert errors counted across the outage")
+	}
+	if n := testutil.ToFloat64(s.m.rows.WithLabelValues("decisions")); n < batches*per {
+		t.Errorf("rows written to decisions counted %v, want at least %d", n, batches*per)
+	}
+}
+
+// TestSinkRefused: a table the server does not have refuses every insert:
+// the batch goes to the dead-letter file and table with the reason, and
+// Write never fails for it.
+func TestSinkRefused(t *testing.T) {
+	conn := testDB(t)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "DROP TABLE incident_changes"); err != nil {
+		t.Fatal(err)
+	}
+	s := testSink(t, conn, SinkConfig{BatchSize: 100, BatchAge: 10 * time.Millisecond, MaxBuffered: 1000}, nil)
+	if err := s.Write(ctx, batchN(0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, "SELECT count() FROM decisions FINAL"); n != 5 {
+		t.Errorf("decisions has %d rows, want 5: a refused table must not hold back the others", n)
+	}
+	if n := count(t, conn, "SELECT count() FROM dead_letters WHERE stage = 'sink.clickhouse.incident_changes' AND reason LIKE '%quell migrate%'"); n != 1 {
+		t.Errorf("dead_letters has %d incident change rows naming the fix, want 1", n)
+	}
+	letters := readLines(t, s.dead.Path())
+	if len(letters) != 1 || !strings.Contains(letters[0], `"sink":"clickhouse.incident_changes"`) || !strings.Contains(letters[0], "quell migrate") {
+		t.Errorf("dead-letter file:\n%s\nwant one incident_changes record with the reason", strings.Join(letters, "\n"))
+	}
+}
+
+// TestSinkCloseFlushes: Close stores a batch that is neither full nor old.
+func TestSinkCloseFlushes(t *testing.T) {
+	conn := testDB(t)
+	s := testSink(t, conn, SinkConfig{BatchSize: 10_000, BatchAge: time.Hour, MaxBuffered: 10_000}, nil)
+	ctx := context.Background()
+	if err := s.Write(ctx, batchN(0, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, "SELECT count() FROM decisions FINAL"); n != 7 {
+		t.Errorf("decisions has %d rows after Close, want 7", n)
+	}
+}
+
+func TestNewSinkNeedsSchema(t *testing.T) {
+	conn := emptyDB(t)
+	_, err := NewSink(context.Background(), conn, DefaultSinkConfig(), sinks.NewDeadLetters(t.TempDir()), slog.Default(), nil)
+	if err == nil || !strings.Contains(err.Error(), "quell migrate") {
+		t.Errorf("NewSink on an empty database: %v; want an error telling to run quell migrate", err)
+	}
+}
+
+func testSink(t *testing.T, conn driver.Conn, cfg SinkConfig, reg prometheus.Registerer) *Sink {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+	s, err := NewSink(context.Background(), conn, cfg, sinks.NewDeadLetters(t.TempDir()), log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.w.backoff = Backoff{Attempts: 2, Initial: 50 * time.Millisecond, Max: 300 * time.Millisecond}
+	return s
+}
+
+// batchN is batch number i: per decisions of distinct alerts and one
+// incident change.
+func batchN(i, per int) sinks.Batch {
+	var b sinks.Batch
+	for j := range per {
+		d := decision(fmt.Sprintf("Alert%d", j), fmt.Sprintf("svc-%d", i), quell.Firing, quell.ActionJoined, time.Duration(i*per+j)*time.Millisecond)
+		d.Alert.Fingerprint = quell.Fingerprint(i*per + j + 1)
+		d.Incident = fmt.Sprintf("inc-%d", i)
+		b.Decisions = append(b.Decisions, d)
+	}
+	inc := quell.Incident{ID: fmt.Sprintf("inc-%d", i), Status: quell.IncidentOpen, Title: "t", Severity: quell.Warning, CreatedAt: t0, UpdatedAt: t0}
+	b.Changes = []quell.IncidentChange{{Kind: quell.IncidentCreated, Incident: inc, Seq: 1, At: t0}}
+	return b
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// server is a ClickHouse server of the test's own (deploy/local's script
+// with its own folder and port), so stopping it disturbs no one else.
+type server struct {
+	env []string
+	dsn string
+}
+
+func ownServer(t *testing.T) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := &server{env: append(os.Environ(), "QUELL_CLICKHOUSE_DIR="+t.TempDir(), fmt.Sprintf("QUELL_CLICKHOUSE_PORT=%d", port))}
+	s.start(t)
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+func (s *server) script(t *testing.T, cmd string) string {
+	t.Helper()
+	c := exec.Command(filepath.Join("..", "..", "deploy", "local", "clickhouse.sh"), cmd)
+	c.Env = s.env
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("clickhouse.sh %s: %v\n%s", cmd, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (s *server) start(t *testing.T) { s.dsn = s.script(t, "start") }
+func (s *server) stop(t *testing.T)  { s.script(t, "stop") }
+
+// db opens the server's default database, migrated.
+func (s *server) db(t *testing.T) driver.Conn {
+	t.Helper()
+	conn, err := Open(context.Background(), s.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := Migrate(context.Background(), conn); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}

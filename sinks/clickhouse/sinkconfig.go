@@ -1,0 +1,47 @@
+package clickhouse
+
+import (
+	"fmt"
+	"time"
+)
+
+// SinkConfig is the clickhouse section of quell's configuration.
+type SinkConfig struct {
+	// DSN is the native address, e.g. clickhouse://127.0.0.1:9000/default.
+	// Empty turns the ClickHouse sink off.
+	DSN string `yaml:"dsn"`
+	// BatchSize is the most decisions (and incident changes) per INSERT.
+	BatchSize int `yaml:"batch_size"`
+	// BatchAge is how long a row may wait for its batch to fill.
+	BatchAge time.Duration `yaml:"batch_age"`
+	// MaxBuffered bounds the decisions and changes held while ClickHouse
+	// is slow or down; once reached, Write blocks, pushing back to ingest.
+	MaxBuffered int `yaml:"max_buffered"`
+}
+
+// DefaultSinkConfig batches as big as the server digests well and holds
+// about a minute of a busy day's alerts through an outage.
+func DefaultSinkConfig() SinkConfig {
+	return SinkConfig{BatchSize: 20_000, BatchAge: time.Second, MaxBuffered: 200_000}
+}
+
+// Validate names the first field that cannot work; with no DSN the sink is
+// off and nothing else is checked.
+func (c *SinkConfig) Validate() error {
+	if c.DSN == "" {
+		return nil
+	}
+	return c.checkBounds()
+}
+
+func (c *SinkConfig) checkBounds() error {
+	switch {
+	case c.BatchSize <= 0:
+		return fmt.Errorf("clickhouse.batch_size: %d; want at least 1 (e.g. 20000)", c.BatchSize)
+	case c.BatchAge <= 0:
+		return fmt.Errorf("clickhouse.batch_age: %s; want a positive duration (e.g. 1s)", c.BatchAge)
+	case c.MaxBuffered < c.BatchSize:
+		return fmt.Errorf("clickhouse.max_buffered: %d is below batch_size %d; want at least one batch", c.MaxBuffered, c.BatchSize)
+	}
+	return nil
+}
