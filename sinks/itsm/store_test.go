@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/quellhq/quell"
-	"github.com/quellhq/quell/sinks"
 )
 
 func TestStoreSurvivesReopenAndForgetsOldResolvedTickets(t *testing.T) {
@@ -57,26 +56,5 @@ func TestCorruptStoreSaysWhatToDo(t *testing.T) {
 	}
 	if _, err := OpenStore(dir); err == nil {
 		t.Fatal("a corrupt store opened")
-	}
-}
-
-func TestListDeadLettersSkipsATornLastLine(t *testing.T) {
-	dir := t.TempDir()
-	dead := sinks.NewDeadLetters(dir)
-	if got, err := dead.List(); err != nil || got != nil {
-		t.Fatalf("no file: %v, %v", got, err)
-	}
-	if err := dead.Add("jira/ops", "answered 400", quell.IncidentChange{Seq: 1}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(dead.Path(), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(`{"sink":"jira/ops","rea`)
-	f.Close()
-	got, err := dead.List()
-	if err != nil || len(got) != 1 || got[0].Sink != "jira/ops" || got[0].Reason != "answered 400" {
-		t.Fatalf("got %+v, %v: want the one complete dead letter", got, err)
 	}
 }
