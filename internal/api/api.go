@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/sinks"
 )
 
 // Source answers incident queries (the pipeline).
@@ -56,4 +57,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// RegisterDeadLetters serves GET /api/v1/deadletters: what the sinks gave
+// up on (ITSM tickets, webhooks), oldest first, each with its reason.
+func RegisterDeadLetters(mux *http.ServeMux, list func() ([]sinks.DeadLetter, error)) {
+	mux.HandleFunc("GET /api/v1/deadletters", func(w http.ResponseWriter, r *http.Request) {
+		dls, err := list()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if dls == nil {
+			dls = []sinks.DeadLetter{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"deadletters": dls})
+	})
 }
