@@ -15,8 +15,13 @@ import (
 const usage = `quell: alert ingestion and correlation
 
 Usage:
-  quell serve   [flags]          run every stage in one process (HTTP ingest, correlator, sinks, API)
-  quell replay  [flags] FILE...  run recorded alert payloads through dedupe and correlation in event time
+  quell serve     [flags]          run every stage in one process (HTTP ingest, correlator, sinks, API);
+                                   with --kafka BROKERS they are joined by Kafka topics instead of memory
+  quell ingest    --kafka BROKERS  split mode: HTTP ingest, publishing alerts to Kafka
+  quell correlate --kafka BROKERS  split mode: correlate alerts from Kafka into incidents and decisions
+  quell sink      --kafka BROKERS  split mode: deliver decisions and incident changes from Kafka to the sinks
+  quell replay    [flags] FILE...  run recorded alert payloads through dedupe and correlation in event time
+  quell migrate   --clickhouse DSN create or upgrade quell's ClickHouse schema
 
 Run 'quell COMMAND --help' for a command's flags.
 `
@@ -32,8 +37,16 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "serve":
 		err = serve(ctx, args)
+	case "ingest":
+		err = ingestCmd(ctx, args)
+	case "correlate":
+		err = correlateCmd(ctx, args)
+	case "sink":
+		err = sinkCmd(ctx, args)
 	case "replay":
 		err = replayCmd(args)
+	case "migrate":
+		err = migrateCmd(ctx, args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -8,160 +8,400 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
 	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/bus"
+	"github.com/quellhq/quell/internal/config"
+	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/pipeline"
 	"github.com/quellhq/quell/sinks"
+	"github.com/quellhq/quell/sinks/clickhouse"
+	"github.com/quellhq/quell/sinks/itsm"
 )
 
 // Timings of the running service.
 const (
-	tickEvery     = 200 * time.Millisecond // how often the correlator's clock moves when no alert arrives
-	snapshotEvery = 30 * time.Second
-	drainTimeout  = 30 * time.Second // how long shutdown may take to deliver what is queued
+	tickEvery     = 200 * time.Millisecond // the embedded correlator's clock
+	snapshotEvery = 30 * time.Second       // the embedded correlator's state to the data dir
+	drainTimeout  = 30 * time.Second       // how long shutdown may take to deliver what is queued
 )
 
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: quell serve [flags]
-
 Runs every stage in one process: HTTP ingest (Alertmanager, Prometheus,
 Datadog, Splunk), dedupe and correlation, outgoing webhooks, and the API.
-With no servers configured it needs nothing else: state is kept in --data-dir.
-
+With no servers configured it needs nothing else: the stages share an
+in-process bus and state is kept in --data-dir. With --kafka the same
+stages run joined by Kafka topics, exactly as 'quell ingest', 'quell
+correlate' and 'quell sink' would run them in separate processes.
 `)
 		fs.PrintDefaults()
 	}
-	cf := commonFlags(fs)
-	listen := fs.String("listen", "", "HTTP listen address (default :9095, or the config file's listen)")
-	dataDir := fs.String("data-dir", "", "folder for state snapshots and dead letters (default quell-data)")
-	decisions := fs.String("decisions", "", "also append the decision log to this file")
+	sf := newStageFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, topo, err := cf.load()
+	env, err := sf.load()
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		cfg.Listen = *listen
+	if *sf.pprof != "" {
+		go servePprof(env, *sf.pprof)
 	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
+	if env.kafka() {
+		return serveKafka(ctx, env)
 	}
-	if *decisions != "" {
-		cfg.Decisions = *decisions
+	return serveEmbedded(ctx, env)
+}
+
+// serveKafka runs ingest, correlator and sinks in one process over Kafka.
+func serveKafka(ctx context.Context, env *stageEnv) error {
+	if err := env.ensureTopics(ctx); err != nil {
+		return err
 	}
+	ss, err := env.sinks()
+	if err != nil {
+		return err
+	}
+	mux := env.mux()
+	flush, err := mountIngest(env, mux)
+	if err != nil {
+		return err
+	}
+	set := pipeline.NewSet(env.reg)
+	env.mountAPI(mux, set)
+	err = runAll(ctx,
+		func(ctx context.Context) error { return errors.Join(serveHTTP(ctx, env, mux), flush()) },
+		func(ctx context.Context) error { return runCorrelator(ctx, env, set) },
+		func(ctx context.Context) error { return runSinks(ctx, env, ss) },
+	)
+	return errors.Join(err, closeSinks(env, ss))
+}
+
+// serveEmbedded runs every stage on the in-process bus, with the state in the data dir.
+func serveEmbedded(ctx context.Context, env *stageEnv) error {
+	cfg, log := env.cfg, env.log
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	dead := sinks.NewDeadLetters(cfg.DataDir)
-	var ss []sinks.Sink
-	if cfg.Decisions != "" {
-		f, err := os.OpenFile(cfg.Decisions, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("decision log: %w", err)
-		}
-		ss = append(ss, sinks.NewDecisionLog(f, f))
-	}
-	for _, wc := range cfg.Webhooks {
-		w, err := sinks.NewWebhook(wc, dead, log, reg)
-		if err != nil {
-			return err
-		}
-		ss = append(ss, w)
-	}
-	pipe, err := pipeline.New(cfg.Correlate, topo, cfg.DataDir, ss, log, reg)
+	ss, err := env.sinks()
 	if err != nil {
 		return err
 	}
-
+	set := pipeline.NewSet(env.reg)
+	pipe, err := set.New(0, cfg.Correlate, env.topo, ss)
+	if err != nil {
+		return err
+	}
+	if err := pipeline.RestoreFile(cfg.DataDir, pipe, log); err != nil {
+		return err
+	}
 	mem := bus.NewMemory(1024)
-	ing, err := ingest.NewHandler(cfg.Ingest, mem, dedupe.NewFingerprinter(cfg.IdentityLabels), log, reg)
+	mux := env.mux()
+	ing, err := ingest.NewHandler(cfg.Ingest, mem, dedupe.NewFingerprinter(cfg.IdentityLabels), log, env.reg)
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
 	for _, p := range ingest.Paths {
 		mux.Handle(p, ing)
 	}
-	api.Register(mux, pipe, func() error { return nil })
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("quell serving", "listen", ln.Addr().String(), "data_dir", cfg.DataDir, "topology", cfg.Topology)
+	env.mountAPI(mux, set)
 
 	consumed := make(chan error, 1)
-	go func() { consumed <- pipe.Subscribe(context.Background(), mem) }()
+	go func() { consumed <- mem.Subscribe(context.Background(), pipe.Handle) }()
 	tickCtx, stopTicks := context.WithCancel(context.Background())
-	go pipe.Run(tickCtx, tickEvery)
-	go snapshots(tickCtx, pipe, log)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	defer stopTicks()
+	go pipe.Run(tickCtx, tickEvery, func(err error) {
+		log.Error("delivering correlator output failed", "err", err)
+	})
+	go every(tickCtx, snapshotEvery, func() {
+		if err := pipeline.SaveFile(cfg.DataDir, pipe); err != nil {
+			log.Error("snapshot failed", "err", err)
+		}
+	})
 
+	// The HTTP server stops first (ingest drains its requests into the bus);
+	// then the bus delivers what it accepted, then state is saved and every
+	// sink flushed.
+	httpCtx, stopHTTP := context.WithCancel(ctx)
+	defer stopHTTP()
+	served := make(chan error, 1)
+	go func() { served <- serveHTTP(httpCtx, env, mux) }()
+	var runErr error
 	select {
-	case <-ctx.Done():
-	case err := <-served:
-		stopTicks()
-		return fmt.Errorf("http server: %w", err)
+	case runErr = <-served:
 	case err := <-consumed:
-		stopTicks()
+		stopHTTP()
+		<-served
 		return fmt.Errorf("correlator stopped: %w", err)
 	}
-
-	// Drain in order: stop taking requests, let the bus deliver what it
-	// accepted, decide it, then save state and flush every sink.
 	log.Info("shutting down: draining accepted alerts")
-	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
 	mem.Close()
 	if err := <-consumed; err != nil {
 		log.Error("correlator failed while draining", "err", err)
 	}
 	stopTicks()
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
 	if err := pipe.Tick(sctx, time.Now()); err != nil {
 		log.Error("delivering the last decisions", "err", err)
 	}
-	serr := pipe.Snapshot()
-	cerr := pipe.Close(sctx)
+	serr := pipeline.SaveFile(cfg.DataDir, pipe)
 	log.Info("stopped")
-	return errors.Join(serr, cerr)
+	return errors.Join(runErr, serr, closeSinks(env, ss))
 }
 
-// snapshots saves the correlator's state regularly, so a crash loses little.
-func snapshots(ctx context.Context, pipe *pipeline.Pipeline, log *slog.Logger) {
-	t := time.NewTicker(snapshotEvery)
+// stageFlags are the flags of serve and the split stages; they override the config file.
+type stageFlags struct {
+	common
+	listen, dataDir, decisions, kafka, clickhouse, pprof *string
+}
+
+func newStageFlags(fs *flag.FlagSet) stageFlags {
+	return stageFlags{
+		common:     commonFlags(fs),
+		listen:     fs.String("listen", "", "HTTP listen address (default :9095, or the config file's listen)"),
+		dataDir:    fs.String("data-dir", "", "folder for state snapshots (embedded mode) and dead letters (default quell-data)"),
+		decisions:  fs.String("decisions", "", "also append the decision log to this file"),
+		kafka:      fs.String("kafka", "", "Kafka bootstrap brokers, comma-separated (host:port,...): join the stages over Kafka (or the config file's kafka.brokers)"),
+		clickhouse: fs.String("clickhouse", "", "ClickHouse native DSN (clickhouse://host:9000/db): also write alerts, incidents and decisions there (or the config file's clickhouse.dsn; run 'quell migrate' first)"),
+		pprof:      fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty"),
+	}
+}
+
+// stageEnv is what every stage runs with: configuration, logs, metrics.
+type stageEnv struct {
+	cfg   config.Config
+	topo  *correlate.Topology
+	log   *slog.Logger
+	reg   *prometheus.Registry
+	names kafka.Names
+	dead  *sinks.DeadLetters // what every sink of this process gave up on
+}
+
+func (sf stageFlags) load() (*stageEnv, error) {
+	cfg, topo, err := sf.common.load()
+	if err != nil {
+		return nil, err
+	}
+	if *sf.listen != "" {
+		cfg.Listen = *sf.listen
+	}
+	if *sf.dataDir != "" {
+		cfg.DataDir = *sf.dataDir
+	}
+	if *sf.decisions != "" {
+		cfg.Decisions = *sf.decisions
+	}
+	if *sf.kafka != "" {
+		cfg.Kafka.Brokers = strings.Split(*sf.kafka, ",")
+	}
+	if *sf.clickhouse != "" {
+		cfg.ClickHouse.DSN = *sf.clickhouse
+		if err := cfg.ClickHouse.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &stageEnv{cfg: cfg, topo: topo, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), reg: reg,
+		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir)}, nil
+}
+
+func (env *stageEnv) kafka() bool { return len(env.cfg.Kafka.Brokers) > 0 }
+
+// needKafka is for the split stages, which exist only over Kafka.
+func (env *stageEnv) needKafka(stage string) error {
+	if !env.kafka() {
+		return fmt.Errorf("%s runs one stage of split mode and needs Kafka: pass --kafka BROKERS (or set kafka.brokers); 'quell serve' runs every stage without it", stage)
+	}
+	return nil
+}
+
+// ensureTopics creates the topics that are missing, so any stage may start first.
+func (env *stageEnv) ensureTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	k := env.cfg.Kafka
+	return kafka.EnsureTopics(ctx, k.Brokers, kafka.Topics(env.names, k.Partitions, k.Replication), env.log)
+}
+
+// ready is /readyz: with Kafka, the brokers answer.
+func (env *stageEnv) ready() error {
+	if !env.kafka() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return kafka.Ping(ctx, env.cfg.Kafka.Brokers)
+}
+
+// mountHealth serves /healthz and /readyz for a stage without the API
+// (which serves them itself).
+func (env *stageEnv) mountHealth(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := env.ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ready"}`)
+	})
+}
+
+// mux serves /metrics; the stages mount their routes beside it.
+func (env *stageEnv) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(env.reg, promhttp.HandlerOpts{Registry: env.reg}))
+	return mux
+}
+
+// sinks builds the configured sinks: the decision log file, the webhooks,
+// the ITSM tools and ClickHouse.
+func (env *stageEnv) sinks() ([]sinks.Sink, error) {
+	cfg := env.cfg
+	var ss []sinks.Sink
+	if cfg.Decisions != "" {
+		f, err := os.OpenFile(cfg.Decisions, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("decision log: %w", err)
+		}
+		ss = append(ss, sinks.NewDecisionLog(f, f))
+	}
+	for _, wc := range cfg.Webhooks {
+		w, err := sinks.NewWebhook(wc, env.dead, env.log, env.reg)
+		if err != nil {
+			return nil, err
+		}
+		ss = append(ss, w)
+	}
+	if cfg.ITSM.Enabled() {
+		store, err := itsm.OpenStore(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		its, err := itsm.New(cfg.ITSM, store, env.dead, env.log, env.reg)
+		if err != nil {
+			return nil, err
+		}
+		ss = append(ss, its...)
+	}
+	if cfg.ClickHouse.DSN != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := clickhouse.Open(ctx, cfg.ClickHouse.DSN)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := clickhouse.NewSink(ctx, conn, cfg.ClickHouse, env.dead, env.log, env.reg)
+		if err != nil {
+			return nil, err
+		}
+		ss = append(ss, ch)
+	}
+	return ss, nil
+}
+
+// mountAPI serves the read API: incidents, dead letters, health.
+func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) {
+	api.Register(mux, set, env.ready)
+	api.RegisterDeadLetters(mux, env.dead.List)
+}
+
+// servePprof serves Go's profiler on its own address, apart from the API.
+func servePprof(env *stageEnv, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	env.log.Info("profiler serving", "listen", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		env.log.Error("profiler stopped", "err", err)
+	}
+}
+
+// closeSinks delivers what the sinks queued, within the drain timeout.
+func closeSinks(env *stageEnv, ss []sinks.Sink) error {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	var errs []error
+	for _, s := range ss {
+		if err := s.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("closing sink %s: %w", s.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// serveHTTP serves mux on the configured address until ctx ends, then
+// finishes the requests in flight (ingest's: until the bus accepted them).
+func serveHTTP(ctx context.Context, env *stageEnv, mux *http.ServeMux) error {
+	ln, err := net.Listen("tcp", env.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w; pick another address with --listen", env.cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	env.log.Info("quell serving", "listen", ln.Addr().String(), "data_dir", env.cfg.DataDir, "topology", env.cfg.Topology,
+		"kafka", strings.Join(env.cfg.Kafka.Brokers, ","))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
+
+// runAll runs fns until ctx ends or one fails, which stops the others.
+func runAll(ctx context.Context, fns ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() {
+			if errs[i] = fn(ctx); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := pipe.Snapshot(); err != nil {
-				log.Error("snapshot failed", "err", err)
-			}
+			fn()
 		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/ingest"
 	"github.com/quellhq/quell/sinks"
+	"github.com/quellhq/quell/sinks/clickhouse"
+	"github.com/quellhq/quell/sinks/itsm"
 )
 
 // Config is the whole configuration file.
@@ -32,6 +34,8 @@ type Config struct {
 	Ingest         ingest.Config         `yaml:"ingest"`
 	Correlate      correlate.Config      `yaml:"correlate"`
 	Webhooks       []sinks.WebhookConfig `yaml:"webhooks"`
+	ITSM           itsm.Config           `yaml:"itsm"`
+	ClickHouse     clickhouse.SinkConfig `yaml:"clickhouse"`
 	Kafka          Kafka                 `yaml:"kafka"`
 }
 
@@ -64,6 +68,7 @@ func Default() Config {
 		IdentityLabels: map[string][]string{"datadog": {"alertname", "monitor_id", "scope"}},
 		Ingest:         ingest.DefaultConfig(),
 		Correlate:      correlate.DefaultConfig(),
+		ClickHouse:     clickhouse.DefaultSinkConfig(),
 		Kafka: Kafka{Prefix: "quell", Partitions: 12, Replication: 1,
 			TickEvery: 100 * time.Millisecond, SnapshotEvery: 10 * time.Second},
 	}
@@ -96,6 +101,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Correlate.Validate(); err != nil {
+		return err
+	}
+	if err := c.ITSM.Validate(); err != nil {
+		return err
+	}
+	if err := c.ClickHouse.Validate(); err != nil {
 		return err
 	}
 	if err := c.Kafka.Validate(); err != nil {

@@ -25,3 +25,15 @@ func kafkaLogger(log *slog.Logger, level slog.Level) kafkago.LoggerFunc {
 		}
 	}
 }
+
+// Ping checks that the brokers answer a metadata request: the readiness of
+// a stage that needs Kafka.
+func Ping(ctx context.Context, brokers []string) error {
+	tr := newTransport([]string{})
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
+	if _, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{}}); err != nil {
+		return fmt.Errorf("kafka brokers %v do not answer: %w", brokers, err)
+	}
+	return nil
+}

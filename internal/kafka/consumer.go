@@ -69,7 +69,7 @@ func (c *Consumer[T]) Subscribe(ctx context.Context, h func(context.Context, []T
 	dl := newDeadLetterWriter(c.cfg.Brokers, c.cfg.DeadLetterTopic, tr)
 	defer func() {
 		// Close leaves the group, so the partitions move to the others at once.
-		if err := r.Close(); err != nil {
+		if err := r.Close(); err != nil { // the current reader: a retry replaces it
 			c.log.Warn("closing kafka reader", "err", err)
 		}
 		if err := dl.Close(); err != nil {
@@ -77,14 +77,27 @@ func (c *Consumer[T]) Subscribe(ctx context.Context, h func(context.Context, []T
 		}
 		tr.CloseIdleConnections()
 	}()
+	backoff := time.Second
 	for {
 		vals, msgs, err := c.fetch(ctx, r, dl)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			// The broker is away (restart, leader election): wait and read
+			// again from the last committed offset with a new reader.
+			c.log.Warn("reading failed; retrying with a new reader", "err", err, "backoff", backoff)
+			r.Close()
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+			r = c.newReader()
+			continue
 		}
+		backoff = time.Second
 		if len(vals) > 0 {
 			if err := h(ctx, vals); err != nil {
 				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {

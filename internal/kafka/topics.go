@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -30,21 +31,44 @@ type TopicSpec struct {
 	ReplicationFactor int
 	// Compacted keeps the latest record per key instead of deleting by age.
 	Compacted bool
+	// Config holds further topic settings (name: value).
+	Config map[string]string
+}
+
+// Names are the topics of one quell deployment. NamesFor("quell") gives
+// the documented quell.alerts, quell.incidents, …; another prefix lets two
+// deployments (or tests) share a cluster without meeting.
+type Names struct {
+	Alerts, Incidents, Decisions, DeadLetter, State string
+}
+
+// NamesFor returns the topics named prefix.alerts, prefix.incidents, ….
+func NamesFor(prefix string) Names {
+	return Names{
+		Alerts: prefix + ".alerts", Incidents: prefix + ".incidents", Decisions: prefix + ".decisions",
+		DeadLetter: prefix + ".deadletter", State: prefix + ".state",
+	}
 }
 
 // Topics returns quell's topics. partitions bounds how many instances of a
 // stage can share the work; replication is 1 for a single local broker and
 // usually 3 in production.
-func Topics(partitions, replication int) []TopicSpec {
+func Topics(n Names, partitions, replication int) []TopicSpec {
 	return []TopicSpec{
-		{Name: TopicAlerts, Partitions: partitions, ReplicationFactor: replication},
-		{Name: TopicIncidents, Partitions: partitions, ReplicationFactor: replication},
-		{Name: TopicDecisions, Partitions: partitions, ReplicationFactor: replication},
+		{Name: n.Alerts, Partitions: partitions, ReplicationFactor: replication},
+		{Name: n.Incidents, Partitions: partitions, ReplicationFactor: replication},
+		{Name: n.Decisions, Partitions: partitions, ReplicationFactor: replication},
 		// Low volume and read by people: one partition keeps it in arrival order.
-		{Name: TopicDeadLetter, Partitions: 1, ReplicationFactor: replication},
-		// As many partitions as alerts, so the instance that owns a scope's
-		// alerts partition also owns the same-numbered state partition.
-		{Name: TopicState, Partitions: partitions, ReplicationFactor: replication, Compacted: true},
+		{Name: n.DeadLetter, Partitions: 1, ReplicationFactor: replication},
+		// As many partitions as alerts: state partition p holds the snapshot
+		// of the correlator of alerts partition p.
+		{Name: n.State, Partitions: partitions, ReplicationFactor: replication, Compacted: true, Config: map[string]string{
+			// A snapshot holds every live alert and incident of a partition.
+			"max.message.bytes": strconv.Itoa(maxStateBytes),
+			// Compaction skips the active segment: roll it often so old
+			// snapshots do not pile up for the default week.
+			"segment.ms": "600000",
+		}},
 	}
 }
 
@@ -67,6 +91,9 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, log 
 		tc := kafkago.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor}
 		if s.Compacted {
 			tc.ConfigEntries = []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		}
+		for k, v := range s.Config {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafkago.ConfigEntry{ConfigName: k, ConfigValue: v})
 		}
 		req.Topics = append(req.Topics, tc)
 	}

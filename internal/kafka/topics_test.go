@@ -74,7 +74,7 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 
 func TestTopicsNamesQuellsTopics(t *testing.T) {
 	got := map[string]TopicSpec{}
-	for _, s := range Topics(12, 3) {
+	for _, s := range Topics(NamesFor("quell"), 12, 3) {
 		got[s.Name] = s
 	}
 	for _, tc := range []struct {

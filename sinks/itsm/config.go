@@ -20,6 +20,11 @@ type Config struct {
 	PagerDuty  []PagerDutyConfig  `yaml:"pagerduty"`
 }
 
+// Enabled reports whether any ITSM sink is configured.
+func (c *Config) Enabled() bool {
+	return len(c.ServiceNow)+len(c.Jira)+len(c.PagerDuty) > 0
+}
+
 // Common is what every ITSM sink has.
 type Common struct {
 	// Name identifies the sink in the ticket store: renaming a sink forgets

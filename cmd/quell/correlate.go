@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/quellhq/quell/internal/api"
+	"github.com/quellhq/quell/internal/kafka"
+	"github.com/quellhq/quell/internal/pipeline"
+)
+
+func correlateCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("correlate", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: quell correlate --kafka BROKERS [flags]
+Runs the correlator stage of split mode: consumes the alerts topic as a
+member of the consumer group <prefix>-correlate, deduplicates and groups
+alerts into incidents (one engine per assigned partition), and publishes
+decisions and incident changes to their topics. Input offsets count as done
+only once those are acknowledged; each partition's state is snapshotted to
+the state topic and follows the partition to whichever instance owns it.
+Serves the incidents API (for its own partitions) and metrics on --listen.
+`)
+		fs.PrintDefaults()
+	}
+	sf := newStageFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	env, err := sf.load()
+	if err != nil {
+		return err
+	}
+	if err := env.needKafka("correlate"); err != nil {
+		return err
+	}
+	if err := env.ensureTopics(ctx); err != nil {
+		return err
+	}
+	mux := env.mux()
+	set := pipeline.NewSet(env.reg)
+	api.Register(mux, set, env.ready)
+	return runAll(ctx,
+		func(ctx context.Context) error { return serveHTTP(ctx, env, mux) },
+		func(ctx context.Context) error { return runCorrelator(ctx, env, set) },
+	)
+}
+
+// runCorrelator correlates the alerts topic's assigned partitions into set
+// until ctx ends; each partition saves its state before it returns.
+func runCorrelator(ctx context.Context, env *stageEnv, set *pipeline.Set) error {
+	k := env.cfg.Kafka
+	out, err := kafka.NewOutputs(k.Brokers, env.names, env.log)
+	if err != nil {
+		return err
+	}
+	pc, err := kafka.NewPartitioned(kafka.PartitionedConfig{
+		Brokers: k.Brokers, Names: env.names, GroupID: k.Prefix + "-correlate",
+		TickEvery: k.TickEvery, SnapshotEvery: k.SnapshotEvery, Logger: env.log,
+	})
+	if err != nil {
+		return err
+	}
+	parts := &pipeline.Partitions{Set: set, Config: env.cfg.Correlate, Topo: env.topo, Out: out}
+	err = pc.Run(ctx, parts.Open)
+	return errors.Join(err, out.Close(context.Background()))
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/quellhq/quell/internal/kafka"
+	"github.com/quellhq/quell/internal/testenv"
+)
+
+// These tests run split mode as separate processes of the real binary on a
+// real broker, inject a fault while alerts flow, and check that every alert
+// acknowledged with a 2xx lands in exactly one incident: none lost, none in
+// two incidents.
+//
+//	QUELL_TEST_KAFKA=127.0.0.1:9092 go test -run 'TestSplit' -v ./cmd/quell/
+
+// TestSplitCorrelatorKill9 kills the correlator with SIGKILL mid-stream and
+// starts a new one: it resumes from its last snapshot and replays the rest.
+// It also parks a poison record in the dead-letter topic on the way.
+func TestSplitCorrelatorKill9(t *testing.T) {
+	addr := testenv.Kafka(t)
+	s := newSplit(t, buildQuell(t), addr)
+	s.start("ingest")
+	s.start("sink")
+	corr := s.start("correlate")
+	poison(t, addr, s.prefix)
+
+	load := s.load(t)
+	load.waitAcked(t, 2000)
+	killHard(t, corr)
+	load.waitAcked(t, load.acked()+2000) // alerts pile up in Kafka meanwhile
+	s.start("correlate")
+	load.waitAcked(t, load.acked()+2000)
+	load.stop()
+	s.check(t, load)
+	checkDeadLetter(t, addr, s.prefix)
+}
+
+// TestSplitRebalance runs two correlators and stops one: its partitions,
+// with their state, move to the other.
+func TestSplitRebalance(t *testing.T) {
+	addr := testenv.Kafka(t)
+	s := newSplit(t, buildQuell(t), addr)
+	s.start("ingest")
+	s.start("sink")
+	s.start("correlate")
+	second := s.start("correlate")
+	load := s.load(t)
+	load.waitAcked(t, 3000)
+	second.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-second.done:
+	case <-time.After(waitFor):
+		t.Fatalf("the second correlator did not stop within %s of SIGTERM", waitFor)
+	}
+	load.waitAcked(t, load.acked()+3000)
+	load.stop()
+	s.check(t, load)
+}
+
+// TestSplitBrokerRestart restarts a private broker (not the shared one)
+// under load: requests fail with 503 while it is down, and are retried.
+func TestSplitBrokerRestart(t *testing.T) {
+	testenv.Kafka(t) // a machine that runs Kafka tests can start a broker
+	script, err := filepath.Abs("../../deploy/local/kafka.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePortPair(t)
+	env := append(os.Environ(), "QUELL_KAFKA_DIR="+t.TempDir(), "QUELL_KAFKA_ADDR=127.0.0.1:"+strconv.Itoa(port))
+	broker := func(what string) {
+		cmd := exec.Command(script, what)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kafka.sh %s: %v\n%s", what, err, out)
+		}
+	}
+	broker("start")
+	t.Cleanup(func() { broker("stop") })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+
+	s := newSplit(t, buildQuell(t), addr)
+	s.start("ingest")
+	s.start("sink")
+	s.start("correlate")
+	load := s.load(t)
+	load.waitAcked(t, 2000)
+	broker("stop")
+	broker("start")
+	load.waitAcked(t, load.acked()+2000)
+	load.stop()
+	s.check(t, load)
+}
+
+// killHard sends SIGKILL: no drain, no last snapshot.
+func killHard(t *testing.T, p *proc) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill -9 %s: %v", p.name, err)
+	}
+	<-p.done
+	t.Logf("killed %s with SIGKILL", p.name)
+}
+
+// poison writes a record no stage can decode into the alerts topic.
+func poison(t *testing.T, addr, prefix string) {
+	t.Helper()
+	w := &kafkago.Writer{Addr: kafkago.TCP(addr), Topic: kafka.NamesFor(prefix).Alerts, RequiredAcks: kafkago.RequireAll}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("poison"), Value: []byte("{not json")}); err != nil {
+		t.Fatalf("writing a poison record: %v", err)
+	}
+}
+
+// checkDeadLetter wants the poison record in the dead-letter topic, with a reason.
+func checkDeadLetter(t *testing.T, addr, prefix string) {
+	t.Helper()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{addr}, Topic: kafka.NamesFor(prefix).DeadLetter, Partition: 0})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		t.Fatalf("reading the dead-letter topic: %v", err)
+	}
+	for _, h := range m.Headers {
+		if h.Key == kafka.HeaderReason {
+			if string(m.Value) != "{not json" {
+				t.Errorf("dead letter holds %q, want the poison record", m.Value)
+			}
+			t.Logf("poison record dead-lettered: %s", h.Value)
+			return
+		}
+	}
+	t.Errorf("dead letter %q has no %s header: %v", m.Value, kafka.HeaderReason, m.Headers)
+}

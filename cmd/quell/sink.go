@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/kafka"
+	"github.com/quellhq/quell/internal/pipeline"
+	"github.com/quellhq/quell/sinks"
+)
+
+func sinkCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: quell sink --kafka BROKERS [flags]
+Runs the sink stage of split mode: consumes the decisions and incidents
+topics and feeds the sinks (the --decisions log file, the configured
+webhooks). Offsets are committed only once the sinks hold the records;
+redelivered copies are dropped by decision identity and incident change seq.
+`)
+		fs.PrintDefaults()
+	}
+	sf := newStageFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	env, err := sf.load()
+	if err != nil {
+		return err
+	}
+	if err := env.needKafka("sink"); err != nil {
+		return err
+	}
+	if err := env.ensureTopics(ctx); err != nil {
+		return err
+	}
+	ss, err := env.sinks()
+	if err != nil {
+		return err
+	}
+	mux := env.mux()
+	env.mountHealth(mux)
+	err = runAll(ctx,
+		func(ctx context.Context) error { return serveHTTP(ctx, env, mux) },
+		func(ctx context.Context) error { return runSinks(ctx, env, ss) },
+	)
+	return errors.Join(err, closeSinks(env, ss))
+}
+
+// dedupeLimit bounds the sink stage's memory of delivered records (see pipeline.Dedupe).
+const dedupeLimit = 1 << 20
+
+// runSinks feeds the decisions and incidents topics to ss until ctx ends.
+func runSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink) error {
+	k := env.cfg.Kafka
+	dd := pipeline.NewDedupe(dedupeLimit)
+	decisions, err := kafka.NewConsumer[quell.Decision](kafka.ConsumerConfig{Brokers: k.Brokers, Topic: env.names.Decisions,
+		GroupID: k.Prefix + "-sink-decisions", DeadLetterTopic: env.names.DeadLetter, Logger: env.log})
+	if err != nil {
+		return err
+	}
+	changes, err := kafka.NewConsumer[quell.IncidentChange](kafka.ConsumerConfig{Brokers: k.Brokers, Topic: env.names.Incidents,
+		GroupID: k.Prefix + "-sink-incidents", DeadLetterTopic: env.names.DeadLetter, Logger: env.log})
+	if err != nil {
+		return err
+	}
+	return runAll(ctx,
+		func(ctx context.Context) error {
+			return decisions.Subscribe(ctx, func(ctx context.Context, ds []quell.Decision) error {
+				fresh := dd.FreshDecisions(ds)
+				if err := writeSinks(ctx, env, ss, sinks.Batch{Decisions: fresh}); err != nil {
+					return err
+				}
+				dd.MarkDecisions(fresh)
+				return nil
+			})
+		},
+		func(ctx context.Context) error {
+			return changes.Subscribe(ctx, func(ctx context.Context, cs []quell.IncidentChange) error {
+				fresh := dd.FreshChanges(cs)
+				if err := writeSinks(ctx, env, ss, sinks.Batch{Changes: fresh}); err != nil {
+					return err
+				}
+				dd.MarkChanges(fresh)
+				return nil
+			})
+		},
+	)
+}
+
+// writeSinks hands b to every sink, retrying one that fails until it takes
+// the batch or ctx ends: the offsets wait, so nothing is skipped. A sink
+// that already took the batch may get it again; sinks are idempotent.
+func writeSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink, b sinks.Batch) error {
+	if len(b.Decisions) == 0 && len(b.Changes) == 0 {
+		return nil
+	}
+	for _, s := range ss {
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+			err := s.Write(ctx, b)
+			if err == nil {
+				break
+			}
+			env.log.Warn("sink did not take the batch; retrying", "sink", s.Name(), "err", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("sink %s: %w", s.Name(), err)
+			case <-time.After(backoff):
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/sinks"
+)
+
+// Outputs is the correlator's sink in split mode: decisions to the
+// decisions topic, incident changes to the incidents topic.
+type Outputs struct {
+	decisions *Producer[quell.Decision]
+	changes   *Producer[quell.IncidentChange]
+	log       *slog.Logger
+}
+
+var _ sinks.Sink = (*Outputs)(nil)
+
+// NewOutputs connects lazily; the topics must exist (EnsureTopics).
+func NewOutputs(brokers []string, n Names, log *slog.Logger) (*Outputs, error) {
+	d, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: n.Decisions, Logger: log}, DecisionKey)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: n.Incidents, Logger: log}, IncidentKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Outputs{decisions: d, changes: c, log: log}, nil
+}
+
+func (o *Outputs) Name() string { return "kafka" }
+
+// Write returns once the broker acknowledged the whole batch. It retries
+// until then or until ctx ends: the correlator's state already holds the
+// batch, so giving up early would only force a rebuild from the snapshot.
+// A retry may write records twice; they are identical copies (see
+// pipeline.Dedupe for how the sink stage drops them).
+func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
+	backoff := 100 * time.Millisecond
+	for {
+		errc := make(chan error, 1)
+		go func() { errc <- o.changes.Publish(ctx, b.Changes) }()
+		derr := o.decisions.Publish(ctx, b.Decisions)
+		cerr := <-errc
+		if derr == nil && cerr == nil {
+			return nil
+		}
+		if derr == nil {
+			b.Decisions = nil // acknowledged: only the changes go again
+		}
+		if cerr == nil {
+			b.Changes = nil
+		}
+		o.log.Warn("publishing the correlator's output failed; retrying", "decisions_err", derr, "changes_err", cerr, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publishing %d decisions and %d incident changes: %w", len(b.Decisions), len(b.Changes), ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// Close waits for writes in flight.
+func (o *Outputs) Close(context.Context) error {
+	derr := o.decisions.Close()
+	cerr := o.changes.Close()
+	if derr != nil {
+		return derr
+	}
+	return cerr
+}

@@ -1,0 +1,334 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/quellhq/quell"
+)
+
+// Event is one record of an alerts partition: an alert, or a clock tick.
+type Event struct {
+	// Alert is nil for a tick.
+	Alert *quell.Alert
+	// At is the alert's ReceivedAt (the record's time when unset) or the tick's time.
+	At time.Time
+}
+
+// Partition is the work on one assigned partition of the alerts topic.
+type Partition interface {
+	// Handle processes events in log order and returns once what they
+	// produced is acknowledged downstream. After an error the partition is
+	// dropped and rebuilt from its last snapshot.
+	Handle(ctx context.Context, evs []Event) error
+	// State serializes what Handle built, for the state topic.
+	State() ([]byte, error)
+	// Close releases the partition: it was revoked, or the process stops.
+	Close()
+}
+
+// OpenFunc starts the work on a partition from its last saved state (nil: none).
+type OpenFunc func(ctx context.Context, partition int, state []byte) (Partition, error)
+
+// PartitionedConfig configures a Partitioned consumer.
+type PartitionedConfig struct {
+	Brokers []string
+	Names   Names
+	GroupID string
+	// A batch is handed over once it holds MaxBatch records (default 1000)
+	// or Linger after its first record arrived (default 5ms).
+	MaxBatch int
+	Linger   time.Duration
+	// TickEvery is how often the clock of each owned partition moves
+	// (default 100ms); SnapshotEvery how often its state is saved (default 10s).
+	TickEvery     time.Duration
+	SnapshotEvery time.Duration
+	Logger        *slog.Logger
+}
+
+// Partitioned consumes the alerts topic as a consumer group member with one
+// Partition per assigned partition, so that state follows partitions when the
+// group rebalances.
+//
+// Restart safety: the state of partition p is snapshotted, with the offset it
+// covers, to partition p of the compacted state topic (so it follows p to
+// whichever instance owns it next; a data dir would not), and work on p
+// resumes from there. Records after the snapshot are processed again, so
+// processing must give the same result the second time: the clock is part
+// of the log for that reason. The owner of a partition writes a tick record
+// into it every TickEvery, and the correlator's clock moves only by the
+// records it reads (ticks and alerts' receive times), never by the wall
+// clock, so replaying records replays the same decisions with the same
+// incident ids, and downstream deduplication sees identical copies.
+//
+// Offsets are committed to the group after Handle returned (its outputs are
+// acknowledged); they show the group's lag, while the resume point is the
+// snapshot's offset, which is never ahead of acknowledged outputs either.
+type Partitioned struct {
+	cfg PartitionedConfig
+	log *slog.Logger
+}
+
+// NewPartitioned checks cfg and fills in its defaults; Run connects.
+func NewPartitioned(cfg PartitionedConfig) (*Partitioned, error) {
+	switch {
+	case len(cfg.Brokers) == 0:
+		return nil, errors.New("kafka partitioned consumer: no brokers given: set the bootstrap addresses (--kafka)")
+	case cfg.Names.Alerts == "" || cfg.Names.State == "" || cfg.Names.DeadLetter == "":
+		return nil, errors.New("kafka partitioned consumer: alerts, state and dead-letter topics are required")
+	case cfg.GroupID == "":
+		return nil, errors.New("kafka partitioned consumer: no consumer group id given")
+	case cfg.Logger == nil:
+		return nil, errors.New("kafka partitioned consumer: no logger given")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 5 * time.Millisecond
+	}
+	if cfg.TickEvery <= 0 {
+		cfg.TickEvery = 100 * time.Millisecond
+	}
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = 10 * time.Second
+	}
+	return &Partitioned{cfg: cfg, log: cfg.Logger.With("topic", cfg.Names.Alerts, "group", cfg.GroupID)}, nil
+}
+
+// partitionBalancer sends a record to the partition its key names: ticks
+// and snapshots go to one chosen partition, not where the key hashes.
+type partitionBalancer struct{}
+
+func (partitionBalancer) Balance(m kafkago.Message, partitions ...int) int {
+	p, _ := strconv.Atoi(string(m.Key))
+	return p
+}
+
+// Run joins the group and works on the partitions it is assigned until ctx
+// ends; every partition saves its state before Run returns.
+func (p *Partitioned) Run(ctx context.Context, open OpenFunc) error {
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID:      p.cfg.GroupID,
+		Brokers: p.cfg.Brokers,
+		Topics:  []string{p.cfg.Names.Alerts},
+		// A crashed member's partitions move after 10s instead of 30s.
+		SessionTimeout:   10 * time.Second,
+		RebalanceTimeout: 20 * time.Second,
+		JoinGroupBackoff: time.Second,
+		StartOffset:      kafkago.FirstOffset,
+		Logger:           kafkaLogger(p.log, slog.LevelDebug),
+		ErrorLogger:      kafkaLogger(p.log, slog.LevelWarn),
+	})
+	if err != nil {
+		return fmt.Errorf("joining consumer group %s on %v: %w", p.cfg.GroupID, p.cfg.Brokers, err)
+	}
+	tr := newTransport([]string{p.cfg.Names.Alerts, p.cfg.Names.State, p.cfg.Names.DeadLetter})
+	w := p.newWriters(tr)
+	defer func() {
+		// The group first: closing it waits for every partition to finish.
+		if err := cg.Close(); err != nil {
+			p.log.Warn("leaving the consumer group", "err", err)
+		}
+		w.close(p.log)
+		tr.CloseIdleConnections()
+	}()
+	for {
+		gen, err := cg.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			p.log.Warn("joining the consumer group failed; retrying", "err", err)
+			continue // the group backs off itself
+		}
+		assigned := gen.Assignments[p.cfg.Names.Alerts]
+		p.log.Info("consumer group generation", "generation", gen.ID, "partitions", partitionIDs(assigned))
+		for _, a := range assigned {
+			gen.Start(func(gctx context.Context) { p.work(ctx, gctx, gen, a.ID, open, w) })
+		}
+	}
+}
+
+func partitionIDs(as []kafkago.PartitionAssignment) []int {
+	ids := make([]int, len(as))
+	for i, a := range as {
+		ids[i] = a.ID
+	}
+	return ids
+}
+
+// work runs one partition for one generation. Returning ends the
+// generation for every partition (kafka-go's rule), which is what an error
+// needs: the group rejoins and the partition restarts from its snapshot.
+func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, id int, open OpenFunc, w *writers) {
+	stop, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-gctx.Done():
+			cancel()
+		case <-stop.Done():
+		}
+	}()
+	log := p.log.With("partition", id)
+	state, next, err := p.loadState(stop, id)
+	if err != nil {
+		if stop.Err() == nil {
+			log.Error("reading the partition's snapshot failed; rejoining the group to retry", "err", err)
+		}
+		return
+	}
+	part, err := open(stop, id, state)
+	if err != nil {
+		log.Error("restoring the partition's state failed; rejoining the group to retry", "err", err)
+		return
+	}
+	defer part.Close()
+	log.Info("partition assigned", "from_offset", offsetName(next), "restored", state != nil)
+
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: p.cfg.Brokers, Topic: p.cfg.Names.Alerts, Partition: id,
+		QueueCapacity: p.cfg.MaxBatch, MinBytes: 1, MaxBytes: 4 << 20,
+		// The fetch's read deadline; the broker holds an idle fetch 1s less.
+		MaxWait:     2 * time.Second,
+		Logger:      kafkaLogger(log, slog.LevelDebug),
+		ErrorLogger: kafkaLogger(log, slog.LevelWarn),
+	})
+	defer r.Close()
+	if err := r.SetOffset(next); err != nil {
+		log.Error("positioning the reader failed", "offset", next, "err", err)
+		return
+	}
+	go p.tick(stop, id, w, log)
+
+	snapped, lastSnap := next, time.Now()
+	for {
+		evs, last, err := p.fetch(stop, r, w, log)
+		if err != nil {
+			if stop.Err() == nil {
+				log.Error("reading the partition failed; rejoining the group", "err", err)
+			}
+			break
+		}
+		if err := part.Handle(stop, evs); err != nil {
+			// The state now holds what was not delivered: drop it unsaved, so
+			// the partition is rebuilt from its snapshot and delivers again.
+			if stop.Err() == nil {
+				log.Error("delivering the correlator's output failed; restarting the partition from its last snapshot", "err", err)
+			}
+			return
+		}
+		next = last + 1
+		if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: next}}); err != nil {
+			log.Debug("committing offsets failed (a rebalance ends the generation); the snapshot's offset is what counts", "err", err)
+		}
+		if time.Since(lastSnap) >= p.cfg.SnapshotEvery {
+			if err := p.saveState(stop, id, part, next, w); err != nil {
+				log.Warn("saving the partition's snapshot failed; retried at the next", "err", err)
+			} else {
+				snapped, lastSnap = next, time.Now()
+			}
+		}
+	}
+	// Revoked or stopping: save the state, so the next owner resumes here
+	// instead of replaying since the last periodic snapshot.
+	if next != snapped {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := p.saveState(sctx, id, part, next, w); err != nil {
+			log.Warn("saving the partition's snapshot on release failed; its next owner replays from the previous one", "err", err)
+			return
+		}
+	}
+	log.Info("partition released", "offset", next)
+}
+
+func offsetName(o int64) string {
+	if o == kafkago.FirstOffset {
+		return "first"
+	}
+	return strconv.FormatInt(o, 10)
+}
+
+// tick writes the partition's clock into it until ctx ends.
+func (p *Partitioned) tick(ctx context.Context, id int, w *writers, log *slog.Logger) {
+	t := time.NewTicker(p.cfg.TickEvery)
+	defer t.Stop()
+	key := []byte(strconv.Itoa(id))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			v, _ := now.UTC().MarshalText()
+			m := kafkago.Message{Key: key, Value: v, Headers: []kafkago.Header{{Key: HeaderTick}}}
+			if err := w.ticks.WriteMessages(ctx, m); err != nil && ctx.Err() == nil {
+				log.Warn("writing a clock tick failed; decisions wait for the next", "err", err)
+			}
+		}
+	}
+}
+
+// HeaderTick marks a clock record in the alerts topic; its value is the time.
+const HeaderTick = "quell-tick"
+
+// fetch collects one batch of events: it waits for a first record, then
+// takes more until the batch is full or the linger is over. Undecodable
+// records go to the dead-letter topic. last is the offset of the last record.
+func (p *Partitioned) fetch(ctx context.Context, r *kafkago.Reader, w *writers, log *slog.Logger) (evs []Event, last int64, err error) {
+	m, err := r.FetchMessage(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	linger, cancel := context.WithTimeout(ctx, p.cfg.Linger)
+	defer cancel()
+	for n := 1; ; n++ {
+		if ev, err := decodeEvent(m); err != nil {
+			log.Warn("undecodable record sent to the dead-letter topic", "offset", m.Offset, "deadletter", p.cfg.Names.DeadLetter, "err", err)
+			if err := deadLetter(ctx, w.dead, p.cfg.GroupID, m, err); err != nil {
+				return nil, 0, err
+			}
+		} else {
+			evs = append(evs, ev)
+		}
+		last = m.Offset
+		if n >= p.cfg.MaxBatch {
+			return evs, last, nil
+		}
+		m, err = r.FetchMessage(linger)
+		if err != nil {
+			if ctx.Err() == nil && linger.Err() != nil {
+				return evs, last, nil
+			}
+			return nil, 0, err
+		}
+	}
+}
+
+func decodeEvent(m kafkago.Message) (Event, error) {
+	for _, h := range m.Headers {
+		if h.Key == HeaderTick {
+			var at time.Time
+			if err := at.UnmarshalText(m.Value); err != nil {
+				return Event{}, fmt.Errorf("clock tick: %w", err)
+			}
+			return Event{At: at}, nil
+		}
+	}
+	a, err := decode[quell.Alert](m.Value)
+	if err != nil {
+		return Event{}, err
+	}
+	at := a.ReceivedAt
+	if at.IsZero() {
+		at = m.Time // deterministic, unlike the wall clock
+	}
+	return Event{Alert: &a, At: at}, nil
+}

@@ -1,0 +1,126 @@
+package pipeline
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/quellhq/quell"
+)
+
+// Dedupe drops redelivered copies before they reach the sinks in split
+// mode. Copies arise when the correlator replays records after its last
+// snapshot (a crash, a rebalance) and when a stage is redelivered a batch
+// it had not committed. A replayed decision is byte for byte the original
+// (the correlator is deterministic over its log), so a decision's identity
+// is a hash of what it says: alert fingerprint, its occurrence time, action,
+// incident and reason (which counts repeats). A change's identity is its
+// incident id and seq, which grows with every change of that incident.
+//
+// Memory is bounded: it remembers about the last limit decisions and the
+// last seq of about limit incidents, far more than one replay can repeat.
+// A sink that must be idempotent across sink-stage restarts keys its own
+// writes the same way (ClickHouse: a ReplacingMergeTree on these keys).
+type Dedupe struct {
+	mu         sync.Mutex
+	limit      int
+	seen, old  map[uint64]struct{}
+	seqs, olds map[string]uint64
+}
+
+// NewDedupe remembers about limit decisions and incidents.
+func NewDedupe(limit int) *Dedupe {
+	return &Dedupe{limit: limit, seen: map[uint64]struct{}{}, seqs: map[string]uint64{}}
+}
+
+// DecisionID is the identity of a decision record.
+func DecisionID(d *quell.Decision) uint64 {
+	var h xxhash.Digest
+	h.Reset()
+	var b [20]byte
+	h.Write(strconv.AppendUint(b[:0], uint64(d.Alert.Fingerprint), 16))
+	h.Write(strconv.AppendInt(b[:0], d.At.UnixNano(), 10))
+	for _, s := range []string{string(d.Alert.Status), string(d.Action), d.Incident, d.Reason} {
+		h.WriteString("\xff")
+		h.WriteString(s)
+	}
+	return h.Sum64()
+}
+
+// FreshDecisions returns the decisions not seen before (nor twice in ds).
+// Mark them once the sinks hold them.
+func (d *Dedupe) FreshDecisions(ds []quell.Decision) []quell.Decision {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := ds[:0:0]
+	batch := map[uint64]struct{}{}
+	for i := range ds {
+		id := DecisionID(&ds[i])
+		if _, ok := d.seen[id]; ok {
+			continue
+		}
+		if _, ok := d.old[id]; ok {
+			continue
+		}
+		if _, ok := batch[id]; ok {
+			continue
+		}
+		batch[id] = struct{}{}
+		out = append(out, ds[i])
+	}
+	return out
+}
+
+// MarkDecisions records ds as delivered.
+func (d *Dedupe) MarkDecisions(ds []quell.Decision) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range ds {
+		if len(d.seen) >= d.limit {
+			d.old, d.seen = d.seen, make(map[uint64]struct{}, d.limit)
+		}
+		d.seen[DecisionID(&ds[i])] = struct{}{}
+	}
+}
+
+// FreshChanges returns the changes newer than any delivered for their incident.
+func (d *Dedupe) FreshChanges(cs []quell.IncidentChange) []quell.IncidentChange {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := cs[:0:0]
+	batch := map[string]uint64{}
+	for _, c := range cs {
+		last, ok := batch[c.Incident.ID]
+		if !ok {
+			last = d.lastSeq(c.Incident.ID)
+		}
+		if c.Seq <= last {
+			continue
+		}
+		batch[c.Incident.ID] = c.Seq
+		out = append(out, c)
+	}
+	return out
+}
+
+func (d *Dedupe) lastSeq(id string) uint64 {
+	if s, ok := d.seqs[id]; ok {
+		return s
+	}
+	return d.olds[id]
+}
+
+// MarkChanges records cs as delivered.
+func (d *Dedupe) MarkChanges(cs []quell.IncidentChange) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range cs {
+		if _, ok := d.seqs[c.Incident.ID]; !ok && len(d.seqs) >= d.limit {
+			d.olds, d.seqs = d.seqs, make(map[string]uint64, d.limit)
+		}
+		if c.Seq > d.lastSeq(c.Incident.ID) {
+			d.seqs[c.Incident.ID] = c.Seq
+		}
+	}
+}

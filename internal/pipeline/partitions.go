@@ -1,0 +1,59 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/internal/kafka"
+	"github.com/quellhq/quell/sinks"
+)
+
+// Partitions opens one pipeline per assigned partition of the alerts topic
+// (a kafka.OpenFunc): a scope's alerts all land in one partition, so one
+// engine per partition sees every alert it needs, and its state can move
+// with the partition when the group rebalances.
+type Partitions struct {
+	Set    *Set
+	Config correlate.Config
+	Topo   *correlate.Topology
+	// Out receives every partition's decisions and changes (kafka.Outputs).
+	Out sinks.Sink
+}
+
+// Open builds partition id's pipeline from its saved state (nil: empty).
+func (ps *Partitions) Open(_ context.Context, id int, state []byte) (kafka.Partition, error) {
+	p, err := ps.Set.New(id, ps.Config, ps.Topo, []sinks.Sink{ps.Out})
+	if err != nil {
+		return nil, err
+	}
+	if state != nil {
+		var snap correlate.Snapshot
+		if err := json.Unmarshal(state, &snap); err != nil {
+			ps.Set.Remove(id, p)
+			return nil, fmt.Errorf("decoding the correlator snapshot of partition %d: %w; delete the state topic's records to rebuild from the alerts", id, err)
+		}
+		p.Restore(snap)
+	}
+	return &partition{set: ps.Set, id: id, p: p}, nil
+}
+
+type partition struct {
+	set   *Set
+	id    int
+	p     *Pipeline
+	steps []Step // reused
+}
+
+func (pt *partition) Handle(ctx context.Context, evs []kafka.Event) error {
+	pt.steps = pt.steps[:0]
+	for _, ev := range evs {
+		pt.steps = append(pt.steps, Step{Alert: ev.Alert, At: ev.At})
+	}
+	return pt.p.Apply(ctx, pt.steps)
+}
+
+func (pt *partition) State() ([]byte, error) { return json.Marshal(pt.p.Snapshot()) }
+
+func (pt *partition) Close() { pt.set.Remove(pt.id, pt.p) }

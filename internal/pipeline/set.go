@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/sinks"
+)
+
+// Set holds the pipelines of one process: one in embedded mode, one per
+// assigned partition in split mode. It answers the API across all of them
+// and owns the metrics they share.
+type Set struct {
+	mu sync.RWMutex
+	ps map[int]*Pipeline
+	m  *metrics
+}
+
+type metrics struct {
+	decisions *prometheus.CounterVec
+}
+
+// NewSet registers the correlator's metrics with reg.
+func NewSet(reg prometheus.Registerer) *Set {
+	s := &Set{ps: make(map[int]*Pipeline), m: &metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quell_decisions_total", Help: "Decisions made by the correlator, by action.",
+		}, []string{"action"}),
+	}}
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "quell_open_incidents", Help: "Incidents currently open (in this process's partitions).",
+	}, func() float64 { return float64(len(s.Incidents(quell.IncidentOpen))) })
+	reg.MustRegister(s.m.decisions, open)
+	return s
+}
+
+// New adds a pipeline under key (a partition; 0 in embedded mode),
+// replacing any pipeline the key had.
+func (s *Set) New(key int, cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink) (*Pipeline, error) {
+	p, err := newPipeline(cfg, topo, ss, s.m)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.ps[key] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+// Remove drops p from the set, unless its key was taken by another since.
+func (s *Set) Remove(key int, p *Pipeline) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ps[key] == p {
+		delete(s.ps, key)
+	}
+}
+
+// Incidents lists the incidents of every pipeline, newest first.
+func (s *Set) Incidents(status quell.IncidentStatus) []quell.Incident {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := []quell.Incident{} // [] rather than null in the API
+	for _, p := range s.ps {
+		out = append(out, p.Incidents(status)...)
+	}
+	slices.SortFunc(out, func(a, b quell.Incident) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Incident finds one incident in any pipeline.
+func (s *Set) Incident(id string) (quell.Incident, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.ps {
+		if inc, ok := p.Incident(id); ok {
+			return inc, true
+		}
+	}
+	return quell.Incident{}, false
+}
