@@ -47,6 +47,7 @@ type Engine struct {
 	young     []related // scratch for candidates
 	infos     map[quell.Fingerprint]*alertInfo
 	roles     map[string]labelRole // what each configured label name is for
+	linkRank  map[string]int       // position of each link label in the config
 	// Durations as reasons print them, formatted once.
 	groupWindow, resolveHold string
 }
@@ -104,6 +105,7 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		pendingFP:   make(map[quell.Fingerprint]*scope),
 		infos:       make(map[quell.Fingerprint]*alertInfo),
 		roles:       roles(cfg),
+		linkRank:    rank(cfg.LinkLabels),
 		groupWindow: cfg.GroupWindow.String(),
 		resolveHold: cfg.ResolveHold.String(),
 	}, nil
@@ -456,9 +458,9 @@ func (e *Engine) inspect(a *quell.Alert) alertInfo {
 			}
 		}
 	}
-	// Map order is random: sort so that reasons, which name the first
-	// matching link, are the same on every run.
-	in.sortLinks()
+	// Map order is random: order links as configured (so reasons name the
+	// first configured label that matches) and nodes by index.
+	in.sort(e.linkRank)
 	e.infos[a.Fingerprint] = in
 	return *in
 }
@@ -481,11 +483,11 @@ func roles(cfg Config) map[string]labelRole {
 	return m
 }
 
-// sortLinks orders links (and their tokens) by label name, and nodes (with
-// their balls) by index.
-func (in *alertInfo) sortLinks() {
+// sort orders links (and their tokens) by rank, and nodes (with their
+// balls) by index: insertion sorts, as an alert has a handful of each.
+func (in *alertInfo) sort(rank map[string]int) {
 	for i := 1; i < len(in.links); i++ {
-		for j := i; j > 0 && in.links[j][0] < in.links[j-1][0]; j-- {
+		for j := i; j > 0 && rank[in.links[j][0]] < rank[in.links[j-1][0]]; j-- {
 			in.links[j], in.links[j-1] = in.links[j-1], in.links[j]
 			in.tokens[j], in.tokens[j-1] = in.tokens[j-1], in.tokens[j]
 		}
@@ -496,6 +498,16 @@ func (in *alertInfo) sortLinks() {
 			in.balls[j], in.balls[j-1] = in.balls[j-1], in.balls[j]
 		}
 	}
+}
+
+func rank(names []string) map[string]int {
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		if _, dup := m[n]; !dup {
+			m[n] = i
+		}
+	}
+	return m
 }
 
 // forgetAlert drops all that is known of one alert.

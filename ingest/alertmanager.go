@@ -14,7 +14,12 @@ import (
 // Each alert's Raw is its element of the array. Fingerprint is left for the
 // caller (see Handler).
 func ParseAlertmanagerWebhook(body []byte, now time.Time) ([]quell.Alert, error) {
-	s := scanner{b: body}
+	return parseAlertmanagerWebhook(body, now, limits{})
+}
+
+// parseAlertmanagerWebhook is ParseAlertmanagerWebhook within lim.
+func parseAlertmanagerWebhook(body []byte, now time.Time, lim limits) ([]quell.Alert, error) {
+	s := scanner{b: body, lim: lim}
 	if k := kindOf(s.peek()); k != "" && k != "an object" {
 		return nil, problemf("want an Alertmanager webhook message (a JSON object with an \"alerts\" array), got %s%s", k, hint(body))
 	}

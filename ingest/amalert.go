@@ -43,9 +43,9 @@ func (s *scanner) readAMAlert(a *quell.Alert, webhook bool, prev *quell.Alert) (
 		var err error
 		switch string(key) {
 		case "labels":
-			a.Labels, err = s.stringMap(labelHint)
+			a.Labels, err = s.stringMap(labelHint, true)
 		case "annotations":
-			a.Annotations, err = s.stringMap(0)
+			a.Annotations, err = s.stringMap(0, false)
 		case "startsAt":
 			r.startsAt, err = s.time()
 		case "endsAt":
@@ -79,12 +79,16 @@ func (s *scanner) readAMAlert(a *quell.Alert, webhook bool, prev *quell.Alert) (
 }
 
 // stringMap reads an object of strings into a new map; null gives nil.
-func (s *scanner) stringMap(hint int) (map[string]string, error) {
+// labels says whether the label limits apply.
+func (s *scanner) stringMap(hint int, labels bool) (map[string]string, error) {
 	if s.null() {
 		return nil, nil
 	}
 	m := make(map[string]string, hint)
 	err := s.object(func(key []byte) error {
+		if labels && s.lim.name > 0 && len(key) > s.lim.name {
+			return s.lim.label(string(key), "", 0) // before the path would repeat the long name
+		}
 		if s.peek() != '"' {
 			return at(string(key), s.want("a string"))
 		}
@@ -92,7 +96,13 @@ func (s *scanner) stringMap(hint int) (map[string]string, error) {
 		if err != nil {
 			return at(string(key), err)
 		}
-		m[s.arena.str(key)] = s.arena.str(v)
+		k, val := s.arena.str(key), s.arena.str(v)
+		m[k] = val
+		if labels {
+			if err := s.lim.label(k, val, len(m)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	return m, err
@@ -115,7 +125,12 @@ func (s *scanner) time() (time.Time, error) {
 	if t.IsZero() {
 		return time.Time{}, nil
 	}
-	return t.UTC(), nil
+	if t = t.UTC(); t.Year() < 0 || t.Year() > 9999 {
+		// An offset can carry 9999-12-31 into year 10000, which JSON (and
+		// so the bus and the state snapshot) cannot hold.
+		return time.Time{}, problemf("%q is outside the years 0000–9999 in UTC", b)
+	}
+	return t, nil
 }
 
 // readAMAlerts reads an array of Alertmanager alert objects, calling finish
@@ -123,6 +138,9 @@ func (s *scanner) time() (time.Time, error) {
 func (s *scanner) readAMAlerts(webhook bool, finish func(*quell.Alert, amAlert) error) ([]quell.Alert, error) {
 	var out []quell.Alert
 	err := s.array(func(i int) error {
+		if err := s.lim.alert(i); err != nil {
+			return err
+		}
 		var prev *quell.Alert
 		if i > 0 {
 			prev = &out[i-1]

@@ -37,6 +37,11 @@ import (
 // absent. A body whose every value is one is Datadog's payload template
 // itself (pasted, not sent by Datadog), and is rejected as such.
 func ParseDatadogWebhook(body []byte, now time.Time) ([]quell.Alert, error) {
+	return parseDatadogWebhook(body, now, limits{})
+}
+
+// parseDatadogWebhook is ParseDatadogWebhook within lim.
+func parseDatadogWebhook(body []byte, now time.Time, lim limits) ([]quell.Alert, error) {
 	s := scanner{b: body}
 	if k := kindOf(s.peek()); k != "" && k != "an object" {
 		return nil, problemf("want a Datadog webhook payload (a JSON object), got %s%s", k, hint(body))
@@ -88,7 +93,7 @@ func ParseDatadogWebhook(body []byte, now time.Time) ([]quell.Alert, error) {
 		return nil, problemf("the body is Datadog's payload template, not a notification: its values are unrendered variables (%s); "+
 			"Datadog fills them in when it sends, so configure the template in Datadog's webhook integration and let Datadog post", strings.Join(vars, ", "))
 	}
-	a, err := f.alert(now)
+	a, err := f.alert(now, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -159,9 +164,12 @@ func (f *ddFields) field(key string) *string {
 	return nil
 }
 
-func (f *ddFields) alert(now time.Time) (quell.Alert, error) {
+func (f *ddFields) alert(now time.Time, lim limits) (quell.Alert, error) {
 	name, titleTransition, titleScope, titlePriority := splitDatadogTitle(f.title)
-	labels := datadogTags(f.tags)
+	labels, err := datadogTags(f.tags, lim)
+	if err != nil {
+		return quell.Alert{}, at("tags", err)
+	}
 	put := func(k, v string) {
 		if v != "" {
 			labels[k] = v
@@ -174,6 +182,9 @@ func (f *ddFields) alert(now time.Time) (quell.Alert, error) {
 		f.scope = titleScope
 	}
 	put("scope", sortedList(f.scope))
+	if err := lim.labelMap(labels); err != nil {
+		return quell.Alert{}, err
+	}
 	if len(labels) == 0 {
 		return quell.Alert{}, problemf("no field identifies the alert: the body has none of title, alert_id, alert_scope, hostname or tags; " +
 			`add e.g. "alert_id": "$ALERT_ID" and "title": "$EVENT_TITLE" to the webhook's payload in Datadog`)
@@ -184,7 +195,6 @@ func (f *ddFields) alert(now time.Time) (quell.Alert, error) {
 	if transition == "" {
 		transition = titleTransition
 	}
-	var err error
 	if a.Status, err = datadogStatus(transition, f.alertType); err != nil {
 		return a, at("transition", err)
 	}
@@ -312,27 +322,31 @@ func splitDatadogTitle(title string) (name, transition, scope, priority string) 
 	return name, transition, scope, priority
 }
 
-// datadogTags turns a comma-separated tag string into labels.
-func datadogTags(tags string) map[string]string {
+// datadogTags turns a comma-separated tag string into labels. It stops once
+// there are more than lim allows, before a huge tag string becomes a huge map.
+func datadogTags(tags string, lim limits) (map[string]string, error) {
 	multi := map[string][]string{}
-	var bare []string
+	bare := map[string]bool{}
 	for t := range strings.SplitSeq(tags, ",") {
 		t = strings.TrimSpace(t)
 		if k, v, ok := strings.Cut(t, ":"); ok && k != "" {
 			multi[k] = append(multi[k], v)
 		} else if t != "" {
-			bare = append(bare, t)
+			bare[t] = true
+		}
+		if lim.labels > 0 && max(len(multi), len(bare)) > lim.labels {
+			return nil, lim.tooManyLabels()
 		}
 	}
 	labels := make(map[string]string, len(multi)+len(bare))
-	for _, t := range bare {
+	for t := range bare {
 		labels[t] = "true"
 	}
 	for k, vs := range multi {
 		slices.Sort(vs)
 		labels[k] = strings.Join(slices.Compact(vs), ",")
 	}
-	return labels
+	return labels, nil
 }
 
 // sortedList sorts a comma-separated list, so "a:1, b:2" and "b:2,a:1" are one scope.
@@ -348,12 +362,15 @@ func sortedList(v string) string {
 	return strings.Join(slices.Compact(items), ",")
 }
 
+// maxMillis is the end of year 9999, the last time JSON can hold.
+const maxMillis = 253402300799999
+
 // epochMillis reads Datadog's epoch-millisecond times. A value too small to
 // be milliseconds of this century (before 1973) is taken as seconds, which a
 // hand-written template may send.
 func epochMillis(v string) (time.Time, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || n > maxMillis {
 		return time.Time{}, problemf("%q is not an epoch time in milliseconds (like 1448435530000)", v)
 	}
 	if n < 100_000_000_000 {

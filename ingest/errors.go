@@ -13,6 +13,8 @@ type ParseError struct {
 	Msg  string
 	// Syntax is set when the body is not valid JSON at all.
 	Syntax bool
+	// Limit, when set, is the metrics reason of the Config limit exceeded.
+	Limit string
 }
 
 func (e *ParseError) Error() string {

@@ -3,12 +3,26 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
 )
 
+// Each parser has a fuzz target; CI runs each for a bounded time, one at a
+// time (go test allows one -fuzz target per run):
+//
+//	for f in FuzzScanner FuzzParseAlertmanagerWebhook FuzzParseAlertsV2 FuzzParseDatadogWebhook FuzzParseSplunkWebhook; do
+//		go test -run '^$' -fuzz "^$f\$" -fuzztime 30s ./ingest/ || exit 1
+//	done
+//
+// A failure leaves its input in testdata/fuzz/<target>/: commit it, and it
+// becomes a seed that plain go test runs.
 func addSeeds(f *testing.F) {
 	files, _ := filepath.Glob("testdata/webhooks/*.json")
 	for _, file := range files {
@@ -19,6 +33,10 @@ func addSeeds(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add(webhookBody(3))
+	// Times JSON cannot hold: year 10000 by offset, and by milliseconds.
+	f.Add([]byte(`[{"labels":{"a":"b"},"startsAt":"9999-12-31T23:00:00-23:00"}]`))
+	f.Add([]byte(`{"alerts":[{"status":"resolved","labels":{"a":"b"},"startsAt":"0000-01-01T00:00:00+01:00","endsAt":"0000-01-01T00:00:00+01:00"}]}`))
+	f.Add([]byte(`{"title":"x","date":"9999999999999999"}`))
 	for _, s := range []string{`"a\u00e9\ud83d\ude00\ud800x\\"`, `"\xff\xfe"`, `[1,-0.5e+3,true,false,null,{}]`, `{"a":01}`, `[[[[[]]]]]`} {
 		f.Add([]byte(s))
 	}
@@ -55,12 +73,12 @@ func FuzzScanner(f *testing.F) {
 
 // FuzzParseAlertmanagerWebhook checks the parser against refWebhook, an
 // encoding/json decoder of the same message: whatever the parser accepts,
-// encoding/json accepts and decodes to the same alerts.
+// encoding/json accepts and decodes to the same alerts. And see checkParser.
 func FuzzParseAlertmanagerWebhook(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := ParseAlertmanagerWebhook(body, now)
-		if err != nil {
+		got := checkParser(t, parseAlertmanagerWebhook, body)
+		if got == nil {
 			return
 		}
 		want, werr := refWebhook(body, now)
@@ -81,15 +99,100 @@ func FuzzParseAlertmanagerWebhook(f *testing.F) {
 	})
 }
 
-// The other parsers are fuzzed for robustness: no panic, and nothing
-// accepted that is not JSON.
-func FuzzParseOthers(f *testing.F) {
+func FuzzParseAlertsV2(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, body []byte) { checkParser(t, parseAlertsV2, body) })
+}
+
+func FuzzParseDatadogWebhook(f *testing.F) {
+	addSeeds(f)
+	f.Add([]byte(`{"title":"x","tags":"a:1,b:2,c,d,e:5,f,g:7,h,i:9,a:0"}`))
+	f.Fuzz(func(t *testing.T, body []byte) { checkParser(t, parseDatadogWebhook, body) })
+}
+
+func FuzzParseSplunkWebhook(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for route, parse := range parsers {
-			if _, err := parse(body, now); err == nil && !json.Valid(body) {
-				t.Fatalf("%s accepted invalid JSON", route)
+		checkParser(t, func(b []byte, now time.Time, lim limits) ([]quell.Alert, error) {
+			return parseSplunkWebhook(b, now, DefaultConfig().SplunkResolveTimeout, lim)
+		}, body)
+	})
+}
+
+// fuzzLimits are small, so that fuzzed bodies reach them.
+var fuzzLimits = limits{alerts: 4, labels: 6, name: 16, value: 40}
+
+// checkParser parses body with and without fuzzLimits. Limits may refuse a
+// body but never change what is parsed from it; what is accepted is JSON,
+// within the limits, and storable: it validates and survives a JSON round
+// trip unchanged. It returns the alerts accepted within the limits.
+func checkParser(t *testing.T, parse func([]byte, time.Time, limits) ([]quell.Alert, error), body []byte) []quell.Alert {
+	free, ferr := parse(body, now, limits{})
+	got, err := parse(body, now, fuzzLimits)
+	if pe, ok := errors.AsType[*ParseError](err); ok && pe.Limit != "" {
+		return nil
+	}
+	if (err == nil) != (ferr == nil) || err != nil && err.Error() != ferr.Error() {
+		t.Fatalf("limits changed the outcome: %v, without limits %v", err, ferr)
+	}
+	if err != nil {
+		return nil
+	}
+	if !json.Valid(body) {
+		t.Fatalf("accepted invalid JSON")
+	}
+	if len(got) != len(free) || len(got) > fuzzLimits.alerts {
+		t.Fatalf("%d alerts, %d without limits, limit %d", len(got), len(free), fuzzLimits.alerts)
+	}
+	for i := range got {
+		a := &got[i]
+		if len(a.Labels) > fuzzLimits.labels {
+			t.Fatalf("alert %d has %d labels, limit %d", i, len(a.Labels), fuzzLimits.labels)
+		}
+		for k, v := range a.Labels {
+			if len(k) > fuzzLimits.name || len(v) > fuzzLimits.value {
+				t.Fatalf("alert %d label %q=%q beyond the limits %+v", i, k, v, fuzzLimits)
 			}
 		}
-	})
+		if err := a.Validate(); err != nil {
+			t.Fatalf("alert %d does not validate: %v", i, err)
+		}
+		if !sameAlert(*a, free[i]) {
+			t.Fatalf("alert %d differs without limits:\n got %s\nfree %s", i, show(*a), show(free[i]))
+		}
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatalf("alert %d does not marshal: %v", i, err)
+		}
+		var back quell.Alert
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("alert %d does not unmarshal from %s: %v", i, b, err)
+		}
+		if !sameAlert(*a, back) {
+			t.Fatalf("alert %d changed in a JSON round trip:\n  %s\n->%s", i, show(*a), show(back))
+		}
+	}
+	return got
+}
+
+// sameAlert compares as storage does: times by instant, Raw as JSON
+// (json.Marshal compacts it and escapes <, > and &).
+func sameAlert(a, b quell.Alert) bool {
+	var ca, cb, ra, rb bytes.Buffer
+	if json.Compact(&ca, a.Raw) != nil || json.Compact(&cb, b.Raw) != nil {
+		return false
+	}
+	json.HTMLEscape(&ra, ca.Bytes())
+	json.HTMLEscape(&rb, cb.Bytes())
+	return a.Source == b.Source && a.Status == b.Status && maps.Equal(a.Labels, b.Labels) && maps.Equal(a.Annotations, b.Annotations) &&
+		a.StartsAt.Equal(b.StartsAt) && a.EndsAt.Equal(b.EndsAt) && a.ReceivedAt.Equal(b.ReceivedAt) && a.Severity == b.Severity &&
+		a.Fingerprint == b.Fingerprint && a.GeneratorURL == b.GeneratorURL && a.SourceFingerprint == b.SourceFingerprint &&
+		bytes.Equal(ra.Bytes(), rb.Bytes())
+}
+
+// show prints an alert with its Raw as text.
+func show(a quell.Alert) string {
+	raw := string(a.Raw)
+	a.Raw = nil
+	return fmt.Sprintf("%+v raw %s", a, raw)
 }

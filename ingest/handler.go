@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,13 @@ const (
 // long enough for a Kafka leader election, short enough not to delay alerts.
 const retryAfter = "5"
 
+// retryBusy is the Retry-After of a 503 when every request slot is taken:
+// requests take milliseconds, so a slot frees up soon.
+const retryBusy = "1"
+
+// maxErrorBytes clips error texts, which quote the body, in answers and logs.
+const maxErrorBytes = 1024
+
 type route struct {
 	format   string // the metrics' "source" label
 	parse    func(body []byte, now time.Time) ([]quell.Alert, error)
@@ -61,13 +69,21 @@ type Handler struct {
 	m      *metrics
 	routes map[string]*route
 	now    func() time.Time
+	tokens Tokens
+	slots  chan struct{} // one per request in progress
+	rate   *limiter      // nil: no per-client limit
 }
 
-// NewHandler checks cfg and registers the ingest metrics on reg (nil: not
-// exported); log nil discards. Mount the handler at each of Paths.
+// NewHandler checks cfg, loads its token files, and registers the ingest
+// metrics on reg (nil: not exported); log nil discards. Mount the handler at
+// each of Paths.
 func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	tokens, err := LoadTokens(cfg.WebhookTokenFiles...)
+	if err != nil {
+		return nil, fmt.Errorf("ingest.webhook_token_files: %w", err)
 	}
 	if pub == nil || fp == nil {
 		return nil, errors.New("ingest: NewHandler needs a bus.Publisher and a *dedupe.Fingerprinter")
@@ -79,15 +95,24 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 	if err != nil {
 		return nil, err
 	}
-	splunk := func(body []byte, now time.Time) ([]quell.Alert, error) {
-		return ParseSplunkWebhook(body, now, cfg.SplunkResolveTimeout)
-	}
+	lim := cfg.limits()
 	h := &Handler{cfg: cfg, pub: pub, fp: fp, log: log, m: m, now: time.Now, routes: map[string]*route{
-		PathAlertmanager: {format: "alertmanager", parse: ParseAlertmanagerWebhook},
-		PathAlertsV2:     {format: "alertmanager_v2", parse: ParseAlertsV2, emptyOK: true},
-		PathDatadog:      {format: "datadog", parse: ParseDatadogWebhook},
-		PathSplunk:       {format: "splunk", parse: splunk},
-	}}
+		PathAlertmanager: {format: "alertmanager", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
+			return parseAlertmanagerWebhook(b, now, lim)
+		}},
+		PathAlertsV2: {format: "alertmanager_v2", emptyOK: true, parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
+			return parseAlertsV2(b, now, lim)
+		}},
+		PathDatadog: {format: "datadog", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
+			return parseDatadogWebhook(b, now, lim)
+		}},
+		PathSplunk: {format: "splunk", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
+			return parseSplunkWebhook(b, now, cfg.SplunkResolveTimeout, lim)
+		}},
+	}, tokens: tokens, slots: make(chan struct{}, cfg.MaxConcurrentRequests)}
+	if cfg.RatePerClient > 0 {
+		h.rate = newLimiter(cfg.RatePerClient, cfg.RateBurst)
+	}
 	for _, rt := range h.routes {
 		rt.duration = m.duration.WithLabelValues(rt.format)
 		m.accepted.WithLabelValues(rt.format) // export 0 before the first alert
@@ -109,6 +134,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, rt, http.StatusMethodNotAllowed, reasonMethod, fmt.Errorf("method %s not allowed: POST the alerts", r.Method))
 		return
 	}
+	if !h.admit(w, r, rt) {
+		return
+	}
+	defer func() { <-h.slots }()
 	body, status, reason, err := h.readBody(w, r)
 	if err != nil {
 		h.reject(w, r, rt, status, reason, err)
@@ -120,6 +149,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		why := reasonInvalid
 		if pe, ok := errors.AsType[*ParseError](err); ok && pe.Syntax {
 			why = reasonSyntax
+		} else if ok && pe.Limit != "" {
+			why = pe.Limit
 		}
 		h.reject(w, r, rt, http.StatusBadRequest, why, err)
 		return
@@ -167,15 +198,31 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int,
 	return buf.Bytes(), 0, "", nil
 }
 
+// reject answers with err and counts the reason. It never logs the URL,
+// which may hold a token.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rt *route, status int, reason string, err error) {
 	h.m.rejected.WithLabelValues(rt.format, reason).Inc()
 	level := slog.LevelWarn
-	if status >= 500 {
+	switch {
+	case reason == reasonUnauthorized || reason == reasonRateLimited || reason == reasonOverloaded:
+		// Counted in the metrics; a line each would let a flood fill the disk.
+		level = slog.LevelDebug
+	case status >= 500:
 		level = slog.LevelError
 	}
+	msg := clip(err.Error())
 	h.log.Log(r.Context(), level, "ingest request rejected", "source", rt.format, "status", status,
-		"reason", reason, "remote", r.RemoteAddr, "error", err.Error())
-	writeJSON(w, status, errorBody{err.Error()})
+		"reason", reason, "remote", r.RemoteAddr, "error", msg)
+	writeJSON(w, status, errorBody{msg})
+}
+
+// clip shortens an error text to maxErrorBytes: a 10 MiB label value
+// quoted back would make every answer and log line as large.
+func clip(s string) string {
+	if len(s) <= maxErrorBytes {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxErrorBytes], "") + "… (clipped)"
 }
 
 type errorBody struct {

@@ -166,14 +166,19 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{func(c *Config) { c.MaxBodyBytes = 0 }, "ingest.max_body_bytes"},
 		{func(c *Config) { c.SplunkResolveTimeout = time.Second }, "ingest.splunk_resolve_timeout"},
+		{func(c *Config) { c.MaxAlertsPerRequest = 0 }, "ingest.max_alerts_per_request"},
+		{func(c *Config) { c.MaxLabelValueBytes = 1 }, "ingest.max_label_value_bytes"},
+		{func(c *Config) { c.MaxConcurrentRequests = 0 }, "ingest.max_concurrent_requests"},
+		{func(c *Config) { c.RateBurst = 0 }, "ingest.rate_burst"},
+		{func(c *Config) { c.ReadHeaderTimeout = 0 }, "ingest.read_header_timeout"},
+		{func(c *Config) { c.TLSCertFile = "cert.pem" }, "ingest.tls_key_file"},
+		{func(c *Config) { c.WebhookTokenFiles = []string{"/nonexistent/tokens"} }, "ingest.webhook_token_files"},
 	} {
 		c := DefaultConfig()
 		tc.edit(&c)
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("error %v, want one naming %s", err, tc.want)
-		}
-		if _, err := NewHandler(c, &fakeBus{}, dedupe.NewFingerprinter(nil), nil, nil); err == nil {
-			t.Errorf("NewHandler accepted a config with a bad %s", tc.want)
+		_, err := NewHandler(c, &fakeBus{}, dedupe.NewFingerprinter(nil), nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewHandler: error %v, want one naming %s", err, tc.want)
 		}
 	}
 }

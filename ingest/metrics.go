@@ -15,6 +15,13 @@ const (
 	reasonSyntax   = "malformed_json"
 	reasonInvalid  = "invalid"
 	reasonPublish  = "publish_failed"
+
+	reasonUnauthorized  = "unauthorized"
+	reasonOverloaded    = "overloaded"
+	reasonRateLimited   = "rate_limited"
+	reasonTooManyAlerts = "too_many_alerts"
+	reasonTooManyLabels = "too_many_labels"
+	reasonLabelTooLarge = "label_too_large"
 )
 
 type metrics struct {
@@ -32,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"source"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_ingest_requests_rejected_total",
-			Help: "Ingest requests answered with an error, by ingest format and reason.",
+			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, publish_failed, read_error, method_not_allowed).",
 		}, []string{"source", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "quell_ingest_request_duration_seconds",

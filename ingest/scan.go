@@ -23,6 +23,7 @@ type scanner struct {
 	arena arena
 	// scratch holds the last decoded value string that had escapes.
 	scratch []byte
+	lim     limits
 }
 
 // maxDepth bounds nesting so a hostile body cannot exhaust the stack; real

@@ -23,6 +23,11 @@ import (
 // within the timeout. (Counting from _time instead would end alerts on old
 // events before they are even received.)
 func ParseSplunkWebhook(body []byte, now time.Time, resolveTimeout time.Duration) ([]quell.Alert, error) {
+	return parseSplunkWebhook(body, now, resolveTimeout, limits{})
+}
+
+// parseSplunkWebhook is ParseSplunkWebhook within lim.
+func parseSplunkWebhook(body []byte, now time.Time, resolveTimeout time.Duration, lim limits) ([]quell.Alert, error) {
 	s := scanner{b: body}
 	if k := kindOf(s.peek()); k != "" && k != "an object" {
 		return nil, problemf("want a Splunk webhook alert action body (a JSON object), got %s%s", k, hint(body))
@@ -102,6 +107,9 @@ func ParseSplunkWebhook(body []byte, now time.Time, resolveTimeout time.Duration
 	}
 	if err := a.Validate(); err != nil {
 		return nil, problemf("%v: a Splunk alert is identified by search_name and the result's host, source and sourcetype, and this body has none", err)
+	}
+	if err := lim.labelMap(labels); err != nil {
+		return nil, err
 	}
 	return []quell.Alert{a}, nil
 }

@@ -13,7 +13,12 @@ import (
 // startsAt is now (or endsAt, if that is earlier). Fingerprint is left for
 // the caller (see Handler).
 func ParseAlertsV2(body []byte, now time.Time) ([]quell.Alert, error) {
-	s := scanner{b: body}
+	return parseAlertsV2(body, now, limits{})
+}
+
+// parseAlertsV2 is ParseAlertsV2 within lim.
+func parseAlertsV2(body []byte, now time.Time, lim limits) ([]quell.Alert, error) {
+	s := scanner{b: body, lim: lim}
 	if k := kindOf(s.peek()); k != "" && k != "an array" {
 		return nil, problemf("want a JSON array of alerts (Prometheus/Alertmanager v2 postable alerts), got %s%s", k, hint(body))
 	}

@@ -31,7 +31,8 @@ const (
 	// after its last alert resolved.
 	quellConfig = "correlate:\n  group_wait: 1s\n  resolve_hold: 2s\n"
 	// amConfig routes everything to quell's webhook, one notification per
-	// service. It has no http_config: quell asks for no credentials yet.
+	// service. It has no http_config: quell asks for no credentials unless
+	// configured to (see TestAlertmanagerWebhookAuth).
 	amConfig = `route:
   receiver: quell
   group_by: [service]
@@ -215,14 +216,14 @@ var listenRE = regexp.MustCompile(`msg="quell serving" listen=(\S+)`)
 
 // startQuell runs quell serve on a port the kernel picks, and reads the port
 // from its log: no window in which another process can take it.
-func startQuell(t *testing.T, bin string) *quellProc {
+func startQuell(t *testing.T, bin string, args ...string) *quellProc {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "quell.yaml")
 	if err := os.WriteFile(cfg, []byte(quellConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, "quell", bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
+	p := start(t, "quell", bin, append([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, args...)...)
 	p.wantCleanExit = true // SIGTERM drains; anything else is a bug
 	var addr string
 	eventually(t, p, "quell to log its listen address", func() (bool, string) {
@@ -260,9 +261,15 @@ type amProc struct{ url string }
 // startAlertmanager runs the real Alertmanager, clustering off, notifying webhook.
 func startAlertmanager(t *testing.T, bin, webhook string) *amProc {
 	t.Helper()
+	return startAlertmanagerConfig(t, bin, fmt.Sprintf(amConfig, webhook))
+}
+
+// startAlertmanagerConfig runs the real Alertmanager with the given configuration.
+func startAlertmanagerConfig(t *testing.T, bin, config string) *amProc {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(amConfig, webhook)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/pipeline"
 )
@@ -41,7 +40,9 @@ Serves the incidents API (for its own partitions) and metrics on --listen.
 	}
 	mux := env.mux()
 	set := pipeline.NewSet(env.reg)
-	api.Register(mux, set, env.ready)
+	if err := env.mountAPI(mux, set); err != nil {
+		return err
+	}
 	return runAll(ctx,
 		func(ctx context.Context) error { return serveHTTP(ctx, env, mux) },
 		func(ctx context.Context) error { return runCorrelator(ctx, env, set) },

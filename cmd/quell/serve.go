@@ -36,6 +36,7 @@ const (
 	tickEvery     = 200 * time.Millisecond // the embedded correlator's clock
 	snapshotEvery = 30 * time.Second       // the embedded correlator's state to the data dir
 	drainTimeout  = 30 * time.Second       // how long shutdown may take to deliver what is queued
+	embeddedQueue = 100000                 // alerts accepted and not yet correlated, in embedded mode
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -83,7 +84,9 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 		return err
 	}
 	set := pipeline.NewSet(env.reg)
-	env.mountAPI(mux, set)
+	if err := env.mountAPI(mux, set); err != nil {
+		return err
+	}
 	err = runAll(ctx,
 		func(ctx context.Context) error { return errors.Join(serveHTTP(ctx, env, mux), flush()) },
 		func(ctx context.Context) error { return runCorrelator(ctx, env, set) },
@@ -110,7 +113,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err := pipeline.RestoreFile(cfg.DataDir, pipe, log); err != nil {
 		return err
 	}
-	mem := bus.NewMemory(1024)
+	mem := bus.NewMemory(embeddedQueue)
 	mux := env.mux()
 	ing, err := ingest.NewHandler(cfg.Ingest, mem, dedupe.NewFingerprinter(cfg.IdentityLabels), log, env.reg)
 	if err != nil {
@@ -119,7 +122,9 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	for _, p := range ingest.Paths {
 		mux.Handle(p, ing)
 	}
-	env.mountAPI(mux, set)
+	if err := env.mountAPI(mux, set); err != nil {
+		return err
+	}
 
 	consumed := make(chan error, 1)
 	go func() { consumed <- mem.Subscribe(context.Background(), pipe.Handle) }()
@@ -169,10 +174,18 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 type stageFlags struct {
 	common
 	listen, dataDir, decisions, kafka, clickhouse, pprof *string
+	webhookTokens, apiTokens                             *stringsFlag
+	tlsCert, tlsKey                                      *string
 }
 
+// stringsFlag collects a flag given several times.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
 func newStageFlags(fs *flag.FlagSet) stageFlags {
-	return stageFlags{
+	sf := stageFlags{
 		common:     commonFlags(fs),
 		listen:     fs.String("listen", "", "HTTP listen address (default :9095, or the config file's listen)"),
 		dataDir:    fs.String("data-dir", "", "folder for state snapshots (embedded mode) and dead letters (default quell-data)"),
@@ -180,7 +193,13 @@ func newStageFlags(fs *flag.FlagSet) stageFlags {
 		kafka:      fs.String("kafka", "", "Kafka bootstrap brokers, comma-separated (host:port,...): join the stages over Kafka (or the config file's kafka.brokers)"),
 		clickhouse: fs.String("clickhouse", "", "ClickHouse native DSN (clickhouse://host:9000/db): also write alerts, incidents and decisions there (or the config file's clickhouse.dsn; run 'quell migrate' first)"),
 		pprof:      fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off when empty"),
+		tlsCert:    fs.String("tls-cert-file", "", "PEM certificate: serve HTTPS (with --tls-key-file; or ingest.tls_cert_file)"),
+		tlsKey:     fs.String("tls-key-file", "", "PEM private key of --tls-cert-file"),
 	}
+	sf.webhookTokens, sf.apiTokens = new(stringsFlag), new(stringsFlag)
+	fs.Var(sf.webhookTokens, "webhook-token-file", "file of tokens (one a line) the ingest routes require, as a Bearer token, basic-auth password or ?token=; repeat for several files (adds to ingest.webhook_token_files)")
+	fs.Var(sf.apiTokens, "api-token-file", "file of tokens the read API (/api/v1/...) requires; repeat for several (adds to api_token_files)")
+	return sf
 }
 
 // stageEnv is what every stage runs with: configuration, logs, metrics.
@@ -209,6 +228,14 @@ func (sf stageFlags) load() (*stageEnv, error) {
 	}
 	if *sf.kafka != "" {
 		cfg.Kafka.Brokers = strings.Split(*sf.kafka, ",")
+	}
+	cfg.Ingest.WebhookTokenFiles = append(cfg.Ingest.WebhookTokenFiles, *sf.webhookTokens...)
+	cfg.APITokenFiles = append(cfg.APITokenFiles, *sf.apiTokens...)
+	if *sf.tlsCert != "" || *sf.tlsKey != "" {
+		cfg.Ingest.TLSCertFile, cfg.Ingest.TLSKeyFile = *sf.tlsCert, *sf.tlsKey
+		if err := cfg.Ingest.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	if *sf.clickhouse != "" {
 		cfg.ClickHouse.DSN = *sf.clickhouse
@@ -319,10 +346,25 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 	return ss, nil
 }
 
-// mountAPI serves the read API: incidents, dead letters, health.
-func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) {
-	api.Register(mux, set, env.ready)
-	api.RegisterDeadLetters(mux, env.dead.List)
+// mountAPI serves the read API behind the API tokens when configured:
+// incidents (when this process correlates: set not nil) and the dead letters
+// of this process's sinks. Health probes stay open.
+func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
+	tokens, err := ingest.LoadTokens(env.cfg.APITokenFiles...)
+	if err != nil {
+		return fmt.Errorf("api_token_files: %w", err)
+	}
+	apiMux := http.NewServeMux()
+	if set != nil {
+		api.Register(apiMux, set, env.ready)
+		mux.Handle("GET /healthz", apiMux)
+		mux.Handle("GET /readyz", apiMux)
+	} else {
+		env.mountHealth(mux)
+	}
+	api.RegisterDeadLetters(apiMux, env.dead.List)
+	mux.Handle("/api/v1/", ingest.RequireToken(tokens, apiMux))
+	return nil
 }
 
 // servePprof serves Go's profiler on its own address, apart from the API.
@@ -357,11 +399,15 @@ func serveHTTP(ctx context.Context, env *stageEnv, mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w; pick another address with --listen", env.cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv, err := env.cfg.Ingest.Server(mux, env.log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	env.log.Info("quell serving", "listen", ln.Addr().String(), "data_dir", env.cfg.DataDir, "topology", env.cfg.Topology,
 		"kafka", strings.Join(env.cfg.Kafka.Brokers, ","))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- ingest.Serve(srv, ln) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)

@@ -43,7 +43,9 @@ redelivered copies are dropped by decision identity and incident change seq.
 		return err
 	}
 	mux := env.mux()
-	env.mountHealth(mux)
+	if err := env.mountAPI(mux, nil); err != nil {
+		return err
+	}
 	err = runAll(ctx,
 		func(ctx context.Context) error { return serveHTTP(ctx, env, mux) },
 		func(ctx context.Context) error { return runSinks(ctx, env, ss) },

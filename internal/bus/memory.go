@@ -11,30 +11,44 @@ import (
 // ErrClosed is returned by Publish once the bus no longer accepts alerts.
 var ErrClosed = errors.New("bus closed: quell is shutting down, retry against another instance")
 
-// Memory is the in-process bus of the embedded default: a bounded queue whose
-// fullness pushes back on ingest (Publish blocks) instead of growing.
+// Memory is the in-process bus of the embedded default: a queue bounded by
+// the number of alerts it holds, whose fullness pushes back on ingest
+// (Publish waits) instead of growing.
 type Memory struct {
 	ch     chan []quell.Alert
-	mu     sync.RWMutex
+	max    int
+	mu     sync.Mutex
+	queued int           // alerts published and not yet handled
+	freed  chan struct{} // closed (and replaced) whenever room is made
 	closed bool
 }
 
-// NewMemory returns a bus that holds up to depth batches.
-func NewMemory(depth int) *Memory {
-	return &Memory{ch: make(chan []quell.Alert, depth)}
+// NewMemory returns a bus that holds up to maxAlerts alerts. A single batch
+// larger than that is still accepted when the queue is empty.
+func NewMemory(maxAlerts int) *Memory {
+	return &Memory{ch: make(chan []quell.Alert, maxAlerts), max: maxAlerts, freed: make(chan struct{})}
 }
 
 func (m *Memory) Publish(ctx context.Context, alerts []quell.Alert) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.closed {
-		return ErrClosed
-	}
-	select {
-	case m.ch <- alerts:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return ErrClosed
+		}
+		if m.queued == 0 || m.queued+len(alerts) <= m.max {
+			m.queued += len(alerts)
+			m.ch <- alerts // never blocks: at most max batches of at least one alert are queued
+			m.mu.Unlock()
+			return nil
+		}
+		freed := m.freed
+		m.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -52,7 +66,13 @@ func (m *Memory) Close() {
 // does not stop on ctx: draining what was accepted is the point of shutdown.
 func (m *Memory) Subscribe(_ context.Context, h Handler) error {
 	for batch := range m.ch {
-		if err := h(context.Background(), batch); err != nil {
+		err := h(context.Background(), batch)
+		m.mu.Lock()
+		m.queued -= len(batch)
+		close(m.freed)
+		m.freed = make(chan struct{})
+		m.mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	Topology string `yaml:"topology"`
 	// Decisions, when set, is a file the decision log is appended to.
 	Decisions string `yaml:"decisions"`
+	// APITokenFiles hold the tokens the read API (/api/v1/...) requires, one
+	// a line; none means the API is open.
+	APITokenFiles []string `yaml:"api_token_files"`
 	// IdentityLabels narrows, per source, the labels that identify an alert.
 	IdentityLabels map[string][]string   `yaml:"identity_labels"`
 	Ingest         ingest.Config         `yaml:"ingest"`

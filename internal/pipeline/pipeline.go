@@ -18,7 +18,10 @@ import (
 
 // Pipeline owns one correlation engine. Its methods are safe for concurrent use.
 type Pipeline struct {
-	mu      sync.Mutex
+	// out orders dispatches: batches reach the sinks in the order the engine
+	// produced them, whichever goroutine (bus or clock) produced them.
+	out     sync.Mutex
+	mu      sync.Mutex // the engine; not held while sinks push back, so reads go on
 	eng     *correlate.Engine
 	pending sinks.Batch // what the engine emitted since the last dispatch
 	sinks   []sinks.Sink
@@ -48,6 +51,8 @@ func newPipeline(cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink
 // Apply processes steps in order and returns once every sink holds what
 // they produced: only then may the bus commit them.
 func (p *Pipeline) Apply(ctx context.Context, steps []Step) error {
+	p.out.Lock()
+	defer p.out.Unlock()
 	p.mu.Lock()
 	for _, s := range steps {
 		if s.Alert == nil {
