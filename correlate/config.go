@@ -39,6 +39,9 @@ type Config struct {
 	// a decision record saying so.
 	MaxIncidents     int `yaml:"max_incidents"`
 	MaxTrackedAlerts int `yaml:"max_tracked_alerts"`
+	// MaxHeldDecisions bounds the decisions held for GroupWait (see
+	// Engine.decide); in a storm beyond it the oldest are emitted early.
+	MaxHeldDecisions int `yaml:"max_held_decisions"`
 	// ResolveHold: an incident whose alerts all resolved closes after this
 	// long without a new firing.
 	ResolveHold time.Duration `yaml:"resolve_hold"`
@@ -63,6 +66,7 @@ func DefaultConfig() Config {
 		MaxAge:           24 * time.Hour,
 		MaxIncidents:     20000,
 		MaxTrackedAlerts: 500000,
+		MaxHeldDecisions: 50000,
 		ResolveHold:      2 * time.Minute,
 		ReopenWindow:     time.Minute,
 		Flapping:         dedupe.FlapConfig{Window: 20 * time.Minute, Enter: 6, Leave: 2},
@@ -94,8 +98,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("correlate.hops must not be negative, got %d", c.Hops)
 	case c.MaxAlerts < 1:
 		return fmt.Errorf("correlate.max_alerts must be at least 1, got %d", c.MaxAlerts)
-	case c.MaxIncidents < 1 || c.MaxTrackedAlerts < 1:
-		return fmt.Errorf("correlate.max_incidents and max_tracked_alerts must be at least 1, got %d and %d", c.MaxIncidents, c.MaxTrackedAlerts)
+	case c.MaxIncidents < 1 || c.MaxTrackedAlerts < 1 || c.MaxHeldDecisions < 1:
+		return fmt.Errorf("correlate.max_incidents, max_tracked_alerts and max_held_decisions must be at least 1, got %d, %d and %d",
+			c.MaxIncidents, c.MaxTrackedAlerts, c.MaxHeldDecisions)
 	case c.Flapping.Enter < 2 || c.Flapping.Leave < 0 || c.Flapping.Leave >= c.Flapping.Enter:
 		return fmt.Errorf("correlate.flapping: want enter >= 2 and 0 <= leave < enter, got enter %d leave %d", c.Flapping.Enter, c.Flapping.Leave)
 	}

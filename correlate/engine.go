@@ -42,6 +42,7 @@ type Engine struct {
 	pendingFP map[quell.Fingerprint]*scope
 	timers    timerHeap
 	timerSeq  uint64
+	armed     map[armedKey]bool // the alerts' deadlines that have a timer pending
 	held      []held
 	heldHead  int       // held[:heldHead] are emitted
 	young     []related // scratch for candidates
@@ -104,6 +105,7 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		scopes:      make(map[uint64]*scope),
 		pendingFP:   make(map[quell.Fingerprint]*scope),
 		infos:       make(map[quell.Fingerprint]*alertInfo),
+		armed:       make(map[armedKey]bool),
 		roles:       roles(cfg),
 		linkRank:    rank(cfg.LinkLabels),
 		groupWindow: cfg.GroupWindow.String(),
@@ -129,6 +131,9 @@ func (e *Engine) Process(a *quell.Alert, at time.Time) {
 		at = e.now // late arrivals are decided now, never in the past
 	}
 	kind, st := e.tracker.Observe(a, at)
+	if st != nil && st.Status == quell.Firing && st.ExpiresAt.After(at) {
+		e.arm(timerExpire, a.Fingerprint, st.ExpiresAt)
+	}
 	if sc := e.pendingFP[a.Fingerprint]; sc != nil {
 		// Its first occurrence awaits the group decision: this one follows it.
 		sc.pending = append(sc.pending, pendingItem{alert: *a, at: at, kind: kind})
@@ -218,11 +223,8 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	case dedupe.Resolve:
 		e.resolveMember(inc, a, at, st)
 	case dedupe.New, dedupe.Retrigger:
-		if st.ExpiresAt.After(at) {
-			e.schedule(timer{at: st.ExpiresAt, kind: timerExpire, fp: a.Fingerprint})
-		}
 		if st.Flapping {
-			e.schedule(timer{at: at.Add(e.cfg.Flapping.Window), kind: timerSettle, fp: a.Fingerprint})
+			e.arm(timerSettle, a.Fingerprint, at.Add(e.cfg.Flapping.Window))
 		}
 		e.place(a, at, kind, st, inc)
 	}
@@ -252,7 +254,7 @@ func (e *Engine) resolveMember(inc *incident, a *quell.Alert, at time.Time, st *
 	if st.Flapping {
 		// A flapping alert's incident stays open instead of closing and
 		// reopening with every toggle; the resolve applies once it calms down.
-		e.schedule(timer{at: at.Add(e.cfg.Flapping.Window), kind: timerSettle, fp: a.Fingerprint})
+		e.arm(timerSettle, a.Fingerprint, at.Add(e.cfg.Flapping.Window))
 		e.decide(a, inc, quell.ActionSuppressed, fmt.Sprintf(
 			"flapping (%d state changes in %s): resolve held until it stops flapping", len(st.Changes), e.cfg.Flapping.Window), at)
 		return
@@ -558,32 +560,20 @@ func (e *Engine) decide(a *quell.Alert, inc *incident, action quell.Action, reas
 		return
 	}
 	e.held = append(e.held, held{d: d, inc: inc})
+	// In a storm the queue grows with rate × GroupWait; beyond its bound the
+	// oldest go out early, naming the incident as it is now.
+	for len(e.held)-e.heldHead > e.cfg.MaxHeldDecisions {
+		e.emitOldestHeld()
+	}
 }
 
 // release emits the held decisions whose wait ended by now (all when all).
 // The queue is consumed from heldHead, so a release costs what it emits.
 func (e *Engine) release(now time.Time, all bool) {
-	n := e.heldHead
-	for ; n < len(e.held); n++ {
-		h := &e.held[n]
-		if !all && h.d.At.Add(e.cfg.GroupWait).After(now) {
-			break
-		}
-		final := h.inc.final()
-		if final != h.inc {
-			if h.d.Action == quell.ActionCreated {
-				h.d.Action = quell.ActionJoined
-			}
-			h.d.Reason += "; then " + h.inc.mergeReason
-		}
-		h.d.Incident = final.id
-		if e.out.Decision != nil {
-			e.out.Decision(h.d)
-		}
-		e.held[n] = held{}
+	for e.heldHead < len(e.held) && (all || !e.held[e.heldHead].d.At.Add(e.cfg.GroupWait).After(now)) {
+		e.emitOldestHeld()
 	}
-	e.heldHead = n
-	switch {
+	switch n := e.heldHead; {
 	case n == len(e.held) && cap(e.held) > 1<<16:
 		e.held, e.heldHead = nil, 0 // after a storm, give the memory back
 	case n == len(e.held):
@@ -592,6 +582,25 @@ func (e *Engine) release(now time.Time, all bool) {
 		e.held = e.held[:copy(e.held, e.held[n:])]
 		e.heldHead = 0
 	}
+}
+
+// emitOldestHeld emits the oldest held decision, naming the incident its
+// alert ended up in.
+func (e *Engine) emitOldestHeld() {
+	h := &e.held[e.heldHead]
+	final := h.inc.final()
+	if final != h.inc {
+		if h.d.Action == quell.ActionCreated {
+			h.d.Action = quell.ActionJoined
+		}
+		h.d.Reason += "; then " + h.inc.mergeReason
+	}
+	h.d.Incident = final.id
+	if e.out.Decision != nil {
+		e.out.Decision(h.d)
+	}
+	e.held[e.heldHead] = held{}
+	e.heldHead++
 }
 
 // Advance moves the engine's clock to now, firing every deadline reached.
@@ -651,17 +660,30 @@ func (e *Engine) fire(t timer) {
 			e.schedule(timer{at: t.at.Add(e.cfg.ReopenWindow), kind: timerForget, inc: inc})
 		}
 	case timerExpire:
+		delete(e.armed, armedKey{t.fp, t.kind})
 		st := e.tracker.Get(t.fp)
-		if st != nil && st.Status == quell.Firing && !st.ExpiresAt.IsZero() && !st.ExpiresAt.After(t.at) && !st.Flapping {
+		switch {
+		case st == nil || st.Status != quell.Firing || st.ExpiresAt.IsZero():
+		case st.ExpiresAt.After(t.at): // refreshed since: wait for the new end
+			e.arm(timerExpire, t.fp, st.ExpiresAt)
+		case st.Flapping: // expires once it calms down (see timerSettle)
+		default:
 			e.tracker.Expire(st, t.at)
 			if inc := e.byAlert[t.fp]; inc != nil {
 				e.markResolved(inc, inc.members[t.fp], t.at, t.at)
 			}
 		}
 	case timerSettle:
+		delete(e.armed, armedKey{t.fp, t.kind})
 		st := e.tracker.Get(t.fp)
 		if st != nil && e.tracker.Settle(st, t.at) {
 			e.markFlapping(t.fp, false)
+		}
+		if st != nil && st.Flapping && len(st.Changes) > 0 {
+			e.arm(timerSettle, t.fp, st.Changes[len(st.Changes)-1].Add(e.cfg.Flapping.Window))
+		}
+		if st != nil && !st.Flapping && st.Status == quell.Firing && !st.ExpiresAt.IsZero() {
+			e.arm(timerExpire, t.fp, st.ExpiresAt)
 		}
 		if st != nil && !st.Flapping && st.Status == quell.Resolved {
 			if inc := e.byAlert[t.fp]; inc != nil {
@@ -698,7 +720,7 @@ func (e *Engine) forgetState(fp quell.Fingerprint) {
 		return
 	}
 	if n := len(st.Changes); n > 0 && e.now.Sub(st.Changes[n-1]) < e.cfg.Flapping.Window {
-		e.schedule(timer{at: st.Changes[n-1].Add(e.cfg.Flapping.Window), kind: timerSettle, fp: fp})
+		e.arm(timerSettle, fp, st.Changes[n-1].Add(e.cfg.Flapping.Window))
 		return
 	}
 	e.forgetAlert(fp)

@@ -382,3 +382,44 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 		t.Fatalf("refire after eviction: %s", reasons(ds))
 	}
 }
+
+func TestHeldDecisionsAreBounded(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxHeldDecisions = 3
+	r := newRun(t, cfg, nil)
+	a := alert(occ{labels: "alertname=A,service=x"})
+	for i := 0; i < 10; i++ { // repeats of an alert whose incident is younger than group wait
+		r.eng.Process(&a, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	if len(r.decisions) != 7 {
+		t.Fatalf("%d decisions out while the incident is young, want the 7 beyond the bound of 3 held", len(r.decisions))
+	}
+	r.eng.Advance(t0.Add(cfg.GroupWait + time.Second))
+	if len(r.decisions) != 10 {
+		t.Fatalf("%d decisions after group wait, want all 10", len(r.decisions))
+	}
+}
+
+// Prometheus re-sends a firing alert every minute with a later endsAt: the
+// alert stays firing while refreshed, resolves once the refreshes stop, and
+// keeps one timer however often it is sent.
+func TestRefreshedExpiryKeepsFiring(t *testing.T) {
+	cfg := fastConfig()
+	r := newRun(t, cfg, nil)
+	for i := 0; i < 10; i++ {
+		a := alert(occ{labels: "alertname=A,service=x"})
+		a.EndsAt = t0.Add(time.Duration(i)*time.Minute + 4*time.Minute)
+		r.eng.Process(&a, t0.Add(time.Duration(i)*time.Minute))
+	}
+	if n := len(r.eng.timers); n > 3 {
+		t.Fatalf("%d timers pending after 10 refreshes of one alert", n)
+	}
+	r.eng.Advance(t0.Add(12 * time.Minute))
+	if inc := r.eng.Incidents("")[0]; inc.Alerts[0].Status != quell.Firing {
+		t.Fatalf("alert resolved at its first endsAt although refreshed: %+v", inc)
+	}
+	r.eng.Advance(t0.Add(13*time.Minute + cfg.ResolveHold))
+	if inc := r.eng.Incidents("")[0]; inc.Status != quell.IncidentResolved {
+		t.Fatalf("alert not resolved after its last endsAt: %+v", inc)
+	}
+}

@@ -130,10 +130,10 @@ func (e *Engine) Restore(s Snapshot) {
 	}
 	for _, st := range s.Alerts {
 		if st.Status == quell.Firing && !st.ExpiresAt.IsZero() {
-			e.schedule(timer{at: st.ExpiresAt, kind: timerExpire, fp: st.Fingerprint})
+			e.arm(timerExpire, st.Fingerprint, st.ExpiresAt)
 		}
 		if st.Flapping && len(st.Changes) > 0 {
-			e.schedule(timer{at: st.Changes[len(st.Changes)-1].Add(e.cfg.Flapping.Window), kind: timerSettle, fp: st.Fingerprint})
+			e.arm(timerSettle, st.Fingerprint, st.Changes[len(st.Changes)-1].Add(e.cfg.Flapping.Window))
 		}
 	}
 	for _, hd := range s.Held {

@@ -52,3 +52,22 @@ func (e *Engine) schedule(t timer) {
 	t.seq = e.timerSeq
 	heap.Push(&e.timers, t)
 }
+
+// armedKey names one alert's deadline of one kind (expiry, settling).
+type armedKey struct {
+	fp   quell.Fingerprint
+	kind timerKind
+}
+
+// arm sets an alert's deadline of a kind unless one is pending: an alert
+// sent again and again (Prometheus re-sends firing alerts every minute)
+// keeps one timer, not one per occurrence. The handler checks the state
+// when the timer fires and arms again if the deadline moved.
+func (e *Engine) arm(kind timerKind, fp quell.Fingerprint, at time.Time) {
+	k := armedKey{fp, kind}
+	if e.armed[k] {
+		return
+	}
+	e.armed[k] = true
+	e.schedule(timer{at: at, kind: kind, fp: fp})
+}
