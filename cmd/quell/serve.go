@@ -60,9 +60,6 @@ correlate' and 'quell sink' would run them in separate processes.
 	if err != nil {
 		return err
 	}
-	if *sf.pprof != "" {
-		go servePprof(env, *sf.pprof)
-	}
 	if env.kafka() {
 		return serveKafka(ctx, env)
 	}
@@ -248,8 +245,12 @@ func (sf stageFlags) load() (*stageEnv, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &stageEnv{cfg: cfg, topo: topo, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), reg: reg,
-		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir)}, nil
+	env := &stageEnv{cfg: cfg, topo: topo, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), reg: reg,
+		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir)}
+	if *sf.pprof != "" {
+		go servePprof(env, *sf.pprof)
+	}
+	return env, nil
 }
 
 func (env *stageEnv) kafka() bool { return len(env.cfg.Kafka.Brokers) > 0 }

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -189,20 +188,4 @@ func (c *Consumer[T]) commit(ctx context.Context, r *kafkago.Reader, msgs []kafk
 	if err := r.CommitMessages(cctx, msgs...); err != nil {
 		c.log.Warn("committing offsets failed; the batch will be delivered again", "records", len(msgs), "err", err)
 	}
-}
-
-// decode reads one JSON record and, for types that can check themselves
-// (quell.Alert), validates it: a record that decodes to nothing usable is as
-// poisonous as one that does not decode.
-func decode[T any](b []byte) (T, error) {
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("not a JSON %T: %w", v, err)
-	}
-	if val, ok := any(&v).(interface{ Validate() error }); ok {
-		if err := val.Validate(); err != nil {
-			return v, fmt.Errorf("invalid %T: %w", v, err)
-		}
-	}
-	return v, nil
 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -37,5 +38,24 @@ func TestDecode(t *testing.T) {
 	// Types without Validate are only decoded.
 	if _, err := decode[quell.Decision]([]byte(`{"incident":"i-1"}`)); err != nil {
 		t.Errorf("decode Decision: %v", err)
+	}
+}
+
+func TestAlertRecordKeepsRawVerbatim(t *testing.T) {
+	a := quell.Alert{Source: "alertmanager", Status: quell.Firing, Labels: map[string]string{"alertname": "A"},
+		Raw: json.RawMessage(`{"labels": {"alertname": "A"},  "note": "spaced\n"}`)}
+	b, err := encodeRecord(&a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode[quell.Alert](b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Raw) != string(a.Raw) || got.Labels["alertname"] != "A" {
+		t.Fatalf("round trip: raw %q labels %v", got.Raw, got.Labels)
+	}
+	if _, err := decode[quell.Alert](append(b[:bytes.IndexByte(b, '\n')+1:bytes.IndexByte(b, '\n')+1], "{broken"...)); err == nil {
+		t.Fatal("a record whose raw part is not JSON decoded")
 	}
 }

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,7 +94,7 @@ func (p *Producer[T]) Publish(ctx context.Context, vs []T) error {
 	}
 	msgs := make([]kafkago.Message, len(vs))
 	for i := range vs {
-		b, err := json.Marshal(&vs[i])
+		b, err := encodeRecord(&vs[i])
 		if err != nil {
 			return fmt.Errorf("encoding record %d of %d for %s: %w", i, len(vs), p.topic, err)
 		}
