@@ -21,7 +21,7 @@ func TestDecode(t *testing.T) {
 		{"empty", "", "not a JSON quell.Alert"},
 		{"truncated", `{"source":"x","labels":{`, "not a JSON quell.Alert"},
 		{"wrong shape", `["an", "array"]`, "not a JSON quell.Alert"},
-		{"tombstone", `null`, "invalid quell.Alert: alert has no source"},
+		{"tombstone", `null`, "not a JSON quell.Alert"},
 		{"no labels", `{"source":"datadog","status":"firing"}`, "invalid quell.Alert: alert has no labels"},
 		{"bad status", `{"source":"datadog","status":"open","labels":{"a":"b"}}`, `invalid quell.Alert: alert status "open"`},
 	} {

@@ -226,14 +226,17 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 			return
 		}
 		next = last + 1
-		if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: next}}); err != nil {
-			log.Debug("committing offsets failed (a rebalance ends the generation); the snapshot's offset is what counts", "err", err)
-		}
 		if time.Since(lastSnap) >= p.cfg.SnapshotEvery {
 			if err := p.saveState(stop, id, part, next, w); err != nil {
 				log.Warn("saving the partition's snapshot failed; retried at the next", "err", err)
 			} else {
 				snapped, lastSnap = next, time.Now()
+				// The snapshot's offset is where the partition resumes; the
+				// group's offset only shows the lag, so it follows snapshots
+				// rather than costing a round trip per batch.
+				if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: next}}); err != nil {
+					log.Debug("committing offsets failed (a rebalance ends the generation); the snapshot's offset is what counts", "err", err)
+				}
 			}
 		}
 	}

@@ -1,13 +1,13 @@
 package kafka
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/ingest"
 )
 
 // Records are JSON, except an alert's: its JSON without the raw payload, a
@@ -17,20 +17,39 @@ import (
 // by reflection. Compact JSON holds no newline, so the first one splits the
 // two unambiguously.
 func encodeRecord[T any](v *T) ([]byte, error) {
-	a, ok := any(v).(*quell.Alert)
-	if !ok {
-		return json.Marshal(v)
+	switch r := any(v).(type) {
+	case *quell.Alert:
+		b := appendAlert(make([]byte, 0, 1024+len(r.Raw)), r, false)
+		if len(r.Raw) > 0 {
+			b = append(append(b, '\n'), r.Raw...)
+		}
+		return b, nil
+	case *quell.Decision:
+		// The correlator writes one for every alert it reads.
+		return appendDecision(make([]byte, 0, 1280+len(r.Alert.Raw)), r), nil
 	}
-	b := appendAlert(make([]byte, 0, 1024+len(a.Raw)), a)
-	if len(a.Raw) > 0 {
-		b = append(append(b, '\n'), a.Raw...)
-	}
-	return b, nil
+	return json.Marshal(v)
+}
+
+// appendDecision appends d's JSON, as encoding/json would write it.
+func appendDecision(b []byte, d *quell.Decision) []byte {
+	b = append(b, `{"alert":`...)
+	b = appendAlert(b, &d.Alert, true)
+	b = append(b, `,"incident":`...)
+	b = appendString(b, d.Incident)
+	b = append(b, `,"action":`...)
+	b = appendString(b, string(d.Action))
+	b = append(b, `,"reason":`...)
+	b = appendString(b, d.Reason)
+	b = append(b, `,"at":`...)
+	b = appendTime(b, d.At)
+	return append(b, '}')
 }
 
 // appendAlert appends a's JSON, as encoding/json would write it (fields in
-// the same order, without Raw), to b.
-func appendAlert(b []byte, a *quell.Alert) []byte {
+// the same order), to b; the raw payload, already valid JSON since ingest
+// parsed it, goes in verbatim when withRaw.
+func appendAlert(b []byte, a *quell.Alert, withRaw bool) []byte {
 	b = append(b, `{"source":`...)
 	b = appendString(b, a.Source)
 	b = append(b, `,"status":`...)
@@ -60,6 +79,10 @@ func appendAlert(b []byte, a *quell.Alert) []byte {
 	}
 	b = append(b, `,"receivedAt":`...)
 	b = appendTime(b, a.ReceivedAt)
+	if withRaw && len(a.Raw) > 0 {
+		b = append(b, `,"raw":`...)
+		b = append(b, a.Raw...)
+	}
 	return append(b, '}')
 }
 
@@ -143,23 +166,18 @@ func appendString(b []byte, s string) []byte {
 
 // decode reads one record and, for types that can check themselves
 // (quell.Alert), validates it: a record that decodes to nothing usable is as
-// poisonous as one that does not decode.
+// poisonous as one that does not decode. Alerts, which the correlator reads
+// by the hundred thousand, go through ingest's scanner.
 func decode[T any](b []byte) (T, error) {
 	var v T
-	var raw []byte
-	if _, ok := any(&v).(*quell.Alert); ok {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b, raw = b[:i], b[i+1:]
-			if !json.Valid(raw) {
-				return v, fmt.Errorf("not a quell alert record: the raw payload after the newline is not JSON")
-			}
-		}
+	var err error
+	if a, ok := any(&v).(*quell.Alert); ok {
+		*a, err = ingest.ParseAlertRecord(b)
+	} else {
+		err = json.Unmarshal(b, &v)
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err != nil {
 		return v, fmt.Errorf("not a JSON %T: %w", v, err)
-	}
-	if a, ok := any(&v).(*quell.Alert); ok && raw != nil {
-		a.Raw = bytes.Clone(raw)
 	}
 	if val, ok := any(&v).(interface{ Validate() error }); ok {
 		if err := val.Validate(); err != nil {

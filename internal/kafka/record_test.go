@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -22,7 +23,7 @@ func FuzzAppendAlert(f *testing.F) {
 		if err != nil {
 			t.Skip() // times encoding/json refuses never reach here: ingest refuses them
 		}
-		got := appendAlert(nil, &a)
+		got := appendAlert(nil, &a, false)
 		if !json.Valid(got) {
 			t.Fatalf("not JSON: %s", got)
 		}
@@ -35,6 +36,38 @@ func FuzzAppendAlert(f *testing.F) {
 		}
 		if !reflect.DeepEqual(g, w) {
 			t.Fatalf("appendAlert read back as\n%+v\nencoding/json as\n%+v", g, w)
+		}
+		// What the correlator reads back of the record is what was written.
+		rec, err := encodeRecord(&a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decode[quell.Alert](rec)
+		if err != nil {
+			if a.Validate() == nil {
+				t.Fatalf("record of a valid alert does not decode: %v", err)
+			}
+		} else if !reflect.DeepEqual(back, w) {
+			t.Fatalf("record read back as\n%+v\nwant\n%+v", back, w)
+		}
+		// A decision record, raw payload and all.
+		a.Raw = json.RawMessage(`{"labels": {"k": "v"}}`)
+		d := quell.Decision{Alert: a, Incident: v, Action: quell.ActionJoined, Reason: av, At: at}
+		want, err = json.Marshal(&d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gd, wd quell.Decision
+		if err := json.Unmarshal(appendDecision(nil, &d), &gd); err != nil {
+			t.Fatalf("decision record: %v", err)
+		}
+		if err := json.Unmarshal(want, &wd); err != nil {
+			t.Fatal(err)
+		}
+		// The raw payload goes in verbatim; encoding/json compacts it.
+		gd.Alert.Raw, wd.Alert.Raw = compact(t, gd.Alert.Raw), compact(t, wd.Alert.Raw)
+		if !reflect.DeepEqual(gd, wd) {
+			t.Fatalf("appendDecision read back as\n%+v\nencoding/json as\n%+v", gd, wd)
 		}
 	})
 }
@@ -56,4 +89,12 @@ func BenchmarkEncodeAlert(b *testing.B) {
 			}
 		}
 	})
+}
+
+func compact(t *testing.T, raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatalf("raw payload %q: %v", raw, err)
+	}
+	return b.Bytes()
 }
