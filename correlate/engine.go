@@ -44,8 +44,9 @@ type Engine struct {
 	timerSeq  uint64
 	armed     map[armedKey]bool // the alerts' deadlines that have a timer pending
 	held      []held
-	heldHead  int       // held[:heldHead] are emitted
-	young     []related // scratch for candidates
+	dirty     []*incident // incidents with an update for EmitUpdates
+	heldHead  int         // held[:heldHead] are emitted
+	young     []related   // scratch for candidates
 	infos     map[quell.Fingerprint]*alertInfo
 	roles     map[string]labelRole // what each configured label name is for
 	linkRank  map[string]int       // position of each link label in the config
@@ -633,6 +634,7 @@ func (e *Engine) Flush() {
 	e.timers = rest
 	heap.Init(&e.timers)
 	e.release(e.now, true)
+	e.EmitUpdates()
 }
 
 func (e *Engine) fire(t timer) {

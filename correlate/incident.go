@@ -32,6 +32,8 @@ type incident struct {
 	announced   bool
 	reopened    bool
 	evicted     bool
+	dirty       bool      // an update waits for EmitUpdates
+	dirtyAt     time.Time // the time of that update
 	mergedInto  *incident
 	mergeReason string
 }
@@ -145,14 +147,45 @@ func (e *Engine) maybeResolve(inc *incident, at time.Time) {
 	}
 }
 
+// change emits an incident's change. Updates (an alert joined, resolved or
+// left) are coalesced until EmitUpdates: a storm of joins makes one update
+// per incident and batch, not one copy of a growing incident per alert.
+// Every change carries the whole incident, so a coalesced update loses
+// nothing, and a later change of another kind supersedes it.
 func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
 	if !inc.announced {
 		return // its creation, when announced, carries the state so far
 	}
+	if kind == quell.IncidentUpdated {
+		if !inc.dirty {
+			inc.dirty = true
+			e.dirty = append(e.dirty, inc)
+		}
+		inc.dirtyAt = at
+		return
+	}
+	inc.dirty = false
+	e.emitChange(inc, kind, at)
+}
+
+func (e *Engine) emitChange(inc *incident, kind quell.ChangeKind, at time.Time) {
 	inc.seq++
 	if e.out.Change != nil {
 		e.out.Change(quell.IncidentChange{Kind: kind, Incident: inc.view(), Seq: inc.seq, At: at})
 	}
+}
+
+// EmitUpdates emits one update for every incident changed since the last
+// call; callers call it after each batch of alerts (Flush does too).
+func (e *Engine) EmitUpdates() {
+	for _, inc := range e.dirty {
+		if inc.dirty && inc.mergedInto == nil && !inc.evicted {
+			inc.dirty = false
+			e.emitChange(inc, quell.IncidentUpdated, inc.dirtyAt)
+		}
+	}
+	clear(e.dirty)
+	e.dirty = e.dirty[:0]
 }
 
 // view copies the incident for readers outside the engine.

@@ -61,6 +61,7 @@ func (p *Pipeline) Apply(ctx context.Context, steps []Step) error {
 			p.eng.Process(s.Alert, s.At)
 		}
 	}
+	p.eng.EmitUpdates()
 	out := p.pending
 	p.pending = sinks.Batch{}
 	p.mu.Unlock()

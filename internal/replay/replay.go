@@ -76,7 +76,11 @@ func Read(r io.Reader, fp *dedupe.Fingerprinter) ([]quell.Alert, error) {
 func Run(alerts []quell.Alert, eng *correlate.Engine) {
 	slices.SortStableFunc(alerts, func(a, b quell.Alert) int { return a.EventTime().Compare(b.EventTime()) })
 	for i := range alerts {
-		eng.Process(&alerts[i], alerts[i].EventTime())
+		at := alerts[i].EventTime()
+		if i > 0 && at.After(alerts[i-1].EventTime()) {
+			eng.EmitUpdates() // alerts of one moment are one batch, as when serving
+		}
+		eng.Process(&alerts[i], at)
 	}
 	eng.Flush()
 }
