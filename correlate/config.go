@@ -15,10 +15,15 @@ type Config struct {
 	// GroupWindow: for this long after it opened, an incident takes every
 	// related alert at once: the first minute of a storm is one problem.
 	GroupWindow time.Duration `yaml:"group_window"`
-	// GroupWait: after the grouping window, related alerts wait this long
-	// before their decision, to see whether they are a burst of their own.
+	// GroupWait: decisions about an incident this young are held this long
+	// before they go out, and its creation is announced only then: until
+	// then, an alert that links it to another young incident merges the two
+	// without a record or a ticket naming the one that merged away.
 	GroupWait time.Duration `yaml:"group_wait"`
-	// BurstMin: that many related alerts within GroupWait, arriving after an
+	// BurstWait: after the grouping window, related alerts wait this long
+	// before their decision, to see whether they are a burst of their own.
+	BurstWait time.Duration `yaml:"burst_wait"`
+	// BurstMin: that many related alerts within BurstWait, arriving after an
 	// incident's grouping window, open a new incident: a second problem that
 	// started while the first one was still open. Fewer join the incident.
 	BurstMin int `yaml:"burst_min"`
@@ -57,6 +62,7 @@ func DefaultConfig() Config {
 		Window:           5 * time.Minute,
 		GroupWindow:      30 * time.Second,
 		GroupWait:        10 * time.Second,
+		BurstWait:        10 * time.Second,
 		BurstMin:         20,
 		ScopeLabels:      []string{"cluster"},
 		LinkLabels:       []string{"service", "job", "namespace", "host", "instance", "pod", "node"},
@@ -88,8 +94,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch {
-	case c.GroupWait < 0 || c.ResolveHold < 0 || c.ReopenWindow < 0:
-		return fmt.Errorf("correlate.group_wait, resolve_hold and reopen_window must not be negative")
+	case c.GroupWait < 0 || c.BurstWait < 0 || c.ResolveHold < 0 || c.ReopenWindow < 0:
+		return fmt.Errorf("correlate.group_wait, burst_wait, resolve_hold and reopen_window must not be negative")
 	case c.GroupWindow > c.Window:
 		return fmt.Errorf("correlate.group_window (%s) must not exceed correlate.window (%s)", c.GroupWindow, c.Window)
 	case c.BurstMin < 1:

@@ -312,7 +312,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedup
 		sc.pending = append(sc.pending, pendingItem{alert: *a, at: at, kind: kind, target: late, rel: lrel})
 		e.pendingFP[a.Fingerprint] = sc
 		if len(sc.pending) == 1 {
-			e.schedule(timer{at: at.Add(e.cfg.GroupWait), kind: timerPending, scope: sc})
+			e.schedule(timer{at: at.Add(e.cfg.BurstWait), kind: timerPending, scope: sc})
 		}
 	case cur != nil:
 		e.dedupe(cur, a, at, "re-triggered; no other related incident, stays in its own")
@@ -757,7 +757,7 @@ func (e *Engine) flushPending(sc *scope, at time.Time) {
 		switch {
 		case leaders >= e.cfg.BurstMin && burst == nil:
 			burst = e.newIncident(sc, a, it.at)
-			reason := fmt.Sprintf("a burst of %d related alerts within %s after incident %s's grouping window: a problem of its own", leaders, e.cfg.GroupWait, target.id)
+			reason := fmt.Sprintf("a burst of %d related alerts within %s after incident %s's grouping window: a problem of its own", leaders, e.cfg.BurstWait, target.id)
 			if cur != nil {
 				e.remove(cur, a.Fingerprint, it.at)
 			}
@@ -771,7 +771,7 @@ func (e *Engine) flushPending(sc *scope, at time.Time) {
 		case target.status == quell.IncidentOpen && target == cur:
 			e.dedupe(cur, a, it.at, "re-triggered after the grouping window, no burst: stays in its incident")
 		case target.status == quell.IncidentOpen:
-			e.join(target, cur, a, it.at, info, fmt.Sprintf("late alert, %s; %d alerts in %s are no burst", it.rel, leaders, e.cfg.GroupWait))
+			e.join(target, cur, a, it.at, info, fmt.Sprintf("late alert, %s; %d alerts in %s are no burst", it.rel, leaders, e.cfg.BurstWait))
 		case target.members[a.Fingerprint] != nil && it.at.Sub(target.resolvedAt) <= e.cfg.ReopenWindow:
 			e.reopen(target, a, it.at)
 		case cur != nil:

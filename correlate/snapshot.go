@@ -149,7 +149,7 @@ func (e *Engine) Restore(s Snapshot) {
 		// A follower has no target and is handled afresh at the flush.
 		it := pendingItem{alert: ps.Alert, at: ps.At, kind: ps.Kind, rel: ps.Rel, target: e.incidents[ps.Target]}
 		if len(sc.pending) == 0 {
-			e.schedule(timer{at: ps.At.Add(e.cfg.GroupWait), kind: timerPending, scope: sc})
+			e.schedule(timer{at: ps.At.Add(e.cfg.BurstWait), kind: timerPending, scope: sc})
 		}
 		if it.target != nil {
 			e.pendingFP[ps.Alert.Fingerprint] = sc
