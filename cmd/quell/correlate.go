@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/pipeline"
 )
 
 func correlateCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("correlate", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: quell correlate --kafka BROKERS [flags]
+	env, err := loadSplitStage(ctx, "correlate", `Usage: quell correlate --kafka BROKERS [flags]
 Runs the correlator stage of split mode: consumes the alerts topic as a
 member of the consumer group <prefix>-correlate, deduplicates and groups
 alerts into incidents (one engine per assigned partition), and publishes
@@ -21,21 +17,8 @@ decisions and incident changes to their topics. Input offsets count as done
 only once those are acknowledged; each partition's state is snapshotted to
 the state topic and follows the partition to whichever instance owns it.
 Serves the incidents API (for its own partitions) and metrics on --listen.
-`)
-		fs.PrintDefaults()
-	}
-	sf := newStageFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	env, err := sf.load()
+`, args)
 	if err != nil {
-		return err
-	}
-	if err := env.needKafka("correlate"); err != nil {
-		return err
-	}
-	if err := env.ensureTopics(ctx); err != nil {
 		return err
 	}
 	mux := env.mux()

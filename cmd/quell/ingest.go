@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"flag"
-	"fmt"
 	"net/http"
 
 	"github.com/quellhq/quell"
@@ -16,29 +14,14 @@ import (
 )
 
 func ingestCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: quell ingest --kafka BROKERS [flags]
+	env, err := loadSplitStage(ctx, "ingest", `Usage: quell ingest --kafka BROKERS [flags]
 Runs the ingest stage of split mode: the HTTP webhooks (Alertmanager,
 Prometheus, Datadog, Splunk) normalize and fingerprint alerts and publish
 them to the alerts topic, keyed by correlation scope. A request is answered
 2xx only once every in-sync replica holds its alerts. Run as many instances
 as the traffic needs, behind one load balancer.
-`)
-		fs.PrintDefaults()
-	}
-	sf := newStageFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	env, err := sf.load()
+`, args)
 	if err != nil {
-		return err
-	}
-	if err := env.needKafka("ingest"); err != nil {
-		return err
-	}
-	if err := env.ensureTopics(ctx); err != nil {
 		return err
 	}
 	mux := env.mux()

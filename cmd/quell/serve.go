@@ -40,23 +40,15 @@ const (
 )
 
 func serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: quell serve [flags]
+	env, err := loadStage("serve", `Usage: quell serve [flags]
 Runs every stage in one process: HTTP ingest (Alertmanager, Prometheus,
-Datadog, Splunk), dedupe and correlation, outgoing webhooks, and the API.
+Datadog, Splunk), dedupe and correlation, the sinks (webhooks, ITSM tools,
+ClickHouse, the decision log), and the API.
 With no servers configured it needs nothing else: the stages share an
 in-process bus and state is kept in --data-dir. With --kafka the same
 stages run joined by Kafka topics, exactly as 'quell ingest', 'quell
 correlate' and 'quell sink' would run them in separate processes.
-`)
-		fs.PrintDefaults()
-	}
-	sf := newStageFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	env, err := sf.load()
+`, args)
 	if err != nil {
 		return err
 	}
@@ -167,6 +159,34 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	return errors.Join(runErr, serr, closeSinks(env, ss))
 }
 
+// loadStage parses a stage command's flags (usage heads its --help) and
+// loads its configuration.
+func loadStage(name, usage string, args []string) (*stageEnv, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	sf := newStageFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return sf.load()
+}
+
+// loadSplitStage is loadStage for a stage that only exists over Kafka: it
+// also creates the topics that are missing, so any stage may start first.
+func loadSplitStage(ctx context.Context, name, usage string, args []string) (*stageEnv, error) {
+	env, err := loadStage(name, usage, args)
+	if err != nil {
+		return nil, err
+	}
+	if !env.kafka() {
+		return nil, fmt.Errorf("%s runs one stage of split mode and needs Kafka: pass --kafka BROKERS (or set kafka.brokers); 'quell serve' runs every stage without it", name)
+	}
+	return env, env.ensureTopics(ctx)
+}
+
 // stageFlags are the flags of serve and the split stages; they override the config file.
 type stageFlags struct {
 	common
@@ -254,14 +274,6 @@ func (sf stageFlags) load() (*stageEnv, error) {
 }
 
 func (env *stageEnv) kafka() bool { return len(env.cfg.Kafka.Brokers) > 0 }
-
-// needKafka is for the split stages, which exist only over Kafka.
-func (env *stageEnv) needKafka(stage string) error {
-	if !env.kafka() {
-		return fmt.Errorf("%s runs one stage of split mode and needs Kafka: pass --kafka BROKERS (or set kafka.brokers); 'quell serve' runs every stage without it", stage)
-	}
-	return nil
-}
 
 // ensureTopics creates the topics that are missing, so any stage may start first.
 func (env *stageEnv) ensureTopics(ctx context.Context) error {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -14,28 +13,13 @@ import (
 )
 
 func sinkCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: quell sink --kafka BROKERS [flags]
+	env, err := loadSplitStage(ctx, "sink", `Usage: quell sink --kafka BROKERS [flags]
 Runs the sink stage of split mode: consumes the decisions and incidents
 topics and feeds the sinks (the --decisions log file, the configured
-webhooks). Offsets are committed only once the sinks hold the records;
+webhooks and ITSM tools, ClickHouse). Offsets are committed only once the sinks hold the records;
 redelivered copies are dropped by decision identity and incident change seq.
-`)
-		fs.PrintDefaults()
-	}
-	sf := newStageFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	env, err := sf.load()
+`, args)
 	if err != nil {
-		return err
-	}
-	if err := env.needKafka("sink"); err != nil {
-		return err
-	}
-	if err := env.ensureTopics(ctx); err != nil {
 		return err
 	}
 	ss, err := env.sinks()

@@ -19,6 +19,8 @@ pidfile="$dir/clickhouse.pid"
 dsn="clickhouse://127.0.0.1:$port/default"
 
 log() { echo "clickhouse.sh: $*" >&2; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_server() {
 	if command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null; then
@@ -100,13 +102,9 @@ EOF
 EOF
 }
 
-# running tells whether the pid file names a live server of ours.
-running() {
-	[ -f "$pidfile" ] || return 1
-	local pid
-	pid="$(cat "$pidfile")"
-	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$dir/config.xml"
+# owned_pid PID: PID is the process this script started (see lib.sh).
+owned_pid() {
+	tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "$dir/config.xml"
 }
 
 answers() {
@@ -151,27 +149,7 @@ start() {
 	exit 1
 }
 
-stop() {
-	if ! running; then
-		rm -f "$pidfile"
-		log "not running"
-		return
-	fi
-	local pid i
-	pid="$(cat "$pidfile")"
-	kill -TERM "$pid"
-	for ((i = 0; i < 120; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			rm -f "$pidfile"
-			log "stopped (pid $pid)"
-			return
-		fi
-		sleep 0.25
-	done
-	log "server (pid $pid) ignored SIGTERM for 30s; killing it"
-	kill -KILL "$pid" 2>/dev/null || true
-	rm -f "$pidfile"
-}
+stop() { stop_started server; }
 
 case "${1:-}" in
 start) start ;;

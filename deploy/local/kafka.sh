@@ -37,6 +37,8 @@ jvm=(java -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true
 	-Dlog4j2.configurationFile="$dir/log4j2.xml" -Dkafka.logs.dir="$dir/logs" -cp "$libs/*")
 
 log() { echo "kafka.sh: $*" >&2; }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 need() {
 	if ! command -v "$1" >/dev/null; then
@@ -146,13 +148,9 @@ format() {
 	fi
 }
 
-# running tells whether the pid file names a live broker of ours.
-running() {
-	[ -f "$pidfile" ] || return 1
-	local pid
-	pid="$(cat "$pidfile")"
-	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$props"
+# owned_pid PID: PID is the process this script started (see lib.sh).
+owned_pid() {
+	tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "$props"
 }
 
 listening() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
@@ -210,27 +208,7 @@ start() {
 	fail_start "broker was not ready on $addr within ${wait_s}s (raise QUELL_KAFKA_WAIT if the machine is slow)"
 }
 
-stop() {
-	if ! running; then
-		rm -f "$pidfile"
-		log "not running"
-		return
-	fi
-	local pid i
-	pid="$(cat "$pidfile")"
-	kill -TERM "$pid"
-	for ((i = 0; i < 120; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			rm -f "$pidfile"
-			log "stopped (pid $pid)"
-			return
-		fi
-		sleep 0.25
-	done
-	log "broker (pid $pid) ignored SIGTERM for 30s; killing it"
-	kill -KILL "$pid" 2>/dev/null || true
-	rm -f "$pidfile"
-}
+stop() { stop_started broker; }
 
 case "${1:-}" in
 start) start ;;

@@ -4,8 +4,14 @@
 package testenv
 
 import (
+	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // Kafka returns the bootstrap address of a real Kafka broker (QUELL_TEST_KAFKA).
@@ -34,4 +40,41 @@ func need(t testing.TB, name, what string) string {
 	}
 	t.Skipf("%s is not set: skipping; this test needs %s", name, what)
 	return ""
+}
+
+// ClickHouseDatabase creates a fresh database on the test server and returns
+// its DSN; the database is dropped when the test ends, unless
+// QUELL_TEST_KEEP_DB=1 (to look at it after).
+func ClickHouseDatabase(t testing.TB) string {
+	t.Helper()
+	dsn := ClickHouse(t)
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("QUELL_TEST_CLICKHOUSE=%s: %v", dsn, err)
+	}
+	admin, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx := context.Background()
+	db := fmt.Sprintf("quell_test_%d", time.Now().UnixNano())
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("QUELL_TEST_KEEP_DB") == "1" {
+			t.Logf("kept database %s", db)
+			return
+		}
+		if err := admin.Exec(ctx, "DROP DATABASE "+db); err != nil {
+			t.Errorf("drop test database %s: %v", db, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + db
+	return u.String()
 }

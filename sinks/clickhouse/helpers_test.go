@@ -2,9 +2,7 @@ package clickhouse
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -29,32 +27,7 @@ func testDB(t testing.TB) driver.Conn {
 // emptyDB opens a fresh, unmigrated database on the test server.
 func emptyDB(t testing.TB) driver.Conn {
 	t.Helper()
-	dsn := testenv.ClickHouse(t)
-	ctx := context.Background()
-	admin, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	db := fmt.Sprintf("quell_test_%d", time.Now().UnixNano())
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("QUELL_TEST_KEEP_DB") == "1" {
-			t.Logf("kept database %s", db)
-			return
-		}
-		if err := admin.Exec(ctx, "DROP DATABASE "+db); err != nil {
-			t.Errorf("drop test database %s: %v", db, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + db
-	conn, err := Open(ctx, u.String())
+	conn, err := Open(context.Background(), testenv.ClickHouseDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,7 @@ package chtest
 
 import (
 	"context"
-	"fmt"
-	"net/url"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -22,32 +18,9 @@ import (
 // connection and the database's DSN.
 func DB(t testing.TB) (driver.Conn, string) {
 	t.Helper()
-	dsn := testenv.ClickHouse(t)
+	dsn := testenv.ClickHouseDatabase(t)
 	ctx := context.Background()
-	admin, err := clickhouse.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	db := fmt.Sprintf("quell_test_%d", time.Now().UnixNano())
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("QUELL_TEST_KEEP_DB") == "1" {
-			t.Logf("kept database %s", db)
-			return
-		}
-		if err := admin.Exec(ctx, "DROP DATABASE "+db); err != nil {
-			t.Errorf("drop test database %s: %v", db, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + db
-	conn, err := clickhouse.Open(ctx, u.String())
+	conn, err := clickhouse.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,5 +28,5 @@ func DB(t testing.TB) (driver.Conn, string) {
 	if err := clickhouse.Migrate(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	return conn, u.String()
+	return conn, dsn
 }
