@@ -75,22 +75,30 @@ var specs = map[QueryType]spec{
 	CoOccurringAlerts: {
 		cols: []Column{{"alert_a", KindString}, {"alert_b", KindString}, {"together", KindCount},
 			{"a_incidents", KindCount}, {"b_incidents", KindCount}, {"ratio", KindFloat}},
+		// One scan: each incident's alerts give every pair (i < j) and, as
+		// (a, a), each alert's own incident count; the counts are gathered
+		// into arrays once and looked up per pair, instead of joining two
+		// more scans of the decisions.
 		sql: func(s span) string {
-			members := fmt.Sprintf(`FROM decisions WHERE action IN ('created', 'joined') AND %s`, s.where("event_time"))
-			perAlert := func(name string) string {
-				return fmt.Sprintf(`SELECT concat(alertname, '/', service) AS alert_%s, uniqExact(incident_id) AS %[1]s_incidents %s GROUP BY alert_%[1]s`, name, members)
-			}
 			return fmt.Sprintf(`SELECT alert_a, alert_b, together, a_incidents, b_incidents,
 				together / least(a_incidents, b_incidents) AS ratio
 			FROM (
-				SELECT alert_a, alert_b, together, a_incidents FROM (
-					SELECT ks[i] AS alert_a, arrayJoin(arraySlice(ks, i + 1)) AS alert_b, count() AS together
-					FROM (SELECT incident_id, arraySort(groupUniqArray(concat(alertname, '/', service))) AS ks %s GROUP BY incident_id)
-					ARRAY JOIN arrayEnumerate(ks) AS i
-					GROUP BY alert_a, alert_b HAVING together > 1
-				) ANY LEFT JOIN (%s) USING alert_a
-			) ANY LEFT JOIN (%s) USING alert_b
-			ORDER BY ratio DESC, together DESC, alert_a, alert_b LIMIT %d`, members, perAlert("a"), perAlert("b"), s.limit)
+				SELECT p.1 AS alert_a, p.2 AS alert_b, p.3 AS together,
+					ns[indexOf(singles, alert_a)] AS a_incidents, ns[indexOf(singles, alert_b)] AS b_incidents
+				FROM (
+					SELECT groupArrayIf((a, b, n), a != b AND n > 1) AS pairs,
+						groupArrayIf(a, a = b) AS singles, groupArrayIf(n, a = b) AS ns
+					FROM (
+						SELECT ks[i] AS a, arrayJoin(arraySlice(ks, i)) AS b, count() AS n
+						FROM (SELECT incident_id, arraySort(groupUniqArray(concat(alertname, '/', service))) AS ks
+							FROM decisions WHERE action IN ('created', 'joined') AND %s GROUP BY incident_id)
+						ARRAY JOIN arrayEnumerate(ks) AS i
+						GROUP BY a, b
+					)
+				)
+				ARRAY JOIN pairs AS p
+			)
+			ORDER BY ratio DESC, together DESC, alert_a, alert_b LIMIT %d`, s.where("event_time"), s.limit)
 		},
 	},
 	// An incident belongs to the service of the alert that created it. MTTR

@@ -48,6 +48,41 @@ func TestAnalyticsMicroSS(t *testing.T) {
 		})
 	}
 
+	// Alerts that fire together, counted here from the decisions themselves.
+	members := map[string]map[string]bool{}
+	for _, d := range b.Decisions {
+		if d.Action == quell.ActionCreated || d.Action == quell.ActionJoined {
+			if members[d.Incident] == nil {
+				members[d.Incident] = map[string]bool{}
+			}
+			members[d.Incident][d.Alert.Labels["alertname"]+"/"+d.Alert.Labels["service"]] = true
+		}
+	}
+	single, pair := map[string]uint64{}, map[[2]string]uint64{}
+	for _, ks := range members {
+		for k := range ks {
+			single[k]++
+			for k2 := range ks {
+				if k < k2 {
+					pair[[2]string{k, k2}]++
+				}
+			}
+		}
+	}
+	co, err := a.Run(ctx, clickhouse.Query{Type: clickhouse.CoOccurringAlerts, From: from, To: to, Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, bs := co.Values[0].([]string), co.Values[1].([]string)
+	together, an, bn := co.Values[2].([]uint64), co.Values[3].([]uint64), co.Values[4].([]uint64)
+	for i := 0; i < co.Rows; i++ {
+		k := [2]string{as[i], bs[i]}
+		if together[i] != pair[k] || together[i] < 2 || an[i] != single[as[i]] || bn[i] != single[bs[i]] {
+			t.Errorf("co-occurring %v: together %d, incidents %d and %d; counted from the decisions: %d, %d and %d",
+				k, together[i], an[i], bn[i], pair[k], single[as[i]], single[bs[i]])
+		}
+	}
+
 	tab, err := a.Run(ctx, clickhouse.Query{Type: clickhouse.CompressionBySource, From: from, To: to})
 	if err != nil {
 		t.Fatal(err)
