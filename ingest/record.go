@@ -6,6 +6,19 @@ import (
 	"github.com/quellhq/quell"
 )
 
+// AppendAlertRecord appends a as quell writes it to Kafka and its journal:
+// its JSON without the raw payload, a newline, then the raw payload as the
+// source sent it. Compact JSON holds no newline, so the first one splits the
+// two unambiguously, and the raw payload, parsed once on the way in, is
+// neither re-validated nor re-encoded.
+func AppendAlertRecord(b []byte, a *quell.Alert) []byte {
+	b = a.AppendJSON(b, false)
+	if len(a.Raw) > 0 {
+		b = append(append(b, '\n'), a.Raw...)
+	}
+	return b
+}
+
 // ParseAlertRecord reads one alert as quell itself writes it: the JSON of a
 // quell.Alert, with its raw payload either inside ("raw") or after the first
 // newline (the records of Kafka's alerts topic). The correlator reads every

@@ -3,165 +3,22 @@ package kafka
 import (
 	"encoding/json"
 	"fmt"
-	"time"
-	"unicode/utf8"
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/ingest"
 )
 
-// Records are JSON, except an alert's: its JSON without the raw payload, a
-// newline, then the raw payload as the source sent it. Ingest encodes every
-// alert it accepts, and encoding/json spent most of ingest's CPU on it:
-// re-validating the raw JSON ingest had just parsed, and walking label maps
-// by reflection. Compact JSON holds no newline, so the first one splits the
-// two unambiguously.
+// Records are JSON; alerts and decisions, of which there is one per alert,
+// are written directly (see quell.Alert.AppendJSON), an alert as the record
+// ingest.AppendAlertRecord describes.
 func encodeRecord[T any](v *T) ([]byte, error) {
 	switch r := any(v).(type) {
 	case *quell.Alert:
-		b := appendAlert(make([]byte, 0, 1024+len(r.Raw)), r, false)
-		if len(r.Raw) > 0 {
-			b = append(append(b, '\n'), r.Raw...)
-		}
-		return b, nil
+		return ingest.AppendAlertRecord(make([]byte, 0, 1024+len(r.Raw)), r), nil
 	case *quell.Decision:
-		// The correlator writes one for every alert it reads.
-		return appendDecision(make([]byte, 0, 1280+len(r.Alert.Raw)), r), nil
+		return r.AppendJSON(make([]byte, 0, 1280+len(r.Alert.Raw))), nil
 	}
 	return json.Marshal(v)
-}
-
-// appendDecision appends d's JSON, as encoding/json would write it.
-func appendDecision(b []byte, d *quell.Decision) []byte {
-	b = append(b, `{"alert":`...)
-	b = appendAlert(b, &d.Alert, true)
-	b = append(b, `,"incident":`...)
-	b = appendString(b, d.Incident)
-	b = append(b, `,"action":`...)
-	b = appendString(b, string(d.Action))
-	b = append(b, `,"reason":`...)
-	b = appendString(b, d.Reason)
-	b = append(b, `,"at":`...)
-	b = appendTime(b, d.At)
-	return append(b, '}')
-}
-
-// appendAlert appends a's JSON, as encoding/json would write it (fields in
-// the same order), to b; the raw payload, already valid JSON since ingest
-// parsed it, goes in verbatim when withRaw.
-func appendAlert(b []byte, a *quell.Alert, withRaw bool) []byte {
-	b = append(b, `{"source":`...)
-	b = appendString(b, a.Source)
-	b = append(b, `,"status":`...)
-	b = appendString(b, string(a.Status))
-	b = append(b, `,"labels":`...)
-	b = appendMap(b, a.Labels)
-	if len(a.Annotations) > 0 {
-		b = append(b, `,"annotations":`...)
-		b = appendMap(b, a.Annotations)
-	}
-	b = append(b, `,"startsAt":`...)
-	b = appendTime(b, a.StartsAt)
-	b = append(b, `,"endsAt":`...)
-	b = appendTime(b, a.EndsAt)
-	b = append(b, `,"severity":`...)
-	b = appendString(b, string(a.Severity))
-	b = append(b, `,"fingerprint":"`...)
-	b = append(b, a.Fingerprint.String()...)
-	b = append(b, '"')
-	if a.GeneratorURL != "" {
-		b = append(b, `,"generatorURL":`...)
-		b = appendString(b, a.GeneratorURL)
-	}
-	if a.SourceFingerprint != "" {
-		b = append(b, `,"sourceFingerprint":`...)
-		b = appendString(b, a.SourceFingerprint)
-	}
-	b = append(b, `,"receivedAt":`...)
-	b = appendTime(b, a.ReceivedAt)
-	if withRaw && len(a.Raw) > 0 {
-		b = append(b, `,"raw":`...)
-		b = append(b, a.Raw...)
-	}
-	return append(b, '}')
-}
-
-func appendMap(b []byte, m map[string]string) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '{')
-	first := true
-	for k, v := range m {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, v)
-	}
-	return append(b, '}')
-}
-
-// appendTime writes RFC 3339 with nanoseconds, as time.Time's MarshalJSON
-// does; ingest refuses years it could not write.
-func appendTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// appendString writes s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD, and U+2028/U+2029
-// escaped (JavaScript reads them as line ends), as encoding/json does.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // decode reads one record and, for types that can check themselves
