@@ -72,7 +72,7 @@ func DefaultConfig() Config {
 		MaxAge:           24 * time.Hour,
 		MaxIncidents:     20000,
 		MaxTrackedAlerts: 500000,
-		MaxHeldDecisions: 50000,
+		MaxHeldDecisions: 10000,
 		ResolveHold:      2 * time.Minute,
 		ReopenWindow:     time.Minute,
 		Flapping:         dedupe.FlapConfig{Window: 20 * time.Minute, Enter: 6, Leave: 2},

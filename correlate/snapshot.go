@@ -15,6 +15,9 @@ type Snapshot struct {
 	Pending   []PendingState  `json:"pending,omitempty"`
 	// Held are decisions made but not yet emitted (see Engine.decide).
 	Held []HeldDecision `json:"held,omitempty"`
+	// Input is where in its input the state stands, for the caller (the
+	// embedded mode's journal position); the engine does not use it.
+	Input int64 `json:"input,omitempty"`
 }
 
 // HeldDecision is a decision waiting out GroupWait, with the incident it names.

@@ -18,12 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
 	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/bus"
 	"github.com/quellhq/quell/internal/config"
+	"github.com/quellhq/quell/internal/journal"
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/pipeline"
 	"github.com/quellhq/quell/sinks"
@@ -37,6 +39,7 @@ const (
 	snapshotEvery = 30 * time.Second       // the embedded correlator's state to the data dir
 	drainTimeout  = 30 * time.Second       // how long shutdown may take to deliver what is queued
 	embeddedQueue = 100000                 // alerts accepted and not yet correlated, in embedded mode
+	journalMax    = 512 << 20              // journal bytes that make the embedded mode save its state early
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -99,10 +102,44 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err != nil {
 		return err
 	}
-	if err := pipeline.RestoreFile(cfg.DataDir, pipe, log); err != nil {
+	// The journal holds what was accepted since the saved state: handle it
+	// again first, so a crash loses nothing that was answered 2xx.
+	input, err := pipeline.RestoreFile(cfg.DataDir, pipe, log)
+	if err != nil {
 		return err
 	}
-	mem := bus.NewMemory(embeddedQueue)
+	jrn, err := journal.Open(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer jrn.Close()
+	replayed := 0
+	if err := jrn.Replay(input, func(batch []quell.Alert) error {
+		replayed += len(batch)
+		return pipe.Handle(ctx, batch)
+	}); err != nil {
+		return fmt.Errorf("handling the journal's alerts again: %w", err)
+	}
+	if replayed > 0 {
+		log.Info("handled again the alerts accepted after the last saved state", "alerts", replayed)
+	}
+	mem := bus.NewMemory(embeddedQueue, jrn)
+	mem.Resume(jrn.End())
+	// checkpoint saves the state with the journal position it covers, then
+	// drops what the journal no longer needs.
+	// The state is copied while no batch is handled, and written after.
+	checkpoint := func() error {
+		var snap correlate.Snapshot
+		var handled int64
+		mem.Checkpoint(func(pos int64) error {
+			snap, handled = pipe.Snapshot(), pos
+			return nil
+		})
+		if err := pipeline.SaveFile(cfg.DataDir, snap, handled); err != nil {
+			return err
+		}
+		return jrn.Cut(handled)
+	}
 	mux := env.mux()
 	ing, err := ingest.NewHandler(cfg.Ingest, mem, dedupe.NewFingerprinter(cfg.IdentityLabels), log, env.reg)
 	if err != nil {
@@ -122,9 +159,15 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	go pipe.Run(tickCtx, tickEvery, func(err error) {
 		log.Error("delivering correlator output failed", "err", err)
 	})
-	go every(tickCtx, snapshotEvery, func() {
-		if err := pipeline.SaveFile(cfg.DataDir, pipe); err != nil {
-			log.Error("snapshot failed", "err", err)
+	lastSave := time.Now()
+	go every(tickCtx, time.Second, func() {
+		// Save on schedule, or sooner when a storm grows the journal.
+		if time.Since(lastSave) < snapshotEvery && jrn.Size() < journalMax {
+			return
+		}
+		lastSave = time.Now()
+		if err := checkpoint(); err != nil {
+			log.Error("saving the correlator's state failed; the journal keeps every alert until a save succeeds", "err", err)
 		}
 	})
 
@@ -154,7 +197,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err := pipe.Tick(sctx, time.Now()); err != nil {
 		log.Error("delivering the last decisions", "err", err)
 	}
-	serr := pipeline.SaveFile(cfg.DataDir, pipe)
+	serr := checkpoint()
 	log.Info("stopped")
 	return errors.Join(runErr, serr, closeSinks(env, ss))
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
-	m := NewMemory(3)
+	m := NewMemory(3, nil)
 	ctx := context.Background()
 	if err := m.Publish(ctx, make([]quell.Alert, 2)); err != nil {
 		t.Fatal(err)

@@ -13,9 +13,10 @@ import (
 // snapshotFile is where embedded mode keeps the engine's state in the data dir.
 const snapshotFile = "correlator.json"
 
-// SaveFile writes p's state to dir, atomically.
-func SaveFile(dir string, p *Pipeline) error {
-	snap := p.Snapshot()
+// SaveFile writes a state to dir, atomically, noting that it covers its
+// input up to position input.
+func SaveFile(dir string, snap correlate.Snapshot, input int64) error {
+	snap.Input = input
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("snapshot: data dir: %w", err)
 	}
@@ -41,22 +42,23 @@ func SaveFile(dir string, p *Pipeline) error {
 	return nil
 }
 
-// RestoreFile loads the state SaveFile wrote to dir into p, if there is one.
-func RestoreFile(dir string, p *Pipeline, log *slog.Logger) error {
+// RestoreFile loads the state SaveFile wrote to dir into p, if there is
+// one, and returns the input position it covers (0 without one).
+func RestoreFile(dir string, p *Pipeline, log *slog.Logger) (int64, error) {
 	path := filepath.Join(dir, snapshotFile)
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("restoring state: %w", err)
+		return 0, fmt.Errorf("restoring state: %w", err)
 	}
 	defer f.Close()
 	var snap correlate.Snapshot
 	if err := json.NewDecoder(f).Decode(&snap); err != nil {
-		return fmt.Errorf("restoring state from %s: %w (move the file away to start empty)", path, err)
+		return 0, fmt.Errorf("restoring state from %s: %w (move the file away to start empty)", path, err)
 	}
 	p.Restore(snap)
 	log.Info("restored correlator state", "path", path, "incidents", len(snap.Incidents), "alerts", len(snap.Alerts))
-	return nil
+	return snap.Input, nil
 }
