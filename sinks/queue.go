@@ -110,6 +110,14 @@ func NewQueue(cfg QueueConfig, send SendFunc, dead *DeadLetters, log *slog.Logge
 
 func (q *Queue) Name() string { return q.cfg.Name }
 
+// Ready fails while the queue is full.
+func (q *Queue) Ready() error {
+	if len(q.changes) == cap(q.changes) {
+		return fmt.Errorf("%s: queue full (%d changes waiting; is the receiver down?)", q.cfg.Name, cap(q.changes))
+	}
+	return nil
+}
+
 // Write queues the batch's changes, waiting while the queue is full.
 func (q *Queue) Write(ctx context.Context, b Batch) error {
 	for _, c := range b.Changes {

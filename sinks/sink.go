@@ -25,6 +25,14 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
+// Readier is a sink that can say it cannot take more: /readyz fails while
+// one of them is full, so a load balancer sends alerts to instances that
+// can accept them. A sink that merely cannot deliver (its receiver is down)
+// but still has room stays ready: holding is its job.
+type Readier interface {
+	Ready() error
+}
+
 // Permanent marks an error that retrying cannot fix (a 4xx, a payload the
 // receiver refuses): the item goes to the dead-letter place, not back.
 type Permanent struct{ Err error }

@@ -226,3 +226,31 @@ func TestSignKnownVector(t *testing.T) {
 		t.Fatalf("Sign: %s, want %s", got, want)
 	}
 }
+
+// A webhook whose receiver hangs fills its queue; /readyz reports it then,
+// and not before.
+func TestWebhookReadyUntilTheQueueIsFull(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	w, err := NewWebhook(WebhookConfig{URL: srv.URL, Queue: 2}, NewDeadLetters(t.TempDir()), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	defer func() { close(release); w.Close(context.Background()) }()
+	if err := w.Ready(); err != nil {
+		t.Fatalf("empty queue: %v", err)
+	}
+	// One change is in flight (the receiver holds it), two wait.
+	if err := w.Write(context.Background(), Batch{Changes: []quell.IncidentChange{change("a", 1), change("a", 2), change("a", 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Ready() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("queue full, yet ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -270,6 +270,8 @@ type stageEnv struct {
 	reg   *prometheus.Registry
 	names kafka.Names
 	dead  *sinks.DeadLetters // what every sink of this process gave up on
+	// readiers are this process's sinks that can be full (see sinks.Readier).
+	readiers []sinks.Readier
 }
 
 func (sf stageFlags) load() (*stageEnv, error) {
@@ -326,8 +328,14 @@ func (env *stageEnv) ensureTopics(ctx context.Context) error {
 	return kafka.EnsureTopics(ctx, k.Brokers, kafka.Topics(env.names, k.Partitions, k.Replication), env.log)
 }
 
-// ready is /readyz: with Kafka, the brokers answer.
+// ready is /readyz: every sink that can be full has room, and with Kafka
+// the brokers answer.
 func (env *stageEnv) ready() error {
+	for _, s := range env.readiers {
+		if err := s.Ready(); err != nil {
+			return err
+		}
+	}
 	if !env.kafka() {
 		return nil
 	}
@@ -398,6 +406,11 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 			return nil, err
 		}
 		ss = append(ss, ch)
+	}
+	for _, s := range ss {
+		if r, ok := s.(sinks.Readier); ok {
+			env.readiers = append(env.readiers, r)
+		}
 	}
 	return ss, nil
 }

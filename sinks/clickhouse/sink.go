@@ -31,6 +31,7 @@ type Sink struct {
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever the queue changes
+	waiting   int           // writers waiting for room
 	decisions []quell.Decision
 	changes   []quell.IncidentChange
 	oldest    time.Time // when the oldest queued item arrived
@@ -81,13 +82,18 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 	// for room it could never get.
 	for held := s.held(); held > 0 && held+n > s.cfg.MaxBuffered && !s.closing; held = s.held() {
 		wait := s.changed
+		s.waiting++
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.waiting--
+			s.mu.Unlock()
 			return fmt.Errorf("clickhouse sink: queue full (%d of max_buffered %d; is ClickHouse down?), batch not taken: %w", held, s.cfg.MaxBuffered, ctx.Err())
 		case <-wait:
 		}
 		s.mu.Lock()
+		s.waiting--
 	}
 	defer s.mu.Unlock()
 	if s.closing {
@@ -132,6 +138,17 @@ func (s *Sink) Close(ctx context.Context) error {
 
 // held counts queued items; s.mu is held.
 func (s *Sink) held() int { return len(s.decisions) + len(s.changes) }
+
+// Ready fails while the buffer is full (ClickHouse down or behind): a
+// writer waits for room.
+func (s *Sink) Ready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.held(); s.waiting > 0 || n >= s.cfg.MaxBuffered {
+		return fmt.Errorf("clickhouse sink: buffer full (%d of max_buffered %d); is ClickHouse down?", n, s.cfg.MaxBuffered)
+	}
+	return nil
+}
 
 // notify wakes everyone waiting on the queue; s.mu is held.
 func (s *Sink) notify() {

@@ -88,6 +88,9 @@ func TestSinkOutage(t *testing.T) {
 	if b := testutil.ToFloat64(s.m.buffered); b > float64(cfg.MaxBuffered) {
 		t.Errorf("buffered %v items, above max_buffered %d", b, cfg.MaxBuffered)
 	}
+	if s.Ready() == nil {
+		t.Errorf("the sink reports ready with its buffer full")
+	}
 	srv.start(t)
 	for range progress {
 	}
