@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -97,9 +99,33 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, log 
 		}
 		req.Topics = append(req.Topics, tc)
 	}
+	// A broker that just started answers before its controller has it
+	// registered: retry what a moment fixes, for a while.
+	deadline := time.Now().Add(createTopicsPatience)
+	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		err := createTopics(ctx, client, req, specs, log)
+		if err == nil {
+			return waitForLeaders(ctx, client, specs, log)
+		}
+		if !transient(err) || time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("%w; check that the brokers %v are reachable (locally: deploy/local/kafka.sh start)", err, brokers)
+		}
+		log.Debug("creating topics: broker not ready yet, retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// createTopicsPatience bounds the retries of EnsureTopics.
+const createTopicsPatience = 30 * time.Second
+
+func createTopics(ctx context.Context, client *kafkago.Client, req *kafkago.CreateTopicsRequest, specs []TopicSpec, log *slog.Logger) error {
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("creating topics on %v: %w; check that the brokers are reachable (locally: deploy/local/kafka.sh start)", brokers, err)
+		return fmt.Errorf("creating topics: %w", err)
 	}
 	for _, s := range specs {
 		switch err := resp.Errors[s.Name]; {
@@ -110,7 +136,18 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, log 
 			return fmt.Errorf("creating topic %s: %w", s.Name, err)
 		}
 	}
-	return waitForLeaders(ctx, client, specs, log)
+	return nil
+}
+
+// transient: an error a moment may fix (a broker still starting, a
+// controller moving, the network).
+func transient(err error) bool {
+	var kerr kafkago.Error
+	if errors.As(err, &kerr) {
+		return kerr.Temporary() || kerr == kafkago.BrokerNotAvailable
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // waitForLeaders polls metadata until each topic's partitions have leaders:
