@@ -1,10 +1,13 @@
 package clickhouse
 
 import (
+	"encoding/binary"
 	"math"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // column is one column of an INSERT: its name and a typed slice of values.
@@ -85,4 +88,19 @@ func serviceOf(labels map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// rowID identifies a row of an event table by what it says: parts, each
+// followed by a zero byte, the time, then tail. Redelivered rows get the
+// same id, which the ReplacingMergeTree dedupes on.
+func rowID(d *xxhash.Digest, at time.Time, tail []byte, parts ...string) uint64 {
+	var buf [8]byte
+	d.Reset()
+	for _, s := range parts {
+		d.WriteString(s)
+		d.Write([]byte{0})
+	}
+	d.Write(binary.LittleEndian.AppendUint64(buf[:0], uint64(at.UnixNano())))
+	d.Write(tail)
+	return d.Sum64()
 }

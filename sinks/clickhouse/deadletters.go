@@ -1,7 +1,6 @@
 package clickhouse
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -28,17 +27,9 @@ func deadLetterInsert(ls []DeadLetter) insert {
 		reasons = make([]string, 0, n)
 		loads   = make([]string, 0, n)
 		at      stamp
-		buf     [8]byte
 	)
 	for _, l := range ls {
-		digest.Reset()
-		for _, s := range []string{l.Stage, l.Reason} {
-			digest.WriteString(s)
-			digest.Write([]byte{0})
-		}
-		digest.Write(binary.LittleEndian.AppendUint64(buf[:0], uint64(l.At.UnixNano())))
-		digest.Write(l.Payload)
-		ids = append(ids, digest.Sum64())
+		ids = append(ids, rowID(digest, l.At, l.Payload, l.Stage, l.Reason))
 		stages = append(stages, l.Stage)
 		reasons = append(reasons, l.Reason)
 		loads = append(loads, string(l.Payload))

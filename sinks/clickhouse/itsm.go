@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"encoding/binary"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -37,16 +36,9 @@ func itsmInsert(es []ITSMEvent) insert {
 		kinds   = make([]string, 0, n)
 		actors  = make([]string, 0, n)
 		at      stamp
-		buf     [8]byte
 	)
 	for _, e := range es {
-		digest.Reset()
-		for _, s := range []string{e.IncidentID, e.System, e.Kind} {
-			digest.WriteString(s)
-			digest.Write([]byte{0})
-		}
-		digest.Write(binary.LittleEndian.AppendUint64(buf[:0], uint64(e.At.UnixNano())))
-		ids = append(ids, digest.Sum64())
+		ids = append(ids, rowID(digest, e.At, nil, e.IncidentID, e.System, e.Kind))
 		incs = append(incs, e.IncidentID)
 		systems = append(systems, e.System)
 		kinds = append(kinds, e.Kind)
