@@ -10,6 +10,7 @@ import (
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
+	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/kafka"
 )
 
@@ -29,7 +30,7 @@ as the traffic needs, behind one load balancer.
 	if err != nil {
 		return err
 	}
-	env.mountHealth(mux)
+	api.RegisterHealth(mux, env.ready)
 	return errors.Join(serveHTTP(ctx, env, mux), flush())
 }
 

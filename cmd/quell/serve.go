@@ -156,8 +156,10 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	go func() { consumed <- mem.Subscribe(context.Background(), pipe.Handle) }()
 	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
-	go pipe.Run(tickCtx, tickEvery, func(err error) {
-		log.Error("delivering correlator output failed", "err", err)
+	go every(tickCtx, tickEvery, func() {
+		if err := pipe.Tick(tickCtx, time.Now()); err != nil && tickCtx.Err() == nil {
+			log.Error("delivering correlator output failed", "err", err)
+		}
 	})
 	lastSave := time.Now()
 	go every(tickCtx, time.Second, func() {
@@ -344,19 +346,6 @@ func (env *stageEnv) ready() error {
 	return kafka.Ping(ctx, env.cfg.Kafka.Brokers)
 }
 
-// mountHealth serves /healthz and /readyz for a stage without the API
-// (which serves them itself).
-func (env *stageEnv) mountHealth(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, `{"status":"ok"}`) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := env.ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, `{"status":"ready"}`)
-	})
-}
-
 // mux serves /metrics; the stages mount their routes beside it.
 func (env *stageEnv) mux() *http.ServeMux {
 	mux := http.NewServeMux()
@@ -423,13 +412,10 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 	if err != nil {
 		return fmt.Errorf("api_token_files: %w", err)
 	}
+	api.RegisterHealth(mux, env.ready)
 	apiMux := http.NewServeMux()
 	if set != nil {
-		api.Register(apiMux, set, env.ready)
-		mux.Handle("GET /healthz", apiMux)
-		mux.Handle("GET /readyz", apiMux)
-	} else {
-		env.mountHealth(mux)
+		api.Register(apiMux, set)
 	}
 	api.RegisterDeadLetters(apiMux, env.dead.List)
 	mux.Handle("/api/v1/", ingest.RequireToken(tokens, apiMux))

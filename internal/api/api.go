@@ -19,8 +19,8 @@ type Source interface {
 // Ready reports whether quell can accept alerts; nil when it can.
 type Ready func() error
 
-// Register mounts the API routes on mux.
-func Register(mux *http.ServeMux, src Source, ready Ready) {
+// Register mounts the incident routes on mux.
+func Register(mux *http.ServeMux, src Source) {
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) {
 		status := quell.IncidentStatus(r.URL.Query().Get("status"))
 		if status != "" && status != quell.IncidentOpen && status != quell.IncidentResolved {
@@ -37,6 +37,10 @@ func Register(mux *http.ServeMux, src Source, ready Ready) {
 		}
 		writeJSON(w, http.StatusOK, inc)
 	})
+}
+
+// RegisterHealth mounts /healthz and /readyz, which every stage serves.
+func RegisterHealth(mux *http.ServeMux, ready Ready) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -45,7 +45,8 @@ func TestRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	Register(mux, src, func() error { return ready })
+	Register(mux, src)
+	RegisterHealth(mux, func() error { return ready })
 	RegisterDeadLetters(mux, dead.List)
 	tests := []struct {
 		path string
