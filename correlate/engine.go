@@ -317,10 +317,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedup
 	case cur != nil:
 		e.dedupe(cur, a, at, "re-triggered; no other related incident, stays in its own")
 	default:
-		inc := e.newIncident(sc, a, at)
-		e.add(inc, a, at, &info, "opened the incident: no related open incident")
-		e.change(inc, quell.IncidentCreated, at)
-		e.decide(a, inc, quell.ActionCreated, "no related open incident", at)
+		e.open(sc, a, at, &info, "no related open incident")
 	}
 }
 
@@ -338,6 +335,15 @@ func (e *Engine) joinYoung(sc *scope, info alertInfo, cur *incident, a *quell.Al
 		e.join(inc, cur, a, at, info, fmt.Sprintf("%s, which opened while this alert waited", rel))
 	}
 	return true
+}
+
+// open opens a new incident with a as its first alert. Its creation goes
+// out when it is announced (see timerAnnounce), not here.
+func (e *Engine) open(sc *scope, a *quell.Alert, at time.Time, info *alertInfo, reason string) *incident {
+	inc := e.newIncident(sc, a, at)
+	e.add(inc, a, at, info, "opened the incident: "+reason)
+	e.decide(a, inc, quell.ActionCreated, reason, at)
+	return inc
 }
 
 // join adds a to inc, moving it out of from when it belonged elsewhere.
@@ -756,14 +762,11 @@ func (e *Engine) flushPending(sc *scope, at time.Time) {
 		info := e.inspect(a)
 		switch {
 		case leaders >= e.cfg.BurstMin && burst == nil:
-			burst = e.newIncident(sc, a, it.at)
-			reason := fmt.Sprintf("a burst of %d related alerts within %s after incident %s's grouping window: a problem of its own", leaders, e.cfg.BurstWait, target.id)
 			if cur != nil {
 				e.remove(cur, a.Fingerprint, it.at)
 			}
-			e.add(burst, a, it.at, &info, reason)
-			e.change(burst, quell.IncidentCreated, it.at)
-			e.decide(a, burst, quell.ActionCreated, reason, it.at)
+			burst = e.open(sc, a, it.at, &info, fmt.Sprintf(
+				"a burst of %d related alerts within %s after incident %s's grouping window: a problem of its own", leaders, e.cfg.BurstWait, target.id))
 		case burst != nil:
 			e.join(burst, cur, a, it.at, info, fmt.Sprintf("part of the burst that opened incident %s", burst.id))
 		case e.joinYoung(sc, info, cur, a, it.at, at):
@@ -777,10 +780,7 @@ func (e *Engine) flushPending(sc *scope, at time.Time) {
 		case cur != nil:
 			e.dedupe(cur, a, it.at, "re-triggered; the incident it related to closed, stays in its own")
 		default:
-			inc := e.newIncident(sc, a, it.at)
-			e.add(inc, a, it.at, &info, "opened the incident: the related incident closed meanwhile")
-			e.change(inc, quell.IncidentCreated, it.at)
-			e.decide(a, inc, quell.ActionCreated, "the related incident closed meanwhile", it.at)
+			e.open(sc, a, it.at, &info, "the related incident closed meanwhile")
 		}
 	}
 }
