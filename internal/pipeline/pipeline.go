@@ -87,22 +87,6 @@ func (p *Pipeline) Tick(ctx context.Context, now time.Time) error {
 	return p.Apply(ctx, []Step{{At: now}})
 }
 
-// Run ticks every interval until ctx ends (the embedded mode's clock).
-func (p *Pipeline) Run(ctx context.Context, interval time.Duration, onErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if err := p.Tick(ctx, now); err != nil && ctx.Err() == nil {
-				onErr(err)
-			}
-		}
-	}
-}
-
 func (p *Pipeline) dispatch(ctx context.Context, b sinks.Batch) error {
 	if len(b.Decisions) == 0 && len(b.Changes) == 0 {
 		return nil
