@@ -51,6 +51,29 @@ func CheckResponse(resp *http.Response, what string) error {
 	return &Permanent{err}
 }
 
+// Delivery is how a queued sink delivers, inline in each one's config:
+// the timeout of one request, how long one change is retried before it is
+// dead-lettered, and how many changes may wait (a full queue pushes back on
+// the correlator).
+type Delivery struct {
+	Timeout    time.Duration `yaml:"timeout"`
+	MaxElapsed time.Duration `yaml:"max_elapsed"`
+	Queue      int           `yaml:"queue"`
+}
+
+// Defaults fills what is unset.
+func (d *Delivery) Defaults() {
+	if d.Timeout <= 0 {
+		d.Timeout = 10 * time.Second
+	}
+	if d.MaxElapsed <= 0 {
+		d.MaxElapsed = 10 * time.Minute
+	}
+	if d.Queue <= 0 {
+		d.Queue = 10000
+	}
+}
+
 // QueueConfig sizes a Queue.
 type QueueConfig struct {
 	// Name is the sink's name in logs and dead letters.

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,12 +26,8 @@ type WebhookConfig struct {
 	// Secret, when set, signs every body: X-Quell-Signature carries
 	// sha256=<hex HMAC-SHA256 of the body>, so the receiver can tell the
 	// request came from quell and was not altered.
-	Secret  string        `yaml:"secret"`
-	Timeout time.Duration `yaml:"timeout"`
-	// MaxElapsed bounds the retries of one change; then it is dead-lettered.
-	MaxElapsed time.Duration `yaml:"max_elapsed"`
-	// Queue bounds the changes waiting; a full queue pushes back on the correlator.
-	Queue int `yaml:"queue"`
+	Secret   string `yaml:"secret"`
+	Delivery `yaml:",inline"`
 }
 
 // SignatureHeader carries the HMAC of a webhook body when a secret is set.
@@ -46,15 +41,7 @@ func (c *WebhookConfig) Validate() error {
 	if c.Name == "" {
 		c.Name = c.URL
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.MaxElapsed <= 0 {
-		c.MaxElapsed = 10 * time.Minute
-	}
-	if c.Queue <= 0 {
-		c.Queue = 10000
-	}
+	c.Defaults()
 	return nil
 }
 

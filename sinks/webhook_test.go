@@ -148,7 +148,7 @@ func TestWebhookGivesUpAfterMaxElapsed(t *testing.T) {
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	dead := NewDeadLetters(t.TempDir())
-	w, err := NewWebhook(WebhookConfig{URL: srv.URL, MaxElapsed: 500 * time.Millisecond}, dead, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	w, err := NewWebhook(WebhookConfig{URL: srv.URL, Delivery: Delivery{MaxElapsed: 500 * time.Millisecond}}, dead, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestWebhookReadyUntilTheQueueIsFull(t *testing.T) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 	defer srv.Close()
-	w, err := NewWebhook(WebhookConfig{URL: srv.URL, Queue: 2}, NewDeadLetters(t.TempDir()), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	w, err := NewWebhook(WebhookConfig{URL: srv.URL, Delivery: Delivery{Queue: 2}}, NewDeadLetters(t.TempDir()), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		close(release)
 		t.Fatal(err)

@@ -7,7 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"time"
+
+	"github.com/quellhq/quell/sinks"
 )
 
 // Config is the itsm section of the configuration file.
@@ -29,13 +30,9 @@ func (c *Config) Enabled() bool {
 type Common struct {
 	// Name identifies the sink in the ticket store: renaming a sink forgets
 	// its tickets, so later changes would open new ones.
-	Name    string        `yaml:"name"`
-	Timeout time.Duration `yaml:"timeout"`
-	// MaxElapsed bounds the retries of one change; then it is dead-lettered.
-	MaxElapsed time.Duration `yaml:"max_elapsed"`
-	// Queue bounds the changes waiting; a full queue pushes back on the correlator.
-	Queue     int       `yaml:"queue"`
-	Templates Templates `yaml:"templates"`
+	Name           string `yaml:"name"`
+	sinks.Delivery `yaml:",inline"`
+	Templates      Templates `yaml:"templates"`
 }
 
 // Templates are Go text/templates over a View; empty ones take the
@@ -152,15 +149,7 @@ func (c *Common) validate(kind string) error {
 	if c.Name == "" {
 		c.Name = "default"
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.MaxElapsed <= 0 {
-		c.MaxElapsed = 10 * time.Minute
-	}
-	if c.Queue <= 0 {
-		c.Queue = 10000
-	}
+	c.Defaults()
 	_, err := c.Templates.compile(defaults[kind])
 	return err
 }
