@@ -28,6 +28,8 @@ type IncidentAlert struct {
 	Source      string            `json:"source"`
 	Status      Status            `json:"status"`
 	Labels      map[string]string `json:"labels"`
+	// Annotations say what is wrong (summary, description, runbook_url).
+	Annotations map[string]string `json:"annotations,omitempty"`
 	StartsAt    time.Time         `json:"startsAt"`
 	EndsAt      time.Time         `json:"endsAt"`
 	// Count is how many occurrences (repeats included) this alert had.

@@ -9,33 +9,41 @@ import (
 
 // Config sets how alerts cluster into incidents and how incidents live.
 type Config struct {
-	// Window: an incident takes related alerts while its last activity is
-	// at most this old.
+	// Window: an incident takes new alerts while its last activity is at
+	// most this old. Within it, evidence decides (see JoinScore).
 	Window time.Duration `yaml:"window"`
-	// GroupWindow: for this long after it opened, an incident takes every
-	// related alert at once: the first minute of a storm is one problem.
-	GroupWindow time.Duration `yaml:"group_window"`
+	// TimeScale sets how fast the evidence of time fades: an alert this long
+	// after an incident's last activity counts about half as much time
+	// evidence as one at once, and it keeps fading (no cliff).
+	TimeScale time.Duration `yaml:"time_scale"`
+	// JoinScore: an alert joins the open incident it scores highest with
+	// when that score (0 to 1) is at least this; else it opens an incident.
+	JoinScore float64 `yaml:"join_score"`
 	// GroupWait: decisions about an incident this young are held this long
 	// before they go out, and its creation is announced only then: until
 	// then, an alert that links it to another young incident merges the two
 	// without a record or a ticket naming the one that merged away.
 	GroupWait time.Duration `yaml:"group_wait"`
-	// BurstWait: after the grouping window, related alerts wait this long
-	// before their decision, to see whether they are a burst of their own.
-	BurstWait time.Duration `yaml:"burst_wait"`
-	// BurstMin: that many related alerts within BurstWait, arriving after an
-	// incident's grouping window, open a new incident: a second problem that
-	// started while the first one was still open. Fewer join the incident.
-	BurstMin int `yaml:"burst_min"`
 	// ScopeLabels partition alerts: alerts whose values differ never meet.
 	// The scope is also the Kafka partition key of quell.alerts.
 	ScopeLabels []string `yaml:"scope_labels"`
-	// LinkLabels: alerts that share the value of one of these labels are related.
-	LinkLabels []string `yaml:"link_labels"`
-	// TopologyLabels: label values looked up as topology nodes.
+	// EntityLabels name what an alert is about (a service, pod, host...):
+	// alerts sharing a value are related, the more so the rarer the value.
+	// A value names one entity under any of them ("host=db-1" and
+	// "instance=db-1:9100"); a pod name also names its workload.
+	EntityLabels []string `yaml:"entity_labels"`
+	// TopologyLabels: label values looked up as nodes of the service graph
+	// (the topology file, and what quell learns from the alerts).
 	TopologyLabels []string `yaml:"topology_labels"`
-	// Hops: alerts on topology nodes at most this many edges apart are related.
-	Hops int `yaml:"hops"`
+	// MaxHops: graph distance counts as evidence up to this many edges,
+	// less with every hop.
+	MaxHops int `yaml:"max_hops"`
+	// MaxLearnedNodes bounds the graph quell learns from alerts (callers and
+	// callees, services and the hosts they run on); 0 turns learning off.
+	MaxLearnedNodes int `yaml:"max_learned_nodes"`
+	// MaxCooccurrence bounds the learned pairs of alert signatures that fired
+	// together; past it the counts age (halve).
+	MaxCooccurrence int `yaml:"max_cooccurrence"`
 	// MaxAlerts and MaxAge cap an incident: once reached it takes no new alerts.
 	MaxAlerts int           `yaml:"max_alerts"`
 	MaxAge    time.Duration `yaml:"max_age"`
@@ -51,23 +59,26 @@ type Config struct {
 	// long without a new firing.
 	ResolveHold time.Duration `yaml:"resolve_hold"`
 	// ReopenWindow: a member firing again within this long after its incident
-	// closed reopens it; later it starts a new incident.
+	// closed may reopen it; later it starts a new incident.
 	ReopenWindow time.Duration     `yaml:"reopen_window"`
 	Flapping     dedupe.FlapConfig `yaml:"flapping"`
 }
 
-// DefaultConfig is what quell uses when the config file says nothing.
+// DefaultConfig is what quell uses when the config file says nothing. The
+// grouping defaults are chosen on many generated systems and checked on
+// real ones (see bench/quality); none is fitted to one data set.
 func DefaultConfig() Config {
 	return Config{
-		Window:           5 * time.Minute,
-		GroupWindow:      30 * time.Second,
-		GroupWait:        10 * time.Second,
-		BurstWait:        10 * time.Second,
-		BurstMin:         20,
+		Window:           10 * time.Minute,
+		TimeScale:        30 * time.Second,
+		JoinScore:        0.5,
+		GroupWait:        30 * time.Second,
 		ScopeLabels:      []string{"cluster"},
-		LinkLabels:       []string{"service", "job", "namespace", "host", "instance", "pod", "node"},
-		TopologyLabels:   []string{"service", "peer_service", "instance", "host", "node", "pod", "container", "deployment"},
-		Hops:             2,
+		EntityLabels:     []string{"pod", "pod_name", "deployment", "kube_deployment", "container", "service", "peer_service", "host", "node", "instance", "job", "namespace"},
+		TopologyLabels:   []string{"pod", "pod_name", "deployment", "kube_deployment", "container", "service", "peer_service", "host", "node", "instance"},
+		MaxHops:          4,
+		MaxLearnedNodes:  50000,
+		MaxCooccurrence:  100000,
 		MaxAlerts:        1000,
 		MaxAge:           24 * time.Hour,
 		MaxIncidents:     20000,
@@ -85,7 +96,7 @@ func (c *Config) Validate() error {
 		name string
 		d    time.Duration
 	}{
-		{"correlate.window", c.Window}, {"correlate.group_window", c.GroupWindow},
+		{"correlate.window", c.Window}, {"correlate.time_scale", c.TimeScale},
 		{"correlate.max_age", c.MaxAge}, {"correlate.flapping.window", c.Flapping.Window},
 	}
 	for _, p := range pos {
@@ -94,14 +105,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch {
-	case c.GroupWait < 0 || c.BurstWait < 0 || c.ResolveHold < 0 || c.ReopenWindow < 0:
-		return fmt.Errorf("correlate.group_wait, burst_wait, resolve_hold and reopen_window must not be negative")
-	case c.GroupWindow > c.Window:
-		return fmt.Errorf("correlate.group_window (%s) must not exceed correlate.window (%s)", c.GroupWindow, c.Window)
-	case c.BurstMin < 1:
-		return fmt.Errorf("correlate.burst_min must be at least 1, got %d", c.BurstMin)
-	case c.Hops < 0:
-		return fmt.Errorf("correlate.hops must not be negative, got %d", c.Hops)
+	case c.GroupWait < 0 || c.ResolveHold < 0 || c.ReopenWindow < 0:
+		return fmt.Errorf("correlate.group_wait, resolve_hold and reopen_window must not be negative")
+	case c.JoinScore <= 0 || c.JoinScore >= 1:
+		return fmt.Errorf("correlate.join_score must be between 0 and 1 (exclusive), got %g", c.JoinScore)
+	case c.MaxHops < 0 || c.MaxHops > 8:
+		return fmt.Errorf("correlate.max_hops must be between 0 and 8, got %d", c.MaxHops)
+	case c.MaxLearnedNodes < 0 || c.MaxCooccurrence < 0:
+		return fmt.Errorf("correlate.max_learned_nodes and max_cooccurrence must not be negative")
 	case c.MaxAlerts < 1:
 		return fmt.Errorf("correlate.max_alerts must be at least 1, got %d", c.MaxAlerts)
 	case c.MaxIncidents < 1 || c.MaxTrackedAlerts < 1 || c.MaxHeldDecisions < 1:

@@ -81,8 +81,6 @@ func byAlertname(ds []quell.Decision) map[string]string {
 func fastConfig() Config {
 	c := DefaultConfig()
 	c.GroupWait = 5 * time.Second
-	c.GroupWindow = 30 * time.Second
-	c.BurstMin = 3
 	c.ResolveHold = time.Minute
 	c.ReopenWindow = 10 * time.Minute
 	return c
@@ -90,7 +88,7 @@ func fastConfig() Config {
 
 func TestGrouping(t *testing.T) {
 	topo, err := ParseTopology(strings.NewReader(`{"nodes":[{"id":"web"},{"id":"api"},{"id":"db"},{"id":"host1"},{"id":"mail"},{"id":"dns"}],
-		"edges":[{"source":"web","target":"api"},{"source":"api","target":"db"},{"source":"db","target":"host1"},{"source":"mail","target":"dns"}]}`))
+		"edges":[{"source":"web","target":"api"},{"source":"api","target":"db"},{"source":"db","target":"host1"},{"source":"host1","target":"disk"},{"source":"mail","target":"dns"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +113,22 @@ func TestGrouping(t *testing.T) {
 			{0, "alertname=A,service=web", ""},
 			{time.Second, "alertname=B,service=db", ""}, // web-api-db: 2 hops
 		}, [][]string{{"A", "B"}}},
-		{"topology beyond hops stays apart", []occ{
+		{"three hops apart at once: related, joins", []occ{
 			{0, "alertname=A,service=web", ""},
 			{time.Second, "alertname=B,service=host1", ""}, // 3 hops
+		}, [][]string{{"A", "B"}}},
+		{"graph distance is graded: 45s later one hop joins", []occ{
+			{0, "alertname=A,service=web", ""},
+			{45 * time.Second, "alertname=B,service=api", ""},
+		}, [][]string{{"A", "B"}}},
+		{"graph distance is graded: 45s later four hops do not", []occ{
+			{0, "alertname=A,service=web", ""},
+			{45 * time.Second, "alertname=B,service=disk", ""}, // web-api-db-host1-disk
 		}, [][]string{{"A"}, {"B"}}},
+		{"a machine alert at once joins whatever it is", []occ{
+			{0, "alertname=A,service=web", ""},
+			{time.Second, "alertname=B,instance=10.0.0.7:9100", ""},
+		}, [][]string{{"A", "B"}}},
 		{"disconnected topology stays apart", []occ{
 			{0, "alertname=A,service=web", ""},
 			{time.Second, "alertname=B,service=mail", ""},
@@ -132,16 +142,10 @@ func TestGrouping(t *testing.T) {
 			{time.Second, "alertname=B,host=node7", ""},
 			{2 * time.Second, "alertname=C,service=checkout,host=node7", ""},
 		}, [][]string{{"A", "B", "C"}}},
-		{"a late alert after the grouping window joins without a burst", []occ{
+		{"a related alert 45s later joins", []occ{
 			{0, "alertname=A,service=checkout", ""},
 			{45 * time.Second, "alertname=B,service=checkout", ""},
 		}, [][]string{{"A", "B"}}},
-		{"a burst after the grouping window is a problem of its own", []occ{
-			{0, "alertname=A,service=checkout", ""},
-			{45 * time.Second, "alertname=B1,service=checkout", ""},
-			{46 * time.Second, "alertname=B2,service=checkout", ""},
-			{47 * time.Second, "alertname=B3,service=checkout", ""},
-		}, [][]string{{"A"}, {"B1", "B2", "B3"}}},
 		{"after the window of inactivity a related alert opens a new incident", []occ{
 			{0, "alertname=A,service=checkout", ""},
 			{10 * time.Minute, "alertname=B,service=checkout", ""},
@@ -228,7 +232,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("incident %+v after the hold, want resolved", inc)
 	}
 	// A lone member firing within the reopen window reopens the same incident.
-	re := r.feed(2*cfg.GroupWait, occ{6 * time.Minute, a, ""})
+	re := r.feed(2*cfg.GroupWait, occ{4*time.Minute + 30*time.Second, a, ""})
 	if len(re) != 1 || re[0].Incident != first || !strings.Contains(re[0].Reason, "reopened") {
 		t.Fatalf("refire within the reopen window: %s", reasons(re))
 	}
@@ -243,9 +247,9 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("changes %v, want one created, resolved and reopened", kinds)
 	}
 	// Resolved again, then firing after the reopen window: a new incident.
-	r.feed(0, occ{7 * time.Minute, a, quell.Resolved})
-	r.eng.Advance(t0.Add(7*time.Minute + cfg.ResolveHold))
-	late := r.feed(2*cfg.GroupWait, occ{7*time.Minute + cfg.ResolveHold + cfg.ReopenWindow + time.Second, a, ""})
+	r.feed(0, occ{5 * time.Minute, a, quell.Resolved})
+	r.eng.Advance(t0.Add(5*time.Minute + cfg.ResolveHold))
+	late := r.feed(2*cfg.GroupWait, occ{5*time.Minute + cfg.ResolveHold + cfg.ReopenWindow + time.Second, a, ""})
 	if len(late) != 1 || late[0].Incident == first || late[0].Action != quell.ActionCreated {
 		t.Fatalf("resolve, then refire after the reopen window: %s", reasons(late))
 	}

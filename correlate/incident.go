@@ -20,13 +20,22 @@ type incident struct {
 	created      time.Time
 	updated      time.Time
 	resolvedAt   time.Time
-	lastActivity time.Time
+	lastActivity time.Time // a member joined or fired again
+	lastSeen     time.Time // any occurrence of a member, repeats too
 	members      map[quell.Fingerprint]*quell.IncidentAlert
 	order        []quell.Fingerprint // join order, for stable output
 	firing       int                 // members firing, flapping ones included
-	tokens       map[uint64]struct{} // link label values seen on members
-	nodes        bitset              // topology nodes touched by members
-	seq          uint64
+	// What its members are and are about, counted per member so that a
+	// member leaving takes its part away (see index).
+	tokens    map[uint64]int32 // entity values
+	subjects  map[uint64]int32 // entity values members are about
+	workloads map[uint64]int32 // the workloads (not machines) members are about
+	names     map[uint64]int32 // alertnames
+	words     map[uint64]int32 // summary words
+	nodes     map[int32]int32  // graph nodes
+	sigs      []uint64         // signatures for co-occurrence, the last maxSigs
+	stamp     uint64           // candidates() visit mark
+	seq       uint64
 	// announced: its creation went out. Until then (GroupWait) it may merge
 	// into an older incident, and none of its changes leave the engine.
 	announced   bool
@@ -37,6 +46,9 @@ type incident struct {
 	mergedInto  *incident
 	mergeReason string
 }
+
+// maxSigs bounds the signatures an incident keeps for co-occurrence.
+const maxSigs = 64
 
 // final follows merges to the incident inc ended up in.
 func (inc *incident) final() *incident {
@@ -59,23 +71,75 @@ func incidentID(first quell.Fingerprint, at time.Time) string {
 
 func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident {
 	inc := &incident{
-		id:       incidentID(a.Fingerprint, at),
-		scope:    sc,
-		status:   quell.IncidentOpen,
-		title:    title(a),
-		created:  at,
-		updated:  at,
-		members:  make(map[quell.Fingerprint]*quell.IncidentAlert),
-		tokens:   make(map[uint64]struct{}),
-		severity: a.Severity,
-	}
-	if e.topo != nil {
-		inc.nodes = newBitset(e.topo.Len())
+		id:        incidentID(a.Fingerprint, at),
+		scope:     sc,
+		status:    quell.IncidentOpen,
+		title:     title(a),
+		created:   at,
+		updated:   at,
+		members:   make(map[quell.Fingerprint]*quell.IncidentAlert),
+		tokens:    make(map[uint64]int32),
+		subjects:  make(map[uint64]int32),
+		workloads: make(map[uint64]int32),
+		names:     make(map[uint64]int32),
+		words:     make(map[uint64]int32),
+		nodes:     make(map[int32]int32),
+		severity:  a.Severity,
 	}
 	e.incidents[inc.id] = inc
-	sc.active = append(sc.active, inc)
 	e.schedule(timer{at: at.Add(e.cfg.GroupWait), kind: timerAnnounce, inc: inc})
 	return inc
+}
+
+// index adds (delta 1) or takes away (-1) what one member is and is about,
+// and files the incident under the member's values and nodes in its scope.
+func (inc *incident) index(in *alertInfo, delta int32) {
+	count := func(m map[uint64]int32, t uint64) bool {
+		n := m[t] + delta
+		if n > 0 {
+			m[t] = n
+		} else {
+			delete(m, t)
+		}
+		return n == 1 && delta > 0
+	}
+	for _, t := range in.subject.tokens {
+		count(inc.subjects, t)
+		if count(inc.tokens, t) {
+			inc.scope.fileToken(t, inc)
+		}
+	}
+	for _, c := range in.context {
+		for _, t := range c.tokens {
+			if count(inc.tokens, t) {
+				inc.scope.fileToken(t, inc)
+			}
+		}
+	}
+	if !in.infra && len(in.subject.tokens) > 0 {
+		count(inc.workloads, in.subject.tokens[len(in.subject.tokens)-1])
+	}
+	count(inc.names, in.name)
+	for _, w := range in.words {
+		count(inc.words, w)
+	}
+	for _, n := range in.nodes {
+		c := inc.nodes[n] + delta
+		if c > 0 {
+			inc.nodes[n] = c
+		} else {
+			delete(inc.nodes, n)
+		}
+		if c == 1 && delta > 0 {
+			inc.scope.fileNode(n, inc)
+		}
+	}
+	if delta > 0 && !contains(inc.sigs, in.sig) {
+		if len(inc.sigs) == maxSigs {
+			inc.sigs = inc.sigs[1:]
+		}
+		inc.sigs = append(inc.sigs, in.sig)
+	}
 }
 
 // title names an incident after the alert that opened it.
@@ -95,33 +159,36 @@ func title(a *quell.Alert) string {
 	return name
 }
 
-// add makes a a firing member of inc (or refreshes it) and indexes its links.
-func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, info *alertInfo, reason string) {
+// add makes a a firing member of inc (or refreshes it) and indexes it.
+func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo, reason string) {
 	m := inc.members[a.Fingerprint]
 	if m == nil {
 		m = &quell.IncidentAlert{Fingerprint: a.Fingerprint, Reason: reason}
 		inc.members[a.Fingerprint] = m
 		inc.order = append(inc.order, a.Fingerprint)
+		inc.index(in, 1)
+		e.rarity.add(in, 1)
 	}
 	if m.Status != quell.Firing {
 		inc.firing++
 	}
-	m.Source, m.Status, m.Labels = a.Source, quell.Firing, a.Labels
+	m.Source, m.Status, m.Labels, m.Annotations = a.Source, quell.Firing, a.Labels, a.Annotations
 	m.StartsAt, m.EndsAt = a.StartsAt, a.EndsAt
 	m.Count++
 	m.LastSeen = at
-	for _, t := range info.tokens {
-		inc.tokens[t] = struct{}{}
-	}
-	for _, n := range info.nodes {
-		inc.nodes.add(n)
-	}
 	if a.Severity.Rank() > inc.severity.Rank() {
 		inc.severity = a.Severity
 	}
 	e.byAlert[a.Fingerprint] = inc
-	inc.lastActivity = at
+	inc.lastSeen = at
+	e.touch(inc, at)
 	inc.updated = at
+}
+
+// touch records activity: an alert joined the incident or fired again in it.
+func (e *Engine) touch(inc *incident, at time.Time) {
+	inc.lastActivity = at
+	inc.scope.noteActivity(inc, at)
 }
 
 // remove takes fp out of inc (it moved to another incident).
@@ -133,11 +200,25 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 	if m.Status == quell.Firing {
 		inc.firing--
 	}
+	if in := e.infos[fp]; in != nil {
+		inc.index(in, -1)
+		e.rarity.add(in, -1)
+	}
 	delete(inc.members, fp)
 	inc.order = slices.DeleteFunc(inc.order, func(f quell.Fingerprint) bool { return f == fp })
 	inc.updated = at
 	e.change(inc, quell.IncidentUpdated, at)
 	e.maybeResolve(inc, at)
+}
+
+// unindexAll takes every member's part out of the rarity counts: the
+// incident leaves quell's memory.
+func (e *Engine) unindexAll(inc *incident) {
+	for fp := range inc.members {
+		if in := e.infos[fp]; in != nil {
+			e.rarity.add(in, -1)
+		}
+	}
 }
 
 // maybeResolve starts the resolve hold once no member fires.
@@ -233,11 +314,15 @@ func (e *Engine) Incident(id string) (quell.Incident, bool) {
 func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 	for _, fp := range src.order {
 		m := src.members[fp]
+		in := e.infos[fp]
 		if have := dst.members[fp]; have != nil {
 			have.Count += m.Count
 			if m.Status == quell.Firing && have.Status != quell.Firing {
 				have.Status = quell.Firing
 				dst.firing++
+			}
+			if in != nil {
+				e.rarity.add(in, -1) // one alert, counted once
 			}
 		} else {
 			dst.members[fp] = m
@@ -245,22 +330,19 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 			if m.Status == quell.Firing {
 				dst.firing++
 			}
+			if in != nil {
+				dst.index(in, 1)
+			}
 		}
 		if e.byAlert[fp] == src {
 			e.byAlert[fp] = dst
 		}
 	}
-	for t := range src.tokens {
-		dst.tokens[t] = struct{}{}
-	}
-	for i := range src.nodes {
-		dst.nodes[i] |= src.nodes[i]
-	}
 	if src.severity.Rank() > dst.severity.Rank() {
 		dst.severity = src.severity
 	}
 	if src.lastActivity.After(dst.lastActivity) {
-		dst.lastActivity = src.lastActivity
+		e.touch(dst, src.lastActivity)
 	}
 	dst.updated = at
 	src.mergedInto, src.mergeReason = dst, reason

@@ -1,6 +1,8 @@
 package correlate
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -12,7 +14,8 @@ type Snapshot struct {
 	Now       time.Time       `json:"now"`
 	Incidents []IncidentState `json:"incidents"`
 	Alerts    []*dedupe.State `json:"alerts"`
-	Pending   []PendingState  `json:"pending,omitempty"`
+	// Learned is what the engine learned from alerts: graph and co-firing.
+	Learned Learned `json:"learned"`
 	// Held are decisions made but not yet emitted (see Engine.decide).
 	Held []HeldDecision `json:"held,omitempty"`
 	// Input is where in its input the state stands, for the caller (the
@@ -26,7 +29,8 @@ type HeldDecision struct {
 	Incident string         `json:"incident,omitempty"`
 }
 
-// IncidentState is one incident with what relates new alerts to it.
+// IncidentState is one incident with what the index needs; the values and
+// nodes it is filed under are rebuilt from its members.
 type IncidentState struct {
 	quell.Incident
 	Scope        uint64    `json:"scope"`
@@ -34,51 +38,55 @@ type IncidentState struct {
 	Seq          uint64    `json:"seq"`
 	Announced    bool      `json:"announced"`
 	Reopened     bool      `json:"reopened,omitempty"`
-	Tokens       []uint64  `json:"tokens"`
-	// Nodes are topology node names, so a changed topology file still loads.
-	Nodes []string `json:"nodes,omitempty"`
+	// Sigs are the alert signatures it weighs co-firing against.
+	Sigs []uint64 `json:"sigs,omitempty"`
 }
 
-// PendingState is an occurrence waiting for its group's decision.
-type PendingState struct {
-	Scope  uint64      `json:"scope"`
-	Alert  quell.Alert `json:"alert"`
-	At     time.Time   `json:"at"`
-	Kind   dedupe.Kind `json:"kind"`
-	Target string      `json:"target,omitempty"`
-	Rel    string      `json:"rel,omitempty"`
+// Learned is what an engine learned online, so that a restart continues
+// as if it never stopped.
+type Learned struct {
+	Graph   GraphState   `json:"graph"`
+	Cooccur CooccurState `json:"cooccur"`
+	// Recent are the signatures each scope saw start firing lately.
+	Recent []ScopeSignatures `json:"recent,omitempty"`
+}
+
+// ScopeSignatures are one scope's recent signatures, oldest first.
+type ScopeSignatures struct {
+	Scope uint64      `json:"scope"`
+	Sigs  []uint64    `json:"sigs"`
+	At    []time.Time `json:"at"`
 }
 
 // Snapshot captures the engine's state.
 func (e *Engine) Snapshot() Snapshot {
 	s := Snapshot{Now: e.now, Alerts: e.tracker.Copy()}
 	for _, inc := range e.incidents {
-		is := IncidentState{Incident: inc.view(), Scope: inc.scope.key, LastActivity: inc.lastActivity, Seq: inc.seq,
-			Announced: inc.announced, Reopened: inc.reopened}
-		for t := range inc.tokens {
-			is.Tokens = append(is.Tokens, t)
-		}
-		if e.topo != nil {
-			for n := range e.topo.ids {
-				if inc.nodes.has(int32(n)) {
-					is.Nodes = append(is.Nodes, e.topo.ids[n])
-				}
-			}
-		}
-		s.Incidents = append(s.Incidents, is)
+		s.Incidents = append(s.Incidents, IncidentState{Incident: inc.view(), Scope: inc.scope.key, LastActivity: inc.lastActivity,
+			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Sigs: inc.sigs})
 	}
+	slices.SortFunc(s.Incidents, func(a, b IncidentState) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 	for _, h := range e.held[e.heldHead:] {
 		s.Held = append(s.Held, HeldDecision{Decision: h.d, Incident: h.inc.final().id})
 	}
+	s.Learned = Learned{Graph: e.graph.state(), Cooccur: e.co.state()}
 	for _, sc := range e.scopes {
-		for _, it := range sc.pending {
-			ps := PendingState{Scope: sc.key, Alert: it.alert, At: it.at, Kind: it.kind, Rel: it.rel}
-			if it.target != nil {
-				ps.Target = it.target.id
-			}
-			s.Pending = append(s.Pending, ps)
+		if len(sc.recentSigs) == 0 {
+			continue
 		}
+		ss := ScopeSignatures{Scope: sc.key}
+		for _, r := range sc.recentSigs {
+			ss.Sigs = append(ss.Sigs, r.sig)
+			ss.At = append(ss.At, r.at)
+		}
+		s.Learned.Recent = append(s.Learned.Recent, ss)
 	}
+	slices.SortFunc(s.Learned.Recent, func(a, b ScopeSignatures) int { return cmp.Compare(a.Scope, b.Scope) })
 	return s
 }
 
@@ -86,49 +94,43 @@ func (e *Engine) Snapshot() Snapshot {
 func (e *Engine) Restore(s Snapshot) {
 	e.now = s.Now
 	e.tracker.Restore(s.Alerts)
-	for _, is := range s.Incidents {
+	e.graph.restore(s.Learned.Graph)
+	e.co.restore(s.Learned.Cooccur)
+	for _, rs := range s.Learned.Recent {
+		sc := e.scope(rs.Scope)
+		for i, sig := range rs.Sigs {
+			if i < len(rs.At) {
+				sc.recentSigs = append(sc.recentSigs, recentSig{sig, rs.At[i]})
+			}
+		}
+	}
+	incs := slices.Clone(s.Incidents)
+	slices.SortFunc(incs, func(a, b IncidentState) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	var restored []*incident
+	for _, is := range incs {
 		sc := e.scope(is.Scope)
-		inc := &incident{
-			id: is.ID, scope: sc, status: is.Status, title: is.Title, severity: is.Severity,
-			created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt,
-			lastActivity: is.LastActivity, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
-			members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
-			tokens:  make(map[uint64]struct{}, len(is.Tokens)),
-		}
-		for i := range is.Alerts {
-			m := is.Alerts[i]
-			inc.members[m.Fingerprint] = &m
-			inc.order = append(inc.order, m.Fingerprint)
-			if m.Status == quell.Firing {
-				inc.firing++
-			}
-			if cur := e.byAlert[m.Fingerprint]; cur == nil || cur.created.Before(inc.created) {
-				e.byAlert[m.Fingerprint] = inc
-			}
-		}
-		for _, t := range is.Tokens {
-			inc.tokens[t] = struct{}{}
-		}
-		if e.topo != nil {
-			inc.nodes = newBitset(e.topo.Len())
-			for _, name := range is.Nodes {
-				if n, ok := e.topo.Node(name); ok {
-					inc.nodes.add(n)
-				}
-			}
-		}
-		e.incidents[inc.id] = inc
+		inc := e.restoreIncident(sc, is)
+		restored = append(restored, inc)
 		if !inc.announced {
 			e.schedule(timer{at: inc.created.Add(e.cfg.GroupWait), kind: timerAnnounce, inc: inc})
 		}
 		switch {
 		case inc.status == quell.IncidentResolved:
 			e.schedule(timer{at: inc.resolvedAt.Add(e.cfg.ReopenWindow), kind: timerForget, inc: inc})
-		default:
-			sc.active = append(sc.active, inc)
-			if inc.firing == 0 {
-				e.schedule(timer{at: inc.updated.Add(e.cfg.ResolveHold), kind: timerResolve, inc: inc})
-			}
+		case inc.firing == 0:
+			e.schedule(timer{at: inc.updated.Add(e.cfg.ResolveHold), kind: timerResolve, inc: inc})
+		}
+	}
+	// Activity as it was filed: by time, then creation.
+	slices.SortStableFunc(restored, func(a, b *incident) int { return a.lastActivity.Compare(b.lastActivity) })
+	for _, inc := range restored {
+		if live(inc) {
+			inc.scope.noteActivity(inc, inc.lastActivity)
 		}
 	}
 	for _, st := range s.Alerts {
@@ -147,16 +149,37 @@ func (e *Engine) Restore(s Snapshot) {
 			e.out.Decision(hd.Decision)
 		}
 	}
-	for _, ps := range s.Pending {
-		sc := e.scope(ps.Scope)
-		// A follower has no target and is handled afresh at the flush.
-		it := pendingItem{alert: ps.Alert, at: ps.At, kind: ps.Kind, rel: ps.Rel, target: e.incidents[ps.Target]}
-		if len(sc.pending) == 0 {
-			e.schedule(timer{at: ps.At.Add(e.cfg.BurstWait), kind: timerPending, scope: sc})
-		}
-		if it.target != nil {
-			e.pendingFP[ps.Alert.Fingerprint] = sc
-		}
-		sc.pending = append(sc.pending, it)
+}
+
+// restoreIncident rebuilds one incident and files it in its scope's index.
+func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
+	inc := &incident{
+		id: is.ID, scope: sc, status: is.Status, title: is.Title, severity: is.Severity,
+		created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt,
+		lastActivity: is.LastActivity, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
+		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
+		tokens:  make(map[uint64]int32), subjects: make(map[uint64]int32), workloads: make(map[uint64]int32),
+		names: make(map[uint64]int32), words: make(map[uint64]int32), nodes: make(map[int32]int32),
 	}
+	for i := range is.Alerts {
+		m := is.Alerts[i]
+		inc.members[m.Fingerprint] = &m
+		inc.order = append(inc.order, m.Fingerprint)
+		if m.Status == quell.Firing {
+			inc.firing++
+		}
+		if m.LastSeen.After(inc.lastSeen) {
+			inc.lastSeen = m.LastSeen
+		}
+		if cur := e.byAlert[m.Fingerprint]; cur == nil || cur.created.Before(inc.created) {
+			e.byAlert[m.Fingerprint] = inc
+		}
+		a := quell.Alert{Source: m.Source, Labels: m.Labels, Annotations: m.Annotations, Fingerprint: m.Fingerprint}
+		in := e.inspect(&a)
+		inc.index(in, 1)
+		e.rarity.add(in, 1)
+	}
+	inc.sigs = slices.Clone(is.Sigs)
+	e.incidents[inc.id] = inc
+	return inc
 }

@@ -10,8 +10,7 @@ import (
 type timerKind uint8
 
 const (
-	timerPending  timerKind = iota // a scope's pending group reached its deadline
-	timerResolve                   // an incident's resolve hold may have passed
+	timerResolve  timerKind = iota // an incident's resolve hold may have passed
 	timerExpire                    // a firing alert's announced end may have passed
 	timerSettle                    // a flapping alert may have calmed down
 	timerForget                    // a resolved incident's reopen window may have passed
@@ -21,12 +20,11 @@ const (
 // timer is a deadline. Timers are never cancelled: each handler checks that
 // what it was set for still holds, which keeps every state change O(log n).
 type timer struct {
-	at    time.Time
-	kind  timerKind
-	seq   uint64 // insertion order, so equal deadlines fire deterministically
-	inc   *incident
-	scope *scope
-	fp    quell.Fingerprint
+	at   time.Time
+	kind timerKind
+	seq  uint64 // insertion order, so equal deadlines fire deterministically
+	inc  *incident
+	fp   quell.Fingerprint
 }
 
 type timerHeap []timer
@@ -70,4 +68,133 @@ func (e *Engine) arm(kind timerKind, fp quell.Fingerprint, at time.Time) {
 	}
 	e.armed[k] = true
 	e.schedule(timer{at: at, kind: kind, fp: fp})
+}
+
+// Advance moves the engine's clock to now, firing every deadline reached.
+func (e *Engine) Advance(now time.Time) {
+	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
+		t := heap.Pop(&e.timers).(timer)
+		if t.at.After(e.now) {
+			e.now = t.at
+		}
+		e.fire(t)
+	}
+	if now.After(e.now) {
+		e.now = now
+	}
+	e.release(e.now, false)
+}
+
+// Flush decides and emits everything still held, as at the end of a replay;
+// deadlines that only time would reach (resolve holds, expiries) stay unfired.
+func (e *Engine) Flush() {
+	var rest timerHeap
+	for len(e.timers) > 0 {
+		t := heap.Pop(&e.timers).(timer)
+		if t.kind == timerAnnounce {
+			e.fire(t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	e.timers = rest
+	heap.Init(&e.timers)
+	e.release(e.now, true)
+	e.EmitUpdates()
+}
+
+func (e *Engine) fire(t timer) {
+	switch t.kind {
+	case timerAnnounce:
+		if inc := t.inc; inc.mergedInto == nil && !inc.announced {
+			inc.announced = true
+			e.change(inc, quell.IncidentCreated, t.at)
+			switch {
+			case inc.evicted:
+				e.change(inc, quell.IncidentEvicted, t.at)
+			case inc.status == quell.IncidentResolved:
+				e.change(inc, quell.IncidentResolve, t.at)
+			}
+		}
+	case timerResolve:
+		inc := t.inc
+		if inc.mergedInto == nil && inc.status == quell.IncidentOpen && inc.firing == 0 && !t.at.Before(inc.updated.Add(e.cfg.ResolveHold)) {
+			inc.status = quell.IncidentResolved
+			inc.resolvedAt = t.at
+			inc.updated = t.at
+			e.change(inc, quell.IncidentResolve, t.at)
+			e.schedule(timer{at: t.at.Add(e.cfg.ReopenWindow), kind: timerForget, inc: inc})
+		}
+	case timerExpire:
+		delete(e.armed, armedKey{t.fp, t.kind})
+		st := e.tracker.Get(t.fp)
+		switch {
+		case st == nil || st.Status != quell.Firing || st.ExpiresAt.IsZero():
+		case st.ExpiresAt.After(t.at): // refreshed since: wait for the new end
+			e.arm(timerExpire, t.fp, st.ExpiresAt)
+		case st.Flapping: // expires once it calms down (see timerSettle)
+		default:
+			e.tracker.Expire(st, t.at)
+			if inc := e.byAlert[t.fp]; inc != nil {
+				e.markResolved(inc, inc.members[t.fp], t.at, t.at)
+			}
+		}
+	case timerSettle:
+		delete(e.armed, armedKey{t.fp, t.kind})
+		st := e.tracker.Get(t.fp)
+		if st != nil && e.tracker.Settle(st, t.at) {
+			e.markFlapping(t.fp, false)
+		}
+		if st != nil && st.Flapping && len(st.Changes) > 0 {
+			e.arm(timerSettle, t.fp, st.Changes[len(st.Changes)-1].Add(e.cfg.Flapping.Window))
+		}
+		if st != nil && !st.Flapping && st.Status == quell.Firing && !st.ExpiresAt.IsZero() {
+			e.arm(timerExpire, t.fp, st.ExpiresAt)
+		}
+		if st != nil && !st.Flapping && st.Status == quell.Resolved {
+			if inc := e.byAlert[t.fp]; inc != nil {
+				e.markResolved(inc, inc.members[t.fp], st.LastSeen, t.at)
+			} else {
+				e.forgetState(t.fp)
+			}
+		}
+	case timerForget:
+		inc := t.inc
+		if inc.status == quell.IncidentResolved && !t.at.Before(inc.resolvedAt.Add(e.cfg.ReopenWindow)) {
+			e.forget(inc)
+		}
+	}
+}
+
+// forget drops a resolved incident whose reopen window passed, with the
+// state of its alerts, so memory follows what is live.
+func (e *Engine) forget(inc *incident) {
+	e.drop(inc, e.forgetState)
+}
+
+// drop takes an incident out of memory and lets forget deal with each of
+// its alerts that no other incident holds, in join order (deterministic).
+func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
+	e.unindexAll(inc)
+	delete(e.incidents, inc.id)
+	for _, fp := range inc.order {
+		if e.byAlert[fp] == inc {
+			delete(e.byAlert, fp)
+			forget(fp)
+		}
+	}
+}
+
+// forgetState drops what is known of a resolved alert that no incident holds,
+// once its state changes have left the flap window (flapping needs them).
+func (e *Engine) forgetState(fp quell.Fingerprint) {
+	st := e.tracker.Get(fp)
+	if st == nil || st.Status != quell.Resolved || e.byAlert[fp] != nil {
+		return
+	}
+	if n := len(st.Changes); n > 0 && e.now.Sub(st.Changes[n-1]) < e.cfg.Flapping.Window {
+		e.arm(timerSettle, fp, st.Changes[n-1].Add(e.cfg.Flapping.Window))
+		return
+	}
+	e.forgetAlert(fp)
 }

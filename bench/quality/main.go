@@ -1,140 +1,122 @@
-// Command quality measures correlation quality on fault-labelled alerts: it
-// converts a data set of rca-fault-alerts to an Alertmanager webhook stream
-// (with the data set's own faultalerts.py), replays it through quell with the
-// system's topology, and scores the decision log with the same script:
-// pairwise precision, recall, F1 and compression, sequential and overlaid.
+// Command quality measures how well quell groups alerts into incidents, with
+// the default config: on MicroSS (real fault-labelled alerts, embedded) and
+// on synthetic storms from a seeded generator, several systems of every
+// topology family, with faults one after another and several at once. It
+// scores each as the data set's faultalerts.py does (pairwise F1 per alert;
+// per alert episode when faults overlap) beside the naive baseline, one
+// incident per burst with no five-minute gap, and reports the worst family.
+//
+//	go run ./bench/quality            # a table
+//	go run ./bench/quality -json      # one JSON object a line
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/quellhq/quell"
-	"github.com/quellhq/quell/bench/cputime"
 	"github.com/quellhq/quell/correlate"
-	"github.com/quellhq/quell/dedupe"
-	"github.com/quellhq/quell/internal/replay"
+	"github.com/quellhq/quell/internal/quality"
 )
 
+// row is one scored stream.
+type row struct {
+	quality.Result
+	Seed     uint64  `json:"seed,omitempty"`
+	Baseline float64 `json:"baseline_f1"`
+}
+
 func main() {
-	data := flag.String("data", "../shared/datasets/rca-fault-alerts", "folder of the rca-fault-alerts data set (holds faultalerts.py)")
-	system := flag.String("system", "MicroSS", "system of the data set to replay")
-	overlays := flag.String("overlay", "1,3", "comma-separated overlays to score (1 = faults one after another)")
-	keep := flag.String("keep", "", "folder to keep the converted streams and decision logs in")
+	asJSON := flag.Bool("json", false, "print one JSON object a line instead of a table")
+	seeds := flag.Int("seeds", 3, "generated systems per family and overlay")
+	overlays := flag.String("overlay", "1,3", "comma-separated numbers of faults at once")
 	flag.Parse()
-	if err := run(*data, *system, strings.Split(*overlays, ","), *keep); err != nil {
+	if err := run(*asJSON, *seeds, *overlays); err != nil {
 		fmt.Fprintln(os.Stderr, "quality:", err)
 		os.Exit(1)
 	}
 }
 
-func run(data, system string, overlays []string, keep string) error {
-	script := filepath.Join(data, "faultalerts.py")
-	if _, err := os.Stat(script); err != nil {
-		return fmt.Errorf("data set not found: %w (set --data)", err)
+func run(asJSON bool, seeds int, overlays string) error {
+	var ovs []int
+	for _, s := range strings.Split(overlays, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || k < 1 {
+			return fmt.Errorf("--overlay %q: want numbers of at least 1", overlays)
+		}
+		ovs = append(ovs, k)
 	}
-	dir := keep
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "quell-quality-")
+	cfg := correlate.DefaultConfig()
+	out := printer{json: asJSON, worst: map[int]row{}}
+	out.header()
+	for _, k := range ovs {
+		s, err := quality.MicroSS(k)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	topo, err := correlate.LoadTopology(filepath.Join(data, system, "kg.json"))
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%-8s %-8s %9s %7s %7s %7s %11s %9s %13s\n", "system", "overlay", "precision", "recall", "f1", "faults", "incidents", "compress", "alerts/cpu-s")
-	for _, ov := range overlays {
-		stream := filepath.Join(dir, fmt.Sprintf("%s-overlay%s.jsonl", system, ov))
-		decisions := filepath.Join(dir, fmt.Sprintf("%s-overlay%s.decisions.jsonl", system, ov))
-		if err := python(stream, script, "convert", system, "--overlay", ov); err != nil {
+		if err := out.score(s, 0, cfg); err != nil {
 			return err
 		}
-		rate, err := replayFile(stream, decisions, topo)
-		if err != nil {
-			return err
-		}
-		var out strings.Builder
-		cmd := exec.Command("python3", script, "score", system, decisions, "--overlay", ov)
-		cmd.Stdout, cmd.Stderr = &out, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("scoring: %w", err)
-		}
-		var s struct {
-			Precision, Recall, F1, Compression float64
-			Incidents, Faults                  int
-		}
-		if err := json.Unmarshal([]byte(out.String()), &s); err != nil {
-			return fmt.Errorf("score output %q: %w", out.String(), err)
-		}
-		fmt.Printf("%-8s %-8s %9.4f %7.4f %7.4f %7d %11d %9.4f %13.0f\n", system, ov, s.Precision, s.Recall, s.F1, s.Faults, s.Incidents, s.Compression, rate)
 	}
+	for _, f := range quality.Families {
+		for _, k := range ovs {
+			for seed := uint64(1); seed <= uint64(seeds); seed++ {
+				if err := out.score(quality.Storm(f, k, seed), seed, cfg); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	out.footer(ovs)
 	return nil
 }
 
-func python(outPath, script string, args ...string) error {
-	f, err := os.Create(outPath)
+type printer struct {
+	json  bool
+	worst map[int]row // per overlay, the generated stream with the lowest F1
+}
+
+func (p *printer) score(s quality.Set, seed uint64, cfg correlate.Config) error {
+	res, err := quality.Evaluate(s, cfg)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	cmd := exec.Command("python3", append([]string{script}, args...)...)
-	cmd.Stdout, cmd.Stderr = f, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("python3 %s %s: %w", script, strings.Join(args, " "), err)
+	r := row{Result: res, Seed: seed, Baseline: quality.ScoreAssign(s, quality.Window(s.Events, 5*60*1000)).F1}
+	if s.Data != "MicroSS" {
+		if w, ok := p.worst[s.Overlay]; !ok || r.F1 < w.F1 {
+			p.worst[s.Overlay] = r
+		}
 	}
+	if p.json {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(b))
+		return nil
+	}
+	fmt.Printf("%-9s %-13s %4d %7d %6.3f %9.3f %6.3f %9d %6d %8d %8.3f\n", r.Data, r.Family, r.Seed, r.Overlay, r.F1,
+		r.Precision, r.Recall, r.Incidents, r.Faults, r.Alerts, r.Baseline)
 	return nil
 }
 
-// replayFile replays one stream with the default configuration and writes
-// its decision log; it returns the alerts dedupe and correlation handled per
-// second of CPU time (the best of several rounds: the data set is small).
-func replayFile(stream, decisionsPath string, topo *correlate.Topology) (float64, error) {
-	alerts, err := replay.ReadFile(stream, dedupe.NewFingerprinter(nil))
-	if err != nil {
-		return 0, err
+func (p *printer) header() {
+	if !p.json {
+		fmt.Printf("%-9s %-13s %4s %7s %6s %9s %6s %9s %6s %8s %8s\n", "data", "family", "seed", "overlay", "f1",
+			"precision", "recall", "incidents", "faults", "alerts", "baseline")
 	}
-	f, err := os.Create(decisionsPath)
-	if err != nil {
-		return 0, err
+}
+
+func (p *printer) footer(ovs []int) {
+	if p.json {
+		return
 	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	var decisions []quell.Decision
-	eng, err := correlate.New(correlate.DefaultConfig(), topo, correlate.Output{
-		Decision: func(d quell.Decision) { decisions = append(decisions, d) },
-	})
-	if err != nil {
-		return 0, err
-	}
-	rate := 0.0
-	for round := 0; round < 5; round++ {
-		in := slices.Clone(alerts)
-		e, err := correlate.New(correlate.DefaultConfig(), topo, correlate.Output{Decision: func(quell.Decision) {}})
-		if err != nil {
-			return 0, err
-		}
-		start := cputime.Now()
-		replay.Run(in, e)
-		rate = max(rate, float64(len(in))/(cputime.Now()-start).Seconds())
-	}
-	replay.Run(alerts, eng)
-	for i := range decisions {
-		decisions[i].Alert.Raw = nil
-		if err := enc.Encode(&decisions[i]); err != nil {
-			return 0, err
+	for _, k := range ovs {
+		if w, ok := p.worst[k]; ok {
+			fmt.Printf("worst generated, overlay %d: %s seed %d, f1 %.3f (baseline %.3f)\n", k, w.Family, w.Seed, w.F1, w.Baseline)
 		}
 	}
-	return rate, w.Flush()
 }

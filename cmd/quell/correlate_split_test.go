@@ -24,7 +24,6 @@ import (
 // and frequent snapshots, so a restart replays some records and skips others.
 const splitConfig = `correlate:
   group_wait: 300ms
-  group_window: 2s
   resolve_hold: 5s
 kafka:
   prefix: %s

@@ -35,7 +35,7 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{"a misspelt field is an error", "correlate:\n  grup_wait: 3s\n", "grup_wait", nil},
-		{"an invalid value names the field", "correlate:\n  burst_min: 0\n", "correlate.burst_min", nil},
+		{"an invalid value names the field", "correlate:\n  join_score: 0\n", "correlate.join_score", nil},
 		{"a webhook needs a url", "webhooks:\n  - name: chat\n", "url", nil},
 	}
 	for _, tt := range tests {

@@ -144,22 +144,24 @@ var specs = map[QueryType]spec{
 			FROM decisions_hourly WHERE %s GROUP BY time, action ORDER BY time, action`, s.step, s.where("hour"))
 		},
 	},
-	// How alerts joined incidents, by the correlator's reason; "other" is
-	// a reason these patterns do not know yet.
+	// How alerts joined incidents: the evidence a joined alert's reason
+	// names first ("score 0.81: 2 hops (a -> b), 14s after ..."); "time"
+	// when time was all; "other" is a reason these patterns do not know.
 	GroupingReasons: {
 		cols: []Column{{"reason", KindString}, {"decisions", KindCount}},
 		sql: func(s span) string {
+			const head = "substring(reason, position(reason, ': ') + 2, 200)"
 			return fmt.Sprintf(`SELECT multiIf(
 					action = 'created', 'opened a new incident',
 					reason LIKE 'fired again%%', 'reopened its incident',
-					reason LIKE '%%topology path%%', 'topology path',
-					reason LIKE '%%burst%%', 'same burst',
-					reason LIKE 'late alert%%', 'late alert, shared label',
-					reason LIKE 'shares %%', 'shared label in window',
+					%[1]s LIKE 'shares %%', 'shared entity',
+					%[1]s LIKE 'on graph node %%' OR match(%[1]s, '^[0-9]+ hops'), 'graph path',
+					%[1]s LIKE 'the same alert%%', 'same alert',
+					reason LIKE 'score %%', 'time',
 					'other') AS kind,
 				uniqExact(event_id) AS n
-			FROM decisions WHERE action IN ('created', 'joined') AND %s
-			GROUP BY kind ORDER BY n DESC, kind`, s.where("event_time"))
+			FROM decisions WHERE action IN ('created', 'joined') AND %[2]s
+			GROUP BY kind ORDER BY n DESC, kind`, head, s.where("event_time"))
 		},
 	},
 }

@@ -48,6 +48,24 @@ func TestAnalyticsMicroSS(t *testing.T) {
 		})
 	}
 
+	// Every grouping reason the correlator writes is one the panel knows.
+	gr, err := a.Run(ctx, clickhouse.Query{Type: clickhouse.GroupingReasons, From: from, To: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds, counts := gr.Values[0].([]string), gr.Values[1].([]uint64)
+	var grouped uint64
+	for i, k := range kinds {
+		if k == "other" {
+			t.Errorf("groupingReasons: %d decisions of a reason it does not know", counts[i])
+		}
+		grouped += counts[i]
+	}
+	if len(kinds) < 3 || grouped == 0 {
+		t.Errorf("groupingReasons: %v %v, want several kinds of evidence", kinds, counts)
+	}
+	t.Logf("grouping reasons: %v %v", kinds, counts)
+
 	// Alerts that fire together, counted here from the decisions themselves.
 	members := map[string]map[string]bool{}
 	for _, d := range b.Decisions {

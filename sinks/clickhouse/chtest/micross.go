@@ -2,12 +2,9 @@ package chtest
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,32 +14,11 @@ import (
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
+	"github.com/quellhq/quell/internal/quality"
 	"github.com/quellhq/quell/internal/replay"
 	"github.com/quellhq/quell/sinks"
 	"github.com/quellhq/quell/sinks/clickhouse"
 )
-
-// Dataset is the rca-fault-alerts folder: $QUELL_FAULT_ALERTS, else
-// shared/datasets/rca-fault-alerts beside the module's checkout.
-func Dataset() (string, error) {
-	if d := os.Getenv("QUELL_FAULT_ALERTS"); d != "" {
-		return d, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "datasets", "rca-fault-alerts"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory; set QUELL_FAULT_ALERTS to the rca-fault-alerts folder")
-		}
-		dir = parent
-	}
-}
 
 var micross struct {
 	once  sync.Once
@@ -50,8 +26,8 @@ var micross struct {
 	err   error
 }
 
-// MicroSS converts the MicroSS stream with the data set's faultalerts.py,
-// replays it in event time through correlate.DefaultConfig with MicroSS's
+// MicroSS replays the MicroSS fault-labelled alerts (embedded in package
+// quality) in event time through correlate.DefaultConfig with MicroSS's
 // topology, and returns every decision and incident change. It runs once
 // per process; callers must not modify the result (see Shift).
 func MicroSS() (sinks.Batch, error) {
@@ -61,30 +37,16 @@ func MicroSS() (sinks.Batch, error) {
 
 func replayMicroSS() (sinks.Batch, error) {
 	var out sinks.Batch
-	data, err := Dataset()
+	set, err := quality.MicroSS(1)
 	if err != nil {
 		return out, err
 	}
-	stream, err := os.CreateTemp("", "quell-micross-*.jsonl")
-	if err != nil {
-		return out, err
+	alerts := quality.Alerts(set.Events, "alertmanager")
+	fp := dedupe.NewFingerprinter(nil)
+	for i := range alerts {
+		alerts[i].Fingerprint = fp.Fingerprint(&alerts[i])
 	}
-	defer os.Remove(stream.Name())
-	defer stream.Close()
-	cmd := exec.Command("python3", filepath.Join(data, "faultalerts.py"), "convert", "MicroSS")
-	cmd.Stdout, cmd.Stderr = stream, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return out, fmt.Errorf("converting MicroSS with %s/faultalerts.py: %w", data, err)
-	}
-	alerts, err := replay.ReadFile(stream.Name(), dedupe.NewFingerprinter(nil))
-	if err != nil {
-		return out, err
-	}
-	topo, err := correlate.LoadTopology(filepath.Join(data, "MicroSS", "kg.json"))
-	if err != nil {
-		return out, err
-	}
-	eng, err := correlate.New(correlate.DefaultConfig(), topo, correlate.Output{
+	eng, err := correlate.New(correlate.DefaultConfig(), set.Topology, correlate.Output{
 		Decision: func(d quell.Decision) { out.Decisions = append(out.Decisions, d) },
 		Change:   func(c quell.IncidentChange) { out.Changes = append(out.Changes, c) },
 	})

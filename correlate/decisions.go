@@ -1,0 +1,71 @@
+package correlate
+
+import (
+	"github.com/quellhq/quell"
+	"time"
+)
+
+// decide records the decision for one occurrence. A decision naming an
+// incident younger than GroupWait is held that long (see release): the
+// incident may still merge into another, and the record must name where the
+// alert ended up. Every other decision goes out at once.
+func (e *Engine) decide(a *quell.Alert, inc *incident, action quell.Action, reason string, at time.Time) {
+	d := quell.Decision{Alert: *a, Action: action, Reason: reason, At: at}
+	if inc == nil || inc.announced {
+		if inc != nil {
+			d.Incident = inc.id
+		}
+		if e.out.Decision != nil {
+			e.out.Decision(d)
+		}
+		return
+	}
+	e.held = append(e.held, held{d: d, inc: inc})
+	// In a storm the queue grows with rate × GroupWait; beyond its bound the
+	// oldest go out early, naming the incident as it is now.
+	for len(e.held)-e.heldHead > e.cfg.MaxHeldDecisions {
+		e.emitOldestHeld()
+	}
+}
+
+// release emits the held decisions whose wait ended by now (all when all).
+// The queue is consumed from heldHead, so a release costs what it emits.
+func (e *Engine) release(now time.Time, all bool) {
+	for e.heldHead < len(e.held) && (all || !e.held[e.heldHead].d.At.Add(e.cfg.GroupWait).After(now)) {
+		e.emitOldestHeld()
+	}
+	switch n := e.heldHead; {
+	case n == len(e.held) && cap(e.held) > 1<<16:
+		e.held, e.heldHead = nil, 0 // after a storm, give the memory back
+	case n == len(e.held):
+		e.held, e.heldHead = e.held[:0], 0
+	case n > len(e.held)/2:
+		e.held = e.held[:copy(e.held, e.held[n:])]
+		e.heldHead = 0
+	}
+}
+
+// emitOldestHeld emits the oldest held decision, naming the incident its
+// alert ended up in.
+func (e *Engine) emitOldestHeld() {
+	h := &e.held[e.heldHead]
+	final := h.inc.final()
+	if final != h.inc {
+		if h.d.Action == quell.ActionCreated {
+			h.d.Action = quell.ActionJoined
+		}
+		h.d.Reason += "; then " + h.inc.mergeReason
+	}
+	h.d.Incident = final.id
+	if e.out.Decision != nil {
+		e.out.Decision(h.d)
+	}
+	e.held[e.heldHead] = held{}
+	e.heldHead++
+}
+
+// held is a decision waiting to be emitted.
+type held struct {
+	d   quell.Decision
+	inc *incident
+}

@@ -1,0 +1,185 @@
+package correlate
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/quellhq/quell"
+)
+
+// alertInfo is what relates an alert to others, computed once per
+// fingerprint: an alert's identity labels do not change between occurrences.
+type alertInfo struct {
+	scope uint64
+	// subject: the entity the alert is about (its first entity label, in
+	// EntityLabels order). Other entity values are context: the exporter's
+	// job or instance, the namespace, the callee of a failing call.
+	subject entityRef
+	context []entityRef
+	infra   bool     // the subject is a machine (host, node, IP), not a workload
+	name    uint64   // alertname token
+	words   []uint64 // summary word tokens
+	nodes   []int32  // graph nodes of the subject (and a call's peer)
+	sig     uint64   // signature for co-occurrence: alertname and subject
+	sigName string   // what the signature names, for reasons
+}
+
+// entityRef is one entity value: its tokens (the value, and for a pod its
+// workload) and where it came from, for reasons.
+type entityRef struct {
+	label, value string
+	tokens       []uint64
+}
+
+func (r entityRef) String() string { return r.label + "=" + r.value }
+
+// inspect computes what relates a to other alerts, once per fingerprint.
+func (e *Engine) inspect(a *quell.Alert) *alertInfo {
+	if in := e.infos[a.Fingerprint]; in != nil {
+		return in
+	}
+	in := &alertInfo{scope: Scope(e.cfg.ScopeLabels, a)}
+	for _, k := range e.cfg.EntityLabels { // configured order: the first present is the subject
+		v := a.Labels[k]
+		if v == "" {
+			continue
+		}
+		ref := entityRef{label: k, value: v, tokens: entityTokens(k, v)}
+		if in.subject.tokens == nil {
+			in.subject = ref
+			in.infra = hostLabels[k] || isMachine(v)
+		} else {
+			in.context = append(in.context, ref)
+		}
+	}
+	name := a.Labels["alertname"]
+	in.name = xxhash.Sum64String("\x00name\x00" + name)
+	in.words = wordTokens(a.Annotations["summary"])
+	in.sigName = name + " on " + in.subject.value
+	in.sig = xxhash.Sum64String(in.sigName)
+	e.graph.learn(a, in, e.cfg.TopologyLabels)
+	e.infos[a.Fingerprint] = in
+	return in
+}
+
+// hostLabels name machines; other entity labels name workloads.
+var hostLabels = map[string]bool{"host": true, "node": true, "instance": true}
+
+// isMachine tells whether a value names a machine rather than a workload:
+// an IP address (with or without a port) or a cloud host name.
+func isMachine(v string) bool {
+	v = stripPort(v)
+	if _, err := netip.ParseAddr(v); err == nil {
+		return true
+	}
+	return strings.HasPrefix(v, "ip-") && strings.Count(v, "-") >= 4
+}
+
+// entityTokens are the tokens of one entity value: the value as written
+// (lowercased, without a port) and, for a pod, its workload.
+func entityTokens(label, v string) []uint64 {
+	n := strings.ToLower(stripPort(v))
+	out := []uint64{xxhash.Sum64String(n)}
+	if w := workload(label, n); w != "" {
+		out = append(out, xxhash.Sum64String(w))
+	}
+	return out
+}
+
+// workload names the workload of a pod name, or "" for other values. A
+// Deployment's pod is name-<ReplicaSet hash>-<suffix> ("cart-7d9f8b6c5-x2k4p"
+// -> "cart"); a StatefulSet's or DaemonSet's is name-<ordinal or suffix>.
+// Kubernetes draws hashes and suffixes from an alphabet without vowels,
+// which tells them from words; the short forms count only under a label
+// that names pods.
+func workload(label, v string) string {
+	rest, suffix, ok := cutLast(v)
+	if !ok {
+		return ""
+	}
+	podLabel := label == "pod" || label == "pod_name"
+	switch {
+	case len(suffix) == 5 && isPodHash(suffix):
+		if name, hash, ok := cutLast(rest); ok && len(hash) >= 8 && len(hash) <= 10 && isPodHash(hash) {
+			return name
+		}
+		if podLabel {
+			return rest
+		}
+	case podLabel && len(suffix) <= 3 && isDigits(suffix):
+		return rest
+	}
+	return ""
+}
+
+func cutLast(v string) (string, string, bool) {
+	i := strings.LastIndexByte(v, '-')
+	if i <= 0 || i == len(v)-1 {
+		return "", "", false
+	}
+	return v[:i], v[i+1:], true
+}
+
+func isPodHash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("bcdfghjklmnpqrstvwxz2456789", rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// stripPort drops a port ("host:9100" names "host").
+func stripPort(v string) string {
+	if i := strings.LastIndexByte(v, ':'); i > 0 && i < len(v)-1 && isDigits(v[i+1:]) {
+		return v[:i]
+	}
+	return v
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// wordTokens are the distinct words of a summary (letters only, three or
+// more), at most 16: enough to tell "disk full on db-1" from "latency high".
+func wordTokens(s string) []uint64 {
+	var out []uint64
+	for w := range strings.FieldsFuncSeq(strings.ToLower(s), func(r rune) bool { return r < 'a' || r > 'z' }) {
+		if len(w) < 3 || len(out) == 16 {
+			continue
+		}
+		t := xxhash.Sum64String("\x00word\x00" + w)
+		if !contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func contains[T comparable](s []T, v T) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Scope returns the partition key of a: a hash of its scope label values.
+func Scope(scopeLabels []string, a *quell.Alert) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	for _, k := range scopeLabels {
+		d.WriteString(a.Labels[k])
+		d.Write([]byte{0xff})
+	}
+	return d.Sum64()
+}

@@ -1,0 +1,257 @@
+package correlate
+
+import (
+	"strings"
+
+	"github.com/quellhq/quell"
+)
+
+// graph is an engine's service graph: the topology file's, if any, plus
+// what the engine learns from its alerts: a failing call names its caller
+// and callee (service, peer_service), and an alert about a workload that
+// names its host or node puts the two side by side. Learned nodes and their
+// edges are bounded (Config.MaxLearnedNodes).
+type graph struct {
+	base    *Topology // shared and read-only; may be nil
+	ids     []string  // learned nodes, numbered after the base's
+	index   map[string]int32
+	adj     map[int32][]int32 // learned edges, both directions
+	edges   [][2]int32        // learned edges in the order learned (for snapshots)
+	max     int
+	maxHops int
+	cache   map[int32]*reach // BFS from a node, dropped when an edge is learned
+}
+
+// reach is what lies within maxHops of a node: each node's distance and
+// BFS parent, so that a path can be told as a reason.
+type reach struct {
+	dist   map[int32]uint8
+	parent map[int32]int32
+	order  []int32 // nearest first
+}
+
+// A node with more edges than this is a hub (a shared host, a gateway):
+// paths do not run through it, or everything would be near everything.
+const hubDegree = 32
+
+// maxLearnedDegree bounds the learned edges of one node.
+const maxLearnedDegree = 64
+
+func newGraph(base *Topology, maxLearned, maxHops int) *graph {
+	return &graph{base: base, index: map[string]int32{}, adj: map[int32][]int32{}, max: maxLearned, maxHops: maxHops,
+		cache: map[int32]*reach{}}
+}
+
+func (g *graph) name(n int32) string {
+	if b := g.base.Len(); int(n) < b {
+		return g.base.ids[n]
+	}
+	return g.ids[int(n)-g.base.Len()]
+}
+
+// node finds the node an entity value names: in the topology file by the
+// value, lowercased, without a port, or as a pod's workload; else a learned
+// node, created if create and the bound allows.
+func (g *graph) node(label, value string, create bool) (int32, bool) {
+	v := strings.ToLower(stripPort(value))
+	w := workload(label, v)
+	if g.base != nil {
+		for _, k := range []string{value, v, w} {
+			if n, ok := g.base.index[k]; ok && k != "" {
+				return n, true
+			}
+		}
+	}
+	if w != "" {
+		v = w // pods of one workload are one learned node
+	}
+	if n, ok := g.index[v]; ok {
+		return n, true
+	}
+	if !create || len(g.ids) >= g.max {
+		return 0, false
+	}
+	n := int32(g.base.Len() + len(g.ids))
+	g.ids = append(g.ids, v)
+	g.index[v] = n
+	return n, true
+}
+
+// learn finds the alert's nodes (its subject, and a failing call's peer) and
+// learns the edges the alert tells of.
+func (g *graph) learn(a *quell.Alert, in *alertInfo, topologyLabels []string) {
+	if in.subject.tokens == nil || !contains(topologyLabels, in.subject.label) {
+		return
+	}
+	learning := g.max > 0
+	subj, ok := g.node(in.subject.label, in.subject.value, learning)
+	if !ok {
+		return
+	}
+	in.nodes = append(in.nodes, subj)
+	for _, c := range in.context {
+		if !contains(topologyLabels, c.label) {
+			continue
+		}
+		switch {
+		case c.label == "peer_service": // a call: caller and callee are neighbours
+			if peer, ok := g.node(c.label, c.value, learning); ok {
+				if !contains(in.nodes, peer) {
+					in.nodes = append(in.nodes, peer)
+				}
+				g.addEdge(subj, peer)
+			}
+		case !in.infra && (c.label == "host" || c.label == "node"): // a workload and where it runs
+			if host, ok := g.node(c.label, c.value, learning); ok {
+				g.addEdge(subj, host)
+			}
+		}
+	}
+}
+
+func (g *graph) neighbours(n int32) (base, learned []int32) {
+	if g.base != nil && int(n) < g.base.Len() {
+		base = g.base.adj[n]
+	}
+	return base, g.adj[n]
+}
+
+func (g *graph) degree(n int32) int {
+	b, l := g.neighbours(n)
+	return len(b) + len(l)
+}
+
+func (g *graph) adjacent(a, b int32) bool {
+	base, learned := g.neighbours(a)
+	return contains(base, b) || contains(learned, b)
+}
+
+func (g *graph) addEdge(a, b int32) {
+	if a == b || g.max == 0 || g.adjacent(a, b) || len(g.adj[a]) >= maxLearnedDegree || len(g.adj[b]) >= maxLearnedDegree {
+		return
+	}
+	g.adj[a] = append(g.adj[a], b)
+	g.adj[b] = append(g.adj[b], a)
+	g.edges = append(g.edges, [2]int32{a, b})
+	clear(g.cache)
+}
+
+// from returns what lies within maxHops of n (cached).
+func (g *graph) from(n int32) *reach {
+	if r := g.cache[n]; r != nil {
+		return r
+	}
+	r := &reach{dist: map[int32]uint8{n: 0}, parent: map[int32]int32{n: n}, order: []int32{n}}
+	frontier := []int32{n}
+	for d := 1; d <= g.maxHops && len(frontier) > 0; d++ {
+		var next []int32
+		for _, x := range frontier {
+			if x != n && g.degree(x) > hubDegree {
+				continue
+			}
+			base, learned := g.neighbours(x)
+			for _, list := range [2][]int32{base, learned} {
+				for _, y := range list {
+					if _, seen := r.dist[y]; !seen {
+						r.dist[y] = uint8(d)
+						r.parent[y] = x
+						r.order = append(r.order, y)
+						next = append(next, y)
+					}
+				}
+			}
+		}
+		frontier = next
+	}
+	if len(g.cache) >= 4096 {
+		clear(g.cache) // a bound, not an LRU: BFS is cheap to redo
+	}
+	g.cache[n] = r
+	return r
+}
+
+// path tells the way from the root of r to m, e.g. "a -> b -> c".
+func (g *graph) path(r *reach, m int32) string {
+	var rev []string
+	for {
+		rev = append(rev, g.name(m))
+		p := r.parent[m]
+		if p == m {
+			break
+		}
+		m = p
+	}
+	var sb strings.Builder
+	for i := len(rev) - 1; i >= 0; i-- {
+		sb.WriteString(rev[i])
+		if i > 0 {
+			sb.WriteString(" -> ")
+		}
+	}
+	return sb.String()
+}
+
+// nearest finds the shortest distance from any of nodes to any node of
+// the set, with the two ends; ok is false when none is within maxHops.
+func (g *graph) nearest(nodes []int32, set map[int32]int32) (d int, from int32, to int32, ok bool) {
+	d = g.maxHops + 1
+	for _, a := range nodes {
+		if _, in := set[a]; in {
+			return 0, a, a, true
+		}
+		r := g.from(a)
+		if len(set) < len(r.dist) {
+			for b := range set {
+				if x, in := r.dist[b]; in && (int(x) < d || int(x) == d && b < to) {
+					d, from, to, ok = int(x), a, b, true
+				}
+			}
+		} else {
+			for b, x := range r.dist {
+				if _, in := set[b]; in && (int(x) < d || int(x) == d && b < to) {
+					d, from, to, ok = int(x), a, b, true
+				}
+			}
+		}
+	}
+	return d, from, to, ok
+}
+
+// GraphState is what an engine learned of the graph, for snapshots: node
+// names in the order learned, and edges between node names.
+type GraphState struct {
+	Nodes []string    `json:"nodes,omitempty"`
+	Edges [][2]string `json:"edges,omitempty"`
+}
+
+func (g *graph) state() GraphState {
+	s := GraphState{Nodes: g.ids}
+	for _, e := range g.edges {
+		s.Edges = append(s.Edges, [2]string{g.name(e[0]), g.name(e[1])})
+	}
+	return s
+}
+
+func (g *graph) restore(s GraphState) {
+	for _, n := range s.Nodes {
+		g.node("", n, true)
+	}
+	for _, e := range s.Edges {
+		a, okA := g.lookup(e[0])
+		b, okB := g.lookup(e[1])
+		if okA && okB {
+			g.addEdge(a, b)
+		}
+	}
+}
+
+// lookup finds a node by its name as state() wrote it.
+func (g *graph) lookup(name string) (int32, bool) {
+	if g.base != nil {
+		if n, ok := g.base.index[name]; ok {
+			return n, true
+		}
+	}
+	n, ok := g.index[name]
+	return n, ok
+}

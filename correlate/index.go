@@ -1,0 +1,120 @@
+package correlate
+
+import (
+	"sort"
+	"time"
+
+	"github.com/quellhq/quell"
+)
+
+// scope is one partition of alerts (see Config.ScopeLabels) with the index
+// that finds the incidents an alert could join without a scan: by recent
+// activity, by entity value and by graph node.
+type scope struct {
+	key uint64
+	// recent: activity in time order; an entry is current while its time
+	// is the incident's last activity (later activity appends another).
+	recent     []activity
+	byToken    map[uint64][]*incident // oldest incident first
+	byNode     map[int32][]*incident  // oldest incident first
+	recentSigs []recentSig            // signatures that started firing lately (see cooccur)
+	adds       int                    // index entries added since the last sweep
+}
+
+type activity struct {
+	inc *incident
+	at  time.Time
+}
+
+func newScope(key uint64) *scope {
+	return &scope{key: key, byToken: map[uint64][]*incident{}, byNode: map[int32][]*incident{}}
+}
+
+func (e *Engine) scope(key uint64) *scope {
+	sc := e.scopes[key]
+	if sc == nil {
+		sc = newScope(key)
+		e.scopes[key] = sc
+	}
+	return sc
+}
+
+// file adds inc to a posting list, kept in creation order so that a scope
+// rebuilt from a snapshot lists the same incidents in the same order.
+func file[K comparable](m map[K][]*incident, k K, inc *incident) {
+	list := m[k]
+	i := sort.Search(len(list), func(i int) bool { return before(inc, list[i]) })
+	m[k] = append(list[:i], append([]*incident{inc}, list[i:]...)...)
+}
+
+func (sc *scope) fileToken(t uint64, inc *incident) { file(sc.byToken, t, inc); sc.adds++ }
+func (sc *scope) fileNode(n int32, inc *incident)   { file(sc.byNode, n, inc); sc.adds++ }
+
+// before orders incidents by creation, then id.
+func before(a, b *incident) bool {
+	if !a.created.Equal(b.created) {
+		return a.created.Before(b.created)
+	}
+	return a.id < b.id
+}
+
+func (sc *scope) noteActivity(inc *incident, at time.Time) {
+	sc.recent = append(sc.recent, activity{inc, at})
+	sc.adds++
+}
+
+// live tells whether an incident can still take alerts and so belongs in
+// the index.
+func live(inc *incident) bool {
+	return inc.status == quell.IncidentOpen && inc.mergedInto == nil && !inc.evicted
+}
+
+// sweep drops what the index holds of incidents that no longer take
+// alerts, and activity older than window. The engine calls it once dead
+// entries may outnumber live ones, so it costs O(1) per change over time.
+func (sc *scope) sweep(now time.Time, window time.Duration) {
+	keep := sc.recent[:0]
+	for _, r := range sc.recent {
+		if live(r.inc) && r.at.Equal(r.inc.lastActivity) && now.Sub(r.at) <= window {
+			keep = append(keep, r)
+		}
+	}
+	clear(sc.recent[len(keep):])
+	sc.recent = keep
+	for k, list := range sc.byToken {
+		if list = liveOnly(list); len(list) == 0 {
+			delete(sc.byToken, k)
+		} else {
+			sc.byToken[k] = list
+		}
+	}
+	for k, list := range sc.byNode {
+		if list = liveOnly(list); len(list) == 0 {
+			delete(sc.byNode, k)
+		} else {
+			sc.byNode[k] = list
+		}
+	}
+}
+
+func liveOnly(list []*incident) []*incident {
+	keep := list[:0]
+	for _, inc := range list {
+		if live(inc) {
+			keep = append(keep, inc)
+		}
+	}
+	clear(list[len(keep):])
+	return keep
+}
+
+// maybeSweep sweeps a scope once the entries added since its last sweep
+// may outnumber the live ones: O(1) per change over time, and dead
+// incidents do not pile up in the index.
+func (e *Engine) maybeSweep(sc *scope) {
+	if sc.adds < 4*len(e.incidents)+4096 {
+		return
+	}
+	sc.adds = 0
+	sc.sweep(e.now, e.cfg.Window)
+}

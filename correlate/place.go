@@ -1,0 +1,200 @@
+package correlate
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/dedupe"
+)
+
+// place decides where a new firing (or one that fired again) goes: it
+// weighs the evidence of each open incident the index finds for it, joins
+// the best if it scores at least JoinScore, and otherwise opens an incident.
+func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping bool, cur *incident) {
+	in := e.inspect(a)
+	sc := e.scope(in.scope)
+	if kind == dedupe.New {
+		e.co.observe(sc, in.sig, at)
+	}
+	if cur != nil && cur.status == quell.IncidentOpen && (kind == dedupe.Retrigger || flapping) {
+		// Re-triggered without a resolve, or flapping: the same episode to
+		// a person, however its sender toggles it.
+		e.dedupe(cur, a, at, "fired again while its incident is open: stays in it")
+		return
+	}
+	evs := e.weighAll(sc, in, at, cur)
+	if len(evs) == 0 || evs[0].score() < e.cfg.JoinScore {
+		reason := "no open incident in its scope could take it"
+		if len(evs) > 0 {
+			reason = fmt.Sprintf("no open incident scored %.2f or more; best %s %s", e.cfg.JoinScore, evs[0].inc.id, evs[0].reason())
+		}
+		e.leave(cur, a.Fingerprint, at, &reason)
+		e.open(sc, a, at, in, reason)
+		return
+	}
+	best := &evs[0]
+	reason := best.reason() + runnerUp(evs)
+	switch {
+	case best.inc == cur && cur.status == quell.IncidentOpen:
+		e.touch(cur, at)
+		e.dedupe(cur, a, at, "fired again, "+reason)
+	case best.inc == cur:
+		e.reopen(cur, a, at, in, reason)
+	default:
+		dst := e.mergeYoung(best.inc, evs[1:], at)
+		if dst != best.inc {
+			reason += "; it links incidents that merged into " + dst.id
+		}
+		e.leave(cur, a.Fingerprint, at, &reason)
+		e.join(dst, a, at, in, reason)
+	}
+}
+
+// leave takes an alert that fired again elsewhere out of its open incident.
+func (e *Engine) leave(cur *incident, fp quell.Fingerprint, at time.Time, reason *string) {
+	if cur != nil && cur.status == quell.IncidentOpen {
+		e.remove(cur, fp, at)
+		*reason += "; moved from incident " + cur.id
+	}
+}
+
+// runnerUp names the second best candidate, so that an operator sees why
+// the alert did not go there.
+func runnerUp(evs []evidence) string {
+	if len(evs) < 2 {
+		return "; no other candidate"
+	}
+	return fmt.Sprintf("; runner-up %s %s", evs[1].inc.id, evs[1].reason())
+}
+
+// weighAll weighs every candidate, best first (ties: the older incident).
+func (e *Engine) weighAll(sc *scope, in *alertInfo, at time.Time, cur *incident) []evidence {
+	evs := e.evs[:0]
+	for _, inc := range e.candidates(sc, in, at, cur) {
+		evs = append(evs, e.weigh(in, inc, inc == cur, at))
+	}
+	slices.SortFunc(evs, func(a, b evidence) int {
+		if c := cmp.Compare(b.total, a.total); c != 0 {
+			return c
+		}
+		if c := a.inc.created.Compare(b.inc.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.inc.id, b.inc.id)
+	})
+	e.evs = evs
+	return evs
+}
+
+// Candidates per source: the incidents most recently active, and per
+// entity value or graph node the incidents that most recently took one.
+const (
+	recentCandidates = 8
+	tokenCandidates  = 16
+	nodeCandidates   = 8
+	nodesVisited     = 64
+)
+
+// candidates finds the open incidents that could take an alert through the
+// scope's index (by time, entity value and graph node), never a scan.
+func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *incident) []*incident {
+	e.stamp++
+	out := e.cands[:0]
+	take := func(inc *incident) bool {
+		if inc.stamp == e.stamp {
+			return false
+		}
+		inc.stamp = e.stamp
+		if inc == cur { // open, or resolved and may reopen
+			if cur.status == quell.IncidentOpen || at.Sub(cur.resolvedAt) <= e.cfg.ReopenWindow && !cur.evicted {
+				out = append(out, inc)
+				return true
+			}
+			return false
+		}
+		if !e.takes(inc, at) {
+			return false
+		}
+		out = append(out, inc)
+		return true
+	}
+	if cur != nil {
+		take(cur)
+	}
+	n := 0
+	for i := len(sc.recent) - 1; i >= 0 && n < recentCandidates; i-- {
+		r := sc.recent[i]
+		if at.Sub(r.at) > e.cfg.Window {
+			break
+		}
+		if r.at.Equal(r.inc.lastActivity) && take(r.inc) {
+			n++
+		}
+	}
+	each := func(list []*incident, limit int) {
+		n := 0
+		for i := len(list) - 1; i >= 0 && n < limit; i-- {
+			if take(list[i]) {
+				n++
+			}
+		}
+	}
+	for _, t := range in.subject.tokens {
+		each(sc.byToken[t], tokenCandidates)
+	}
+	for _, c := range in.context {
+		for _, t := range c.tokens {
+			each(sc.byToken[t], tokenCandidates)
+		}
+	}
+	for _, node := range in.nodes {
+		r := e.graph.from(node)
+		for i, m := range r.order {
+			if i == nodesVisited {
+				break
+			}
+			each(sc.byNode[m], nodeCandidates)
+		}
+	}
+	e.cands = out
+	return out
+}
+
+// takes tells whether an open incident still takes new alerts.
+func (e *Engine) takes(inc *incident, at time.Time) bool {
+	return inc.status == quell.IncidentOpen && inc.mergedInto == nil && !inc.reopened &&
+		at.Sub(inc.lastActivity) <= e.cfg.Window && at.Sub(inc.created) <= e.cfg.MaxAge && len(inc.members) < e.cfg.MaxAlerts
+}
+
+// mergeYoung merges into one the incidents that one alert links: the best
+// and every other candidate that would take the alert on evidence beyond
+// time alone and is still young enough to merge away unannounced. The
+// oldest survives; it returns the incident the alert joins.
+func (e *Engine) mergeYoung(best *incident, others []evidence, at time.Time) *incident {
+	group := []*incident{best}
+	for i := range others {
+		ev := &others[i]
+		if ev.score() >= e.cfg.JoinScore && ev.entity >= entityLink && !ev.inc.announced &&
+			at.Sub(ev.inc.created) < e.cfg.GroupWait && ev.inc.status == quell.IncidentOpen {
+			group = append(group, ev.inc)
+		}
+	}
+	if len(group) == 1 {
+		return best
+	}
+	dst := group[0]
+	for _, inc := range group[1:] {
+		if inc.created.Before(dst.created) || inc.created.Equal(dst.created) && inc.id < dst.id {
+			dst = inc
+		}
+	}
+	for _, inc := range group {
+		if inc != dst && !inc.announced {
+			e.merge(dst, inc, at, fmt.Sprintf("merged into incident %s: one alert linked both while they were young", dst.id))
+		}
+	}
+	return dst
+}
