@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -39,4 +40,71 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alerts/s")
 	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+}
+
+// BenchmarkRepeats measures the path most occurrences take: a firing alert
+// sent again (Prometheus re-sends every minute), over 1,000 firing alerts.
+func BenchmarkRepeats(b *testing.B) {
+	alerts := make([]quell.Alert, 1000)
+	for i := range alerts {
+		alerts[i] = alert(occ{labels: fmt.Sprintf("alertname=A%d,service=s%d,instance=h%d:9100", i%7, i%50, i%13)})
+	}
+	eng, err := New(DefaultConfig(), nil, Output{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range alerts {
+		eng.Process(&alerts[i], t0)
+	}
+	b.ResetTimer()
+	cpu := cputime.Now()
+	n := 0
+	for b.Loop() {
+		at := t0.Add(time.Duration(n/len(alerts)) * time.Millisecond)
+		eng.Process(&alerts[n%len(alerts)], at)
+		n++
+	}
+	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+}
+
+// BenchmarkNewAlerts measures alerts never seen before arriving while
+// 10,000 incidents are open: each is weighed against the candidates the
+// index finds, and joins one or opens another.
+func BenchmarkNewAlerts(b *testing.B) {
+	const open = 10000
+	cfg := DefaultConfig()
+	eng, err := New(cfg, nil, Output{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mk := func(i int) quell.Alert {
+		return alert(occ{labels: fmt.Sprintf("alertname=A%d,service=svc%d,pod=svc%d-7d9f8b6c5-x2k4p,namespace=prod,instance=10.0.%d.%d:8080",
+			i%17, i%open, i%open, i/250%250, i%250)})
+	}
+	// Spread over five minutes, so that all stay open (window: 10m).
+	for i := range open {
+		a := mk(i)
+		eng.Process(&a, t0.Add(time.Duration(i)*30*time.Millisecond))
+	}
+	if n := len(eng.incidents); n < open/2 {
+		b.Fatalf("%d incidents open, want about %d", n, open)
+	}
+	news := make([]quell.Alert, 200000)
+	for i := range news {
+		news[i] = mk(open + i)
+	}
+	start := t0.Add(open * 30 * time.Millisecond)
+	b.ResetTimer()
+	cpu := cputime.Now()
+	n := 0
+	for b.Loop() {
+		if n == len(news) {
+			b.StopTimer()
+			b.Fatalf("ran out of new alerts; run with -benchtime below %d", len(news))
+		}
+		eng.Process(&news[n], start.Add(time.Duration(n)*time.Microsecond))
+		n++
+	}
+	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+	b.ReportMetric(float64(len(eng.incidents)), "incidents")
 }

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -11,13 +12,22 @@ import (
 // co-firing. What quell grouped plays no part, so the counts do not
 // reinforce its own mistakes; replaying the same alerts rebuilds them.
 type cooccur struct {
-	pairs map[[2]uint64]uint32
-	seen  map[uint64]uint32 // firings per signature
-	max   int
+	partners map[uint64][]coPartner // per signature, its strongest partners
+	seen     map[uint64]uint32      // firings per signature
+	entries  int                    // partner entries held
+	max      int
+}
+
+type coPartner struct {
+	sig uint64
+	n   uint32
 }
 
 // coWindow: signatures that start firing this close together co-fire.
 const coWindow = 2 * time.Minute
+
+// maxPartners bounds what one signature remembers: its strongest partners.
+const maxPartners = 32
 
 // recentSig is a signature that started firing in a scope, and when.
 type recentSig struct {
@@ -25,18 +35,13 @@ type recentSig struct {
 	at  time.Time
 }
 
-// maxRecent bounds the signatures a scope remembers within coWindow.
-const maxRecent = 128
+// maxRecent bounds the signatures a scope remembers within coWindow: in a
+// storm, co-firing is learned among the latest starts only, which keeps
+// its cost per alert constant.
+const maxRecent = 8
 
 func newCooccur(max int) *cooccur {
-	return &cooccur{pairs: map[[2]uint64]uint32{}, seen: map[uint64]uint32{}, max: max}
-}
-
-func pairKey(a, b uint64) [2]uint64 {
-	if a > b {
-		a, b = b, a
-	}
-	return [2]uint64{a, b}
+	return &cooccur{partners: map[uint64][]coPartner{}, seen: map[uint64]uint32{}, max: max}
 }
 
 // observe counts sig firing at at in sc.
@@ -48,7 +53,8 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	for _, r := range sc.recentSigs {
 		if at.Sub(r.at) <= coWindow && r.sig != sig {
 			keep = append(keep, r)
-			c.pairs[pairKey(sig, r.sig)]++
+			c.count(sig, r.sig)
+			c.count(r.sig, sig)
 		}
 	}
 	sc.recentSigs = append(keep, recentSig{sig, at})
@@ -56,19 +62,48 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 		sc.recentSigs = slices.Delete(sc.recentSigs, 0, len(sc.recentSigs)-maxRecent)
 	}
 	c.seen[sig]++
-	if len(c.pairs) > c.max || len(c.seen) > c.max {
+	if c.entries > c.max || len(c.seen) > c.max {
 		c.age()
 	}
+}
+
+// count adds one co-firing of b to a's partners; a full list gives up its
+// weakest partner for a new one.
+func (c *cooccur) count(a, b uint64) {
+	ps := c.partners[a]
+	weakest := -1
+	for i := range ps {
+		if ps[i].sig == b {
+			ps[i].n++
+			return
+		}
+		if weakest < 0 || ps[i].n < ps[weakest].n {
+			weakest = i
+		}
+	}
+	if len(ps) < maxPartners {
+		c.partners[a] = append(ps, coPartner{b, 1})
+		c.entries++
+		return
+	}
+	ps[weakest] = coPartner{b, 1}
 }
 
 // age halves every count and drops what reaches zero: old habits fade
 // and memory stays bounded.
 func (c *cooccur) age() {
-	for k, n := range c.pairs {
-		if n/2 == 0 {
-			delete(c.pairs, k)
+	for k, ps := range c.partners {
+		keep := ps[:0]
+		for _, p := range ps {
+			if p.n /= 2; p.n > 0 {
+				keep = append(keep, p)
+			}
+		}
+		c.entries -= len(ps) - len(keep)
+		if len(keep) == 0 {
+			delete(c.partners, k)
 		} else {
-			c.pairs[k] = n / 2
+			c.partners[k] = keep
 		}
 	}
 	for k, n := range c.seen {
@@ -80,46 +115,53 @@ func (c *cooccur) age() {
 	}
 }
 
-// with returns how often sig co-fired with the best of sigs, and that
-// count as a share of sig's firings.
-func (c *cooccur) with(sig uint64, sigs []uint64) (best uint64, n uint32, share float64) {
-	for _, s := range sigs {
-		if s == sig {
-			continue
-		}
-		if k := c.pairs[pairKey(sig, s)]; k > n || k == n && k > 0 && s < best {
-			best, n = s, k
+// with returns how often sig co-fired with its strongest partner among
+// the incident's signatures, and that count as a share of sig's firings.
+func (c *cooccur) with(sig uint64, inc *incident) (n uint32, share float64) {
+	for _, p := range c.partners[sig] {
+		if p.n > n && inc.sigs[p.sig] {
+			n = p.n
 		}
 	}
 	if n > 0 {
 		share = float64(n) / float64(max(c.seen[sig], n))
 	}
-	return best, n, share
+	return n, share
 }
 
 // CooccurState is what an engine learned of co-firing, for snapshots.
 type CooccurState struct {
-	Pairs []CoPair          `json:"pairs,omitempty"`
-	Seen  map[uint64]uint32 `json:"seen,omitempty"`
+	Partners []CoPartners      `json:"partners,omitempty"`
+	Seen     map[uint64]uint32 `json:"seen,omitempty"`
 }
 
-// CoPair is how often two signatures fired together.
-type CoPair struct {
-	A, B uint64
-	N    uint32
+// CoPartners are one signature's partners and how often each co-fired.
+type CoPartners struct {
+	Sig  uint64   `json:"sig"`
+	With []uint64 `json:"with"`
+	N    []uint32 `json:"n"`
 }
 
 func (c *cooccur) state() CooccurState {
 	s := CooccurState{Seen: c.seen}
-	for k, n := range c.pairs {
-		s.Pairs = append(s.Pairs, CoPair{k[0], k[1], n})
+	for sig, ps := range c.partners {
+		cp := CoPartners{Sig: sig}
+		for _, p := range ps {
+			cp.With = append(cp.With, p.sig)
+			cp.N = append(cp.N, p.n)
+		}
+		s.Partners = append(s.Partners, cp)
 	}
+	slices.SortFunc(s.Partners, func(a, b CoPartners) int { return cmp.Compare(a.Sig, b.Sig) })
 	return s
 }
 
 func (c *cooccur) restore(s CooccurState) {
-	for _, p := range s.Pairs {
-		c.pairs[pairKey(p.A, p.B)] = p.N
+	for _, cp := range s.Partners {
+		for i := range min(len(cp.With), len(cp.N)) {
+			c.partners[cp.Sig] = append(c.partners[cp.Sig], coPartner{cp.With[i], cp.N[i]})
+			c.entries++
+		}
 	}
 	for k, n := range s.Seen {
 		c.seen[k] = n

@@ -173,6 +173,7 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, reason string) {
 	if inc != nil {
 		if m := inc.members[a.Fingerprint]; m != nil {
+			inc.noteCadence(at.Sub(m.LastSeen), e.cfg.Window)
 			m.Count++
 			m.LastSeen = at
 			inc.lastSeen = at

@@ -49,7 +49,8 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 		ref := entityRef{label: k, value: v, tokens: entityTokens(k, v)}
 		if in.subject.tokens == nil {
 			in.subject = ref
-			in.infra = hostLabels[k] || isMachine(v)
+			// A host label may name a pod (Splunk's host field): then it is a workload.
+			in.infra = hostLabels[k] && len(ref.tokens) == 1 || isMachine(v)
 		} else {
 			in.context = append(in.context, ref)
 		}

@@ -46,28 +46,45 @@ const (
 // hopEvidence is the graph evidence by distance: 0 hops (one node) to 8.
 var hopEvidence = [...]float64{1.5, 1.2, 0.8, 0.45, 0.2, 0.1, 0.05, 0.025, 0.01}
 
-// evidence is one incident's case for taking an alert.
+// evidence is one incident's case for taking an alert. What a reason
+// tells is kept as data and worded only for the decisions that print it.
 type evidence struct {
 	inc      *incident
 	total    float64
 	since    time.Duration
 	time     float64
 	entity   float64
-	entityBy string // what the entity evidence is
+	by       entityKind
+	ref      entityRef // by == byShare: the value shared
+	token    uint64    // its token
+	hops     int       // by == byGraph
+	from, to int32     // by == byGraph: the nearest nodes
 	name     float64
-	nameBy   string
+	alike    float64 // share of the summary alike; 0: the alertname if name > 0
 	co       float64
-	coBy     string
+	coN      uint32
 	stranger bool
 	related  bool // a shared subject value or a graph path: not strangers
 }
 
+type entityKind uint8
+
+const (
+	byNothing entityKind = iota
+	bySameAlert
+	byShare
+	byGraph
+)
+
 // score is the logistic of the evidence: the number reasons print.
 func (ev *evidence) score() float64 { return 1 / (1 + math.Exp(-ev.total)) }
 
-// timeEvidence fades with the time since the incident's last activity.
-func (e *Engine) timeEvidence(d time.Duration) float64 {
-	return timeNow - timeFall*math.Log1p(float64(d)/float64(e.cfg.TimeScale))
+// timeEvidence fades with the time since the incident's last activity, on
+// the scale of TimeScale or, for alerts that report less often, half
+// their cadence: the silence between two evaluations is no sign of an end.
+func (e *Engine) timeEvidence(d, cadence time.Duration) float64 {
+	scale := max(e.cfg.TimeScale, cadence/2)
+	return timeNow - timeFall*math.Log1p(float64(d)/float64(scale))
 }
 
 // weigh gathers the evidence that inc should take the alert.
@@ -76,9 +93,9 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	if own && inc.status == quell.IncidentResolved {
 		ev.since = at.Sub(inc.resolvedAt) // its problem went away that long ago
 	}
-	ev.time = e.timeEvidence(ev.since)
+	ev.time = e.timeEvidence(ev.since, inc.cadence)
 	if own {
-		ev.entity, ev.entityBy = sameAlert, "the same alert was part of it"
+		ev.entity, ev.by = sameAlert, bySameAlert
 	}
 	// Shared entity values, weighted by rarity.
 	share := func(ref entityRef, subject bool) {
@@ -92,8 +109,7 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 				ev.related = true
 			}
 			if v := w * e.rarity.info(t); v > ev.entity {
-				ev.entity = v
-				ev.entityBy = fmt.Sprintf("shares %s (%d of %d alerts carry it)", ref, e.rarity.df[t], e.rarity.total)
+				ev.entity, ev.by, ev.ref, ev.token = v, byShare, ref, t
 			}
 		}
 	}
@@ -103,19 +119,16 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	}
 	// Graph distance, graded.
 	if len(in.nodes) > 0 && len(inc.nodes) > 0 {
-		if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes); ok && hopEvidence[d] > ev.entity {
+		if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes); ok {
 			ev.related = true
-			ev.entity = hopEvidence[d]
-			if d == 0 {
-				ev.entityBy = "on graph node " + e.graph.name(from)
-			} else {
-				ev.entityBy = fmt.Sprintf("%d hops (%s)", d, e.graph.path(e.graph.from(from), to))
+			if hopEvidence[d] > ev.entity {
+				ev.entity, ev.by, ev.hops, ev.from, ev.to = hopEvidence[d], byGraph, d, from, to
 			}
 		}
 	}
 	// Names and summaries.
 	if inc.names[in.name] > 0 {
-		ev.name, ev.nameBy = nameShare*e.rarity.info(in.name), "same alertname"
+		ev.name = nameShare * e.rarity.info(in.name)
 	}
 	if len(in.words) > 0 {
 		var shared, all float64
@@ -127,20 +140,22 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 			}
 		}
 		if v := nameShare * maxInfo * shared / all; shared > 0 && v > ev.name {
-			ev.name, ev.nameBy = v, fmt.Sprintf("summary %.0f%% alike", 100*shared/all)
+			ev.name, ev.alike = v, shared/all
 		}
 	}
 	// Co-firing learned online.
-	if _, n, share := e.co.with(in.sig, inc.sigs); n > 1 {
-		ev.co = coShare * share * min(1, float64(n)/coCount)
-		ev.coBy = fmt.Sprintf("co-fired %d times before", n)
+	if n, share := e.co.with(in.sig, inc); n > 1 {
+		ev.co, ev.coN = coShare*share*min(1, float64(n)/coCount), n
 	}
 	// A stranger: about another workload than the incident, and nothing
-	// relates the two. Time alone does not pull it in while the incident is
-	// about one or two workloads; a problem that spread further is one
-	// where a stranger arriving now most likely belongs. Machines are never
-	// strangers: a host's trouble shows on what runs there.
-	if !own && !in.infra && !ev.related && ev.co == 0 && len(inc.workloads) >= 1 && len(inc.workloads) < 3 {
+	// relates the two. While the incident is young (GroupWait: it may still
+	// merge) and about one or two workloads, time alone does not pull a
+	// stranger in: unrelated workloads failing at once are problems of
+	// their own. Once a problem is under way, or has spread further, a
+	// stranger arriving during it most likely belongs to it. Machines are
+	// never strangers: a host's trouble shows on what runs there.
+	if !own && !in.infra && !ev.related && ev.co == 0 && len(inc.workloads) >= 1 && len(inc.workloads) < 3 &&
+		at.Sub(inc.created) < e.cfg.GroupWait {
 		ev.stranger = true
 	}
 	ev.total = prior + ev.entity + ev.name + ev.co
@@ -154,21 +169,33 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 
 // reason tells the evidence, e.g. "score 0.81: 2 hops (a -> b -> c), 14s
 // after the incident's last alert, co-fired 31 times before".
-func (ev *evidence) reason() string {
-	var parts []string
-	if ev.entityBy != "" {
-		parts = append(parts, ev.entityBy)
+func (e *Engine) reason(ev *evidence) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "score %.2f: ", ev.score())
+	switch ev.by {
+	case bySameAlert:
+		b.WriteString("the same alert was part of it, ")
+	case byShare:
+		fmt.Fprintf(&b, "shares %s (%d of %d alerts carry it), ", ev.ref, e.rarity.df[ev.token], e.rarity.total)
+	case byGraph:
+		if ev.hops == 0 {
+			fmt.Fprintf(&b, "on graph node %s, ", e.graph.name(ev.from))
+		} else {
+			fmt.Fprintf(&b, "%d hops (%s), ", ev.hops, e.graph.path(e.graph.from(ev.from), ev.to))
+		}
 	}
 	if ev.stranger {
-		parts = append(parts, fmt.Sprintf("about another workload, %s after the incident's last alert", ev.since.Round(time.Second)))
-	} else {
-		parts = append(parts, fmt.Sprintf("%s after the incident's last alert", ev.since.Round(time.Second)))
+		b.WriteString("about another workload, ")
 	}
-	if ev.coBy != "" {
-		parts = append(parts, ev.coBy)
+	fmt.Fprintf(&b, "%s after the incident's last alert", ev.since.Round(time.Second))
+	if ev.coN > 0 {
+		fmt.Fprintf(&b, ", co-fired %d times before", ev.coN)
 	}
-	if ev.nameBy != "" {
-		parts = append(parts, ev.nameBy)
+	switch {
+	case ev.alike > 0:
+		fmt.Fprintf(&b, ", summary %.0f%% alike", 100*ev.alike)
+	case ev.name > 0:
+		b.WriteString(", same alertname")
 	}
-	return fmt.Sprintf("score %.2f: %s", ev.score(), strings.Join(parts, ", "))
+	return b.String()
 }

@@ -20,8 +20,9 @@ type incident struct {
 	created      time.Time
 	updated      time.Time
 	resolvedAt   time.Time
-	lastActivity time.Time // a member joined or fired again
-	lastSeen     time.Time // any occurrence of a member, repeats too
+	lastActivity time.Time     // a member joined or fired again
+	lastSeen     time.Time     // any occurrence of a member, repeats too
+	cadence      time.Duration // how often its alerts report again (moving average)
 	members      map[quell.Fingerprint]*quell.IncidentAlert
 	order        []quell.Fingerprint // join order, for stable output
 	firing       int                 // members firing, flapping ones included
@@ -33,7 +34,8 @@ type incident struct {
 	names     map[uint64]int32 // alertnames
 	words     map[uint64]int32 // summary words
 	nodes     map[int32]int32  // graph nodes
-	sigs      []uint64         // signatures for co-occurrence, the last maxSigs
+	sigs      map[uint64]bool  // signatures for co-occurrence: the last maxSigs,
+	sigOrder  []uint64         // in the order they came
 	stamp     uint64           // candidates() visit mark
 	seq       uint64
 	// announced: its creation went out. Until then (GroupWait) it may merge
@@ -45,6 +47,19 @@ type incident struct {
 	dirtyAt     time.Time // the time of that update
 	mergedInto  *incident
 	mergeReason string
+}
+
+// noteCadence averages how often the incident's alerts report again: a
+// source that evaluates every two minutes says nothing for two minutes,
+// and time evidence is measured against that (see weigh).
+func (inc *incident) noteCadence(gap, window time.Duration) {
+	switch {
+	case gap <= 0 || gap > window:
+	case inc.cadence == 0:
+		inc.cadence = gap
+	default:
+		inc.cadence += (gap - inc.cadence) / 5
+	}
 }
 
 // maxSigs bounds the signatures an incident keeps for co-occurrence.
@@ -84,6 +99,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		names:     make(map[uint64]int32),
 		words:     make(map[uint64]int32),
 		nodes:     make(map[int32]int32),
+		sigs:      make(map[uint64]bool),
 		severity:  a.Severity,
 	}
 	e.incidents[inc.id] = inc
@@ -134,12 +150,18 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 			inc.scope.fileNode(n, inc)
 		}
 	}
-	if delta > 0 && !contains(inc.sigs, in.sig) {
-		if len(inc.sigs) == maxSigs {
-			inc.sigs = inc.sigs[1:]
-		}
-		inc.sigs = append(inc.sigs, in.sig)
+	if delta > 0 && !inc.sigs[in.sig] {
+		inc.addSig(in.sig)
 	}
+}
+
+func (inc *incident) addSig(sig uint64) {
+	if len(inc.sigOrder) == maxSigs {
+		delete(inc.sigs, inc.sigOrder[0])
+		inc.sigOrder = inc.sigOrder[1:]
+	}
+	inc.sigOrder = append(inc.sigOrder, sig)
+	inc.sigs[sig] = true
 }
 
 // title names an incident after the alert that opened it.

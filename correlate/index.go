@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -43,8 +44,12 @@ func (e *Engine) scope(key uint64) *scope {
 // rebuilt from a snapshot lists the same incidents in the same order.
 func file[K comparable](m map[K][]*incident, k K, inc *incident) {
 	list := m[k]
+	if len(list) == 0 || !before(inc, list[len(list)-1]) {
+		m[k] = append(list, inc) // the usual case: the newest incident
+		return
+	}
 	i := sort.Search(len(list), func(i int) bool { return before(inc, list[i]) })
-	m[k] = append(list[:i], append([]*incident{inc}, list[i:]...)...)
+	m[k] = slices.Insert(list, i, inc)
 }
 
 func (sc *scope) fileToken(t uint64, inc *incident) { file(sc.byToken, t, inc); sc.adds++ }

@@ -29,14 +29,14 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	if len(evs) == 0 || evs[0].score() < e.cfg.JoinScore {
 		reason := "no open incident in its scope could take it"
 		if len(evs) > 0 {
-			reason = fmt.Sprintf("no open incident scored %.2f or more; best %s %s", e.cfg.JoinScore, evs[0].inc.id, evs[0].reason())
+			reason = fmt.Sprintf("no open incident scored %.2f or more; best %s %s", e.cfg.JoinScore, evs[0].inc.id, e.reason(&evs[0]))
 		}
 		e.leave(cur, a.Fingerprint, at, &reason)
 		e.open(sc, a, at, in, reason)
 		return
 	}
 	best := &evs[0]
-	reason := best.reason() + runnerUp(evs)
+	reason := e.reason(best) + e.runnerUp(evs)
 	switch {
 	case best.inc == cur && cur.status == quell.IncidentOpen:
 		e.touch(cur, at)
@@ -63,11 +63,11 @@ func (e *Engine) leave(cur *incident, fp quell.Fingerprint, at time.Time, reason
 
 // runnerUp names the second best candidate, so that an operator sees why
 // the alert did not go there.
-func runnerUp(evs []evidence) string {
+func (e *Engine) runnerUp(evs []evidence) string {
 	if len(evs) < 2 {
 		return "; no other candidate"
 	}
-	return fmt.Sprintf("; runner-up %s %s", evs[1].inc.id, evs[1].reason())
+	return fmt.Sprintf("; runner-up %s %s", evs[1].inc.id, e.reason(&evs[1]))
 }
 
 // weighAll weighs every candidate, best first (ties: the older incident).
@@ -96,6 +96,9 @@ const (
 	tokenCandidates  = 16
 	nodeCandidates   = 8
 	nodesVisited     = 64
+	// minFindInfo: a value less rare than this (in nats; 1 is about one
+	// alert in three) does not find candidates.
+	minFindInfo = 1.0
 )
 
 // candidates finds the open incidents that could take an alert through the
@@ -134,21 +137,28 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 			n++
 		}
 	}
+	// Lists hold dead incidents until a sweep: look at a few more than
+	// the limit, not the whole list.
 	each := func(list []*incident, limit int) {
 		n := 0
-		for i := len(list) - 1; i >= 0 && n < limit; i-- {
+		for i := len(list) - 1; i >= 0 && i >= len(list)-4*limit && n < limit; i-- {
 			if take(list[i]) {
 				n++
 			}
 		}
 	}
-	for _, t := range in.subject.tokens {
-		each(sc.byToken[t], tokenCandidates)
-	}
-	for _, c := range in.context {
-		for _, t := range c.tokens {
-			each(sc.byToken[t], tokenCandidates)
+	// A value most alerts carry (namespace=prod) finds nothing worth
+	// weighing: its evidence is nil.
+	byValue := func(ref entityRef) {
+		for _, t := range ref.tokens {
+			if e.rarity.info(t) >= minFindInfo {
+				each(sc.byToken[t], tokenCandidates)
+			}
 		}
+	}
+	byValue(in.subject)
+	for _, c := range in.context {
+		byValue(c)
 	}
 	for _, node := range in.nodes {
 		r := e.graph.from(node)

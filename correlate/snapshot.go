@@ -33,11 +33,12 @@ type HeldDecision struct {
 // nodes it is filed under are rebuilt from its members.
 type IncidentState struct {
 	quell.Incident
-	Scope        uint64    `json:"scope"`
-	LastActivity time.Time `json:"lastActivity"`
-	Seq          uint64    `json:"seq"`
-	Announced    bool      `json:"announced"`
-	Reopened     bool      `json:"reopened,omitempty"`
+	Scope        uint64        `json:"scope"`
+	LastActivity time.Time     `json:"lastActivity"`
+	Seq          uint64        `json:"seq"`
+	Announced    bool          `json:"announced"`
+	Reopened     bool          `json:"reopened,omitempty"`
+	Cadence      time.Duration `json:"cadence,omitempty"`
 	// Sigs are the alert signatures it weighs co-firing against.
 	Sigs []uint64 `json:"sigs,omitempty"`
 }
@@ -63,7 +64,7 @@ func (e *Engine) Snapshot() Snapshot {
 	s := Snapshot{Now: e.now, Alerts: e.tracker.Copy()}
 	for _, inc := range e.incidents {
 		s.Incidents = append(s.Incidents, IncidentState{Incident: inc.view(), Scope: inc.scope.key, LastActivity: inc.lastActivity,
-			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Sigs: inc.sigs})
+			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Cadence: inc.cadence, Sigs: inc.sigOrder})
 	}
 	slices.SortFunc(s.Incidents, func(a, b IncidentState) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
@@ -156,10 +157,10 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	inc := &incident{
 		id: is.ID, scope: sc, status: is.Status, title: is.Title, severity: is.Severity,
 		created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt,
-		lastActivity: is.LastActivity, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
+		lastActivity: is.LastActivity, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
 		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
 		tokens:  make(map[uint64]int32), subjects: make(map[uint64]int32), workloads: make(map[uint64]int32),
-		names: make(map[uint64]int32), words: make(map[uint64]int32), nodes: make(map[int32]int32),
+		names: make(map[uint64]int32), words: make(map[uint64]int32), nodes: make(map[int32]int32), sigs: make(map[uint64]bool),
 	}
 	for i := range is.Alerts {
 		m := is.Alerts[i]
@@ -179,7 +180,11 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		inc.index(in, 1)
 		e.rarity.add(in, 1)
 	}
-	inc.sigs = slices.Clone(is.Sigs)
+	inc.sigOrder = nil
+	clear(inc.sigs)
+	for _, sig := range is.Sigs {
+		inc.addSig(sig)
+	}
 	e.incidents[inc.id] = inc
 	return inc
 }
