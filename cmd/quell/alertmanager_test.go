@@ -218,9 +218,15 @@ var listenRE = regexp.MustCompile(`msg="quell serving" listen=(\S+)`)
 // from its log: no window in which another process can take it.
 func startQuell(t *testing.T, bin string, args ...string) *quellProc {
 	t.Helper()
+	return startQuellConfig(t, bin, quellConfig, args...)
+}
+
+// startQuellConfig is startQuell with the given configuration file.
+func startQuellConfig(t *testing.T, bin, config string, args ...string) *quellProc {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "quell.yaml")
-	if err := os.WriteFile(cfg, []byte(quellConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := start(t, "quell", bin, append([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, args...)...)
@@ -241,8 +247,19 @@ func startQuell(t *testing.T, bin string, args ...string) *quellProc {
 // waitIncidents polls GET /api/v1/incidents?status=status until ok holds.
 func (q *quellProc) waitIncidents(t *testing.T, status, what string, ok func([]quell.Incident) bool) []quell.Incident {
 	t.Helper()
+	return q.waitIncidentsStatus(t, waitFor, status, what, ok)
+}
+
+// waitIncidentsFor waits up to d for all incidents to satisfy ok.
+func (q *quellProc) waitIncidentsFor(t *testing.T, d time.Duration, what string, ok func([]quell.Incident) bool) []quell.Incident {
+	t.Helper()
+	return q.waitIncidentsStatus(t, d, "", what, ok)
+}
+
+func (q *quellProc) waitIncidentsStatus(t *testing.T, d time.Duration, status, what string, ok func([]quell.Incident) bool) []quell.Incident {
+	t.Helper()
 	var incs []quell.Incident
-	eventually(t, nil, what, func() (bool, string) {
+	eventuallyWithin(t, nil, d, what, func() (bool, string) {
 		var body struct {
 			Incidents []quell.Incident `json:"incidents"`
 		}
@@ -365,6 +382,12 @@ func (p *proc) exited() bool {
 // eventually polls check until it holds, failing after waitFor with its last
 // state, or at once when p (if any) exited.
 func eventually(t *testing.T, p *proc, what string, check func() (bool, string)) {
+	t.Helper()
+	eventuallyWithin(t, p, waitFor, what, check)
+}
+
+// eventuallyWithin is eventually with its own bound.
+func eventuallyWithin(t *testing.T, p *proc, waitFor time.Duration, what string, check func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
