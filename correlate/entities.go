@@ -21,6 +21,11 @@ type alertInfo struct {
 	infra   bool     // the subject is a machine (host, node, IP), not a workload
 	name    uint64   // alertname token
 	words   []uint64 // summary word tokens
+	// The rarity of its name and words as of the alert's placement (see
+	// Engine.rate): rarity moves as alerts come and go.
+	nameInfo  float64
+	wordInfos []float64
+	wordsInfo float64 // their sum
 	nodes   []int32  // graph nodes of the subject (and a call's peer)
 	sig     uint64   // signature for co-occurrence: alertname and subject
 	sigName string   // what the signature names, for reasons
@@ -31,6 +36,7 @@ type alertInfo struct {
 type entityRef struct {
 	label, value string
 	tokens       []uint64
+	infos        []float64 // each token's rarity (see Engine.rate)
 }
 
 func (r entityRef) String() string { return r.label + "=" + r.value }
@@ -47,6 +53,7 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 			continue
 		}
 		ref := entityRef{label: k, value: v, tokens: entityTokens(k, v)}
+		ref.infos = make([]float64, len(ref.tokens))
 		if in.subject.tokens == nil {
 			in.subject = ref
 			// A host label may name a pod (Splunk's host field): then it is a workload.
@@ -58,11 +65,32 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 	name := a.Labels["alertname"]
 	in.name = xxhash.Sum64String("\x00name\x00" + name)
 	in.words = wordTokens(a.Annotations["summary"])
+	in.wordInfos = make([]float64, len(in.words))
 	in.sigName = name + " on " + in.subject.value
 	in.sig = xxhash.Sum64String(in.sigName)
 	e.graph.learn(a, in, e.cfg.TopologyLabels)
 	e.infos[a.Fingerprint] = in
 	return in
+}
+
+// rate computes the rarity of the alert's tokens once for its placement,
+// rather than once per candidate.
+func (e *Engine) rate(in *alertInfo) {
+	each := func(ref *entityRef) {
+		for i, t := range ref.tokens {
+			ref.infos[i] = e.rarity.info(t)
+		}
+	}
+	each(&in.subject)
+	for i := range in.context {
+		each(&in.context[i])
+	}
+	in.nameInfo = e.rarity.info(in.name)
+	in.wordsInfo = 0
+	for i, w := range in.words {
+		in.wordInfos[i] = e.rarity.info(w)
+		in.wordsInfo += in.wordInfos[i]
+	}
 }
 
 // hostLabels name machines; other entity labels name workloads.

@@ -1,12 +1,11 @@
 package correlate
 
 import (
-	"fmt"
+	"math"
+	"strconv"
+	"time"
 
 	"github.com/quellhq/quell"
-	"math"
-	"strings"
-	"time"
 )
 
 // The evidence that an alert belongs to an incident, each source in nats
@@ -99,7 +98,7 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	}
 	// Shared entity values, weighted by rarity.
 	share := func(ref entityRef, subject bool) {
-		for _, t := range ref.tokens {
+		for i, t := range ref.tokens {
 			if inc.tokens[t] == 0 {
 				continue
 			}
@@ -108,7 +107,7 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 				w = subjectShare
 				ev.related = true
 			}
-			if v := w * e.rarity.info(t); v > ev.entity {
+			if v := w * ref.infos[i]; v > ev.entity {
 				ev.entity, ev.by, ev.ref, ev.token = v, byShare, ref, t
 			}
 		}
@@ -128,15 +127,13 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	}
 	// Names and summaries.
 	if inc.names[in.name] > 0 {
-		ev.name = nameShare * e.rarity.info(in.name)
+		ev.name = nameShare * in.nameInfo
 	}
-	if len(in.words) > 0 {
-		var shared, all float64
-		for _, w := range in.words {
-			r := e.rarity.info(w)
-			all += r
+	if all := in.wordsInfo; all > 0 {
+		var shared float64
+		for i, w := range in.words {
 			if inc.words[w] > 0 {
-				shared += r
+				shared += in.wordInfos[i]
 			}
 		}
 		if v := nameShare * maxInfo * shared / all; shared > 0 && v > ev.name {
@@ -168,34 +165,55 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 }
 
 // reason tells the evidence, e.g. "score 0.81: 2 hops (a -> b -> c), 14s
-// after the incident's last alert, co-fired 31 times before".
+// after the incident's last alert, co-fired 31 times before". Written with
+// appends, not fmt: two reasons go with nearly every new alert.
 func (e *Engine) reason(ev *evidence) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "score %.2f: ", ev.score())
+	b := make([]byte, 0, 160)
+	b = append(b, "score "...)
+	b = strconv.AppendFloat(b, ev.score(), 'f', 2, 64)
+	b = append(b, ": "...)
 	switch ev.by {
 	case bySameAlert:
-		b.WriteString("the same alert was part of it, ")
+		b = append(b, "the same alert was part of it, "...)
 	case byShare:
-		fmt.Fprintf(&b, "shares %s (%d of %d alerts carry it), ", ev.ref, e.rarity.df[ev.token], e.rarity.total)
+		b = append(b, "shares "...)
+		b = append(b, ev.ref.label...)
+		b = append(b, '=')
+		b = append(b, ev.ref.value...)
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(e.rarity.df[ev.token]), 10)
+		b = append(b, " of "...)
+		b = strconv.AppendInt(b, int64(e.rarity.total), 10)
+		b = append(b, " alerts carry it), "...)
 	case byGraph:
 		if ev.hops == 0 {
-			fmt.Fprintf(&b, "on graph node %s, ", e.graph.name(ev.from))
+			b = append(b, "on graph node "...)
+			b = append(b, e.graph.name(ev.from)...)
 		} else {
-			fmt.Fprintf(&b, "%d hops (%s), ", ev.hops, e.graph.path(e.graph.from(ev.from), ev.to))
+			b = strconv.AppendInt(b, int64(ev.hops), 10)
+			b = append(b, " hops ("...)
+			b = append(b, e.graph.path(e.graph.from(ev.from), ev.to)...)
+			b = append(b, ')')
 		}
+		b = append(b, ", "...)
 	}
 	if ev.stranger {
-		b.WriteString("about another workload, ")
+		b = append(b, "about another workload, "...)
 	}
-	fmt.Fprintf(&b, "%s after the incident's last alert", ev.since.Round(time.Second))
+	b = append(b, ev.since.Round(time.Second).String()...)
+	b = append(b, " after the incident's last alert"...)
 	if ev.coN > 0 {
-		fmt.Fprintf(&b, ", co-fired %d times before", ev.coN)
+		b = append(b, ", co-fired "...)
+		b = strconv.AppendUint(b, uint64(ev.coN), 10)
+		b = append(b, " times before"...)
 	}
 	switch {
 	case ev.alike > 0:
-		fmt.Fprintf(&b, ", summary %.0f%% alike", 100*ev.alike)
+		b = append(b, ", summary "...)
+		b = strconv.AppendFloat(b, 100*ev.alike, 'f', 0, 64)
+		b = append(b, "% alike"...)
 	case ev.name > 0:
-		b.WriteString(", same alertname")
+		b = append(b, ", same alertname"...)
 	}
-	return b.String()
+	return string(b)
 }

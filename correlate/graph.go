@@ -199,6 +199,9 @@ func (g *graph) nearest(nodes []int32, set map[int32]int32) (d int, from int32, 
 		if _, in := set[a]; in {
 			return 0, a, a, true
 		}
+		if g.degree(a) == 0 {
+			continue // nothing near it
+		}
 		r := g.from(a)
 		if len(set) < len(r.dist) {
 			for b := range set {

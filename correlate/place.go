@@ -1,9 +1,7 @@
 package correlate
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -15,6 +13,7 @@ import (
 // the best if it scores at least JoinScore, and otherwise opens an incident.
 func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping bool, cur *incident) {
 	in := e.inspect(a)
+	e.rate(in)
 	sc := e.scope(in.scope)
 	if kind == dedupe.New {
 		e.co.observe(sc, in.sig, at)
@@ -70,23 +69,35 @@ func (e *Engine) runnerUp(evs []evidence) string {
 	return fmt.Sprintf("; runner-up %s %s", evs[1].inc.id, e.reason(&evs[1]))
 }
 
-// weighAll weighs every candidate, best first (ties: the older incident).
+// weighAll weighs every candidate; the best comes first and the runner-up
+// second (ties: the older incident), the rest in no order.
 func (e *Engine) weighAll(sc *scope, in *alertInfo, at time.Time, cur *incident) []evidence {
 	evs := e.evs[:0]
 	for _, inc := range e.candidates(sc, in, at, cur) {
 		evs = append(evs, e.weigh(in, inc, inc == cur, at))
 	}
-	slices.SortFunc(evs, func(a, b evidence) int {
-		if c := cmp.Compare(b.total, a.total); c != 0 {
-			return c
+	for top := 0; top < 2 && top < len(evs); top++ {
+		best := top
+		for i := top + 1; i < len(evs); i++ {
+			if better(&evs[i], &evs[best]) {
+				best = i
+			}
 		}
-		if c := a.inc.created.Compare(b.inc.created); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.inc.id, b.inc.id)
-	})
+		evs[top], evs[best] = evs[best], evs[top]
+	}
 	e.evs = evs
 	return evs
+}
+
+// better orders evidence: the higher score, then the older incident.
+func better(a, b *evidence) bool {
+	if a.total != b.total {
+		return a.total > b.total
+	}
+	if !a.inc.created.Equal(b.inc.created) {
+		return a.inc.created.Before(b.inc.created)
+	}
+	return a.inc.id < b.inc.id
 }
 
 // Candidates per source: the incidents most recently active, and per
@@ -150,8 +161,8 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 	// A value most alerts carry (namespace=prod) finds nothing worth
 	// weighing: its evidence is nil.
 	byValue := func(ref entityRef) {
-		for _, t := range ref.tokens {
-			if e.rarity.info(t) >= minFindInfo {
+		for i, t := range ref.tokens {
+			if ref.infos[i] >= minFindInfo {
 				each(sc.byToken[t], tokenCandidates)
 			}
 		}
@@ -161,6 +172,10 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 		byValue(c)
 	}
 	for _, node := range in.nodes {
+		if e.graph.degree(node) == 0 {
+			each(sc.byNode[node], nodeCandidates)
+			continue
+		}
 		r := e.graph.from(node)
 		for i, m := range r.order {
 			if i == nodesVisited {
