@@ -16,19 +16,21 @@ type alertInfo struct {
 	// subject: the entity the alert is about (its first entity label, in
 	// EntityLabels order). Other entity values are context: the exporter's
 	// job or instance, the namespace, the callee of a failing call.
-	subject entityRef
-	context []entityRef
-	infra   bool     // the subject is a machine (host, node, IP), not a workload
-	name    uint64   // alertname token
-	words   []uint64 // summary word tokens
+	subject  entityRef
+	also     []entityRef // what the subject is named after: the alert is about it too
+	context  []entityRef
+	infra    bool     // the subject is a machine (host, node, IP), not a workload
+	workload uint64   // the subject's token that names its workload
+	name     uint64   // alertname token
+	words    []uint64 // summary word tokens
 	// The rarity of its name and words as of the alert's placement (see
 	// Engine.rate): rarity moves as alerts come and go.
 	nameInfo  float64
 	wordInfos []float64
 	wordsInfo float64 // their sum
-	nodes   []int32  // graph nodes of the subject (and a call's peer)
-	sig     uint64   // signature for co-occurrence: alertname and subject
-	sigName string   // what the signature names, for reasons
+	nodes     []int32 // graph nodes of the subject (and a call's peer)
+	sig       uint64  // signature for co-occurrence: alertname and subject
+	sigName   string  // what the signature names, for reasons
 }
 
 // entityRef is one entity value: its tokens (the value, and for a pod its
@@ -54,11 +56,19 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 		}
 		ref := entityRef{label: k, value: v, tokens: entityTokens(k, v)}
 		ref.infos = make([]float64, len(ref.tokens))
-		if in.subject.tokens == nil {
+		switch {
+		case in.subject.tokens == nil:
 			in.subject = ref
+			in.workload = ref.tokens[len(ref.tokens)-1]
 			// A host label may name a pod (Splunk's host field): then it is a workload.
 			in.infra = hostLabels[k] && len(ref.tokens) == 1 || isMachine(v)
-		} else {
+		case !in.infra && !contextLabels[k] && namedAfter(in.subject.value, v):
+			// The service a pod is named after is what the alert is about
+			// too (pod checkout-api-x2k, service checkout); a service the
+			// pod is not named after (the exporter's) is context.
+			in.also = append(in.also, ref)
+			in.workload = ref.tokens[0]
+		default:
 			in.context = append(in.context, ref)
 		}
 	}
@@ -73,6 +83,14 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 	return in
 }
 
+// subjects are the subject and what it is named after.
+func (in *alertInfo) subjects() []entityRef {
+	if len(in.also) == 0 {
+		return []entityRef{in.subject}
+	}
+	return append([]entityRef{in.subject}, in.also...)
+}
+
 // rate computes the rarity of the alert's tokens once for its placement,
 // rather than once per candidate.
 func (e *Engine) rate(in *alertInfo) {
@@ -82,6 +100,9 @@ func (e *Engine) rate(in *alertInfo) {
 		}
 	}
 	each(&in.subject)
+	for i := range in.also {
+		each(&in.also[i])
+	}
 	for i := range in.context {
 		each(&in.context[i])
 	}
@@ -95,6 +116,17 @@ func (e *Engine) rate(in *alertInfo) {
 
 // hostLabels name machines; other entity labels name workloads.
 var hostLabels = map[string]bool{"host": true, "node": true, "instance": true}
+
+// contextLabels are never what an alert is about: where it runs (the
+// namespace) or what it called (the peer).
+var contextLabels = map[string]bool{"namespace": true, "peer_service": true, "host": true, "node": true, "instance": true}
+
+// namedAfter tells whether subject (a pod's or container's name) is named
+// after v: it is v, or starts with v and a dash.
+func namedAfter(subject, v string) bool {
+	s, v := strings.ToLower(subject), strings.ToLower(stripPort(v))
+	return s == v || len(s) > len(v) && strings.HasPrefix(s, v) && s[len(v)] == '-'
+}
 
 // isMachine tells whether a value names a machine rather than a workload:
 // an IP address (with or without a port) or a cloud host name.

@@ -113,6 +113,9 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 		}
 	}
 	share(in.subject, true)
+	for _, c := range in.also {
+		share(c, true)
+	}
 	for _, c := range in.context {
 		share(c, false)
 	}

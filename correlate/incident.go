@@ -119,10 +119,12 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 		}
 		return n == 1 && delta > 0
 	}
-	for _, t := range in.subject.tokens {
-		count(inc.subjects, t)
-		if count(inc.tokens, t) {
-			inc.scope.fileToken(t, inc)
+	for _, ref := range in.subjects() {
+		for _, t := range ref.tokens {
+			count(inc.subjects, t)
+			if count(inc.tokens, t) {
+				inc.scope.fileToken(t, inc)
+			}
 		}
 	}
 	for _, c := range in.context {
@@ -133,7 +135,7 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 		}
 	}
 	if !in.infra && len(in.subject.tokens) > 0 {
-		count(inc.workloads, in.subject.tokens[len(in.subject.tokens)-1])
+		count(inc.workloads, in.workload)
 	}
 	count(inc.names, in.name)
 	for _, w := range in.words {

@@ -167,7 +167,9 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 			}
 		}
 	}
-	byValue(in.subject)
+	for _, ref := range in.subjects() {
+		byValue(ref)
+	}
 	for _, c := range in.context {
 		byValue(c)
 	}

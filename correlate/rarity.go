@@ -23,8 +23,10 @@ func (r *rarity) add(in *alertInfo, delta int32) {
 			delete(r.df, t)
 		}
 	}
-	for _, t := range in.subject.tokens {
-		each(t)
+	for _, ref := range in.subjects() {
+		for _, t := range ref.tokens {
+			each(t)
+		}
 	}
 	for _, c := range in.context {
 		for _, t := range c.tokens {
