@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -86,17 +85,42 @@ func (e *Engine) timeEvidence(d, cadence time.Duration) float64 {
 	return timeNow - timeFall*math.Log1p(float64(d)/float64(scale))
 }
 
-// weigh gathers the evidence that inc should take the alert.
+// weigh gathers the evidence that inc should take the alert: each source
+// below is one function, to be read, tuned or replaced on its own.
 func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evidence {
-	ev := evidence{inc: inc, since: at.Sub(inc.lastActivity)}
+	ev := evidence{inc: inc}
+	e.weighTime(&ev, inc, own, at)
+	if own {
+		ev.entity, ev.by = sameAlert, bySameAlert
+	}
+	e.weighValues(&ev, in, inc)
+	e.weighGraph(&ev, in, inc)
+	e.weighNames(&ev, in, inc)
+	e.weighCofiring(&ev, in, inc)
+	ev.stranger = e.isStranger(&ev, in, inc, own, at)
+	ev.total = prior + ev.entity + ev.name + ev.co
+	if ev.stranger {
+		ev.total += stranger
+	} else {
+		ev.total += ev.time
+	}
+	return ev
+}
+
+// weighTime: the time since the incident's last activity (since it
+// resolved, for the alert's own resolved incident), fading with no cliff.
+func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) {
+	ev.since = at.Sub(inc.lastActivity)
 	if own && inc.status == quell.IncidentResolved {
 		ev.since = at.Sub(inc.resolvedAt) // its problem went away that long ago
 	}
 	ev.time = e.timeEvidence(ev.since, inc.cadence)
-	if own {
-		ev.entity, ev.by = sameAlert, bySameAlert
-	}
-	// Shared entity values, weighted by rarity.
+}
+
+// weighValues: entity values the alert shares with the incident's alerts,
+// weighted by rarity; full weight for what either side is about, less for
+// context on both sides.
+func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
 	share := func(ref entityRef, subject bool) {
 		for i, t := range ref.tokens {
 			if inc.tokens[t] == 0 {
@@ -119,16 +143,25 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	for _, c := range in.context {
 		share(c, false)
 	}
-	// Graph distance, graded.
-	if len(in.nodes) > 0 && len(inc.nodes) > 0 {
-		if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes); ok {
-			ev.related = true
-			if hopEvidence[d] > ev.entity {
-				ev.entity, ev.by, ev.hops, ev.from, ev.to = hopEvidence[d], byGraph, d, from, to
-			}
+}
+
+// weighGraph: the shortest distance between the alert's graph nodes and
+// the incident's, graded by hops up to MaxHops.
+func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident) {
+	if len(in.nodes) == 0 || len(inc.nodes) == 0 {
+		return
+	}
+	if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes); ok {
+		ev.related = true
+		if hopEvidence[d] > ev.entity {
+			ev.entity, ev.by, ev.hops, ev.from, ev.to = hopEvidence[d], byGraph, d, from, to
 		}
 	}
-	// Names and summaries.
+}
+
+// weighNames: the same alertname, or summary words in common, weighted by
+// rarity.
+func (e *Engine) weighNames(ev *evidence, in *alertInfo, inc *incident) {
 	if inc.names[in.name] > 0 {
 		ev.name = nameShare * in.nameInfo
 	}
@@ -143,80 +176,24 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 			ev.name, ev.alike = v, shared/all
 		}
 	}
-	// Co-firing learned online.
+}
+
+// weighCofiring: how often the alert's signature fired together with one
+// of the incident's before (learned online, see cooccur).
+func (e *Engine) weighCofiring(ev *evidence, in *alertInfo, inc *incident) {
 	if n, share := e.co.with(in.sig, inc); n > 1 {
 		ev.co, ev.coN = coShare*share*min(1, float64(n)/coCount), n
 	}
-	// A stranger: about another workload than the incident, and nothing
-	// relates the two. While the incident is young (GroupWait: it may still
-	// merge) and about one or two workloads, time alone does not pull a
-	// stranger in: unrelated workloads failing at once are problems of
-	// their own. Once a problem is under way, or has spread further, a
-	// stranger arriving during it most likely belongs to it. Machines are
-	// never strangers: a host's trouble shows on what runs there.
-	if !own && !in.infra && !ev.related && ev.co == 0 && len(inc.workloads) >= 1 && len(inc.workloads) < 3 &&
-		at.Sub(inc.created) < e.cfg.GroupWait {
-		ev.stranger = true
-	}
-	ev.total = prior + ev.entity + ev.name + ev.co
-	if ev.stranger {
-		ev.total += stranger
-	} else {
-		ev.total += ev.time
-	}
-	return ev
 }
 
-// reason tells the evidence, e.g. "score 0.81: 2 hops (a -> b -> c), 14s
-// after the incident's last alert, co-fired 31 times before". Written with
-// appends, not fmt: two reasons go with nearly every new alert.
-func (e *Engine) reason(ev *evidence) string {
-	b := make([]byte, 0, 160)
-	b = append(b, "score "...)
-	b = strconv.AppendFloat(b, ev.score(), 'f', 2, 64)
-	b = append(b, ": "...)
-	switch ev.by {
-	case bySameAlert:
-		b = append(b, "the same alert was part of it, "...)
-	case byShare:
-		b = append(b, "shares "...)
-		b = append(b, ev.ref.label...)
-		b = append(b, '=')
-		b = append(b, ev.ref.value...)
-		b = append(b, " ("...)
-		b = strconv.AppendInt(b, int64(e.rarity.df[ev.token]), 10)
-		b = append(b, " of "...)
-		b = strconv.AppendInt(b, int64(e.rarity.total), 10)
-		b = append(b, " alerts carry it), "...)
-	case byGraph:
-		if ev.hops == 0 {
-			b = append(b, "on graph node "...)
-			b = append(b, e.graph.name(ev.from)...)
-		} else {
-			b = strconv.AppendInt(b, int64(ev.hops), 10)
-			b = append(b, " hops ("...)
-			b = append(b, e.graph.path(e.graph.from(ev.from), ev.to)...)
-			b = append(b, ')')
-		}
-		b = append(b, ", "...)
-	}
-	if ev.stranger {
-		b = append(b, "about another workload, "...)
-	}
-	b = append(b, ev.since.Round(time.Second).String()...)
-	b = append(b, " after the incident's last alert"...)
-	if ev.coN > 0 {
-		b = append(b, ", co-fired "...)
-		b = strconv.AppendUint(b, uint64(ev.coN), 10)
-		b = append(b, " times before"...)
-	}
-	switch {
-	case ev.alike > 0:
-		b = append(b, ", summary "...)
-		b = strconv.AppendFloat(b, 100*ev.alike, 'f', 0, 64)
-		b = append(b, "% alike"...)
-	case ev.name > 0:
-		b = append(b, ", same alertname"...)
-	}
-	return string(b)
+// isStranger: the alert is about another workload than the incident, and
+// nothing relates the two. While the incident is young (GroupWait: it may
+// still merge) and about one or two workloads, time alone does not pull a
+// stranger in: unrelated workloads failing at once are problems of their
+// own. Once a problem is under way, or has spread further, a stranger
+// arriving during it most likely belongs to it. Machines are never
+// strangers: a host's trouble shows on what runs there.
+func (e *Engine) isStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) bool {
+	return !own && !in.infra && !ev.related && ev.co == 0 && len(inc.workloads) >= 1 && len(inc.workloads) < 3 &&
+		at.Sub(inc.created) < e.cfg.GroupWait
 }

@@ -1,0 +1,60 @@
+package correlate
+
+import (
+	"strconv"
+	"time"
+)
+
+// reason tells the evidence, e.g. "score 0.81: 2 hops (a -> b -> c), 14s
+// after the incident's last alert, co-fired 31 times before". Written with
+// appends, not fmt: two reasons go with nearly every new alert.
+func (e *Engine) reason(ev *evidence) string {
+	b := make([]byte, 0, 160)
+	b = append(b, "score "...)
+	b = strconv.AppendFloat(b, ev.score(), 'f', 2, 64)
+	b = append(b, ": "...)
+	switch ev.by {
+	case bySameAlert:
+		b = append(b, "the same alert was part of it, "...)
+	case byShare:
+		b = append(b, "shares "...)
+		b = append(b, ev.ref.label...)
+		b = append(b, '=')
+		b = append(b, ev.ref.value...)
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(e.rarity.df[ev.token]), 10)
+		b = append(b, " of "...)
+		b = strconv.AppendInt(b, int64(e.rarity.total), 10)
+		b = append(b, " alerts carry it), "...)
+	case byGraph:
+		if ev.hops == 0 {
+			b = append(b, "on graph node "...)
+			b = append(b, e.graph.name(ev.from)...)
+		} else {
+			b = strconv.AppendInt(b, int64(ev.hops), 10)
+			b = append(b, " hops ("...)
+			b = append(b, e.graph.path(e.graph.from(ev.from), ev.to)...)
+			b = append(b, ')')
+		}
+		b = append(b, ", "...)
+	}
+	if ev.stranger {
+		b = append(b, "about another workload, "...)
+	}
+	b = append(b, ev.since.Round(time.Second).String()...)
+	b = append(b, " after the incident's last alert"...)
+	if ev.coN > 0 {
+		b = append(b, ", co-fired "...)
+		b = strconv.AppendUint(b, uint64(ev.coN), 10)
+		b = append(b, " times before"...)
+	}
+	switch {
+	case ev.alike > 0:
+		b = append(b, ", summary "...)
+		b = strconv.AppendFloat(b, 100*ev.alike, 'f', 0, 64)
+		b = append(b, "% alike"...)
+	case ev.name > 0:
+		b = append(b, ", same alertname"...)
+	}
+	return string(b)
+}
