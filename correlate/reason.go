@@ -32,7 +32,11 @@ func (e *Engine) reason(ev *evidence) string {
 			b = append(b, e.graph.name(ev.from)...)
 		} else {
 			b = strconv.AppendInt(b, int64(ev.hops), 10)
-			b = append(b, " hops ("...)
+			if ev.hops == 1 {
+				b = append(b, " hop ("...)
+			} else {
+				b = append(b, " hops ("...)
+			}
 			b = append(b, e.graph.path(e.graph.from(ev.from), ev.to)...)
 			b = append(b, ')')
 		}

@@ -155,7 +155,7 @@ var specs = map[QueryType]spec{
 					action = 'created', 'opened a new incident',
 					reason LIKE 'fired again%%', 'reopened its incident',
 					%[1]s LIKE 'shares %%', 'shared entity',
-					%[1]s LIKE 'on graph node %%' OR match(%[1]s, '^[0-9]+ hops'), 'graph path',
+					%[1]s LIKE 'on graph node %%' OR match(%[1]s, '^[0-9]+ hops? '), 'graph path',
 					%[1]s LIKE 'the same alert%%', 'same alert',
 					reason LIKE 'score %%', 'time',
 					'other') AS kind,
