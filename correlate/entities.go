@@ -18,6 +18,7 @@ type alertInfo struct {
 	// job or instance, the namespace, the callee of a failing call.
 	subject  entityRef
 	also     []entityRef // what the subject is named after: the alert is about it too
+	about    []entityRef // the subject, then also
 	context  []entityRef
 	infra    bool     // the subject is a machine (host, node, IP), not a workload
 	workload uint64   // the subject's token that names its workload
@@ -72,6 +73,9 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 			in.context = append(in.context, ref)
 		}
 	}
+	if in.subject.tokens != nil {
+		in.about = append([]entityRef{in.subject}, in.also...)
+	}
 	name := a.Labels["alertname"]
 	in.name = xxhash.Sum64String("\x00name\x00" + name)
 	in.words = wordTokens(a.Annotations["summary"])
@@ -84,12 +88,7 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 }
 
 // subjects are the subject and what it is named after.
-func (in *alertInfo) subjects() []entityRef {
-	if len(in.also) == 0 {
-		return []entityRef{in.subject}
-	}
-	return append([]entityRef{in.subject}, in.also...)
-}
+func (in *alertInfo) subjects() []entityRef { return in.about }
 
 // rate computes the rarity of the alert's tokens once for its placement,
 // rather than once per candidate.
