@@ -86,31 +86,27 @@ func (sc *scope) sweep(now time.Time, window time.Duration) {
 	}
 	clear(sc.recent[len(keep):])
 	sc.recent = keep
-	for k, list := range sc.byToken {
-		if list = liveOnly(list); len(list) == 0 {
-			delete(sc.byToken, k)
-		} else {
-			sc.byToken[k] = list
-		}
-	}
-	for k, list := range sc.byNode {
-		if list = liveOnly(list); len(list) == 0 {
-			delete(sc.byNode, k)
-		} else {
-			sc.byNode[k] = list
-		}
-	}
+	liveOnly(sc.byToken)
+	liveOnly(sc.byNode)
 }
 
-func liveOnly(list []*incident) []*incident {
-	keep := list[:0]
-	for _, inc := range list {
-		if live(inc) {
-			keep = append(keep, inc)
+// liveOnly keeps the live incidents of every posting list, and drops the
+// lists left empty.
+func liveOnly[K comparable](m map[K][]*incident) {
+	for k, list := range m {
+		keep := list[:0]
+		for _, inc := range list {
+			if live(inc) {
+				keep = append(keep, inc)
+			}
+		}
+		clear(list[len(keep):])
+		if len(keep) == 0 {
+			delete(m, k)
+		} else {
+			m[k] = keep
 		}
 	}
-	clear(list[len(keep):])
-	return keep
 }
 
 // maybeSweep sweeps a scope once the entries added since its last sweep

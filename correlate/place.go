@@ -214,7 +214,7 @@ func (e *Engine) mergeYoung(best *incident, others []evidence, at time.Time) *in
 	}
 	dst := group[0]
 	for _, inc := range group[1:] {
-		if inc.created.Before(dst.created) || inc.created.Equal(dst.created) && inc.id < dst.id {
+		if before(inc, dst) {
 			dst = inc
 		}
 	}

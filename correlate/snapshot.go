@@ -66,12 +66,7 @@ func (e *Engine) Snapshot() Snapshot {
 		s.Incidents = append(s.Incidents, IncidentState{Incident: inc.view(), Scope: inc.scope.key, LastActivity: inc.lastActivity,
 			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Cadence: inc.cadence, Sigs: inc.sigOrder})
 	}
-	slices.SortFunc(s.Incidents, func(a, b IncidentState) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(s.Incidents, byCreation)
 	for _, h := range e.held[e.heldHead:] {
 		s.Held = append(s.Held, HeldDecision{Decision: h.d, Incident: h.inc.final().id})
 	}
@@ -106,12 +101,7 @@ func (e *Engine) Restore(s Snapshot) {
 		}
 	}
 	incs := slices.Clone(s.Incidents)
-	slices.SortFunc(incs, func(a, b IncidentState) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(incs, byCreation)
 	var restored []*incident
 	for _, is := range incs {
 		sc := e.scope(is.Scope)
@@ -150,6 +140,12 @@ func (e *Engine) Restore(s Snapshot) {
 			e.out.Decision(hd.Decision)
 		}
 	}
+}
+
+// byCreation orders incident states as before orders incidents: by
+// creation, then id.
+func byCreation(a, b IncidentState) int {
+	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 }
 
 // restoreIncident rebuilds one incident and files it in its scope's index.
