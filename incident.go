@@ -1,6 +1,11 @@
 package quell
 
-import "time"
+import (
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // IncidentStatus is where an incident is in its lifecycle.
 type IncidentStatus string
@@ -59,6 +64,23 @@ type Decision struct {
 	Action   Action    `json:"action"`
 	Reason   string    `json:"reason"`
 	At       time.Time `json:"at"`
+}
+
+// ID is the identity of a decision record: a hash of what it says (the
+// alert's fingerprint and status, the time, action, incident and reason).
+// The correlator is deterministic over its input, so a decision made again
+// from the same input has the same ID, and sinks drop it by that.
+func (d *Decision) ID() uint64 {
+	var h xxhash.Digest
+	h.Reset()
+	var b [20]byte
+	h.Write(strconv.AppendUint(b[:0], uint64(d.Alert.Fingerprint), 16))
+	h.Write(strconv.AppendInt(b[:0], d.At.UnixNano(), 10))
+	for _, s := range []string{string(d.Alert.Status), string(d.Action), d.Incident, d.Reason} {
+		h.WriteString("\xff")
+		h.WriteString(s)
+	}
+	return h.Sum64()
 }
 
 // ChangeKind names what happened to an incident.

@@ -20,6 +20,7 @@ import (
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/internal/bus"
+	"github.com/quellhq/quell/internal/lograte"
 )
 
 // Routes this package serves.
@@ -71,7 +72,10 @@ type Handler struct {
 	now    func() time.Time
 	tokens Tokens
 	slots  chan struct{} // one per request in progress
-	rate   *limiter      // nil: no per-client limit
+	// refused logs the requests quell could not accept (5xx), once per
+	// interval.
+	refused *lograte.Limit
+	rate    *limiter // nil: no per-client limit
 }
 
 // NewHandler checks cfg, loads its token files, and registers the ingest
@@ -109,7 +113,8 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 		PathSplunk: {format: "splunk", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
 			return parseSplunkWebhook(b, now, cfg.SplunkResolveTimeout, lim)
 		}},
-	}, tokens: tokens, slots: make(chan struct{}, cfg.MaxConcurrentRequests)}
+	}, tokens: tokens, slots: make(chan struct{}, cfg.MaxConcurrentRequests),
+		refused: lograte.New(log, slog.LevelError, "ingest refused requests it could not accept; senders retry 5xx", 10*time.Second)}
 	if cfg.RatePerClient > 0 {
 		h.rate = newLimiter(cfg.RatePerClient, cfg.RateBurst)
 	}
@@ -202,17 +207,19 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int,
 // which may hold a token.
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rt *route, status int, reason string, err error) {
 	h.m.rejected.WithLabelValues(rt.format, reason).Inc()
-	level := slog.LevelWarn
+	msg := clip(err.Error())
+	attrs := []any{"source", rt.format, "status", status, "reason", reason, "remote", r.RemoteAddr, "error", msg}
 	switch {
 	case reason == reasonUnauthorized || reason == reasonRateLimited || reason == reasonOverloaded:
 		// Counted in the metrics; a line each would let a flood fill the disk.
-		level = slog.LevelDebug
+		h.log.Debug("ingest request rejected", attrs...)
 	case status >= 500:
-		level = slog.LevelError
+		// While quell cannot accept alerts (a full disk, a broker down),
+		// every request fails alike: one line per interval says so.
+		h.refused.Log(attrs...)
+	default:
+		h.log.Warn("ingest request rejected", attrs...)
 	}
-	msg := clip(err.Error())
-	h.log.Log(r.Context(), level, "ingest request rejected", "source", rt.format, "status", status,
-		"reason", reason, "remote", r.RemoteAddr, "error", msg)
 	writeJSON(w, status, errorBody{msg})
 }
 

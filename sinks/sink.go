@@ -33,6 +33,17 @@ type Readier interface {
 	Ready() error
 }
 
+// Resumer is a sink that keeps a log of its own (the decision log file).
+// Embedded mode stores its Mark beside each saved correlator state and,
+// after a crash, calls Resume with it before handling the journal again:
+// what the sink wrote after the mark is the same decisions made again, so
+// it writes them once only.
+type Resumer interface {
+	Sink
+	Mark() int64
+	Resume(mark int64) error
+}
+
 // Permanent marks an error that retrying cannot fix (a 4xx, a payload the
 // receiver refuses): the item goes to the dead-letter place, not back.
 type Permanent struct{ Err error }

@@ -22,6 +22,7 @@ Usage:
   quell sink      --kafka BROKERS  split mode: deliver decisions and incident changes from Kafka to the sinks
   quell replay    [flags] FILE...  run recorded alert payloads through dedupe and correlation in event time
   quell migrate   --clickhouse DSN create or upgrade quell's ClickHouse schema
+  quell journal   check|salvage    check or repair the embedded mode's journal in the data dir
 
 Run 'quell COMMAND --help' for a command's flags.
 `
@@ -47,6 +48,8 @@ func main() {
 		err = replayCmd(args)
 	case "migrate":
 		err = migrateCmd(ctx, args)
+	case "journal":
+		err = journalCmd(args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -12,13 +12,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
@@ -27,6 +27,7 @@ import (
 	"github.com/quellhq/quell/internal/config"
 	"github.com/quellhq/quell/internal/journal"
 	"github.com/quellhq/quell/internal/kafka"
+	"github.com/quellhq/quell/internal/lograte"
 	"github.com/quellhq/quell/internal/pipeline"
 	"github.com/quellhq/quell/sinks"
 	"github.com/quellhq/quell/sinks/clickhouse"
@@ -38,8 +39,9 @@ const (
 	tickEvery     = 200 * time.Millisecond // the embedded correlator's clock
 	snapshotEvery = 30 * time.Second       // the embedded correlator's state to the data dir
 	drainTimeout  = 30 * time.Second       // how long shutdown may take to deliver what is queued
+	logEvery      = 10 * time.Second       // a repeating failure is logged once per this, with a count
 	embeddedQueue = 100000                 // alerts accepted and not yet correlated, in embedded mode
-	journalMax    = 512 << 20              // journal bytes that make the embedded mode save its state early
+	journalMax    = 64 << 20               // journal bytes that make the embedded mode save its state early: a restart handles at most that much again
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -87,7 +89,9 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	return errors.Join(err, closeSinks(env, ss))
 }
 
-// serveEmbedded runs every stage on the in-process bus, with the state in the data dir.
+// serveEmbedded runs every stage on the in-process bus, with the state in
+// the data dir. It listens at once: until the journal is handled again,
+// ingest answers 503 with Retry-After and /readyz is not ready.
 func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	cfg, log := env.cfg, env.log
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
@@ -102,40 +106,43 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err != nil {
 		return err
 	}
-	// The journal holds what was accepted since the saved state: handle it
-	// again first, so a crash loses nothing that was answered 2xx.
-	input, err := pipeline.RestoreFile(cfg.DataDir, pipe, log)
-	if err != nil {
-		return err
-	}
-	jrn, err := journal.Open(cfg.DataDir)
+	jrn, err := journal.Open(cfg.DataDir, cfg.Journal.Sync, cfg.Journal.SyncInterval, log)
 	if err != nil {
 		return err
 	}
 	defer jrn.Close()
-	replayed := 0
-	if err := jrn.Replay(input, func(batch []quell.Alert) error {
-		replayed += len(batch)
-		return pipe.Handle(ctx, batch)
-	}); err != nil {
-		return fmt.Errorf("handling the journal's alerts again: %w", err)
-	}
-	if replayed > 0 {
-		log.Info("handled again the alerts accepted after the last saved state", "alerts", replayed)
-	}
 	mem := bus.NewMemory(embeddedQueue, jrn)
-	mem.Resume(jrn.End())
-	// checkpoint saves the state with the journal position it covers, then
-	// drops what the journal no longer needs.
-	// The state is copied while no batch is handled, and written after.
+	var started atomic.Bool
+	env.readiers = append(env.readiers, readyFunc(func() error {
+		if !started.Load() {
+			return errors.New("starting: handling again the alerts accepted before the last stop")
+		}
+		if err := jrn.Err(); err != nil {
+			return fmt.Errorf("ingest cannot write its journal in %s: %w", cfg.DataDir, err)
+		}
+		return nil
+	}))
+	handle := func(ctx context.Context, e bus.Entry) error {
+		if e.Alerts == nil {
+			return pipe.Tick(ctx, e.Tick)
+		}
+		return pipe.Handle(ctx, e.Alerts)
+	}
+	// checkpoint saves the state with the journal position it covers and
+	// the sinks' marks there, then drops what the journal no longer needs.
+	// The state is copied while no entry is handled, and written after.
 	checkpoint := func() error {
 		var snap correlate.Snapshot
 		var handled int64
+		marks := map[string]int64{}
 		mem.Checkpoint(func(pos int64) error {
 			snap, handled = pipe.Snapshot(), pos
+			for _, r := range resumers(ss) {
+				marks[r.Name()] = r.Mark()
+			}
 			return nil
 		})
-		if err := pipeline.SaveFile(cfg.DataDir, snap, handled); err != nil {
+		if err := pipeline.SaveFile(cfg.DataDir, snap, handled, marks); err != nil {
 			return err
 		}
 		return jrn.Cut(handled)
@@ -151,28 +158,6 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err := env.mountAPI(mux, set); err != nil {
 		return err
 	}
-
-	consumed := make(chan error, 1)
-	go func() { consumed <- mem.Subscribe(context.Background(), pipe.Handle) }()
-	tickCtx, stopTicks := context.WithCancel(context.Background())
-	defer stopTicks()
-	go every(tickCtx, tickEvery, func() {
-		if err := pipe.Tick(tickCtx, time.Now()); err != nil && tickCtx.Err() == nil {
-			log.Error("delivering correlator output failed", "err", err)
-		}
-	})
-	lastSave := time.Now()
-	go every(tickCtx, time.Second, func() {
-		// Save on schedule, or sooner when a storm grows the journal.
-		if time.Since(lastSave) < snapshotEvery && jrn.Size() < journalMax {
-			return
-		}
-		lastSave = time.Now()
-		if err := checkpoint(); err != nil {
-			log.Error("saving the correlator's state failed; the journal keeps every alert until a save succeeds", "err", err)
-		}
-	})
-
 	// The HTTP server stops first (ingest drains its requests into the bus);
 	// then the bus delivers what it accepted, then state is saved and every
 	// sink flushed.
@@ -180,6 +165,59 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	defer stopHTTP()
 	served := make(chan error, 1)
 	go func() { served <- serveHTTP(httpCtx, env, mux) }()
+
+	// The journal holds what was accepted since the saved state: handle it
+	// again first, in its order and at its times, so a crash loses nothing
+	// that was answered 2xx and decides it as before.
+	began := time.Now()
+	input, marks, err := pipeline.RestoreFile(cfg.DataDir, pipe, log)
+	if err == nil {
+		err = resume(ss, marks)
+	}
+	replayed := 0
+	if err == nil {
+		err = jrn.Replay(input, func(e bus.Entry) error {
+			replayed += len(e.Alerts)
+			return handle(ctx, e)
+		})
+	}
+	if err != nil {
+		stopHTTP()
+		<-served
+		return fmt.Errorf("handling the journal again: %w", err)
+	}
+	if replayed > 0 {
+		log.Info("handled again the alerts accepted after the last saved state", "alerts", replayed, "took", time.Since(began).Round(time.Millisecond))
+	}
+	mem.Start(jrn.End())
+	started.Store(true)
+
+	consumed := make(chan error, 1)
+	go func() { consumed <- mem.Subscribe(context.Background(), handle) }()
+	tickCtx, stopTicks := context.WithCancel(context.Background())
+	defer stopTicks()
+	tickFailed := lograte.New(log, slog.LevelError, "journaling the clock failed; decisions wait until it can", logEvery)
+	saveFailed := lograte.New(log, slog.LevelError, "saving the correlator's state failed; the journal keeps every alert until a save succeeds", logEvery)
+	go every(tickCtx, tickEvery, func() {
+		// The clock moves through the journal; a full disk stops it (and
+		// ingest) until a write succeeds again.
+		if err := mem.Tick(time.Now()); err != nil {
+			tickFailed.Log("err", err)
+		}
+	})
+	lastSave := time.Now()
+	go every(tickCtx, time.Second, func() {
+		// Save on schedule, sooner when a storm grows the journal, and at
+		// once when the journal cannot write: the cut frees its space.
+		if time.Since(lastSave) < snapshotEvery && jrn.Size() < journalMax && jrn.Err() == nil {
+			return
+		}
+		lastSave = time.Now()
+		if err := checkpoint(); err != nil {
+			saveFailed.Log("err", err)
+		}
+	})
+
 	var runErr error
 	select {
 	case runErr = <-served:
@@ -189,19 +227,46 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		return fmt.Errorf("correlator stopped: %w", err)
 	}
 	log.Info("shutting down: draining accepted alerts")
+	stopTicks()
+	if err := mem.Tick(time.Now()); err != nil { // the last decisions leave now, not after their wait
+		log.Error("moving the clock for the last decisions", "err", err)
+	}
 	mem.Close()
 	if err := <-consumed; err != nil {
 		log.Error("correlator failed while draining", "err", err)
 	}
-	stopTicks()
-	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-	defer cancel()
-	if err := pipe.Tick(sctx, time.Now()); err != nil {
-		log.Error("delivering the last decisions", "err", err)
-	}
 	serr := checkpoint()
 	log.Info("stopped")
 	return errors.Join(runErr, serr, closeSinks(env, ss))
+}
+
+// readyFunc is a readiness check (see sinks.Readier).
+type readyFunc func() error
+
+func (f readyFunc) Ready() error { return f() }
+
+// resumers are the sinks that keep logs of their own.
+func resumers(ss []sinks.Sink) []sinks.Resumer {
+	var rs []sinks.Resumer
+	for _, s := range ss {
+		if r, ok := s.(sinks.Resumer); ok {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// resume tells each sink that keeps a log where the saved state left it,
+// so that handling the journal again writes nothing twice.
+func resume(ss []sinks.Sink, marks map[string]int64) error {
+	for _, r := range resumers(ss) {
+		if mark, ok := marks[r.Name()]; ok {
+			if err := r.Resume(mark); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // loadStage parses a stage command's flags (usage heads its --help) and
@@ -359,11 +424,11 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 	cfg := env.cfg
 	var ss []sinks.Sink
 	if cfg.Decisions != "" {
-		f, err := os.OpenFile(cfg.Decisions, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		d, err := sinks.OpenDecisionLog(cfg.Decisions)
 		if err != nil {
-			return nil, fmt.Errorf("decision log: %w", err)
+			return nil, err
 		}
-		ss = append(ss, sinks.NewDecisionLog(f, f))
+		ss = append(ss, d)
 	}
 	for _, wc := range cfg.Webhooks {
 		w, err := sinks.NewWebhook(wc, env.dead, env.log, env.reg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/quellhq/quell"
 )
@@ -11,60 +12,91 @@ import (
 // ErrClosed is returned by Publish once the bus no longer accepts alerts.
 var ErrClosed = errors.New("bus closed: quell is shutting down, retry against another instance")
 
-// Log keeps accepted batches durable (see package journal): Append returns
-// the position after the batch.
+// ErrStarting is returned by Publish until Start: quell is handling again
+// what its journal holds from before it stopped.
+var ErrStarting = errors.New("quell is starting and still handling the alerts it accepted before it stopped; retry shortly")
+
+// Entry is what the embedded bus carries and its journal keeps: a batch of
+// alerts or, with Alerts nil, the correlator's clock moving to Tick. The
+// clock moves through the bus so that a restart that handles the journal
+// again decides every alert at the same time as before.
+type Entry struct {
+	Alerts []quell.Alert
+	Tick   time.Time
+}
+
+// Log keeps accepted entries durable (see package journal): Append returns
+// the position after the entry, and Sync returns once the entries up to pos
+// are as durable as the log's setting promises.
 type Log interface {
-	Append(alerts []quell.Alert) (int64, error)
+	Append(e Entry) (int64, error)
+	Sync(pos int64) error
 }
 
 // Memory is the in-process bus of the embedded default: a queue bounded by
 // the number of alerts it holds, whose fullness pushes back on ingest
-// (Publish waits) instead of growing. With a Log, a batch is accepted only
-// once the log holds it.
+// (Publish waits) instead of growing. With a Log, an entry is queued only
+// once the log holds it, and Publish returns once the log synced it.
 type Memory struct {
-	ch     chan entry
-	max    int
-	log    Log
-	mu     sync.Mutex
-	queued int           // alerts published and not yet handled
-	freed  chan struct{} // closed (and replaced) whenever room is made
-	closed bool
+	ch      chan queued
+	max     int
+	log     Log
+	mu      sync.Mutex
+	queued  int           // alerts published and not yet handled
+	freed   chan struct{} // closed (and replaced) whenever room is made
+	started bool
+	closed  bool
+	ticking bool // a tick is queued: a second one would say nothing new
 
-	handling sync.Mutex // held while a batch is handled, so checkpoints see whole batches
-	handled  int64      // the log position after the last handled batch
+	handling sync.Mutex // held while an entry is handled, so checkpoints see whole entries
+	handled  int64      // the log position after the last handled entry
 }
 
-type entry struct {
-	alerts []quell.Alert
-	end    int64 // log position after the batch
+type queued struct {
+	Entry
+	end int64 // log position after the entry
 }
 
 // NewMemory returns a bus that holds up to maxAlerts alerts (a single batch
-// larger than that is still accepted when the queue is empty); log may be nil.
+// larger than that is still accepted when the queue is empty); log may be
+// nil. It refuses alerts with ErrStarting until Start.
 func NewMemory(maxAlerts int, log Log) *Memory {
-	return &Memory{ch: make(chan entry, maxAlerts), max: maxAlerts, log: log, freed: make(chan struct{})}
+	// One slot more than batches can take: room for a tick.
+	return &Memory{ch: make(chan queued, maxAlerts+1), max: maxAlerts, log: log, freed: make(chan struct{})}
+}
+
+// Start accepts alerts from now on; handled batches count from position
+// handled, where the restored state left off.
+func (m *Memory) Start(handled int64) {
+	m.handling.Lock()
+	m.handled = handled
+	m.handling.Unlock()
+	m.mu.Lock()
+	m.started = true
+	m.mu.Unlock()
 }
 
 func (m *Memory) Publish(ctx context.Context, alerts []quell.Alert) error {
 	for {
 		m.mu.Lock()
-		if m.closed {
+		switch {
+		case m.closed:
 			m.mu.Unlock()
 			return ErrClosed
+		case !m.started:
+			m.mu.Unlock()
+			return ErrStarting
 		}
 		if m.queued == 0 || m.queued+len(alerts) <= m.max {
-			e := entry{alerts: alerts}
-			if m.log != nil { // under mu: the log's order is the queue's
-				var err error
-				if e.end, err = m.log.Append(alerts); err != nil {
-					m.mu.Unlock()
-					return err
-				}
-			}
-			m.queued += len(alerts)
-			m.ch <- e // never blocks: at most max batches of at least one alert are queued
+			end, err := m.enqueue(Entry{Alerts: alerts}) // under mu: the log's order is the queue's
 			m.mu.Unlock()
-			return nil
+			if err != nil || m.log == nil {
+				return err
+			}
+			// Synced outside mu, so that one sync covers every batch
+			// appended meanwhile. An error leaves the batch queued: the
+			// sender's retry is a repeat, which dedupe absorbs.
+			return m.log.Sync(end)
 		}
 		freed := m.freed
 		m.mu.Unlock()
@@ -74,6 +106,35 @@ func (m *Memory) Publish(ctx context.Context, alerts []quell.Alert) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Tick moves the correlator's clock to at, in order with the alerts. It
+// never waits for room, and adds nothing while a tick is still queued.
+func (m *Memory) Tick(at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || !m.started || m.ticking {
+		return nil
+	}
+	if _, err := m.enqueue(Entry{Tick: at}); err != nil {
+		return err
+	}
+	m.ticking = true
+	return nil
+}
+
+// enqueue logs e and queues it; m.mu is held.
+func (m *Memory) enqueue(e Entry) (int64, error) {
+	q := queued{Entry: e}
+	if m.log != nil {
+		var err error
+		if q.end, err = m.log.Append(e); err != nil {
+			return 0, err
+		}
+	}
+	m.queued += len(e.Alerts)
+	m.ch <- q // never blocks: at most max batches of at least one alert and one tick are queued
+	return q.end, nil
 }
 
 // Close stops accepting alerts; Subscribe delivers what is queued, then returns.
@@ -86,18 +147,21 @@ func (m *Memory) Close() {
 	}
 }
 
-// Subscribe hands every batch to h until the bus is closed and drained. It
+// Subscribe hands every entry to h until the bus is closed and drained. It
 // does not stop on ctx: draining what was accepted is the point of shutdown.
-func (m *Memory) Subscribe(_ context.Context, h Handler) error {
-	for e := range m.ch {
+func (m *Memory) Subscribe(_ context.Context, h func(context.Context, Entry) error) error {
+	for q := range m.ch {
 		m.handling.Lock()
-		err := h(context.Background(), e.alerts)
+		err := h(context.Background(), q.Entry)
 		if err == nil {
-			m.handled = e.end
+			m.handled = q.end
 		}
 		m.handling.Unlock()
 		m.mu.Lock()
-		m.queued -= len(e.alerts)
+		m.queued -= len(q.Alerts)
+		if q.Alerts == nil {
+			m.ticking = false
+		}
 		close(m.freed)
 		m.freed = make(chan struct{})
 		m.mu.Unlock()
@@ -108,19 +172,11 @@ func (m *Memory) Subscribe(_ context.Context, h Handler) error {
 	return nil
 }
 
-// Checkpoint calls save with the log position after the last handled batch,
-// while no batch is being handled: the state save stores covers exactly the
-// batches up to that position.
+// Checkpoint calls save with the log position after the last handled entry,
+// while no entry is being handled: the state save stores covers exactly the
+// entries up to that position.
 func (m *Memory) Checkpoint(save func(handled int64) error) error {
 	m.handling.Lock()
 	defer m.handling.Unlock()
 	return save(m.handled)
-}
-
-// Resume sets the position handled batches count from: where the restored
-// state left off.
-func (m *Memory) Resume(handled int64) {
-	m.handling.Lock()
-	defer m.handling.Unlock()
-	m.handled = handled
 }

@@ -12,6 +12,10 @@ import (
 func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
 	m := NewMemory(3, nil)
 	ctx := context.Background()
+	if err := m.Publish(ctx, make([]quell.Alert, 1)); !errors.Is(err, ErrStarting) {
+		t.Fatalf("publish before start: %v, want ErrStarting", err)
+	}
+	m.Start(0)
 	if err := m.Publish(ctx, make([]quell.Alert, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +28,7 @@ func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
 	got := make(chan int, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- m.Subscribe(ctx, func(_ context.Context, b []quell.Alert) error { got <- len(b); return nil })
+		done <- m.Subscribe(ctx, func(_ context.Context, e Entry) error { got <- len(e.Alerts); return nil })
 	}()
 	if err := m.Publish(ctx, make([]quell.Alert, 2)); err != nil { // room is made as the first batch is handled
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/ingest"
+	"github.com/quellhq/quell/internal/journal"
 	"github.com/quellhq/quell/sinks"
 	"github.com/quellhq/quell/sinks/clickhouse"
 	"github.com/quellhq/quell/sinks/itsm"
@@ -40,6 +41,16 @@ type Config struct {
 	ITSM           itsm.Config           `yaml:"itsm"`
 	ClickHouse     clickhouse.SinkConfig `yaml:"clickhouse"`
 	Kafka          Kafka                 `yaml:"kafka"`
+	Journal        Journal               `yaml:"journal"`
+}
+
+// Journal is how embedded mode keeps accepted alerts on disk before it
+// answers 2xx (see package journal).
+type Journal struct {
+	// Sync: batch (fsync before each acknowledgement, one fsync shared by
+	// concurrent requests), interval (fsync every SyncInterval) or none.
+	Sync         journal.Sync  `yaml:"sync"`
+	SyncInterval time.Duration `yaml:"sync_interval"`
 }
 
 // Kafka joins the stages over Apache Kafka when Brokers is set (--kafka);
@@ -72,6 +83,7 @@ func Default() Config {
 		Ingest:         ingest.DefaultConfig(),
 		Correlate:      correlate.DefaultConfig(),
 		ClickHouse:     clickhouse.DefaultSinkConfig(),
+		Journal:        Journal{Sync: journal.SyncBatch, SyncInterval: 200 * time.Millisecond},
 		Kafka: Kafka{Prefix: "quell", Partitions: 12, Replication: 1,
 			TickEvery: 100 * time.Millisecond, SnapshotEvery: 10 * time.Second},
 	}
@@ -113,6 +125,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
+	if err := c.Journal.Sync.Validate(c.Journal.SyncInterval); err != nil {
 		return err
 	}
 	for i := range c.Webhooks {

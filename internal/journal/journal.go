@@ -1,161 +1,299 @@
-// Package journal keeps the alerts the embedded bus accepted on disk, so
-// that a crash loses none of them.
+// Package journal keeps what the embedded bus accepted on disk, so that a
+// crash loses none of it and a restart decides it again the same way.
 package journal
 
 import (
-	"bufio"
-	"encoding/binary"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
-	"github.com/quellhq/quell"
-	"github.com/quellhq/quell/ingest"
+	"github.com/quellhq/quell/internal/bus"
 )
 
-// Journal keeps every batch the embedded bus accepts on disk until a saved
-// correlator state covers it, so that a crash (kill -9, out of memory) loses
-// nothing that was answered 2xx: at start, what the last state does not
-// cover is handled again. Each batch is one write call before the bus
-// answers, so it survives the process; it is not synced per request, so a
-// power loss can take the last moments.
+// Journal keeps every entry the embedded bus accepts (alert batches and
+// clock ticks) on disk until a saved correlator state covers it, so that a
+// crash (kill -9, out of memory) loses nothing that was answered 2xx: at
+// start, what the last state does not cover is handled again, in the same
+// order and at the same times.
 //
 // Positions are logical byte offsets that only grow. The journal is a row of
-// segment files, each named for the position of its first batch; Cut starts
-// a new segment and deletes the ones a saved state covers, so it never
-// copies. A batch is a 4-byte length and its alerts as records
-// (ingest.AppendAlertRecord), each with a 4-byte length.
+// segment files, each named for the position of its first byte (a magic
+// header, then framed records; see record.go); Cut deletes the segments a
+// saved state covers, so it never copies.
+//
+// A write that fails part-way (a full disk) is cut off before anything else
+// is written, so the file never holds torn bytes between acknowledged
+// records; if it cannot be cut off, the journal refuses to write until it
+// can. At Open a torn last record (a crash mid-write) is cut off and logged;
+// a damaged record followed by intact ones stops the start instead, since
+// cutting it would drop acknowledged alerts (see Salvage).
 type Journal struct {
-	mu   sync.Mutex
-	dir  string
-	segs []int64 // start positions of the segment files, oldest first
-	f    *os.File
-	end  int64 // position after the last batch
+	mu    sync.Mutex
+	dir   string
+	segs  []int64 // start positions of the segment files, oldest first
+	f     *os.File
+	end   int64 // position after the last record
+	torn  bool  // the last write failed and its bytes are not cut off yet
+	err   error // why the last write failed; nil once one succeeds
+	syncs syncer
 }
 
-const segmentPrefix = "journal-"
+const (
+	segmentPrefix = "journal-"
+	// magic heads every segment: the format's version.
+	magic = "QUELLJ1\n"
+	// segmentMax rolls a new segment, so that Open's scan of the last one
+	// and a Cut's deletions stay small whatever the checkpoint cadence.
+	segmentMax = 64 << 20
+)
 
-// Open opens dir's journal, creating it if missing; a torn last batch (a
-// crash mid-write) is cut off.
-func Open(dir string) (*Journal, error) {
+// Open opens dir's journal, creating it if missing; a torn last record (a
+// crash mid-write) is cut off and logged.
+func Open(dir string, sync Sync, interval time.Duration, log *slog.Logger) (*Journal, error) {
+	if err := sync.Validate(interval); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	j := &Journal{dir: dir}
+	segs, err := segments(dir)
+	if err != nil {
+		return nil, err
+	}
+	j.segs = segs
+	if len(segs) == 0 {
+		if err := j.roll(); err != nil {
+			return nil, err
+		}
+	} else if err := j.openLast(log); err != nil {
+		return nil, err
+	}
+	j.syncs.start(j, sync, interval)
+	return j, nil
+}
+
+// segments lists the start positions of dir's segment files, oldest first.
+func segments(dir string) ([]int64, error) {
 	names, err := filepath.Glob(filepath.Join(dir, segmentPrefix+"*"))
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	var segs []int64
 	for _, n := range names {
 		start, err := strconv.ParseInt(strings.TrimPrefix(filepath.Base(n), segmentPrefix), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("journal: %s is not a journal segment (move it away)", n)
+			return nil, fmt.Errorf("journal: %s is not a journal segment (move it out of the data dir)", n)
 		}
-		j.segs = append(j.segs, start)
+		segs = append(segs, start)
 	}
-	slices.Sort(j.segs)
-	if len(j.segs) == 0 {
-		return j, j.roll()
-	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+// openLast opens the last segment for appending, cutting off a torn tail.
+func (j *Journal) openLast(log *slog.Logger) error {
 	last := j.segs[len(j.segs)-1]
-	f, err := os.OpenFile(j.path(last), os.O_RDWR, 0)
+	path := j.path(last)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %w", err)
 	}
-	good, err := scanBatches(bufio.NewReader(f), nil)
-	if err == nil {
-		err = f.Truncate(good)
+	if len(b) < len(magic) && bytes.HasPrefix([]byte(magic), b) {
+		b = nil // created, header not (wholly) written: an empty segment
+	} else if !bytes.HasPrefix(b, []byte(magic)) {
+		return fmt.Errorf("journal %s: not a journal segment of this quell version (no %q header); if an older quell wrote it, run that version once and stop it cleanly to empty its journal", path, strings.TrimSpace(magic))
+	}
+	good := len(magic)
+	if b != nil {
+		s := scan(b)
+		if s.damaged() {
+			return fmt.Errorf("journal %s: the record at byte %d is damaged and %d intact records follow it; quell will not start and cut acknowledged alerts: run 'quell journal salvage --data-dir %s' to keep every intact record, then start again", path, s.bad, s.after, j.dir)
+		}
+		good = s.good
+		if cut := len(b) - good; cut > 0 {
+			log.Warn("journal: cut off a torn last record (a crash or a full disk interrupted its write; it was never acknowledged)", "path", path, "bytes", cut)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if b == nil {
+		_, err = f.WriteAt([]byte(magic), 0)
 	}
 	if err == nil {
-		_, err = f.Seek(good, io.SeekStart)
+		err = f.Truncate(int64(good))
+	}
+	if err == nil {
+		err = f.Sync()
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("journal %s: %w", j.path(last), err)
+		return fmt.Errorf("journal %s: %w", path, err)
 	}
-	j.f, j.end = f, last+good
-	return j, nil
+	j.f, j.end = f, last+int64(good)
+	return nil
 }
 
-func (j *Journal) path(start int64) string {
-	return filepath.Join(j.dir, fmt.Sprintf("%s%020d", segmentPrefix, start))
+func (j *Journal) path(start int64) string { return segmentPath(j.dir, start) }
+
+func segmentPath(dir string, start int64) string {
+	return filepath.Join(dir, fmt.Sprintf("%s%020d", segmentPrefix, start))
 }
 
-// roll starts a new segment at the current end.
+// roll starts a new segment at the current end; j.mu is held (or j is not
+// shared yet). The previous segment is synced first unless sync is none, so
+// that a sync of the current segment covers everything before it.
 func (j *Journal) roll() error {
+	if j.f != nil && j.syncs.mode != SyncNone {
+		if err := j.f.Sync(); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
 	f, err := os.OpenFile(j.path(j.end), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if _, err := f.Write([]byte(magic)); err != nil {
+		f.Close()
+		os.Remove(j.path(j.end))
 		return fmt.Errorf("journal: %w", err)
 	}
 	if j.f != nil {
 		j.f.Close()
 	}
-	if len(j.segs) == 0 || j.segs[len(j.segs)-1] != j.end {
-		j.segs = append(j.segs, j.end)
-	}
+	j.segs = append(j.segs, j.end)
 	j.f = f
-	return nil
+	j.end += int64(len(magic))
+	return syncDir(j.dir)
 }
 
-// Append writes one batch and returns the position after it.
-func (j *Journal) Append(alerts []quell.Alert) (int64, error) {
-	batch := make([]byte, 4, 4+len(alerts)*1024)
-	for i := range alerts {
-		at := len(batch)
-		batch = ingest.AppendAlertRecord(append(batch, 0, 0, 0, 0), &alerts[i])
-		binary.BigEndian.PutUint32(batch[at:], uint32(len(batch)-at-4))
-	}
-	binary.BigEndian.PutUint32(batch, uint32(len(batch)-4))
+// Append writes one entry and returns the position after it. The entry is
+// then safe from a crash of the process; Sync makes it safe from a crash of
+// the machine, as the sync setting says.
+func (j *Journal) Append(e bus.Entry) (int64, error) {
+	rec := appendRecord(make([]byte, 0, 512*len(e.Alerts)+64), e)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, err := j.f.Write(batch); err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
+	if err := j.repair(); err != nil {
+		return 0, err
 	}
-	j.end += int64(len(batch))
+	if j.end-j.segs[len(j.segs)-1] > segmentMax {
+		if err := j.roll(); err != nil {
+			return 0, j.failed(err)
+		}
+	}
+	if _, err := j.f.WriteAt(rec, j.end-j.segs[len(j.segs)-1]); err != nil {
+		// Part of rec may be on disk: cut it off now, before anything else
+		// is written after it.
+		j.torn = true
+		j.repair()
+		return 0, j.failed(fmt.Errorf("journal: %w", err))
+	}
+	j.end += int64(len(rec))
+	j.err = nil
 	return j.end, nil
 }
 
-// Replay hands every batch from position from on to fn, in order. from is a
-// position Append returned (or 0).
-func (j *Journal) Replay(from int64, fn func([]quell.Alert) error) error {
+// repair cuts off the bytes of a failed write; j.mu is held. Truncating
+// frees space, so it works on a full disk; until it has, nothing is written.
+func (j *Journal) repair() error {
+	if !j.torn {
+		return nil
+	}
+	if err := j.f.Truncate(j.end - j.segs[len(j.segs)-1]); err != nil {
+		return j.failed(fmt.Errorf("journal: cutting off a failed write: %w", err))
+	}
+	j.torn = false
+	return nil
+}
+
+func (j *Journal) failed(err error) error {
+	j.err = err
+	return err
+}
+
+// Err is why the last write failed, or nil once a write succeeds: ingest
+// cannot accept alerts while it is not nil.
+func (j *Journal) Err() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for i, start := range j.segs {
-		end := j.end
-		if i+1 < len(j.segs) {
-			end = j.segs[i+1]
+	return j.err
+}
+
+// Replay hands every entry from position from on to fn, in order. from is a
+// position Append returned (or 0).
+func (j *Journal) Replay(from int64, fn func(bus.Entry) error) error {
+	j.mu.Lock()
+	segs, end := slices.Clone(j.segs), j.end
+	j.mu.Unlock()
+	for i, start := range segs {
+		stop := end
+		if i+1 < len(segs) {
+			stop = segs[i+1]
 		}
-		if end <= from {
+		if stop <= from {
 			continue
 		}
-		f, err := os.Open(j.path(start))
+		path := j.path(start)
+		b, err := readSegment(path, stop-start)
 		if err != nil {
-			return fmt.Errorf("journal: %w", err)
+			return err
 		}
-		skip := max(from-start, 0)
-		if _, err = f.Seek(skip, io.SeekStart); err == nil {
-			_, err = scanBatches(bufio.NewReader(io.LimitReader(f, end-start-skip)), fn)
-		}
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("journal %s: %w", j.path(start), err)
+		off := max(from-start, int64(len(magic)))
+		for off < int64(len(b)) {
+			n, ok := frameAt(b[off:])
+			if !ok {
+				return fmt.Errorf("journal %s: the record at byte %d is damaged: run 'quell journal salvage --data-dir %s' to keep every intact record, then start again", path, off, j.dir)
+			}
+			e, err := decodeBody(b[off+frameLen : off+int64(n)])
+			if err != nil {
+				return fmt.Errorf("journal %s: the record at byte %d: %w", path, off, err)
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			off += int64(n)
 		}
 	}
 	return nil
 }
 
-// Cut drops the batches before position pos, which a saved state covers:
+// readSegment reads the first size bytes of a segment.
+func readSegment(path string, size int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, size)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Cut drops the entries before position pos, which a saved state covers:
 // it starts a new segment and deletes the segments that end by pos.
 func (j *Journal) Cut(pos int64) error {
+	j.syncs.mu.Lock() // a group sync must not use a segment roll closes
+	defer j.syncs.mu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.roll(); err != nil {
+	if err := j.repair(); err != nil {
+		return err
+	}
+	if err := j.next(pos); err != nil {
 		return err
 	}
 	keep := j.segs[:0]
@@ -172,63 +310,65 @@ func (j *Journal) Cut(pos int64) error {
 	return nil
 }
 
-// End is the position after the last batch.
+// next gives Cut a current segment that starts at or after pos, or holds
+// records after pos; j.mu is held. A wholly covered segment is renamed to
+// start at its end and emptied, which needs no disk space, so that a full
+// disk can always be cut.
+func (j *Journal) next(pos int64) error {
+	last := j.segs[len(j.segs)-1]
+	hdr := int64(len(magic))
+	switch {
+	case j.end == last+hdr: // empty already
+		return nil
+	case pos < j.end:
+		return j.roll()
+	}
+	start := j.end - hdr
+	if err := os.Rename(j.path(last), j.path(start)); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.segs[len(j.segs)-1] = start
+	if err := j.f.Truncate(hdr); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return syncDir(j.dir)
+}
+
+// End is the position after the last record.
 func (j *Journal) End() int64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.end
 }
 
-// Size is how many bytes of batches the journal holds.
+// Size is how many bytes the journal holds.
 func (j *Journal) Size() int64 {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.end - j.segs[0]
 }
 
-// Close closes the current segment.
-func (j *Journal) Close() error { return j.f.Close() }
-
-// scanBatches reads whole batches, calling fn (when not nil) with each, and
-// returns the length of the whole batches read; a torn batch at the end is
-// not an error.
-func scanBatches(r *bufio.Reader, fn func([]quell.Alert) error) (int64, error) {
-	var good int64
-	var size [4]byte
-	for {
-		if _, err := io.ReadFull(r, size[:]); err != nil {
-			return good, nil
-		}
-		batch := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := io.ReadFull(r, batch); err != nil {
-			return good, nil
-		}
-		if fn != nil {
-			alerts, err := decodeBatch(batch)
-			if err != nil {
-				return good, fmt.Errorf("batch at offset %d: %w", good, err)
-			}
-			if err := fn(alerts); err != nil {
-				return good, err
-			}
-		}
-		good += 4 + int64(len(batch))
+// Close syncs (unless sync is none) and closes the current segment.
+func (j *Journal) Close() error {
+	j.syncs.stop()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var err error
+	if j.syncs.mode != SyncNone {
+		err = j.f.Sync()
 	}
+	return errors.Join(err, j.f.Close())
 }
 
-func decodeBatch(b []byte) ([]quell.Alert, error) {
-	var out []quell.Alert
-	for len(b) >= 4 {
-		n := int(binary.BigEndian.Uint32(b))
-		if 4+n > len(b) {
-			return nil, errors.New("a record runs past its batch")
-		}
-		a, err := ingest.ParseAlertRecord(b[4 : 4+n])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-		b = b[4+n:]
+// syncDir makes a file's creation or removal in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
-	return out, nil
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
 }

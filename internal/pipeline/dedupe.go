@@ -1,10 +1,8 @@
 package pipeline
 
 import (
-	"strconv"
 	"sync"
 
-	"github.com/cespare/xxhash/v2"
 
 	"github.com/quellhq/quell"
 )
@@ -34,20 +32,6 @@ func NewDedupe(limit int) *Dedupe {
 	return &Dedupe{limit: limit, seen: map[uint64]struct{}{}, seqs: map[string]uint64{}}
 }
 
-// DecisionID is the identity of a decision record.
-func DecisionID(d *quell.Decision) uint64 {
-	var h xxhash.Digest
-	h.Reset()
-	var b [20]byte
-	h.Write(strconv.AppendUint(b[:0], uint64(d.Alert.Fingerprint), 16))
-	h.Write(strconv.AppendInt(b[:0], d.At.UnixNano(), 10))
-	for _, s := range []string{string(d.Alert.Status), string(d.Action), d.Incident, d.Reason} {
-		h.WriteString("\xff")
-		h.WriteString(s)
-	}
-	return h.Sum64()
-}
-
 // FreshDecisions returns the decisions not seen before (nor twice in ds).
 // Mark them once the sinks hold them.
 func (d *Dedupe) FreshDecisions(ds []quell.Decision) []quell.Decision {
@@ -56,7 +40,7 @@ func (d *Dedupe) FreshDecisions(ds []quell.Decision) []quell.Decision {
 	out := ds[:0:0]
 	batch := map[uint64]struct{}{}
 	for i := range ds {
-		id := DecisionID(&ds[i])
+		id := ds[i].ID()
 		if _, ok := d.seen[id]; ok {
 			continue
 		}
@@ -80,7 +64,7 @@ func (d *Dedupe) MarkDecisions(ds []quell.Decision) {
 		if len(d.seen) >= d.limit {
 			d.old, d.seen = d.seen, make(map[uint64]struct{}, d.limit)
 		}
-		d.seen[DecisionID(&ds[i])] = struct{}{}
+		d.seen[ds[i].ID()] = struct{}{}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,4 +78,24 @@ func ClickHouseDatabase(t testing.TB) string {
 	}
 	u.Path = "/" + db
 	return u.String()
+}
+
+// SmallDisk mounts a tmpfs of size bytes and returns its path, for tests of
+// a full disk; it is unmounted when the test ends. Mounting needs root (or
+// a user namespace: unshare -Urm go test ...).
+func SmallDisk(t testing.TB, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+		if os.Getenv("QUELL_REQUIRE_SERVERS") == "1" {
+			t.Fatalf("mounting a %d-byte tmpfs for a full-disk test: %v (run as root, or under unshare -Urm)", size, err)
+		}
+		t.Skipf("mounting a tmpfs for a full-disk test: %v (run as root, or under unshare -Urm)", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmounting the test's tmpfs %s: %v", dir, err)
+		}
+	})
+	return dir
 }
