@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -120,6 +121,9 @@ type Queue struct {
 	dead    *DeadLetters
 	log     *slog.Logger
 	metrics QueueMetrics
+	// given and finished count changes written and delivered or
+	// dead-lettered (see Holder).
+	given, finished atomic.Uint64
 }
 
 // NewQueue starts the delivery goroutine; Close stops it.
@@ -146,6 +150,7 @@ func (q *Queue) Write(ctx context.Context, b Batch) error {
 	for _, c := range b.Changes {
 		select {
 		case q.changes <- c:
+			q.given.Add(1)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -170,15 +175,29 @@ func (q *Queue) Close(ctx context.Context) error {
 func (q *Queue) run(ctx context.Context) {
 	defer close(q.done)
 	for c := range q.changes {
-		if err := q.deliver(ctx, c); err != nil {
-			q.metrics.DeadLetters.Inc()
-			q.log.Error("incident change not delivered; kept as a dead letter", "incident", c.Incident.ID, "kind", c.Kind, "seq", c.Seq, "err", err, "deadletters", q.dead.Path())
-			if derr := q.dead.Add(q.cfg.Name, err.Error(), c); derr != nil {
-				q.log.Error("dead letter not written", "err", derr)
-			}
-			continue
-		}
+		q.finish(ctx, c)
+		q.finished.Add(1)
+	}
+}
+
+// Holding reports whether the queue finished the changes given so far;
+// they are finished in order.
+func (q *Queue) Holding() func() bool {
+	given := q.given.Load()
+	return func() bool { return q.finished.Load() >= given }
+}
+
+// finish delivers c or keeps it as a dead letter.
+func (q *Queue) finish(ctx context.Context, c quell.IncidentChange) {
+	err := q.deliver(ctx, c)
+	if err == nil {
 		q.metrics.Delivered.Inc()
+		return
+	}
+	q.metrics.DeadLetters.Inc()
+	q.log.Error("incident change not delivered; kept as a dead letter", "incident", c.Incident.ID, "kind", c.Kind, "seq", c.Seq, "err", err, "deadletters", q.dead.Path())
+	if derr := q.dead.Add(q.cfg.Name, err.Error(), c); derr != nil {
+		q.log.Error("dead letter not written", "err", derr)
 	}
 }
 

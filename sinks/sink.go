@@ -44,6 +44,18 @@ type Resumer interface {
 	Resume(mark int64) error
 }
 
+// Holder is a sink that holds what it is given in memory until it is
+// delivered or dead-lettered (the queued sinks). Embedded mode saves its
+// state only once every holder has finished what it held at that point, so
+// a crash loses nothing the saved state covers: what comes after it is
+// decided and given again.
+type Holder interface {
+	Sink
+	// Holding returns a check that reports whether the sink has finished
+	// (delivered or dead-lettered) everything it was given before the call.
+	Holding() func() bool
+}
+
 // Permanent marks an error that retrying cannot fix (a 4xx, a payload the
 // receiver refuses): the item goes to the dead-letter place, not back.
 type Permanent struct{ Err error }

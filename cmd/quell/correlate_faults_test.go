@@ -34,7 +34,7 @@ func TestSplitCorrelatorKill9(t *testing.T) {
 	corr := s.start("correlate")
 	poison(t, addr, s.prefix)
 
-	load := s.load(t)
+	load := startLoad(t, s.ingestURL)
 	load.waitAcked(t, 2000)
 	killHard(t, corr)
 	load.waitAcked(t, load.acked()+2000) // alerts pile up in Kafka meanwhile
@@ -54,7 +54,7 @@ func TestSplitRebalance(t *testing.T) {
 	s.start("sink")
 	s.start("correlate")
 	second := s.start("correlate")
-	load := s.load(t)
+	load := startLoad(t, s.ingestURL)
 	load.waitAcked(t, 3000)
 	second.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -92,7 +92,7 @@ func TestSplitBrokerRestart(t *testing.T) {
 	s.start("ingest")
 	s.start("sink")
 	s.start("correlate")
-	load := s.load(t)
+	load := startLoad(t, s.ingestURL)
 	load.waitAcked(t, 2000)
 	broker("stop")
 	broker("start")

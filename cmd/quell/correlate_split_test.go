@@ -86,10 +86,10 @@ type loadGen struct {
 	fails atomic.Int64
 }
 
-// load starts 4 posters of 20 alerts a request over 12 clusters (scopes)
-// and 30 services, so alerts group, scopes spread over partitions, and
-// each request spans several partitions.
-func (s *split) load(t *testing.T) *loadGen {
+// startLoad starts 4 posters of 20 alerts a request to url over 12
+// clusters (scopes) and 30 services, so alerts group, scopes spread over
+// partitions, and each request spans several partitions.
+func startLoad(t *testing.T, url string) *loadGen {
 	g := &loadGen{quit: make(chan struct{})}
 	var next atomic.Int64
 	for w := 0; w < 4; w++ {
@@ -106,14 +106,9 @@ func (s *split) load(t *testing.T) *loadGen {
 					i := next.Add(1)
 					uid := "a" + strconv.FormatInt(i, 10)
 					uids = append(uids, uid)
-					body = append(body, amAlert{
-						Labels: map[string]string{"alertname": "Load", "cluster": "c" + strconv.FormatInt(i%12, 10),
-							"service": "svc" + strconv.FormatInt(i%30, 10), "uid": uid},
-						Annotations: map[string]string{"uid": uid},
-						StartsAt:    time.Now().UTC(),
-					})
+					body = append(body, loadAlert(uid, time.Now().UTC(), time.Time{}))
 				}
-				if post(s.ingestURL, body) {
+				if post(url, body) {
 					g.mu.Lock()
 					g.uids = append(g.uids, uids...)
 					g.mu.Unlock()
@@ -128,6 +123,19 @@ func (s *split) load(t *testing.T) *loadGen {
 	}
 	t.Cleanup(g.stop)
 	return g
+}
+
+// loadAlert is the alert startLoad sent as uid "a<i>", firing since
+// startsAt, or resolved at endsAt when that is set.
+func loadAlert(uid string, startsAt, endsAt time.Time) amAlert {
+	i, _ := strconv.ParseInt(uid[1:], 10, 64)
+	return amAlert{
+		Labels: map[string]string{"alertname": "Load", "cluster": "c" + strconv.FormatInt(i%12, 10),
+			"service": "svc" + strconv.FormatInt(i%30, 10), "uid": uid},
+		Annotations: map[string]string{"uid": uid},
+		StartsAt:    startsAt,
+		EndsAt:      endsAt,
+	}
 }
 
 var loadClient = &http.Client{Timeout: 20 * time.Second}

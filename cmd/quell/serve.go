@@ -39,6 +39,7 @@ const (
 	tickEvery     = 200 * time.Millisecond // the embedded correlator's clock
 	snapshotEvery = 30 * time.Second       // the embedded correlator's state to the data dir
 	drainTimeout  = 30 * time.Second       // how long shutdown may take to deliver what is queued
+	holdWait      = 10 * time.Second       // how long a save waits for the sinks to deliver what it covers
 	logEvery      = 10 * time.Second       // a repeating failure is logged once per this, with a count
 	embeddedQueue = 100000                 // alerts accepted and not yet correlated, in embedded mode
 	journalMax    = 64 << 20               // journal bytes that make the embedded mode save its state early: a restart handles at most that much again
@@ -130,18 +131,29 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	}
 	// checkpoint saves the state with the journal position it covers and
 	// the sinks' marks there, then drops what the journal no longer needs.
-	// The state is copied while no entry is handled, and written after.
+	// The state is copied while no entry is handled; it is written once the
+	// sinks that hold output in memory have finished what it covers, since
+	// a restart gives them only what comes after.
 	checkpoint := func() error {
 		var snap correlate.Snapshot
 		var handled int64
 		marks := map[string]int64{}
+		var holding []func() bool
 		mem.Checkpoint(func(pos int64) error {
 			snap, handled = pipe.Snapshot(), pos
-			for _, r := range resumers(ss) {
-				marks[r.Name()] = r.Mark()
+			for _, s := range ss {
+				if r, ok := s.(sinks.Resumer); ok {
+					marks[r.Name()] = r.Mark()
+				}
+				if h, ok := s.(sinks.Holder); ok {
+					holding = append(holding, h.Holding())
+				}
 			}
 			return nil
 		})
+		if !finished(holding, holdWait) {
+			return errors.New("a sink is still delivering what the state would cover (is its receiver down?); the journal keeps every alert until it has")
+		}
 		if err := pipeline.SaveFile(cfg.DataDir, snap, handled, marks); err != nil {
 			return err
 		}
@@ -189,7 +201,13 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if replayed > 0 {
 		log.Info("handled again the alerts accepted after the last saved state", "alerts", replayed, "took", time.Since(began).Round(time.Millisecond))
 	}
+	saveFailed := lograte.New(log, slog.LevelError, "saving the correlator's state failed; the journal keeps every alert until a save succeeds", logEvery)
 	mem.Start(jrn.End())
+	// A save now makes the next restart start from here, and gives the
+	// sinks' logs a mark even on the first start.
+	if err := checkpoint(); err != nil {
+		saveFailed.Log("err", err)
+	}
 	started.Store(true)
 
 	consumed := make(chan error, 1)
@@ -197,7 +215,6 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	tickCtx, stopTicks := context.WithCancel(context.Background())
 	defer stopTicks()
 	tickFailed := lograte.New(log, slog.LevelError, "journaling the clock failed; decisions wait until it can", logEvery)
-	saveFailed := lograte.New(log, slog.LevelError, "saving the correlator's state failed; the journal keeps every alert until a save succeeds", logEvery)
 	go every(tickCtx, tickEvery, func() {
 		// The clock moves through the journal; a full disk stops it (and
 		// ingest) until a write succeeds again.
@@ -235,9 +252,12 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err := <-consumed; err != nil {
 		log.Error("correlator failed while draining", "err", err)
 	}
+	// The sinks deliver (or dead-letter) what they hold first; then the
+	// saved state covers everything and the journal is emptied.
+	cerr := closeSinks(env, ss)
 	serr := checkpoint()
 	log.Info("stopped")
-	return errors.Join(runErr, serr, closeSinks(env, ss))
+	return errors.Join(runErr, cerr, serr)
 }
 
 // readyFunc is a readiness check (see sinks.Readier).
@@ -245,22 +265,26 @@ type readyFunc func() error
 
 func (f readyFunc) Ready() error { return f() }
 
-// resumers are the sinks that keep logs of their own.
-func resumers(ss []sinks.Sink) []sinks.Resumer {
-	var rs []sinks.Resumer
-	for _, s := range ss {
-		if r, ok := s.(sinks.Resumer); ok {
-			rs = append(rs, r)
+// finished waits up to timeout for every check to report done.
+func finished(checks []func() bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for _, done := range checks {
+		for !done() {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	return rs
+	return true
 }
 
 // resume tells each sink that keeps a log where the saved state left it,
 // so that handling the journal again writes nothing twice.
 func resume(ss []sinks.Sink, marks map[string]int64) error {
-	for _, r := range resumers(ss) {
-		if mark, ok := marks[r.Name()]; ok {
+	for _, s := range ss {
+		r, ok := s.(sinks.Resumer)
+		if mark, marked := marks[s.Name()]; ok && marked {
 			if err := r.Resume(mark); err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/quellhq/quell/internal/bus"
@@ -43,7 +44,8 @@ type Journal struct {
 	f     *os.File
 	end   int64 // position after the last record
 	torn  bool  // the last write failed and its bytes are not cut off yet
-	err   error // why the last write failed; nil once one succeeds
+	err   error // why the last write failed; nil once a write as large succeeds, or there is room for one
+	need  int   // the size of the write that failed
 	syncs syncer
 }
 
@@ -198,10 +200,13 @@ func (j *Journal) Append(e bus.Entry) (int64, error) {
 		// is written after it.
 		j.torn = true
 		j.repair()
+		j.need = len(rec)
 		return 0, j.failed(fmt.Errorf("journal: %w", err))
 	}
 	j.end += int64(len(rec))
-	j.err = nil
+	if len(rec) >= j.need { // a small write (a tick) may fit where a batch did not
+		j.err, j.need = nil, 0
+	}
 	return j.end, nil
 }
 
@@ -223,11 +228,16 @@ func (j *Journal) failed(err error) error {
 	return err
 }
 
-// Err is why the last write failed, or nil once a write succeeds: ingest
-// cannot accept alerts while it is not nil.
+// Err is why the last write failed, or nil once a write as large succeeds
+// or the disk has room for one again: ingest cannot accept alerts while it
+// is not nil.
 func (j *Journal) Err() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	var st syscall.Statfs_t
+	if j.err != nil && j.need > 0 && syscall.Statfs(j.dir, &st) == nil && uint64(st.Bavail)*uint64(st.Bsize) >= 2*uint64(j.need) {
+		j.err, j.need = nil, 0
+	}
 	return j.err
 }
 

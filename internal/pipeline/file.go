@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -63,20 +64,27 @@ func writeFile(dir string, s saved) error {
 	return err
 }
 
-// reserve allocates as much space as the state file takes, for the next
-// save. Best effort: on a full disk it keeps what it has, and SaveFile
+// reserve writes a file as large as the state file, for the next save.
+// Best effort: on a full disk it keeps what it could write, and SaveFile
 // falls back on the journal's cut freeing space.
 func reserve(dir string) {
 	fi, err := os.Stat(filepath.Join(dir, snapshotFile))
 	if err != nil {
 		return
 	}
-	f, err := os.OpenFile(filepath.Join(dir, reserveFile), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, reserveFile), os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	syscall.Fallocate(int(f.Fd()), 0, 0, fi.Size())
+	have, _ := f.Seek(0, io.SeekEnd)
+	zeros := make([]byte, 1<<20)
+	for ; have < fi.Size(); have += int64(len(zeros)) {
+		if _, err := f.Write(zeros); err != nil {
+			return
+		}
+	}
+	f.Sync()
 }
 
 // RestoreFile loads the state SaveFile wrote to dir into p, if there is

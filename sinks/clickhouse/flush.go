@@ -19,9 +19,7 @@ func (s *Sink) run() {
 			return // Close ran out of time; it dead-letters what is queued
 		}
 		s.mu.Lock()
-		s.decisions = s.decisions[len(ds):]
-		s.changes = s.changes[len(cs):]
-		s.notify()
+		s.dequeue(len(ds), len(cs))
 		s.mu.Unlock()
 	}
 }

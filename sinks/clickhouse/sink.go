@@ -36,6 +36,9 @@ type Sink struct {
 	changes   []quell.IncidentChange
 	oldest    time.Time // when the oldest queued item arrived
 	closing   bool
+	// given and finished count the decisions and changes queued and then
+	// stored or dead-lettered (see sinks.Holder).
+	given, finished [2]uint64
 
 	stop context.CancelFunc // ends retries when Close runs out of time
 	ctx  context.Context
@@ -104,8 +107,32 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 	}
 	s.decisions = append(s.decisions, b.Decisions...)
 	s.changes = append(s.changes, b.Changes...)
+	s.given[0] += uint64(len(b.Decisions))
+	s.given[1] += uint64(len(b.Changes))
 	s.notify()
 	return nil
+}
+
+// Holding reports whether the sink finished what was queued so far.
+func (s *Sink) Holding() func() bool {
+	s.mu.Lock()
+	given := s.given
+	s.mu.Unlock()
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.finished[0] >= given[0] && s.finished[1] >= given[1]
+	}
+}
+
+// dequeue drops the first nd decisions and nc changes, stored or
+// dead-lettered; s.mu is held.
+func (s *Sink) dequeue(nd, nc int) {
+	s.decisions = s.decisions[nd:]
+	s.changes = s.changes[nc:]
+	s.finished[0] += uint64(nd)
+	s.finished[1] += uint64(nc)
+	s.notify()
 }
 
 // Close inserts everything queued. If ctx ends first (ClickHouse still
@@ -132,7 +159,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	if err := s.deadLetterFile(s.decisions, s.changes, reason); err != nil {
 		return fmt.Errorf("clickhouse sink: %d items not stored and not dead-lettered: %w", n, err)
 	}
-	s.decisions, s.changes = nil, nil
+	s.dequeue(len(s.decisions), len(s.changes))
 	return fmt.Errorf("clickhouse sink: closed with %d items not stored; they are in %s (replay them once ClickHouse is back)", n, s.dead.Path())
 }
 
