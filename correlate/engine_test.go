@@ -427,3 +427,22 @@ func TestRefreshedExpiryKeepsFiring(t *testing.T) {
 		t.Fatalf("alert not resolved after its last endsAt: %+v", inc)
 	}
 }
+
+// TestTitleEscapesHiddenCharacters: a NUL or a bidi override in a label
+// reaches the title (and tickets, chat) escaped, not as is.
+func TestTitleEscapesHiddenCharacters(t *testing.T) {
+	var changes []quell.IncidentChange
+	e, err := New(DefaultConfig(), nil, Output{Change: func(c quell.IncidentChange) { changes = append(changes, c) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_700_000_000, 0)
+	a := quell.Alert{Source: "alertmanager", Status: quell.Firing, Fingerprint: 1, StartsAt: at,
+		Labels: map[string]string{"alertname": "Disk\x00Full", "service": "pay\u202Etnemy"}}
+	e.Process(&a, at)
+	e.Advance(at.Add(time.Hour))
+	incs := e.Incidents("")
+	if len(incs) != 1 || incs[0].Title != `Disk\u0000Full on pay\u202Etnemy` {
+		t.Fatalf("incidents %+v; want one titled with the hidden characters escaped", incs)
+	}
+}

@@ -89,7 +89,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		id:        incidentID(a.Fingerprint, at),
 		scope:     sc,
 		status:    quell.IncidentOpen,
-		title:     title(a),
+		title:     quell.Printable(title(a)),
 		created:   at,
 		updated:   at,
 		members:   make(map[quell.Fingerprint]*quell.IncidentAlert),
@@ -166,7 +166,8 @@ func (inc *incident) addSig(sig uint64) {
 	inc.sigs[sig] = true
 }
 
-// title names an incident after the alert that opened it.
+// title names an incident after the alert that opened it. The caller
+// escapes it for people to read (quell.Printable).
 func title(a *quell.Alert) string {
 	name := a.Labels["alertname"]
 	if name == "" {

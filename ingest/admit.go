@@ -7,13 +7,17 @@ import (
 	"strconv"
 )
 
-// admit applies, before any body is read, the per-client rate, the token
-// and the bound on requests in progress; it answers a refused request
-// itself. Rate and token come first, so requests they refuse never take a
-// slot: a flood without a valid token cannot crowd out senders with one.
-// Requests without a valid token are limited per remote IP, which also
-// slows guessing tokens. On true the caller holds a slot and must release it.
-func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rt *route) bool {
+// admit applies, before any body is read, the per-client rate and the
+// token; it answers a refused request itself. Requests they refuse never
+// read a body or take a slot: a flood without a valid token cannot crowd
+// out senders with one. Requests without a valid token are limited per
+// remote IP, which also slows guessing tokens.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rt *route) (ok bool) {
+	defer func() {
+		if !ok {
+			w.Header().Set("Connection", "close") // answer now; the unread body is not waited for
+		}
+	}()
 	idx, authed := h.tokens.match(r)
 	if h.rate != nil {
 		key := remoteIP(r)
@@ -34,6 +38,12 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rt *route) bool 
 		h.reject(w, r, rt, http.StatusUnauthorized, reasonUnauthorized, errUnauthorized)
 		return false
 	}
+	return true
+}
+
+// slot takes one of the slots for requests being processed, once the
+// body has arrived, or answers 503; on true the caller must release it.
+func (h *Handler) slot(w http.ResponseWriter, r *http.Request, rt *route) bool {
 	select {
 	case h.slots <- struct{}{}:
 		return true

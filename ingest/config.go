@@ -27,11 +27,26 @@ type Config struct {
 	MaxLabelsPerAlert   int `yaml:"max_labels_per_alert"`
 	MaxLabelNameBytes   int `yaml:"max_label_name_bytes"`
 	MaxLabelValueBytes  int `yaml:"max_label_value_bytes"`
+	// Annotations (summary, description, links) are bounded per value and
+	// per alert, names and values together.
+	MaxAnnotationValueBytes int `yaml:"max_annotation_value_bytes"`
+	MaxAnnotationBytes      int `yaml:"max_annotation_bytes"`
+	// MaxFutureSkew is how far ahead of quell's clock an alert's startsAt
+	// may be; times before 1970 are always refused.
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
 
-	// MaxConcurrentRequests bounds the ingest requests in progress, and so
-	// the bodies held in memory; more are answered 503 with Retry-After
-	// (Alertmanager retries a 5xx, but not a 429).
+	// MaxConcurrentRequests bounds the ingest requests being processed
+	// (parsed and handed to the bus) once their bodies have arrived; more
+	// are answered 503 with Retry-After (Alertmanager retries a 5xx, but
+	// not a 429).
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// A body must arrive at MinBodyRate bytes a second after BodyTimeout of
+	// grace, else 408; one address may have MaxBodiesPerClient bodies
+	// arriving at once, more get 503 with Retry-After. A slow sender so
+	// costs only itself.
+	BodyTimeout        time.Duration `yaml:"body_timeout"`
+	MinBodyRate        int64         `yaml:"min_body_rate"`
+	MaxBodiesPerClient int           `yaml:"max_bodies_per_client"`
 	// RatePerClient is the sustained ingest requests per second a client may
 	// send, RateBurst how many it may send at once; more get 429 with
 	// Retry-After. A client is its token when it presents a valid one, else
@@ -53,7 +68,9 @@ type Config struct {
 
 // DefaultConfig: 10 MiB holds an Alertmanager batch of several thousand
 // alerts; 30 minutes outlasts the usual Splunk schedules (5–15 minutes).
-// Kubernetes alerts carry 10–40 labels of well under 1 KiB; 64 requests of
+// Kubernetes alerts carry 10–40 labels of well under 1 KiB, and a summary
+// and description of a few hundred bytes; an hour is far beyond clock
+// skew between servers; 64 requests of
 // 10 MiB bound the bodies in memory to 640 MiB; 100 requests a second per
 // client is far above an Alertmanager's rate, whose group_interval batches.
 // The timeouts allow a 10 MiB body over a slow link, and the write timeout
@@ -62,7 +79,9 @@ func DefaultConfig() Config {
 	return Config{
 		MaxBodyBytes: 10 << 20, SplunkResolveTimeout: 30 * time.Minute,
 		MaxAlertsPerRequest: 10000, MaxLabelsPerAlert: 128, MaxLabelNameBytes: 256, MaxLabelValueBytes: 4096,
+		MaxAnnotationValueBytes: 16 << 10, MaxAnnotationBytes: 64 << 10, MaxFutureSkew: time.Hour,
 		MaxConcurrentRequests: 64, RatePerClient: 100, RateBurst: 200,
+		BodyTimeout: 10 * time.Second, MinBodyRate: 16 << 10, MaxBodiesPerClient: 16,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 	}
@@ -86,7 +105,11 @@ func (c Config) Validate() error {
 		{"max_labels_per_alert", c.MaxLabelsPerAlert, d.MaxLabelsPerAlert, 1},
 		{"max_label_name_bytes", c.MaxLabelNameBytes, d.MaxLabelNameBytes, 16},
 		{"max_label_value_bytes", c.MaxLabelValueBytes, d.MaxLabelValueBytes, 16},
+		{"max_annotation_value_bytes", c.MaxAnnotationValueBytes, d.MaxAnnotationValueBytes, 256},
+		{"max_annotation_bytes", c.MaxAnnotationBytes, d.MaxAnnotationBytes, 1024},
 		{"max_concurrent_requests", c.MaxConcurrentRequests, d.MaxConcurrentRequests, 1},
+		{"max_bodies_per_client", c.MaxBodiesPerClient, d.MaxBodiesPerClient, 1},
+		{"min_body_rate", int(c.MinBodyRate), int(d.MinBodyRate), 1024},
 		{"max_header_bytes", c.MaxHeaderBytes, d.MaxHeaderBytes, 4096},
 	} {
 		if f.v < f.m {
@@ -102,6 +125,7 @@ func (c Config) Validate() error {
 		v, def time.Duration
 	}{
 		{"read_header_timeout", c.ReadHeaderTimeout, d.ReadHeaderTimeout}, {"read_timeout", c.ReadTimeout, d.ReadTimeout},
+		{"body_timeout", c.BodyTimeout, d.BodyTimeout}, {"max_future_skew", c.MaxFutureSkew, d.MaxFutureSkew},
 		{"write_timeout", c.WriteTimeout, d.WriteTimeout}, {"idle_timeout", c.IdleTimeout, d.IdleTimeout},
 	} {
 		if f.v <= 0 {

@@ -5,7 +5,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,9 +68,12 @@ type Handler struct {
 	log    *slog.Logger
 	m      *metrics
 	routes map[string]*route
+	lim    limits
 	now    func() time.Time
 	tokens Tokens
-	slots  chan struct{} // one per request in progress
+	slots  chan struct{} // one per request being processed (its body has arrived)
+	// arriving bounds the bodies being read per address (see body.go).
+	arriving *arriving
 	// refused logs the requests quell could not accept (5xx), once per
 	// interval.
 	refused *lograte.Limit
@@ -100,7 +102,7 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 		return nil, err
 	}
 	lim := cfg.limits()
-	h := &Handler{cfg: cfg, pub: pub, fp: fp, log: log, m: m, now: time.Now, routes: map[string]*route{
+	h := &Handler{cfg: cfg, pub: pub, fp: fp, log: log, m: m, now: time.Now, lim: lim, routes: map[string]*route{
 		PathAlertmanager: {format: "alertmanager", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
 			return parseAlertmanagerWebhook(b, now, lim)
 		}},
@@ -114,7 +116,8 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 			return parseSplunkWebhook(b, now, cfg.SplunkResolveTimeout, lim)
 		}},
 	}, tokens: tokens, slots: make(chan struct{}, cfg.MaxConcurrentRequests),
-		refused: lograte.New(log, slog.LevelError, "ingest refused requests it could not accept; senders retry 5xx", 10*time.Second)}
+		arriving: &arriving{max: cfg.MaxBodiesPerClient, n: map[string]int{}},
+		refused:  lograte.New(log, slog.LevelError, "ingest refused requests it could not accept; senders retry 5xx", 10*time.Second)}
 	if cfg.RatePerClient > 0 {
 		h.rate = newLimiter(cfg.RatePerClient, cfg.RateBurst)
 	}
@@ -142,14 +145,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.admit(w, r, rt) {
 		return
 	}
-	defer func() { <-h.slots }()
 	body, status, reason, err := h.readBody(w, r)
 	if err != nil {
 		h.reject(w, r, rt, status, reason, err)
 		return
 	}
+	if !h.slot(w, r, rt) {
+		return
+	}
+	defer func() { <-h.slots }()
 	now := h.now()
 	alerts, err := rt.parse(body, now)
+	if err == nil {
+		err = h.lim.checkAlerts(alerts, now)
+	}
 	if err != nil {
 		why := reasonInvalid
 		if pe, ok := errors.AsType[*ParseError](err); ok && pe.Syntax {
@@ -180,27 +189,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Accepted int `json:"accepted"`
 	}{len(alerts)})
-}
-
-// readBody reads the whole body within MaxBodyBytes; on error it returns the
-// status and metrics reason to answer with.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string, error) {
-	limit := h.cfg.MaxBodyBytes
-	tooLarge := fmt.Errorf("body larger than %d bytes (ingest.max_body_bytes): send fewer alerts per request or raise the limit", limit)
-	if r.ContentLength > limit {
-		return nil, http.StatusRequestEntityTooLarge, reasonTooLarge, tooLarge
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead) // MinRead: ReadFrom's final read needs room
-	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, http.StatusRequestEntityTooLarge, reasonTooLarge, tooLarge
-		}
-		return nil, http.StatusBadRequest, reasonRead, fmt.Errorf("reading the body: %v", err)
-	}
-	return buf.Bytes(), 0, "", nil
 }
 
 // reject answers with err and counts the reason. It never logs the URL,

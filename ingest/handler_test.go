@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -61,6 +62,14 @@ func TestHandler(t *testing.T) {
 		{"malformed", "POST", PathAlertmanager, []byte(`{"alerts":[`), 400, `{"error":"alerts[0]: invalid JSON at byte 11: unexpected end of body"}`, -1, reasonSyntax},
 		{"invalid", "POST", PathAlertsV2, []byte(`[{"labels":{}}]`), 400, `{"error":"[0]: alert has no labels…`, -1, reasonInvalid},
 		{"pagerduty", "POST", PathDatadog, fixture(t, "pagerduty_events_v2_trigger_official_docs.json"), 400, `{"error":"not a Datadog webhook: the body looks like a PagerDuty Events API v2 event…`, -1, reasonInvalid},
+		{"annotation value too large", "POST", PathAlertsV2, []byte(`[{"labels":{"alertname":"A"}},{"labels":{"alertname":"B"},"annotations":{"description":"` + strings.Repeat("x", 17000) + `"}}]`),
+			400, `{"error":"alerts[1].annotations.description: value is 17000 bytes, more than ingest.max_annotation_value_bytes (16384)…`, -1, reasonAnnotationTooLarge},
+		{"annotations too large in all", "POST", PathAlertsV2, []byte(`[{"labels":{"alertname":"A"},"annotations":{` + manyAnnotations(5, 15000) + `}}]`),
+			400, `{"error":"alerts[0].annotations: more than 65536 bytes in all (ingest.max_annotation_bytes)…`, -1, reasonAnnotationTooLarge},
+		{"startsAt far ahead", "POST", PathAlertsV2, []byte(`[{"labels":{"alertname":"A"},"startsAt":"9999-12-31T00:00:00Z"}]`),
+			400, `{"error":"alerts[0].startsAt: 9999-12-31T00:00:00Z is more than 1h0m0s ahead of quell's clock…`, -1, reasonTimeRange},
+		{"startsAt before 1970", "POST", PathAlertmanager, []byte(`{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"1969-07-20T20:17:00Z"}]}`),
+			400, `{"error":"alerts[0].startsAt: 1969-07-20T20:17:00Z is before 1970"}`, -1, reasonTimeRange},
 		{"GET", "GET", PathSplunk, nil, 405, `{"error":"method GET not allowed: POST the alerts"}`, -1, reasonMethod},
 		{"unknown path", "POST", "/webhooks/nagios", am, 404, `{"error":"no ingest route /webhooks/nagios…`, -1, ""},
 	} {
@@ -111,6 +120,18 @@ func TestHandler(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyAnnotations is n annotations of size bytes each, as JSON members.
+func manyAnnotations(n, size int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"a%d":"%s"`, i, strings.Repeat("x", size))
+	}
+	return b.String()
 }
 
 func TestHandlerPublishFailure(t *testing.T) {

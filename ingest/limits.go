@@ -4,18 +4,80 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
+
+	"github.com/quellhq/quell"
 )
 
-// limits bound one request's alerts and each alert's labels, as Config sets
-// them; a zero field is unbounded (the exported parsers, for trusted input
-// such as replay files). The parsers check them while reading, so an
-// oversized request is refused before it costs memory beyond its body.
+// limits bound one request's alerts and each alert's labels, annotations
+// and times, as Config sets them; a zero field is unbounded (the exported
+// parsers, for trusted input such as replay files). The parsers check the
+// counts and labels while reading, so an oversized request is refused
+// before it costs memory beyond its body; checkAlerts the rest.
 type limits struct {
 	alerts, labels, name, value int
+	annValue, annAlert          int           // annotation bytes per value, and per alert (names and values)
+	skew                        time.Duration // how far ahead of quell's clock startsAt may be
 }
 
 func (c Config) limits() limits {
-	return limits{alerts: c.MaxAlertsPerRequest, labels: c.MaxLabelsPerAlert, name: c.MaxLabelNameBytes, value: c.MaxLabelValueBytes}
+	return limits{alerts: c.MaxAlertsPerRequest, labels: c.MaxLabelsPerAlert, name: c.MaxLabelNameBytes, value: c.MaxLabelValueBytes,
+		annValue: c.MaxAnnotationValueBytes, annAlert: c.MaxAnnotationBytes, skew: c.MaxFutureSkew}
+}
+
+// maxEndsAhead bounds endsAt: Prometheus sets it minutes ahead, a year
+// covers any resend schedule, and keeps times within nanosecond clocks.
+const maxEndsAhead = 365 * 24 * time.Hour
+
+// checkAlerts checks what the parsers do not while reading: annotations,
+// which say what is wrong and are kept beside the labels, and times, which
+// must lie between 1970 and a little ahead of quell's clock.
+func (l limits) checkAlerts(alerts []quell.Alert, now time.Time) error {
+	for i := range alerts {
+		if err := l.checkAlert(&alerts[i], now); err != nil {
+			return atIndex("alerts", i, err)
+		}
+	}
+	return nil
+}
+
+func (l limits) checkAlert(a *quell.Alert, now time.Time) error {
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(a.Annotations)) {
+		v := a.Annotations[k]
+		total += len(k) + len(v)
+		switch {
+		case l.annValue > 0 && len(v) > l.annValue:
+			return at("annotations."+clip(k), errLimit(reasonAnnotationTooLarge, "value is %d bytes, more than ingest.max_annotation_value_bytes (%d): "+
+				"link to long text (a runbook_url) instead, or raise the limit", len(v), l.annValue))
+		case l.annAlert > 0 && total > l.annAlert:
+			return at("annotations", errLimit(reasonAnnotationTooLarge, "more than %d bytes in all (ingest.max_annotation_bytes): "+
+				"keep annotations short, or raise the limit", l.annAlert))
+		}
+	}
+	epoch := time.Unix(0, 0)
+	for _, f := range []struct {
+		name  string
+		t     time.Time
+		ahead time.Duration
+	}{{"startsAt", a.StartsAt, l.skew}, {"endsAt", a.EndsAt, maxEndsAhead}} {
+		switch {
+		case f.t.IsZero():
+		case f.t.Before(epoch):
+			return at(f.name, errLimit(reasonTimeRange, "%s is before 1970", f.t.Format(time.RFC3339)))
+		case l.skew > 0 && f.t.After(now.Add(f.ahead)):
+			return at(f.name, errLimit(reasonTimeRange, "%s is more than %s ahead of quell's clock (%s)%s",
+				f.t.Format(time.RFC3339), f.ahead, now.UTC().Format(time.RFC3339), skewHint(f.name)))
+		}
+	}
+	return nil
+}
+
+func skewHint(field string) string {
+	if field == "startsAt" {
+		return ": check the sender's clock, or raise ingest.max_future_skew"
+	}
+	return ""
 }
 
 // errLimit is a ParseError whose Limit is the metrics reason.

@@ -12,6 +12,7 @@ const (
 	reasonMethod   = "method_not_allowed"
 	reasonTooLarge = "too_large"
 	reasonRead     = "read_error"
+	reasonSlow     = "slow_body"
 	reasonSyntax   = "malformed_json"
 	reasonInvalid  = "invalid"
 	reasonPublish  = "publish_failed"
@@ -22,6 +23,9 @@ const (
 	reasonTooManyAlerts = "too_many_alerts"
 	reasonTooManyLabels = "too_many_labels"
 	reasonLabelTooLarge = "label_too_large"
+
+	reasonAnnotationTooLarge = "annotation_too_large"
+	reasonTimeRange          = "time_out_of_range"
 )
 
 type metrics struct {
@@ -39,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"source"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_ingest_requests_rejected_total",
-			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, publish_failed, read_error, method_not_allowed).",
+			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, annotation_too_large, time_out_of_range, publish_failed, read_error, slow_body, method_not_allowed).",
 		}, []string{"source", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "quell_ingest_request_duration_seconds",

@@ -124,7 +124,9 @@ func (d *DecisionLog) Write(_ context.Context, b Batch) error {
 				continue
 			}
 		}
-		if err := d.enc.Encode(&b.Decisions[i]); err != nil {
+		rec := b.Decisions[i]
+		rec.Alert.Raw = nil // the journal and ClickHouse keep the payload as sent; the log says what was decided
+		if err := d.enc.Encode(&rec); err != nil {
 			return fmt.Errorf("decision log: %w", err)
 		}
 	}

@@ -33,6 +33,7 @@ ingest:
   max_labels_per_alert: 32
   max_label_value_bytes: 1024
   max_concurrent_requests: %d
+  max_bodies_per_client: %d
   rate_per_client: 100
   rate_burst: 50
 `
@@ -40,6 +41,7 @@ ingest:
 	validToken, noiseToken, junkToken = "valid-0123456789abcdef", "noise-0123456789abcdef", "junk-0123456789abcdef"
 	abuseFor                          = 12 * time.Second
 	abuseSlots                        = 6 // ingest.max_concurrent_requests
+	abuseBodies                       = 8 // ingest.max_bodies_per_client
 	lorisConns                        = 20
 	// maxRSS bounds quell's peak resident memory under the flood: bodies
 	// (6 slots of 64 KiB), the tens of thousands of noise alerts the
@@ -64,7 +66,7 @@ func TestAbuse(t *testing.T) {
 	tokens := filepath.Join(dir, "tokens")
 	cfg := filepath.Join(dir, "quell.yaml")
 	writeFile(t, tokens, "# one token a sender\n"+validToken+"\n"+noiseToken+"\n"+junkToken+"\n")
-	writeFile(t, cfg, fmt.Sprintf(abuseConfig, tokens, abuseSlots))
+	writeFile(t, cfg, fmt.Sprintf(abuseConfig, tokens, abuseSlots, abuseBodies))
 	p := start(t, "quell", bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
 	p.wantCleanExit = true
 	var addr string
@@ -78,14 +80,16 @@ func TestAbuse(t *testing.T) {
 	eventually(t, p, "quell to be ready", func() (bool, string) { return httpOK(base + "/readyz") })
 
 	a := &abuse{base: base, seen: map[string]int{}, accepted: map[string]bool{},
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		slow: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}}
 	ctx, cancel := context.WithTimeout(context.Background(), abuseFor)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range 3 {
 		wg.Go(func() { a.valid(ctx, i) })
 	}
-	for range abuseSlots {
+	for range abuseBodies + 2 {
 		wg.Go(func() { a.slowBody(ctx) })
 	}
 	wg.Go(func() { a.noise(ctx) })
@@ -120,6 +124,7 @@ func TestAbuse(t *testing.T) {
 type abuse struct {
 	base   string
 	client *http.Client
+	slow   *http.Client // from another address, 127.0.0.2
 
 	mu       sync.Mutex
 	seen     map[string]int  // rejections answered, by the reason quell counts
@@ -131,13 +136,18 @@ type abuse struct {
 // send posts body to path with the token set by auth, and records the
 // answer; it returns the status, 0 when there was none.
 func (a *abuse) send(ctx context.Context, path string, body io.Reader, auth func(*http.Request)) (int, http.Header) {
+	return a.sendWith(ctx, a.client, path, body, auth)
+}
+
+// sendWith is send through client c.
+func (a *abuse) sendWith(ctx context.Context, c *http.Client, path string, body io.Reader, auth func(*http.Request)) (int, http.Header) {
 	req, err := http.NewRequestWithContext(ctx, "POST", a.base+path, body)
 	if err != nil {
 		panic(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	auth(req)
-	resp, err := a.client.Do(req)
+	resp, err := c.Do(req)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
@@ -165,7 +175,7 @@ func reasonOf(status int, body string) string {
 		return "rate_limited"
 	case status == 413:
 		return "too_large"
-	case status == 503 && strings.Contains(e.Error, "max_concurrent_requests"):
+	case status == 503 && (strings.Contains(e.Error, "max_concurrent_requests") || strings.Contains(e.Error, "max_bodies_per_client")):
 		return "overloaded"
 	case status == 503:
 		return "publish_failed"
@@ -239,9 +249,10 @@ func (a *abuse) accept(ids []string) {
 	}
 }
 
-// slowBody trickles a valid body over seconds, holding a request slot: as
-// many as there are slots overload quell for a while. Its alerts count as
-// valid when answered 2xx.
+// slowBody trickles a valid body over seconds from its own address: more
+// of them than max_bodies_per_client overload that address (never the
+// others, whose requests take slots only once their bodies arrived). Its
+// alerts count as valid when answered 2xx.
 func (a *abuse) slowBody(ctx context.Context) {
 	body, ids := a.validBatch(2, "slow")
 	for ctx.Err() == nil {
@@ -256,7 +267,7 @@ func (a *abuse) slowBody(ctx context.Context) {
 			}
 			pw.Close()
 		}()
-		status, _ := a.send(ctx, ingest.PathAlertsV2, pr, bearer(noiseToken))
+		status, _ := a.sendWith(ctx, a.slow, ingest.PathAlertsV2, pr, bearer(noiseToken))
 		pr.Close()
 		if status/100 == 2 {
 			a.accept(ids)

@@ -49,9 +49,7 @@ func mountIngest(env *stageEnv, mux *http.ServeMux) (flush func() error, err err
 		pub.Close()
 		return nil, err
 	}
-	for _, p := range ingest.Paths {
-		mux.Handle(p, h)
-	}
+	env.handleIngest(mux, h)
 	return pub.Close, nil
 }
 

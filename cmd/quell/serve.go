@@ -164,9 +164,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range ingest.Paths {
-		mux.Handle(p, ing)
-	}
+	env.handleIngest(mux, ing)
 	if err := env.mountAPI(mux, set); err != nil {
 		return err
 	}
@@ -363,6 +361,8 @@ type stageEnv struct {
 	dead  *sinks.DeadLetters // what every sink of this process gave up on
 	// readiers are this process's sinks that can be full (see sinks.Readier).
 	readiers []sinks.Readier
+	// servesIngest and servesAPI say which routes this process mounted.
+	servesIngest, servesAPI bool
 }
 
 func (sf stageFlags) load() (*stageEnv, error) {
@@ -493,6 +493,14 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 	return ss, nil
 }
 
+// handleIngest serves the ingest routes with h.
+func (env *stageEnv) handleIngest(mux *http.ServeMux, h *ingest.Handler) {
+	for _, p := range ingest.Paths {
+		mux.Handle(p, h)
+	}
+	env.servesIngest = true
+}
+
 // mountAPI serves the read API behind the API tokens when configured:
 // incidents (when this process correlates: set not nil) and the dead letters
 // of this process's sinks. Health probes stay open.
@@ -502,6 +510,7 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 		return fmt.Errorf("api_token_files: %w", err)
 	}
 	api.RegisterHealth(mux, env.ready)
+	env.servesAPI = true
 	apiMux := http.NewServeMux()
 	if set != nil {
 		api.Register(apiMux, set)
@@ -550,6 +559,7 @@ func serveHTTP(ctx context.Context, env *stageEnv, mux *http.ServeMux) error {
 	}
 	env.log.Info("quell serving", "listen", ln.Addr().String(), "data_dir", env.cfg.DataDir, "topology", env.cfg.Topology,
 		"kafka", strings.Join(env.cfg.Kafka.Brokers, ","))
+	warnOpen(env, ln.Addr())
 	served := make(chan error, 1)
 	go func() { served <- ingest.Serve(srv, ln) }()
 	select {
@@ -563,6 +573,20 @@ func serveHTTP(ctx context.Context, env *stageEnv, mux *http.ServeMux) error {
 		return fmt.Errorf("http shutdown: %w", err)
 	}
 	return nil
+}
+
+// warnOpen warns when the routes answer anyone beyond this machine: quell,
+// like Alertmanager, is open by default, which an operator should know.
+func warnOpen(env *stageEnv, addr net.Addr) {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return
+	}
+	if env.servesIngest && len(env.cfg.Ingest.WebhookTokenFiles) == 0 {
+		env.log.Warn("the ingest routes accept alerts from anyone who can reach this address: set ingest.webhook_token_files (--webhook-token-file), or listen on 127.0.0.1", "listen", addr.String())
+	}
+	if env.servesAPI && len(env.cfg.APITokenFiles) == 0 {
+		env.log.Warn("the read API (/api/v1/) answers anyone who can reach this address: set api_token_files (--api-token-file), or listen on 127.0.0.1", "listen", addr.String())
+	}
 }
 
 // runAll runs fns until ctx ends or one fails, which stops the others.

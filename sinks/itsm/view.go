@@ -166,7 +166,7 @@ func render(t *template.Template, v *View) (string, error) {
 	if err := t.Execute(&b, v); err != nil {
 		return "", &sinks.Permanent{Err: fmt.Errorf("%w: fix the template in the sink's config", err)}
 	}
-	return strings.TrimSpace(b.String()), nil
+	return quell.Printable(strings.TrimSpace(b.String())), nil
 }
 
 // rendered is a View put through a sink's templates.
