@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 )
@@ -143,7 +144,7 @@ type CoPartners struct {
 }
 
 func (c *cooccur) state() CooccurState {
-	s := CooccurState{Seen: c.seen}
+	s := CooccurState{Seen: maps.Clone(c.seen)} // a copy: the state is written while the engine goes on
 	for sig, ps := range c.partners {
 		cp := CoPartners{Sig: sig}
 		for _, p := range ps {

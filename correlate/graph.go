@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/quellhq/quell"
@@ -228,7 +229,7 @@ type GraphState struct {
 }
 
 func (g *graph) state() GraphState {
-	s := GraphState{Nodes: g.ids}
+	s := GraphState{Nodes: slices.Clone(g.ids)} // a copy: the state is written while the engine goes on
 	for _, e := range g.edges {
 		s.Edges = append(s.Edges, [2]string{g.name(e[0]), g.name(e[1])})
 	}

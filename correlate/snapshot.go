@@ -64,7 +64,7 @@ func (e *Engine) Snapshot() Snapshot {
 	s := Snapshot{Now: e.now, Alerts: e.tracker.Copy()}
 	for _, inc := range e.incidents {
 		s.Incidents = append(s.Incidents, IncidentState{Incident: inc.view(), Scope: inc.scope.key, LastActivity: inc.lastActivity,
-			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Cadence: inc.cadence, Sigs: inc.sigOrder})
+			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder)})
 	}
 	slices.SortFunc(s.Incidents, byCreation)
 	for _, h := range e.held[e.heldHead:] {

@@ -104,3 +104,21 @@ func TestSnapshotRestoreContinuesExactly(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotIsACopy: embedded mode writes a snapshot while the engine
+// goes on, so nothing in it may change with the engine afterwards.
+func TestSnapshotIsACopy(t *testing.T) {
+	occs := stream(12, 2000)
+	r := newRun(t, fastConfig(), nil) // no topology: the graph is all learned
+	r.feed(0, occs[:1000]...)
+	snap := r.eng.Snapshot()
+	before, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.feed(0, occs[1000:]...)
+	after, _ := json.Marshal(snap)
+	if string(before) != string(after) {
+		t.Fatal("the snapshot changed as the engine went on: it shares state with the engine")
+	}
+}

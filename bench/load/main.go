@@ -7,6 +7,11 @@
 //
 //	go run ./bench/load --target http://127.0.0.1:9095 [--alertmanager http://127.0.0.1:9093] --duration 10s --concurrency 8 --batch 100
 //
+// With --quell BIN it starts quell itself instead, once per journal.sync
+// setting in --sync, each on a fresh data dir, and measures each in turn:
+//
+//	go run ./bench/load --quell bin/quell --sync batch,interval,none --alertmanager http://127.0.0.1:9093
+//
 // The generator runs on the same machine as its target unless you move it:
 // its CPU use is then part of what bounds the figures.
 package main
@@ -22,7 +27,7 @@ import (
 )
 
 func main() {
-	target := flag.String("target", "http://127.0.0.1:9095", "base URL of a running quell serve")
+	url := flag.String("target", "http://127.0.0.1:9095", "base URL of a running quell serve")
 	am := flag.String("alertmanager", "", "base URL of a running Alertmanager to compare with (optional)")
 	dur := flag.Duration("duration", 10*time.Second, "how long each target is measured")
 	warmup := flag.Duration("warmup", 2*time.Second, "load before measuring, not counted (fills quell's queue, so the measure is sustained)")
@@ -30,14 +35,30 @@ func main() {
 	batch := flag.Int("batch", 100, "alerts per request")
 	distinct := flag.Int("distinct", 10000, "distinct alerts (label sets); the batches cycle through them, so repeats are deduplicated")
 	churn := flag.Float64("churn", 0.05, "fraction of alerts sent resolved; they fire again on a later pass")
+	bin := flag.String("quell", "", "a quell binary to start once per --sync setting, instead of --target")
+	syncs := flag.String("sync", "batch,interval,none", "with --quell: the journal.sync settings to measure, comma-separated")
 	flag.Parse()
-	if err := loadTest(*target, *am, *dur, *warmup, *conc, *batch, *distinct, *churn); err != nil {
+	targets := []target{{name: "quell", url: strings.TrimSuffix(*url, "/")}}
+	if *bin != "" {
+		targets = nil
+		for _, s := range strings.Split(*syncs, ",") {
+			targets = append(targets, target{name: "quell " + s, sync: s, bin: *bin})
+		}
+	}
+	if err := loadTest(targets, *am, *dur, *warmup, *conc, *batch, *distinct, *churn); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func loadTest(target, am string, dur, warmup time.Duration, conc, batch, distinct int, churn float64) error {
+// target is a quell to measure: at url, or started from bin with
+// journal.sync set to sync.
+type target struct {
+	name, url string
+	sync, bin string
+}
+
+func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batch, distinct int, churn float64) error {
 	switch {
 	case conc < 1 || batch < 1 || distinct < 1 || dur <= 0 || warmup < 0:
 		return fmt.Errorf("--concurrency, --batch, --distinct and --duration must be positive, --warmup not negative")
@@ -58,16 +79,16 @@ func loadTest(target, am string, dur, warmup time.Duration, conc, batch, distinc
 			IdleConnTimeout: 90 * time.Second, DisableCompression: true,
 		},
 	}
-	target, am = strings.TrimSuffix(target, "/"), strings.TrimSuffix(am, "/")
-	if err := ready(client, target+"/healthz", "quell serve"); err != nil {
-		return err
+	am = strings.TrimSuffix(am, "/")
+	var phases []phase
+	for _, t := range targets {
+		phases = append(phases, phase{name: t.name, target: t, body: func(b *bodies) []byte { return b.webhook }})
 	}
-	phases := []phase{{name: "quell", url: target + "/webhooks/alertmanager", body: func(b *bodies) []byte { return b.webhook }}}
 	if am != "" {
 		if err := ready(client, am+"/-/ready", "alertmanager"); err != nil {
 			return err
 		}
-		phases = append(phases, phase{name: "alertmanager", url: am + "/api/v2/alerts", body: func(b *bodies) []byte { return b.v2 }})
+		phases = append(phases, phase{name: "alertmanager", target: target{url: am}, path: "/api/v2/alerts", body: func(b *bodies) []byte { return b.v2 }})
 	}
 	fmt.Printf("batch %d alerts, concurrency %d, %s measured after %s warm-up, %d distinct alerts, churn %.0f%%, %d batches cycled\n",
 		batch, conc, dur, warmup, distinct, churn*100, n)
@@ -76,19 +97,37 @@ func loadTest(target, am string, dur, warmup time.Duration, conc, batch, distinc
 	var results []result
 	for _, p := range phases {
 		p.concurrency, p.warmup, p.dur = conc, warmup, dur
+		stop := func() {}
+		if p.target.bin != "" {
+			var err error
+			if p.target.url, stop, err = startQuell(p.target.bin, p.target.sync); err != nil {
+				return err
+			}
+		} else if p.path == "" {
+			if err := ready(client, p.target.url+"/healthz", "quell serve"); err != nil {
+				return err
+			}
+		}
+		if p.path == "" {
+			p.path = "/webhooks/alertmanager"
+		}
+		p.url = p.target.url + p.path
 		r, err := run(client, p, pool)
+		stop()
 		if err != nil {
 			return err
 		}
 		results = append(results, r)
 	}
-	fmt.Printf("%-13s %9s %10s %11s %9s %9s  %s\n", "target", "requests", "req/s", "alerts/s", "p50", "p99", "errors")
+	fmt.Printf("%-16s %9s %10s %11s %9s %9s  %s\n", "target", "requests", "req/s", "alerts/s", "p50", "p99", "errors")
 	for _, r := range results {
-		fmt.Printf("%-13s %9d %10.0f %11.0f %9s %9s  %s\n", r.name, r.requests, float64(r.requests)/r.elapsed.Seconds(),
+		fmt.Printf("%-16s %9d %10.0f %11.0f %9s %9s  %s\n", r.name, r.requests, float64(r.requests)/r.elapsed.Seconds(),
 			r.alertsPerSec(), r.quantile(0.50).Round(10*time.Microsecond), r.quantile(0.99).Round(10*time.Microsecond), r.errorSummary())
 	}
-	if len(results) == 2 && results[1].alerts > 0 {
-		fmt.Printf("quell/alertmanager alerts/s: %.1f×\n", results[0].alertsPerSec()/results[1].alertsPerSec())
+	if last := results[len(results)-1]; am != "" && last.alerts > 0 {
+		for _, r := range results[:len(results)-1] {
+			fmt.Printf("%s/alertmanager alerts/s: %.1f×\n", r.name, r.alertsPerSec()/last.alertsPerSec())
+		}
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 // phase is one target's share of the run.
 type phase struct {
 	name, url   string
+	target      target
+	path        string // of the ingest route; the webhook route when empty
 	body        func(*bodies) []byte
 	concurrency int
 	warmup, dur time.Duration
