@@ -47,10 +47,13 @@ type Config struct {
 	BodyTimeout        time.Duration `yaml:"body_timeout"`
 	MinBodyRate        int64         `yaml:"min_body_rate"`
 	MaxBodiesPerClient int           `yaml:"max_bodies_per_client"`
-	// RatePerClient is the sustained ingest requests per second a client may
-	// send, RateBurst how many it may send at once; more get 429 with
-	// Retry-After. A client is its token when it presents a valid one, else
-	// its remote IP. RatePerClient 0 turns the limit off.
+	// RatePerClient, when set, is a quota: the sustained ingest requests per
+	// second a client may send, RateBurst how many it may send at once; more
+	// get 429 with Retry-After. A client is its token when it presents a
+	// valid one, else its remote IP. Off (0) by default: Alertmanager does
+	// not retry a 4xx, so a refused notification waits for its next
+	// repeat_interval (hours), and every sender behind one proxy or NAT
+	// would share one budget.
 	RatePerClient float64 `yaml:"rate_per_client"`
 	RateBurst     int     `yaml:"rate_burst"`
 
@@ -71,8 +74,8 @@ type Config struct {
 // Kubernetes alerts carry 10–40 labels of well under 1 KiB, and a summary
 // and description of a few hundred bytes; an hour is far beyond clock
 // skew between servers; 64 requests of
-// 10 MiB bound the bodies in memory to 640 MiB; 100 requests a second per
-// client is far above an Alertmanager's rate, whose group_interval batches.
+// 10 MiB bound the bodies in memory to 640 MiB. No per-client quota: when
+// quell cannot take more it answers 503, which senders retry.
 // The timeouts allow a 10 MiB body over a slow link, and the write timeout
 // a Kafka publish waiting out a leader election.
 func DefaultConfig() Config {
@@ -80,7 +83,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes: 10 << 20, SplunkResolveTimeout: 30 * time.Minute,
 		MaxAlertsPerRequest: 10000, MaxLabelsPerAlert: 128, MaxLabelNameBytes: 256, MaxLabelValueBytes: 4096,
 		MaxAnnotationValueBytes: 16 << 10, MaxAnnotationBytes: 64 << 10, MaxFutureSkew: time.Hour,
-		MaxConcurrentRequests: 64, RatePerClient: 100, RateBurst: 200,
+		MaxConcurrentRequests: 64, RateBurst: 200,
 		BodyTimeout: 10 * time.Second, MinBodyRate: 16 << 10, MaxBodiesPerClient: 16,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
