@@ -108,3 +108,48 @@ func BenchmarkNewAlerts(b *testing.B) {
 	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
 	b.ReportMetric(float64(len(eng.incidents)), "incidents")
 }
+
+// BenchmarkEvicting measures unrelated new alerts arriving at the incident
+// bound (20,000): each opens an incident and evicts the least active one;
+// "unbounded" is the same stream with no eviction, to compare with.
+func BenchmarkEvicting(b *testing.B) {
+	const held = 20000
+	for _, bound := range []struct {
+		name string
+		max  int
+	}{{"bounded", held}, {"unbounded", 1 << 30}} {
+		b.Run(bound.name, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.MaxIncidents = bound.max
+			eng, err := New(cfg, nil, Output{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			mk := func(i int) quell.Alert {
+				return alert(occ{labels: fmt.Sprintf("alertname=U%d,service=unrelated%d,instance=10.%d.%d.%d:9100", i, i, i/65536%256, i/256%256, i%256)})
+			}
+			for i := range held {
+				a := mk(i)
+				eng.Process(&a, t0.Add(time.Duration(i)*time.Millisecond))
+			}
+			news := make([]quell.Alert, 200000)
+			for i := range news {
+				news[i] = mk(held + i)
+			}
+			start := t0.Add(held * time.Millisecond)
+			b.ResetTimer()
+			cpu := cputime.Now()
+			n := 0
+			for b.Loop() {
+				if n == len(news) {
+					b.StopTimer()
+					b.Fatalf("ran out of new alerts; run with -benchtime below %d", len(news))
+				}
+				eng.Process(&news[n], start.Add(time.Duration(n)*time.Millisecond))
+				n++
+			}
+			b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+			b.ReportMetric(float64(len(eng.incidents)), "incidents")
+		})
+	}
+}

@@ -26,6 +26,9 @@ import (
 type Output struct {
 	Decision func(quell.Decision)
 	Change   func(quell.IncidentChange)
+	// Evicted, when set, hears of each incident dropped to stay within
+	// MaxIncidents and MaxTrackedAlerts (besides its decision record).
+	Evicted func(id string, alerts int, open bool)
 }
 
 // Engine is the correlator. It is not safe for concurrent use.
@@ -44,6 +47,7 @@ type Engine struct {
 	timers    timerHeap
 	timerSeq  uint64
 	armed     map[armedKey]bool // the alerts' deadlines that have a timer pending
+	evictq    evictQueue        // the incidents in the order they would be evicted (evict.go)
 	held      []held
 	heldHead  int         // held[:heldHead] are emitted
 	dirty     []*incident // incidents with an update for EmitUpdates
@@ -90,56 +94,6 @@ func (e *Engine) Process(a *quell.Alert, at time.Time) {
 	if inc := e.byAlert[a.Fingerprint]; inc != nil {
 		e.maybeSweep(inc.scope)
 	}
-}
-
-// bound evicts incidents while quell holds more than MaxIncidents of them or
-// more than MaxTrackedAlerts alerts: resolved ones first, then the open one
-// that went longest without activity.
-func (e *Engine) bound(at time.Time) {
-	for len(e.incidents) > e.cfg.MaxIncidents || e.tracker.Len() > e.cfg.MaxTrackedAlerts {
-		var victim *incident
-		for _, inc := range e.incidents {
-			if victim == nil || evictBefore(inc, victim) {
-				victim = inc
-			}
-		}
-		if victim == nil {
-			return
-		}
-		e.evict(victim, at)
-	}
-}
-
-func evictBefore(a, b *incident) bool {
-	if (a.status == quell.IncidentOpen) != (b.status == quell.IncidentOpen) {
-		return a.status != quell.IncidentOpen
-	}
-	if !a.lastSeen.Equal(b.lastSeen) {
-		return a.lastSeen.Before(b.lastSeen)
-	}
-	return a.id < b.id
-}
-
-// evict drops an incident and what is known of its alerts, and records it:
-// a decision naming the incident and, if it was announced, an "evicted" change.
-func (e *Engine) evict(inc *incident, at time.Time) {
-	wasOpen := inc.status == quell.IncidentOpen
-	inc.evicted = true
-	if len(inc.order) > 0 {
-		m := inc.members[inc.order[0]]
-		a := quell.Alert{Source: m.Source, Status: m.Status, Labels: m.Labels, StartsAt: m.StartsAt, EndsAt: m.EndsAt, Fingerprint: m.Fingerprint}
-		e.decide(&a, inc, quell.ActionSuppressed, fmt.Sprintf(
-			"evicted with its %d alerts (open: %v): quell holds at most %d incidents and %d alerts (correlate.max_incidents, max_tracked_alerts), and this one went longest without activity",
-			len(inc.members), wasOpen, e.cfg.MaxIncidents, e.cfg.MaxTrackedAlerts), at)
-	}
-	if wasOpen {
-		inc.status = quell.IncidentResolved
-		inc.resolvedAt = at
-		inc.updated = at
-		e.change(inc, quell.IncidentEvicted, at)
-	}
-	inc.resolvedAt = at.Add(-e.cfg.ReopenWindow - 1) // evicted: never reopened
-	e.drop(inc, e.forgetAlert)
 }
 
 // markFlapping shows the alert's flapping state on its incident.

@@ -446,3 +446,34 @@ func TestTitleEscapesHiddenCharacters(t *testing.T) {
 		t.Fatalf("incidents %+v; want one titled with the hidden characters escaped", incs)
 	}
 }
+
+// TestEvictionOrderIsTheScansOrder: the eviction queue picks, at any point,
+// the incident a scan of all of them would: resolved before open, then the
+// least recently active.
+func TestEvictionOrderIsTheScansOrder(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	scanMin := func() *incident {
+		var min *incident
+		for _, inc := range r.eng.incidents {
+			if min == nil || keyOf(inc).before(keyOf(min)) {
+				min = inc
+			}
+		}
+		return min
+	}
+	occs := stream(13, 3000)
+	for i := 0; i < len(occs); i += 300 {
+		r.feed(0, occs[i:min(i+300, len(occs))]...)
+		if got, want := r.eng.nextVictim(), scanMin(); got != want {
+			t.Fatalf("after %d occurrences: the queue picks %v, a scan %v", i+300, keyOf(got), keyOf(want))
+		}
+	}
+	at := r.eng.now
+	for n := len(r.eng.incidents); n > 0; n-- {
+		got, want := r.eng.nextVictim(), scanMin()
+		if got != want {
+			t.Fatalf("evicting with %d left: the queue picks %v, a scan %v", n, keyOf(got), keyOf(want))
+		}
+		r.eng.evict(got, at)
+	}
+}

@@ -182,5 +182,6 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		inc.addSig(sig)
 	}
 	e.incidents[inc.id] = inc
+	e.queueEviction(inc)
 	return inc
 }

@@ -122,6 +122,7 @@ func (e *Engine) fire(t timer) {
 			inc.status = quell.IncidentResolved
 			inc.resolvedAt = t.at
 			inc.updated = t.at
+			e.queueEviction(inc) // resolved ones go first
 			e.change(inc, quell.IncidentResolve, t.at)
 			e.schedule(timer{at: t.at.Add(e.cfg.ReopenWindow), kind: timerForget, inc: inc})
 		}

@@ -22,7 +22,7 @@ Serves the incidents API (for its own partitions) and metrics on --listen.
 		return err
 	}
 	mux := env.mux()
-	set := pipeline.NewSet(env.reg)
+	set := pipeline.NewSet(env.reg, env.log)
 	if err := env.mountAPI(mux, set); err != nil {
 		return err
 	}

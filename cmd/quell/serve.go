@@ -78,7 +78,7 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	if err != nil {
 		return err
 	}
-	set := pipeline.NewSet(env.reg)
+	set := pipeline.NewSet(env.reg, env.log)
 	if err := env.mountAPI(mux, set); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err != nil {
 		return err
 	}
-	set := pipeline.NewSet(env.reg)
+	set := pipeline.NewSet(env.reg, env.log)
 	pipe, err := set.New(0, cfg.Correlate, env.topo, ss)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"sync"
 
-
 	"github.com/quellhq/quell"
 )
 

@@ -2,13 +2,16 @@ package pipeline
 
 import (
 	"cmp"
+	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/internal/lograte"
 	"github.com/quellhq/quell/sinks"
 )
 
@@ -23,19 +26,28 @@ type Set struct {
 
 type metrics struct {
 	decisions *prometheus.CounterVec
+	evictions *prometheus.CounterVec
+	// evicted logs evictions once per interval, with a count.
+	evicted *lograte.Limit
 }
 
-// NewSet registers the correlator's metrics with reg.
-func NewSet(reg prometheus.Registerer) *Set {
+// NewSet registers the correlator's metrics with reg; log hears of
+// evictions.
+func NewSet(reg prometheus.Registerer, log *slog.Logger) *Set {
 	s := &Set{ps: make(map[int]*Pipeline), m: &metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_decisions_total", Help: "Decisions made by the correlator, by action.",
 		}, []string{"action"}),
+		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quell_evictions_total",
+			Help: "Incidents the correlator dropped to stay within correlate.max_incidents and max_tracked_alerts, by whether they were open.",
+		}, []string{"state"}),
+		evicted: lograte.New(log, slog.LevelWarn, "the correlator evicts incidents to stay within correlate.max_incidents and max_tracked_alerts: raise them, or look for a flood of unrelated alerts", 10*time.Second),
 	}}
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "quell_open_incidents", Help: "Incidents currently open (in this process's partitions).",
 	}, func() float64 { return float64(len(s.Incidents(quell.IncidentOpen))) })
-	reg.MustRegister(s.m.decisions, open)
+	reg.MustRegister(s.m.decisions, s.m.evictions, open)
 	return s
 }
 

@@ -1,0 +1,125 @@
+package correlate
+
+import (
+	"container/heap"
+	"fmt"
+	"time"
+
+	"github.com/quellhq/quell"
+)
+
+// bound evicts incidents while quell holds more than MaxIncidents of them or
+// more than MaxTrackedAlerts alerts: resolved ones first, then the open one
+// that went longest without activity.
+func (e *Engine) bound(at time.Time) {
+	for len(e.incidents) > e.cfg.MaxIncidents || e.tracker.Len() > e.cfg.MaxTrackedAlerts {
+		victim := e.nextVictim()
+		if victim == nil {
+			return
+		}
+		e.evict(victim, at)
+	}
+}
+
+// evict drops an incident and what is known of its alerts, and records it:
+// a decision naming the incident and, if it was announced, an "evicted" change.
+func (e *Engine) evict(inc *incident, at time.Time) {
+	wasOpen := inc.status == quell.IncidentOpen
+	inc.evicted = true
+	if e.out.Evicted != nil {
+		e.out.Evicted(inc.id, len(inc.members), wasOpen)
+	}
+	if len(inc.order) > 0 {
+		m := inc.members[inc.order[0]]
+		a := quell.Alert{Source: m.Source, Status: m.Status, Labels: m.Labels, StartsAt: m.StartsAt, EndsAt: m.EndsAt, Fingerprint: m.Fingerprint}
+		e.decide(&a, inc, quell.ActionSuppressed, fmt.Sprintf(
+			"evicted with its %d alerts (open: %v): quell holds at most %d incidents and %d alerts (correlate.max_incidents, max_tracked_alerts), and this one went longest without activity",
+			len(inc.members), wasOpen, e.cfg.MaxIncidents, e.cfg.MaxTrackedAlerts), at)
+	}
+	if wasOpen {
+		inc.status = quell.IncidentResolved
+		inc.resolvedAt = at
+		inc.updated = at
+		e.change(inc, quell.IncidentEvicted, at)
+	}
+	inc.resolvedAt = at.Add(-e.cfg.ReopenWindow - 1) // evicted: never reopened
+	e.drop(inc, e.forgetAlert)
+}
+
+// evictKey orders incidents for eviction: resolved before open, then the
+// one that went longest without activity, then by id.
+type evictKey struct {
+	open     bool
+	lastSeen time.Time
+	id       string
+}
+
+func keyOf(inc *incident) evictKey {
+	return evictKey{open: inc.status == quell.IncidentOpen, lastSeen: inc.lastSeen, id: inc.id}
+}
+
+func (a evictKey) before(b evictKey) bool {
+	if a.open != b.open {
+		return !a.open
+	}
+	if !a.lastSeen.Equal(b.lastSeen) {
+		return a.lastSeen.Before(b.lastSeen)
+	}
+	return a.id < b.id
+}
+
+// evictQueue finds the next incident to evict in O(log n), not by a scan of
+// every incident. It is lazy: an entry holds the key its incident had when
+// it was queued. Activity only moves an incident later (lastSeen grows, a
+// reopen makes it open), so its entry stays at or before its place and is
+// corrected when it surfaces; what moves an incident earlier (resolving)
+// queues it again.
+type evictQueue []evictEntry
+
+type evictEntry struct {
+	key evictKey
+	inc *incident
+}
+
+func (q evictQueue) Len() int           { return len(q) }
+func (q evictQueue) Less(i, j int) bool { return q[i].key.before(q[j].key) }
+func (q evictQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *evictQueue) Push(x any)        { *q = append(*q, x.(evictEntry)) }
+func (q *evictQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}
+
+// queueEviction queues inc under its current key. Entries of incidents
+// gone meanwhile are dropped whenever they outnumber the live ones.
+func (e *Engine) queueEviction(inc *incident) {
+	if len(e.evictq) > 2*len(e.incidents)+64 {
+		q := make(evictQueue, 0, len(e.incidents))
+		for _, live := range e.incidents {
+			q = append(q, evictEntry{keyOf(live), live})
+		}
+		heap.Init(&q)
+		e.evictq = q
+	}
+	heap.Push(&e.evictq, evictEntry{keyOf(inc), inc})
+}
+
+// nextVictim returns the incident that goes first, or nil without one.
+func (e *Engine) nextVictim() *incident {
+	for len(e.evictq) > 0 {
+		top := e.evictq[0]
+		if e.incidents[top.inc.id] != top.inc {
+			heap.Pop(&e.evictq) // gone: merged, forgotten or evicted
+			continue
+		}
+		if cur := keyOf(top.inc); cur != top.key {
+			e.evictq[0].key = cur
+			heap.Fix(&e.evictq, 0)
+			continue
+		}
+		return top.inc
+	}
+	return nil
+}
