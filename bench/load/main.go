@@ -12,11 +12,15 @@
 //
 //	go run ./bench/load --quell bin/quell --sync batch,interval,none --alertmanager http://127.0.0.1:9093
 //
+// --crash then kills each started quell with SIGKILL at the end of its load
+// and reports how long the restart took to be ready again.
+//
 // The generator runs on the same machine as its target unless you move it:
 // its CPU use is then part of what bounds the figures.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -36,6 +40,7 @@ func main() {
 	distinct := flag.Int("distinct", 10000, "distinct alerts (label sets); the batches cycle through them, so repeats are deduplicated")
 	churn := flag.Float64("churn", 0.05, "fraction of alerts sent resolved; they fire again on a later pass")
 	bin := flag.String("quell", "", "a quell binary to start once per --sync setting, instead of --target")
+	crash := flag.Bool("crash", false, "with --quell: kill each quell with SIGKILL in the last half second of its load, restart it on the same data dir, and report how long it took to be ready")
 	syncs := flag.String("sync", "batch,interval,none", "with --quell: the journal.sync settings to measure, comma-separated")
 	flag.Parse()
 	targets := []target{{name: "quell", url: strings.TrimSuffix(*url, "/")}}
@@ -45,7 +50,7 @@ func main() {
 			targets = append(targets, target{name: "quell " + s, sync: s, bin: *bin})
 		}
 	}
-	if err := loadTest(targets, *am, *dur, *warmup, *conc, *batch, *distinct, *churn); err != nil {
+	if err := loadTest(targets, *am, *dur, *warmup, *conc, *batch, *distinct, *churn, *crash); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -58,7 +63,7 @@ type target struct {
 	sync, bin string
 }
 
-func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batch, distinct int, churn float64) error {
+func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batch, distinct int, churn float64, crash bool) error {
 	switch {
 	case conc < 1 || batch < 1 || distinct < 1 || dur <= 0 || warmup < 0:
 		return fmt.Errorf("--concurrency, --batch, --distinct and --duration must be positive, --warmup not negative")
@@ -95,14 +100,16 @@ func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batc
 	fmt.Printf("the generator shares this machine with its target: %d CPUs, GOMAXPROCS %d\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	// One target at a time: measured side by side they would share the CPUs.
 	var results []result
+	var restarts []string
 	for _, p := range phases {
 		p.concurrency, p.warmup, p.dur = conc, warmup, dur
-		stop := func() {}
+		var q *quell
 		if p.target.bin != "" {
 			var err error
-			if p.target.url, stop, err = startQuell(p.target.bin, p.target.sync); err != nil {
+			if q, err = startQuell(p.target.bin, p.target.sync); err != nil {
 				return err
 			}
+			p.target.url = q.url()
 		} else if p.path == "" {
 			if err := ready(client, p.target.url+"/healthz", "quell serve"); err != nil {
 				return err
@@ -112,13 +119,32 @@ func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batc
 			p.path = "/webhooks/alertmanager"
 		}
 		p.url = p.target.url + p.path
+		if q != nil && crash {
+			// kill -9 in the last moments of the load, then time the restart.
+			time.AfterFunc(p.warmup+p.dur-500*time.Millisecond, q.kill)
+		}
 		r, err := run(client, p, pool)
-		stop()
-		if err != nil {
+		if q != nil && crash {
+			took, serr := q.start()
+			if serr != nil {
+				err = errors.Join(err, serr)
+			}
+			restarts = append(restarts, fmt.Sprintf("%s: killed with SIGKILL under load, ready again after %s (%s), peak RSS %s",
+				p.name, took.Round(time.Millisecond), q.restarted(), q.peakRSS()))
+		}
+		if q != nil {
+			q.stop()
+		}
+		if err != nil && !crash {
 			return err
 		}
 		results = append(results, r)
 	}
+	defer func() {
+		for _, s := range restarts {
+			fmt.Println(s)
+		}
+	}()
 	fmt.Printf("%-16s %9s %10s %11s %9s %9s  %s\n", "target", "requests", "req/s", "alerts/s", "p50", "p99", "errors")
 	for _, r := range results {
 		fmt.Printf("%-16s %9d %10.0f %11.0f %9s %9s  %s\n", r.name, r.requests, float64(r.requests)/r.elapsed.Seconds(),
