@@ -315,3 +315,76 @@ func fill(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestEmbeddedStopsInTimeUnderBacklog: a webhook receiver that does not
+// answer stalls the correlator while alerts keep being accepted. SIGTERM
+// still ends quell within Kubernetes' 30 s grace, and the restart decides
+// every acknowledged alert: the journal kept the backlog.
+func TestEmbeddedStopsInTimeUnderBacklog(t *testing.T) {
+	answer := make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-answer:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hook.Close)
+	t.Cleanup(func() {
+		select {
+		case <-answer:
+		default:
+			close(answer)
+		}
+	})
+	decisions := filepath.Join(t.TempDir(), "decisions.jsonl")
+	e := newEmbedded(t, filepath.Join(t.TempDir(), "data"), fmt.Sprintf(`decisions: %s
+correlate:
+  group_wait: 1s
+ingest:
+  rate_per_client: 0
+webhooks:
+  - name: stalled
+    url: %s
+    queue: 1
+    timeout: 2m
+`, decisions, hook.URL))
+	p := e.start(t)
+	var acked []string
+	for b := range 40 {
+		var body []amAlert
+		for i := range 50 {
+			uid := fmt.Sprintf("a%d", b*50+i)
+			acked = append(acked, uid)
+			body = append(body, loadAlert(uid, time.Now().UTC(), time.Time{}))
+		}
+		if !post(e.url(ingest.PathAlertsV2), body) {
+			t.Fatalf("batch %d refused", b)
+		}
+		time.Sleep(50 * time.Millisecond) // past group_wait: changes go out, and stall
+	}
+	began := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("quell did not stop within 30 s of SIGTERM under a backlog")
+	}
+	t.Logf("stopped %s after SIGTERM with the webhook stalled", time.Since(began).Round(time.Millisecond))
+	close(answer)
+
+	p = e.start(t)
+	p.wantCleanExit = true
+	eventually(t, p, "a decision for every acknowledged alert after the restart", func() (bool, string) {
+		owners, _ := readDecisions(t, decisions)
+		missing := 0
+		for _, uid := range acked {
+			if len(owners[uid]) == 0 {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Sprintf("%d of %d acknowledged alerts have no decision", missing, len(acked))
+	})
+	if twice := decidedTwice(t, decisions); twice > 0 {
+		t.Errorf("the decision log records %d alert occurrences twice", twice)
+	}
+}

@@ -39,10 +39,15 @@ const (
 	tickEvery     = 200 * time.Millisecond // the embedded correlator's clock
 	snapshotEvery = 30 * time.Second       // the embedded correlator's state to the data dir
 	drainTimeout  = 30 * time.Second       // how long shutdown may take to deliver what is queued
-	holdWait      = 10 * time.Second       // how long a save waits for the sinks to deliver what it covers
-	logEvery      = 10 * time.Second       // a repeating failure is logged once per this, with a count
-	embeddedQueue = 100000                 // alerts accepted and not yet correlated, in embedded mode
-	journalMax    = 64 << 20               // journal bytes that make the embedded mode save its state early: a restart handles at most that much again
+	// Embedded mode stops within Kubernetes' 30 s grace: at most backlogWait
+	// deciding accepted alerts (the journal keeps the rest) and sinkWait
+	// delivering what the sinks hold (the rest is dead-lettered).
+	backlogWait   = 10 * time.Second
+	sinkWait      = 10 * time.Second
+	holdWait      = 10 * time.Second // how long a save waits for the sinks to deliver what it covers
+	logEvery      = 10 * time.Second // a repeating failure is logged once per this, with a count
+	embeddedQueue = 100000           // alerts accepted and not yet correlated, in embedded mode
+	journalMax    = 64 << 20         // journal bytes that make the embedded mode save its state early: a restart handles at most that much again
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -87,7 +92,7 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 		func(ctx context.Context) error { return runCorrelator(ctx, env, set) },
 		func(ctx context.Context) error { return runSinks(ctx, env, ss) },
 	)
-	return errors.Join(err, closeSinks(env, ss))
+	return errors.Join(err, closeSinks(env, ss, drainTimeout))
 }
 
 // serveEmbedded runs every stage on the in-process bus, with the state in
@@ -247,12 +252,27 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		log.Error("moving the clock for the last decisions", "err", err)
 	}
 	mem.Close()
-	if err := <-consumed; err != nil {
-		log.Error("correlator failed while draining", "err", err)
+	select {
+	case err := <-consumed:
+		if err != nil {
+			log.Error("correlator failed while draining", "err", err)
+		}
+	case <-time.After(backlogWait):
+		// Stop within Kubernetes' grace period: the journal keeps what is
+		// left, and the next start decides it.
+		left := mem.Stop()
+		log.Warn("stopped before deciding every accepted alert; the journal keeps them for the next start", "alerts", left)
+		if err := <-consumed; err != nil {
+			// A batch stopped half-way (a sink that did not take it): the
+			// state is past the journal position, so it is not saved; the
+			// last save and the journal decide it all again.
+			log.Warn("not saving the state: a batch was stopped half-way", "err", err)
+			return errors.Join(runErr, closeSinks(env, ss, sinkWait))
+		}
 	}
 	// The sinks deliver (or dead-letter) what they hold first; then the
-	// saved state covers everything and the journal is emptied.
-	cerr := closeSinks(env, ss)
+	// saved state covers what was decided and the journal the rest.
+	cerr := closeSinks(env, ss, sinkWait)
 	serr := checkpoint()
 	log.Info("stopped")
 	return errors.Join(runErr, cerr, serr)
@@ -532,9 +552,9 @@ func servePprof(env *stageEnv, addr string) {
 	}
 }
 
-// closeSinks delivers what the sinks queued, within the drain timeout.
-func closeSinks(env *stageEnv, ss []sinks.Sink) error {
-	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+// closeSinks delivers what the sinks queued, within timeout.
+func closeSinks(env *stageEnv, ss []sinks.Sink, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var errs []error
 	for _, s := range ss {

@@ -34,7 +34,7 @@ redelivered copies are dropped by decision identity and incident change seq.
 		func(ctx context.Context) error { return serveHTTP(ctx, env, mux) },
 		func(ctx context.Context) error { return runSinks(ctx, env, ss) },
 	)
-	return errors.Join(err, closeSinks(env, ss))
+	return errors.Join(err, closeSinks(env, ss, drainTimeout))
 }
 
 // dedupeLimit bounds the sink stage's memory of delivered records (see pipeline.Dedupe).

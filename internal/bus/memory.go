@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -46,7 +47,10 @@ type Memory struct {
 	freed   chan struct{} // closed (and replaced) whenever room is made
 	started bool
 	closed  bool
-	ticking bool // a tick is queued: a second one would say nothing new
+	stopped atomic.Bool // Subscribe returns without handling what is queued
+	stop    context.CancelFunc
+	stopCtx context.Context // handed to the handler; Stop cancels it
+	ticking bool        // a tick is queued: a second one would say nothing new
 
 	handling sync.Mutex // held while an entry is handled, so checkpoints see whole entries
 	handled  int64      // the log position after the last handled entry
@@ -62,7 +66,9 @@ type queued struct {
 // nil. It refuses alerts with ErrStarting until Start.
 func NewMemory(maxAlerts int, log Log) *Memory {
 	// One slot more than batches can take: room for a tick.
-	return &Memory{ch: make(chan queued, maxAlerts+1), max: maxAlerts, log: log, freed: make(chan struct{})}
+	m := &Memory{ch: make(chan queued, maxAlerts+1), max: maxAlerts, log: log, freed: make(chan struct{})}
+	m.stopCtx, m.stop = context.WithCancel(context.Background())
+	return m
 }
 
 // Start accepts alerts from now on; handled batches count from position
@@ -147,12 +153,29 @@ func (m *Memory) Close() {
 	}
 }
 
-// Subscribe hands every entry to h until the bus is closed and drained. It
-// does not stop on ctx: draining what was accepted is the point of shutdown.
+// Stop makes Subscribe return before the entries still queued, which the
+// log keeps for the next start: a shutdown need not decide a backlog to
+// lose nothing. The entry being handled gets a cancelled context: if that
+// stops it half-way, Subscribe returns its error, and the state no longer
+// matches the handled position. It returns how many alerts it leaves.
+func (m *Memory) Stop() int {
+	m.stopped.Store(true)
+	m.stop()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.queued
+}
+
+// Subscribe hands every entry to h until the bus is closed and drained, or
+// stopped. It does not stop on ctx (only Stop does): draining what was
+// accepted is the point of shutdown.
 func (m *Memory) Subscribe(_ context.Context, h func(context.Context, Entry) error) error {
 	for q := range m.ch {
+		if m.stopped.Load() {
+			return nil
+		}
 		m.handling.Lock()
-		err := h(context.Background(), q.Entry)
+		err := h(m.stopCtx, q.Entry)
 		if err == nil {
 			m.handled = q.end
 		}

@@ -53,3 +53,50 @@ func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
 		t.Fatalf("%d alerts delivered, want all 9 accepted", total)
 	}
 }
+
+// TestMemoryStopLeavesTheBacklog: Stop ends Subscribe without handling
+// what is queued; the handled position stays at the last entry handled.
+func TestMemoryStopLeavesTheBacklog(t *testing.T) {
+	log := &countingLog{}
+	m := NewMemory(100, log)
+	m.Start(0)
+	ctx := context.Background()
+	for range 5 {
+		if err := m.Publish(ctx, make([]quell.Alert, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inProgress, release := make(chan struct{}), make(chan struct{})
+	handled := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Subscribe(ctx, func(context.Context, Entry) error {
+			handled++
+			inProgress <- struct{}{}
+			<-release
+			return nil
+		})
+	}()
+	m.Close()
+	<-inProgress
+	left := m.Stop()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if handled != 1 || left != 50 {
+		t.Fatalf("handled %d entries, Stop left %d alerts; want the one in progress handled and 50 left (it counted as queued until done)", handled, left)
+	}
+	m.Checkpoint(func(pos int64) error {
+		if pos != 1 {
+			t.Errorf("handled position %d after Stop, want 1: the first entry's end", pos)
+		}
+		return nil
+	})
+}
+
+// countingLog numbers the entries it is given.
+type countingLog struct{ n int64 }
+
+func (l *countingLog) Append(Entry) (int64, error) { l.n++; return l.n, nil }
+func (l *countingLog) Sync(int64) error            { return nil }
