@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +206,7 @@ func TestRepeatsDeduplicate(t *testing.T) {
 	if ds[1].Incident != ds[0].Incident || ds[2].Incident != ds[0].Incident {
 		t.Fatalf("repeats left the incident: %s", reasons(ds))
 	}
-	incs := r.eng.Incidents("")
+	incs := r.eng.Incidents(Query{})
 	if len(incs) != 1 || incs[0].Alerts[0].Count != 3 {
 		t.Fatalf("want one incident with one alert seen 3 times, got %+v", incs)
 	}
@@ -218,16 +219,16 @@ func TestLifecycle(t *testing.T) {
 	r.feed(cfg.GroupWait, occ{0, a, ""}, occ{time.Second, "alertname=B,service=x", ""})
 	first := r.decisions[0].Incident
 	r.feed(cfg.GroupWait, occ{2 * time.Minute, a, quell.Resolved})
-	if s := r.eng.Incidents("")[0].Status; s != quell.IncidentOpen {
+	if s := r.eng.Incidents(Query{})[0].Status; s != quell.IncidentOpen {
 		t.Fatalf("incident %s with B still firing, want open", s)
 	}
 	r.feed(0, occ{3 * time.Minute, "alertname=B,service=x", quell.Resolved})
 	r.eng.Advance(t0.Add(3*time.Minute + cfg.ResolveHold - time.Second))
-	if s := r.eng.Incidents("")[0].Status; s != quell.IncidentOpen {
+	if s := r.eng.Incidents(Query{})[0].Status; s != quell.IncidentOpen {
 		t.Fatalf("incident %s during the resolve hold, want open", s)
 	}
 	r.eng.Advance(t0.Add(3*time.Minute + cfg.ResolveHold))
-	inc := r.eng.Incidents("")[0]
+	inc := r.eng.Incidents(Query{})[0]
 	if inc.Status != quell.IncidentResolved || inc.ResolvedAt.IsZero() {
 		t.Fatalf("incident %+v after the hold, want resolved", inc)
 	}
@@ -236,7 +237,7 @@ func TestLifecycle(t *testing.T) {
 	if len(re) != 1 || re[0].Incident != first || !strings.Contains(re[0].Reason, "reopened") {
 		t.Fatalf("refire within the reopen window: %s", reasons(re))
 	}
-	if s := r.eng.Incidents("")[0].Status; s != quell.IncidentOpen {
+	if s := r.eng.Incidents(Query{})[0].Status; s != quell.IncidentOpen {
 		t.Fatalf("reopened incident is %s", s)
 	}
 	kinds := map[quell.ChangeKind]int{}
@@ -290,13 +291,13 @@ func TestFlappingDoesNotReopenOverAndOver(t *testing.T) {
 	if suppressed == 0 {
 		t.Fatalf("no resolve was held as flapping: %s", reasons(ds))
 	}
-	open := r.eng.Incidents(quell.IncidentOpen)
+	open := r.eng.Incidents(Query{Status: quell.IncidentOpen})
 	if len(open) != 1 || !open[0].Alerts[0].Flapping {
 		t.Fatalf("want the flapping alert's incident open and marked flapping, got %+v", open)
 	}
 	// Quiet past the flap window: flapping ends, the held resolve applies.
 	r.eng.Advance(t0.Add(27*time.Minute + cfg.Flapping.Window + cfg.ResolveHold + time.Second))
-	if open := r.eng.Incidents(quell.IncidentOpen); len(open) != 0 {
+	if open := r.eng.Incidents(Query{Status: quell.IncidentOpen}); len(open) != 0 {
 		t.Fatalf("after flapping calmed down, %d incidents still open: %+v", len(open), open)
 	}
 }
@@ -308,7 +309,7 @@ func TestExpiryResolvesUnrefreshedAlerts(t *testing.T) {
 	a.EndsAt = t0.Add(5 * time.Minute) // Prometheus' endsAt, Splunk's resolve timeout
 	r.eng.Process(&a, t0)
 	r.eng.Advance(t0.Add(5*time.Minute + cfg.ResolveHold))
-	inc := r.eng.Incidents("")[0]
+	inc := r.eng.Incidents(Query{})[0]
 	if inc.Status != quell.IncidentResolved || inc.Alerts[0].Status != quell.Resolved {
 		t.Fatalf("alert past its endsAt: %+v", inc)
 	}
@@ -368,7 +369,7 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	if len(evicted) != 1 || evicted[0].Alert.Labels["alertname"] != "B" {
 		t.Fatalf("want B's incident evicted with a record, got %s", reasons(r.decisions))
 	}
-	if n := len(r.eng.Incidents("")); n != 2 {
+	if n := len(r.eng.Incidents(Query{})); n != 2 {
 		t.Fatalf("%d incidents held, bound is 2", n)
 	}
 	var kinds []quell.ChangeKind
@@ -419,11 +420,11 @@ func TestRefreshedExpiryKeepsFiring(t *testing.T) {
 		t.Fatalf("%d timers pending after 10 refreshes of one alert", n)
 	}
 	r.eng.Advance(t0.Add(12 * time.Minute))
-	if inc := r.eng.Incidents("")[0]; inc.Alerts[0].Status != quell.Firing {
+	if inc := r.eng.Incidents(Query{})[0]; inc.Alerts[0].Status != quell.Firing {
 		t.Fatalf("alert resolved at its first endsAt although refreshed: %+v", inc)
 	}
 	r.eng.Advance(t0.Add(13*time.Minute + cfg.ResolveHold))
-	if inc := r.eng.Incidents("")[0]; inc.Status != quell.IncidentResolved {
+	if inc := r.eng.Incidents(Query{})[0]; inc.Status != quell.IncidentResolved {
 		t.Fatalf("alert not resolved after its last endsAt: %+v", inc)
 	}
 }
@@ -441,7 +442,7 @@ func TestTitleEscapesHiddenCharacters(t *testing.T) {
 		Labels: map[string]string{"alertname": "Disk\x00Full", "service": "pay\u202Etnemy"}}
 	e.Process(&a, at)
 	e.Advance(at.Add(time.Hour))
-	incs := e.Incidents("")
+	incs := e.Incidents(Query{})
 	if len(incs) != 1 || incs[0].Title != `Disk\u0000Full on pay\u202Etnemy` {
 		t.Fatalf("incidents %+v; want one titled with the hidden characters escaped", incs)
 	}
@@ -475,5 +476,42 @@ func TestEvictionOrderIsTheScansOrder(t *testing.T) {
 			t.Fatalf("evicting with %d left: the queue picks %v, a scan %v", n, keyOf(got), keyOf(want))
 		}
 		r.eng.evict(got, at)
+	}
+}
+
+// TestIncidentsPage: paging with a cursor visits every incident once, in
+// the order of the whole list (newest first), whatever the page size.
+func TestIncidentsPage(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	for i := range 40 { // unrelated, half an hour apart: one incident each
+		r.feed(0, occ{time.Duration(i) * 30 * time.Minute, fmt.Sprintf("alertname=Unrelated%d,service=svc%d", i, i), ""})
+	}
+	all := r.eng.Incidents(Query{})
+	if len(all) < 20 {
+		t.Fatalf("only %d incidents to page through", len(all))
+	}
+	for _, size := range []int{1, 7, len(all)} {
+		var got []quell.Incident
+		for q := (Query{Limit: size}); ; {
+			page := r.eng.Incidents(q)
+			got = append(got, page...)
+			if len(page) < size {
+				break
+			}
+			q.After = CursorOf(page[len(page)-1])
+		}
+		if len(got) != len(all) {
+			t.Fatalf("pages of %d: %d incidents, want %d", size, len(got), len(all))
+		}
+		for i := range got {
+			if got[i].ID != all[i].ID {
+				t.Fatalf("pages of %d: incident %d is %s, want %s", size, i, got[i].ID, all[i].ID)
+			}
+		}
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].CreatedAt.After(all[i-1].CreatedAt) {
+			t.Fatalf("incident %d is newer than the one before it", i)
+		}
 	}
 }

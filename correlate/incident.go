@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -306,24 +305,6 @@ func (inc *incident) view() quell.Incident {
 		v.Alerts = append(v.Alerts, *inc.members[fp])
 	}
 	return v
-}
-
-// Incidents returns the incidents quell still holds, newest first, filtered
-// by status when status is not empty.
-func (e *Engine) Incidents(status quell.IncidentStatus) []quell.Incident {
-	out := make([]quell.Incident, 0, len(e.incidents))
-	for _, inc := range e.incidents {
-		if status == "" || inc.status == status {
-			out = append(out, inc.view())
-		}
-	}
-	slices.SortFunc(out, func(a, b quell.Incident) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	return out
 }
 
 // Incident returns one incident by id.

@@ -98,7 +98,7 @@ func TestSnapshotRestoreContinuesExactly(t *testing.T) {
 				t.Fatalf("cut at %d: decision %d differs:\n got  %s %s %s\n want %s %s %s", cut, i, g.Action, g.Incident, g.Reason, w.Action, w.Incident, w.Reason)
 			}
 		}
-		gotInc, wantInc := second.eng.Incidents(""), whole.eng.Incidents("")
+		gotInc, wantInc := second.eng.Incidents(Query{}), whole.eng.Incidents(Query{})
 		if len(gotInc) != len(wantInc) {
 			t.Fatalf("cut at %d: %d incidents, want %d", cut, len(gotInc), len(wantInc))
 		}

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/ingest"
 )
 
@@ -368,14 +367,12 @@ func (a *abuse) loris(t *testing.T, addr string) time.Duration {
 func (a *abuse) checkIncidents(t *testing.T, p *proc) {
 	t.Helper()
 	eventually(t, p, "every accepted valid alert in an incident", func() (bool, string) {
-		var body struct {
-			Incidents []quell.Incident `json:"incidents"`
-		}
-		if err := getJSON(a.base+"/api/v1/incidents", &body); err != nil {
+		incs, err := listIncidents(a.base, "")
+		if err != nil {
 			return false, err.Error()
 		}
 		found := map[string]bool{}
-		for _, inc := range body.Incidents {
+		for _, inc := range incs {
 			for _, al := range inc.Alerts {
 				if id := al.Labels["abuse_id"]; id != "" {
 					found[id] = true

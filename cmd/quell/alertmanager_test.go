@@ -260,17 +260,32 @@ func (q *quellProc) waitIncidentsStatus(t *testing.T, d time.Duration, status, w
 	t.Helper()
 	var incs []quell.Incident
 	eventuallyWithin(t, nil, d, what, func() (bool, string) {
-		var body struct {
-			Incidents []quell.Incident `json:"incidents"`
-		}
-		if err := getJSON(q.url+"/api/v1/incidents?status="+status, &body); err != nil {
+		var err error
+		if incs, err = listIncidents(q.url, status); err != nil {
 			return false, err.Error()
 		}
-		incs = body.Incidents
 		b, _ := json.MarshalIndent(incs, "", "  ")
 		return ok(incs), "incidents: " + string(b)
 	})
 	return incs
+}
+
+// listIncidents reads every page of GET /api/v1/incidents?status=status.
+func listIncidents(base, status string) ([]quell.Incident, error) {
+	var all []quell.Incident
+	for cursor := ""; ; {
+		var page struct {
+			Incidents []quell.Incident `json:"incidents"`
+			Next      string           `json:"next"`
+		}
+		if err := getJSON(base+"/api/v1/incidents?limit=1000&status="+status+"&cursor="+cursor, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Incidents...)
+		if cursor = page.Next; cursor == "" {
+			return all, nil
+		}
+	}
 }
 
 type amProc struct{ url string }

@@ -3,18 +3,33 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/sinks"
 )
 
 // Source answers incident queries (the pipeline).
 type Source interface {
-	Incidents(status quell.IncidentStatus) []quell.Incident
+	Incidents(q correlate.Query) []quell.Incident
 	Incident(id string) (quell.Incident, bool)
 }
+
+// Pages of incidents: a read costs at most maxPage incidents of memory,
+// however many quell holds.
+const (
+	defaultPage = 100
+	maxPage     = 1000
+)
 
 // Ready reports whether quell can accept alerts; nil when it can.
 type Ready func() error
@@ -22,12 +37,24 @@ type Ready func() error
 // Register mounts the incident routes on mux.
 func Register(mux *http.ServeMux, src Source) {
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) {
-		status := quell.IncidentStatus(r.URL.Query().Get("status"))
-		if status != "" && status != quell.IncidentOpen && status != quell.IncidentResolved {
-			writeError(w, http.StatusBadRequest, "status must be open or resolved, got "+string(status))
+		q, err := parseQuery(r.URL.Query())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"incidents": src.Incidents(status)})
+		// One more than the page says whether another page follows.
+		limit := q.Limit
+		q.Limit++
+		incs := src.Incidents(q)
+		page := struct {
+			Incidents []quell.Incident `json:"incidents"`
+			Next      string           `json:"next,omitempty"`
+		}{Incidents: incs}
+		if len(incs) > limit {
+			page.Incidents = incs[:limit]
+			page.Next = encodeCursor(correlate.CursorOf(incs[limit-1]))
+		}
+		writeJSON(w, http.StatusOK, page)
 	})
 	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		inc, ok := src.Incident(r.PathValue("id"))
@@ -37,6 +64,47 @@ func Register(mux *http.ServeMux, src Source) {
 		}
 		writeJSON(w, http.StatusOK, inc)
 	})
+}
+
+// parseQuery reads ?status=open|resolved, ?limit=N and ?cursor=NEXT (the
+// "next" of the page before).
+func parseQuery(v url.Values) (correlate.Query, error) {
+	q := correlate.Query{Status: quell.IncidentStatus(v.Get("status")), Limit: defaultPage}
+	if q.Status != "" && q.Status != quell.IncidentOpen && q.Status != quell.IncidentResolved {
+		return q, fmt.Errorf("status must be open or resolved, got %q", q.Status)
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxPage {
+			return q, fmt.Errorf("limit must be a number from 1 to %d, got %q", maxPage, l)
+		}
+		q.Limit = n
+	}
+	if c := v.Get("cursor"); c != "" {
+		var err error
+		if q.After, err = decodeCursor(c); err != nil {
+			return q, fmt.Errorf("cursor %q is not the next of an earlier page", c)
+		}
+	}
+	return q, nil
+}
+
+// A cursor is opaque to clients: the incident's creation time and id.
+func encodeCursor(c correlate.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Created.UnixNano(), 10) + ":" + c.ID))
+}
+
+func decodeCursor(s string) (correlate.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return correlate.Cursor{}, err
+	}
+	ns, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return correlate.Cursor{}, errors.New("malformed cursor")
+	}
+	return correlate.Cursor{Created: time.Unix(0, n), ID: id}, nil
 }
 
 // RegisterHealth mounts /healthz and /readyz, which every stage serves.

@@ -3,21 +3,24 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/sinks"
 )
 
 type fakeSource []quell.Incident
 
-func (f fakeSource) Incidents(status quell.IncidentStatus) []quell.Incident {
-	var out []quell.Incident
+// Incidents answers q over f, which is newest first.
+func (f fakeSource) Incidents(q correlate.Query) []quell.Incident {
+	out := []quell.Incident{}
 	for _, inc := range f {
-		if status == "" || inc.Status == status {
+		if (q.Status == "" || inc.Status == q.Status) && q.After.Before(correlate.CursorOf(inc)) && len(out) < q.Limit {
 			out = append(out, inc)
 		}
 	}
@@ -34,9 +37,10 @@ func (f fakeSource) Incident(id string) (quell.Incident, bool) {
 }
 
 func TestRoutes(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
 	src := fakeSource{
-		{ID: "a", Status: quell.IncidentOpen, Alerts: []quell.IncidentAlert{{Reason: "no related open incident"}}},
-		{ID: "b", Status: quell.IncidentResolved},
+		{ID: "a", Status: quell.IncidentOpen, CreatedAt: t0.Add(time.Second), Alerts: []quell.IncidentAlert{{Reason: "no related open incident"}}},
+		{ID: "b", Status: quell.IncidentResolved, CreatedAt: t0},
 	}
 	notReady := errors.New("bus unreachable")
 	ready := error(nil)
@@ -68,6 +72,9 @@ func TestRoutes(t *testing.T) {
 				t.Fatal("no error message")
 			}
 		}},
+		{"/api/v1/incidents?limit=0", 400, nil},
+		{"/api/v1/incidents?limit=5000", 400, nil},
+		{"/api/v1/incidents?cursor=garbage", 400, nil},
 		{"/api/v1/incidents/a", 200, func(t *testing.T, b map[string]any) {
 			if b["alerts"].([]any)[0].(map[string]any)["reason"] != "no related open incident" {
 				t.Fatalf("reason missing: %v", b)
@@ -102,5 +109,41 @@ func TestRoutes(t *testing.T) {
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while not ready: %d", rec.Code)
+	}
+}
+
+// TestIncidentsPages: ?limit pages the incidents, newest first, and each
+// page's next cursor leads to the following one until none is left.
+func TestIncidentsPages(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	var src fakeSource
+	for i := range 7 {
+		src = append(src, quell.Incident{ID: fmt.Sprintf("i%d", i), Status: quell.IncidentOpen, CreatedAt: t0.Add(-time.Duration(i) * time.Second)})
+	}
+	mux := http.NewServeMux()
+	Register(mux, src)
+	var seen []string
+	var sizes []int
+	for path := "/api/v1/incidents?limit=3"; path != ""; {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		var page struct {
+			Incidents []quell.Incident `json:"incidents"`
+			Next      string           `json:"next"`
+		}
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &page) != nil {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+		sizes = append(sizes, len(page.Incidents))
+		for _, inc := range page.Incidents {
+			seen = append(seen, inc.ID)
+		}
+		path = ""
+		if page.Next != "" {
+			path = "/api/v1/incidents?limit=3&cursor=" + page.Next
+		}
+	}
+	if fmt.Sprint(sizes) != "[3 3 1]" || fmt.Sprint(seen) != "[i0 i1 i2 i3 i4 i5 i6]" {
+		t.Fatalf("pages of %v holding %v; want [3 3 1] holding every incident once, newest first", sizes, seen)
 	}
 }

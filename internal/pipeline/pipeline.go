@@ -110,11 +110,18 @@ func (p *Pipeline) dispatch(ctx context.Context, b sinks.Batch) error {
 	return nil
 }
 
-// Incidents lists incidents newest first; status "" means all.
-func (p *Pipeline) Incidents(status quell.IncidentStatus) []quell.Incident {
+// Incidents answers q (see correlate.Query).
+func (p *Pipeline) Incidents(q correlate.Query) []quell.Incident {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.eng.Incidents(status)
+	return p.eng.Incidents(q)
+}
+
+// Count is how many incidents have status ("" for all).
+func (p *Pipeline) Count(status quell.IncidentStatus) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.eng.Count(status)
 }
 
 // Incident returns one incident.

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"log/slog"
 	"slices"
 	"sync"
@@ -46,7 +45,7 @@ func NewSet(reg prometheus.Registerer, log *slog.Logger) *Set {
 	}}
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "quell_open_incidents", Help: "Incidents currently open (in this process's partitions).",
-	}, func() float64 { return float64(len(s.Incidents(quell.IncidentOpen))) })
+	}, func() float64 { return float64(s.Count(quell.IncidentOpen)) })
 	reg.MustRegister(s.m.decisions, s.m.evictions, open)
 	return s
 }
@@ -73,21 +72,39 @@ func (s *Set) Remove(key int, p *Pipeline) {
 	}
 }
 
-// Incidents lists the incidents of every pipeline, newest first.
-func (s *Set) Incidents(status quell.IncidentStatus) []quell.Incident {
+// Incidents answers q across every pipeline: each gives its first page,
+// and the merged order's first q.Limit are the answer.
+func (s *Set) Incidents(q correlate.Query) []quell.Incident {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := []quell.Incident{} // [] rather than null in the API
 	for _, p := range s.ps {
-		out = append(out, p.Incidents(status)...)
+		out = append(out, p.Incidents(q)...)
 	}
 	slices.SortFunc(out, func(a, b quell.Incident) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
+		switch {
+		case correlate.CursorOf(a).Before(correlate.CursorOf(b)):
+			return -1
+		case correlate.CursorOf(b).Before(correlate.CursorOf(a)):
+			return 1
 		}
-		return cmp.Compare(a.ID, b.ID)
+		return 0
 	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
 	return out
+}
+
+// Count is how many incidents every pipeline holds with status ("" for all).
+func (s *Set) Count(status quell.IncidentStatus) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, p := range s.ps {
+		n += p.Count(status)
+	}
+	return n
 }
 
 // Incident finds one incident in any pipeline.

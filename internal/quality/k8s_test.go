@@ -37,7 +37,7 @@ func TestKubernetesStormOneIncidentPerService(t *testing.T) {
 		}
 		t.Fatalf("%v; decisions:%s", err, b.String())
 	}
-	for _, inc := range eng.Incidents("") {
+	for _, inc := range eng.Incidents(correlate.Query{}) {
 		if svc := StormService(inc.Alerts[0].Labels); !strings.Contains(inc.Title, svc) {
 			t.Errorf("incident %q is about %s", inc.Title, svc)
 		}
