@@ -137,7 +137,7 @@ start() {
 			echo "$dsn"
 			return
 		fi
-		if ! running; then
+		if ! alive; then
 			log "server exited while starting; last lines of its logs:"
 			tail -n 20 "$dir/log/stdout.log" "$dir/log/server.err.log" >&2 2>/dev/null || true
 			rm -f "$pidfile"

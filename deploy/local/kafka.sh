@@ -198,7 +198,7 @@ start() {
 			echo "$addr"
 			return
 		fi
-		if ! running; then
+		if ! alive; then
 			rm -f "$pidfile"
 			fail_start "broker exited while starting"
 		fi

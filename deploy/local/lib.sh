@@ -11,6 +11,13 @@ running() {
 	owned_pid "$pid"
 }
 
+# alive: the process just started (pid file) has not exited. While starting,
+# its command line may still be the forking shell's until setsid execs the
+# server, so ownership is not judged here: this run wrote the pid file.
+alive() {
+	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
 # stop_started WHAT: stops the process the pid file names, only if it is
 # ours: SIGTERM, up to 30 s to exit, then SIGKILL. Safe when none runs.
 stop_started() {
