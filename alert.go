@@ -93,6 +93,18 @@ func (a *Alert) EventTime() time.Time {
 	return a.ReceivedAt
 }
 
+// Size estimates the bytes the alert holds in memory: its raw payload,
+// labels and annotations, and what their maps and the struct cost beyond.
+func (a *Alert) Size() int {
+	n := 512 + len(a.Raw)
+	for _, kv := range []map[string]string{a.Labels, a.Annotations} {
+		for k, v := range kv {
+			n += 48 + len(k) + len(v)
+		}
+	}
+	return n
+}
+
 // Validate reports the first problem that makes an alert unusable.
 func (a *Alert) Validate() error {
 	switch {

@@ -52,6 +52,10 @@ type Config struct {
 	// a decision record saying so.
 	MaxIncidents     int `yaml:"max_incidents"`
 	MaxTrackedAlerts int `yaml:"max_tracked_alerts"`
+	// MaxStateBytes bounds the bytes its incidents' alerts hold (labels and
+	// annotations, estimated) the same way; 0 for no bound. quell sets it
+	// from memory_limit.
+	MaxStateBytes int64 `yaml:"-"`
 	// MaxHeldDecisions bounds the decisions held for GroupWait (see
 	// Engine.decide); in a storm beyond it the oldest are emitted early.
 	MaxHeldDecisions int `yaml:"max_held_decisions"`

@@ -40,8 +40,9 @@ func (e *Engine) release(now time.Time, all bool) {
 	case n == len(e.held):
 		e.held, e.heldHead = e.held[:0], 0
 	case n > len(e.held)/2:
-		e.held = e.held[:copy(e.held, e.held[n:])]
-		e.heldHead = 0
+		kept := copy(e.held, e.held[n:])
+		clear(e.held[kept:]) // the moved entries' old places would keep their alerts alive
+		e.held, e.heldHead = e.held[:kept], 0
 	}
 }
 

@@ -41,19 +41,21 @@ type Engine struct {
 	out       Output
 	now       time.Time
 	incidents map[string]*incident
-	byAlert   map[quell.Fingerprint]*incident
-	scopes    map[uint64]*scope
-	infos     map[quell.Fingerprint]*alertInfo
-	timers    timerHeap
-	timerSeq  uint64
-	armed     map[armedKey]bool // the alerts' deadlines that have a timer pending
-	evictq    evictQueue        // the incidents in the order they would be evicted (evict.go)
-	held      []held
-	heldHead  int         // held[:heldHead] are emitted
-	dirty     []*incident // incidents with an update for EmitUpdates
-	stamp     uint64      // candidates() visit mark
-	cands     []*incident // scratch for candidates
-	evs       []evidence  // scratch for weighAll
+	// stateBytes is what the incidents' alerts hold (see bytes.go).
+	stateBytes int64
+	byAlert    map[quell.Fingerprint]*incident
+	scopes     map[uint64]*scope
+	infos      map[quell.Fingerprint]*alertInfo
+	timers     timerHeap
+	timerSeq   uint64
+	armed      map[armedKey]bool // the alerts' deadlines that have a timer pending
+	evictq     evictQueue        // the incidents in the order they would be evicted (evict.go)
+	held       []held
+	heldHead   int         // held[:heldHead] are emitted
+	dirty      []*incident // incidents with an update for EmitUpdates
+	stamp      uint64      // candidates() visit mark
+	cands      []*incident // scratch for candidates
+	evs        []evidence  // scratch for weighAll
 }
 
 // New returns an engine; topo (the topology file's graph) may be nil.

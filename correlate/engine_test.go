@@ -475,7 +475,7 @@ func TestEvictionOrderIsTheScansOrder(t *testing.T) {
 		if got != want {
 			t.Fatalf("evicting with %d left: the queue picks %v, a scan %v", n, keyOf(got), keyOf(want))
 		}
-		r.eng.evict(got, at)
+		r.eng.evict(got, at, "a test")
 	}
 }
 
@@ -513,5 +513,55 @@ func TestIncidentsPage(t *testing.T) {
 		if all[i].CreatedAt.After(all[i-1].CreatedAt) {
 			t.Fatalf("incident %d is newer than the one before it", i)
 		}
+	}
+}
+
+// stateBytesByHand sums what the engine's incidents hold, member by member.
+func stateBytesByHand(e *Engine) int64 {
+	var n int64
+	for _, inc := range e.incidents {
+		for _, m := range inc.members {
+			n += memberBytes(m)
+		}
+	}
+	return n
+}
+
+// TestStateBytesBound: with MaxStateBytes set, the least active incidents
+// go once their alerts hold more, each with a decision naming memory_limit,
+// and the running total agrees with a count by hand through joins,
+// merges, resolves and evictions.
+func TestStateBytesBound(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxStateBytes = 64 << 10
+	r := newRun(t, cfg, nil)
+	big := strings.Repeat("x", 4<<10)
+	for i := range 40 {
+		at := time.Duration(i) * 10 * time.Second
+		r.feed(0,
+			occ{at, fmt.Sprintf("alertname=Big%d,service=svc%d,pad=%s", i, i%8, big), ""},
+			occ{at + time.Second, fmt.Sprintf("alertname=Other%d,service=svc%d,pad=%s", i, i%8, big), ""})
+		if i%5 == 4 {
+			r.feed(0, occ{at + 2*time.Second, fmt.Sprintf("alertname=Big%d,service=svc%d,pad=%s", i, i%8, big), quell.Resolved})
+		}
+		if got, want := r.eng.stateBytes, stateBytesByHand(r.eng); got != want {
+			t.Fatalf("after %d rounds the engine counts %d bytes, its members hold %d", i+1, got, want)
+		}
+		if r.eng.stateBytes > cfg.MaxStateBytes {
+			t.Fatalf("after %d rounds its incidents hold %d bytes, over the bound of %d", i+1, r.eng.stateBytes, cfg.MaxStateBytes)
+		}
+	}
+	r.feed(time.Hour)
+	if got, want := r.eng.stateBytes, stateBytesByHand(r.eng); got != want {
+		t.Fatalf("at the end the engine counts %d bytes, its members hold %d", got, want)
+	}
+	evicted := 0
+	for _, d := range r.decisions {
+		if d.Action == quell.ActionSuppressed && strings.Contains(d.Reason, "memory_limit") {
+			evicted++
+		}
+	}
+	if evicted == 0 {
+		t.Fatalf("no eviction for bytes among the decisions:%s", reasons(r.decisions))
 	}
 }

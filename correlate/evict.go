@@ -8,22 +8,32 @@ import (
 	"github.com/quellhq/quell"
 )
 
-// bound evicts incidents while quell holds more than MaxIncidents of them or
-// more than MaxTrackedAlerts alerts: resolved ones first, then the open one
-// that went longest without activity.
+// bound evicts incidents while quell holds more than MaxIncidents of them,
+// more than MaxTrackedAlerts alerts or more than MaxStateBytes in them:
+// resolved ones first, then the open one that went longest without activity.
 func (e *Engine) bound(at time.Time) {
-	for len(e.incidents) > e.cfg.MaxIncidents || e.tracker.Len() > e.cfg.MaxTrackedAlerts {
+	for {
+		var why string
+		switch {
+		case len(e.incidents) > e.cfg.MaxIncidents || e.tracker.Len() > e.cfg.MaxTrackedAlerts:
+			why = fmt.Sprintf("quell holds at most %d incidents and %d alerts (correlate.max_incidents, max_tracked_alerts)",
+				e.cfg.MaxIncidents, e.cfg.MaxTrackedAlerts)
+		case e.cfg.MaxStateBytes > 0 && e.stateBytes > e.cfg.MaxStateBytes:
+			why = fmt.Sprintf("its incidents' alerts may hold %d bytes (a share of memory_limit) and held %d", e.cfg.MaxStateBytes, e.stateBytes)
+		default:
+			return
+		}
 		victim := e.nextVictim()
 		if victim == nil {
 			return
 		}
-		e.evict(victim, at)
+		e.evict(victim, at, why)
 	}
 }
 
 // evict drops an incident and what is known of its alerts, and records it:
 // a decision naming the incident and, if it was announced, an "evicted" change.
-func (e *Engine) evict(inc *incident, at time.Time) {
+func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	wasOpen := inc.status == quell.IncidentOpen
 	inc.evicted = true
 	if e.out.Evicted != nil {
@@ -33,8 +43,8 @@ func (e *Engine) evict(inc *incident, at time.Time) {
 		m := inc.members[inc.order[0]]
 		a := quell.Alert{Source: m.Source, Status: m.Status, Labels: m.Labels, StartsAt: m.StartsAt, EndsAt: m.EndsAt, Fingerprint: m.Fingerprint}
 		e.decide(&a, inc, quell.ActionSuppressed, fmt.Sprintf(
-			"evicted with its %d alerts (open: %v): quell holds at most %d incidents and %d alerts (correlate.max_incidents, max_tracked_alerts), and this one went longest without activity",
-			len(inc.members), wasOpen, e.cfg.MaxIncidents, e.cfg.MaxTrackedAlerts), at)
+			"evicted with its %d alerts (open: %v): %s, and this one went longest without activity",
+			len(inc.members), wasOpen, why), at)
 	}
 	if wasOpen {
 		inc.status = quell.IncidentResolved

@@ -73,6 +73,7 @@ func (g *graph) node(label, value string, create bool) (int32, bool) {
 		return 0, false
 	}
 	n := int32(g.base.Len() + len(g.ids))
+	v = strings.Clone(v) // a label value points into its alert's parse buffer, which a node outlives
 	g.ids = append(g.ids, v)
 	g.index[v] = n
 	return n, true

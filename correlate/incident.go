@@ -25,6 +25,7 @@ type incident struct {
 	members      map[quell.Fingerprint]*quell.IncidentAlert
 	order        []quell.Fingerprint // join order, for stable output
 	firing       int                 // members firing, flapping ones included
+	bytes        int64               // what its members hold (memberBytes)
 	// What its members are and are about, counted per member so that a
 	// member leaving takes its part away (see index).
 	tokens    map[uint64]int32 // entity values
@@ -187,17 +188,21 @@ func title(a *quell.Alert) string {
 // add makes a a firing member of inc (or refreshes it) and indexes it.
 func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo, reason string) {
 	m := inc.members[a.Fingerprint]
+	var was int64
 	if m == nil {
 		m = &quell.IncidentAlert{Fingerprint: a.Fingerprint, Reason: reason}
 		inc.members[a.Fingerprint] = m
 		inc.order = append(inc.order, a.Fingerprint)
 		inc.index(in, 1)
 		e.rarity.add(in, 1)
+	} else {
+		was = memberBytes(m)
 	}
 	if m.Status != quell.Firing {
 		inc.firing++
 	}
 	m.Source, m.Status, m.Labels, m.Annotations = a.Source, quell.Firing, a.Labels, a.Annotations
+	e.account(inc, memberBytes(m)-was)
 	m.StartsAt, m.EndsAt = a.StartsAt, a.EndsAt
 	m.Count++
 	m.LastSeen = at
@@ -229,6 +234,7 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 		inc.index(in, -1)
 		e.rarity.add(in, -1)
 	}
+	e.account(inc, -memberBytes(m))
 	delete(inc.members, fp)
 	inc.order = slices.DeleteFunc(inc.order, func(f quell.Fingerprint) bool { return f == fp })
 	inc.updated = at
@@ -333,6 +339,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 			}
 		} else {
 			dst.members[fp] = m
+			e.account(dst, memberBytes(m))
 			dst.order = append(dst.order, fp)
 			if m.Status == quell.Firing {
 				dst.firing++
@@ -353,6 +360,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 	}
 	dst.updated = at
 	src.mergedInto, src.mergeReason = dst, reason
+	e.account(src, -src.bytes)
 	delete(e.incidents, src.id)
 	e.change(dst, quell.IncidentUpdated, at)
 }

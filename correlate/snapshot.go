@@ -182,6 +182,9 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		inc.addSig(sig)
 	}
 	e.incidents[inc.id] = inc
+	for _, m := range inc.members {
+		e.account(inc, memberBytes(m))
+	}
 	e.queueEviction(inc)
 	return inc
 }

@@ -177,6 +177,7 @@ func (e *Engine) forget(inc *incident) {
 // its alerts that no other incident holds, in join order (deterministic).
 func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	e.unindexAll(inc)
+	e.account(inc, -inc.bytes)
 	delete(e.incidents, inc.id)
 	for _, fp := range inc.order {
 		if e.byAlert[fp] == inc {
@@ -184,6 +185,9 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 			forget(fp)
 		}
 	}
+	// Timers and the index's recent activity may point at inc a while
+	// longer; its alerts, labels and all, need not live as long.
+	inc.members, inc.order = nil, nil
 }
 
 // forgetState drops what is known of a resolved alert that no incident holds,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/dedupe"
+	"github.com/quellhq/quell/internal/budget"
 	"github.com/quellhq/quell/internal/bus"
 	"github.com/quellhq/quell/internal/lograte"
 )
@@ -74,6 +75,7 @@ type Handler struct {
 	slots  chan struct{} // one per request being processed (its body has arrived)
 	// arriving bounds the bodies being read per address (see body.go).
 	arriving *arriving
+	budget   *budget.Budget // nil: none (see UseBudget)
 	// refused logs the requests quell could not accept (5xx), once per
 	// interval.
 	refused *lograte.Limit
@@ -128,6 +130,10 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 	return h, nil
 }
 
+// UseBudget makes the handler answer 503 while handling a request would
+// pass the memory budget.
+func (h *Handler) UseBudget(b *budget.Budget) { h.budget = b }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := h.routes[r.URL.Path]
 	if !ok {
@@ -154,6 +160,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-h.slots }()
+	if h.budget != nil {
+		if !h.budget.Admit(int64(len(body))) {
+			w.Header().Set("Retry-After", retryAfter)
+			h.reject(w, r, rt, http.StatusServiceUnavailable, reasonMemory, fmt.Errorf(
+				"quell's memory is near its budget (memory_limit, %d bytes): retry in %s s", h.budget.Limit(), retryAfter))
+			return
+		}
+		defer h.budget.Release(int64(len(body)))
+	}
 	now := h.now()
 	alerts, err := rt.parse(body, now)
 	if err == nil {

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http/httptest"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/dedupe"
+	"github.com/quellhq/quell/internal/budget"
 )
 
 // fakeBus records each Publish call, or fails them all with err.
@@ -151,6 +155,27 @@ func TestHandlerPublishFailure(t *testing.T) {
 	}
 	if n := counter(t, h.m.rejected.WithLabelValues("alertmanager", reasonPublish)); n != 1 {
 		t.Errorf("rejected publish_failed = %v, want 1", n)
+	}
+}
+
+// TestHandlerMemoryBudget: with memory past its budget a request gets 503
+// with Retry-After, counted as "memory", and nothing is published.
+func TestHandlerMemoryBudget(t *testing.T) {
+	t.Cleanup(func() { debug.SetMemoryLimit(math.MaxInt64) })
+	pub := &fakeBus{}
+	h, _ := newTestHandler(t, DefaultConfig(), pub)
+	runtime.GC()                      // what is live is known after a collection
+	h.UseBudget(budget.New(32 << 10)) // far less than this test process holds
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", PathAlertmanager, bytes.NewReader(fixture(t, "alertmanager_webhook_zulip_alert.json"))))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "memory_limit") {
+		t.Fatalf("status %d, Retry-After %q, body %s; want 503 with Retry-After naming memory_limit", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if len(pub.batches) != 0 {
+		t.Errorf("%d batches published past the budget", len(pub.batches))
+	}
+	if n := counter(t, h.m.rejected.WithLabelValues("alertmanager", reasonMemory)); n != 1 {
+		t.Errorf("rejected memory = %v, want 1", n)
 	}
 }
 

@@ -16,6 +16,7 @@ const (
 	reasonSyntax   = "malformed_json"
 	reasonInvalid  = "invalid"
 	reasonPublish  = "publish_failed"
+	reasonMemory   = "memory"
 
 	reasonUnauthorized  = "unauthorized"
 	reasonOverloaded    = "overloaded"
@@ -43,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"source"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_ingest_requests_rejected_total",
-			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, annotation_too_large, time_out_of_range, publish_failed, read_error, slow_body, method_not_allowed).",
+			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, annotation_too_large, time_out_of_range, publish_failed, memory, read_error, slow_body, method_not_allowed).",
 		}, []string{"source", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "quell_ingest_request_duration_seconds",

@@ -392,25 +392,31 @@ func (a *abuse) checkIncidents(t *testing.T, p *proc) {
 // checkMemory reads quell's peak resident memory from /proc.
 func checkMemory(t *testing.T, p *proc) {
 	t.Helper()
+	hwm := peakRSS(t, p)
+	t.Logf("quell peak RSS %d MiB", hwm>>20)
+	if hwm > maxRSS {
+		t.Errorf("quell peak RSS is %d MiB, above the bound of %d MiB", hwm>>20, maxRSS>>20)
+	}
+}
+
+// peakRSS is p's peak resident memory (VmHWM) in bytes.
+func peakRSS(t *testing.T, p *proc) int64 {
+	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		t.Logf("no /proc status, memory not checked: %v", err)
-		return
+		t.Fatalf("reading quell's memory: %v", err)
 	}
 	for line := range strings.Lines(string(b)) {
-		name, v, _ := strings.Cut(line, ":")
-		if name != "VmHWM" && name != "VmRSS" {
-			continue
-		}
-		kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-		if err != nil {
-			t.Fatalf("/proc status %q: %v", line, err)
-		}
-		t.Logf("quell %s %d MiB", name, kb>>10)
-		if kb<<10 > maxRSS {
-			t.Errorf("quell %s is %d MiB, above the bound of %d MiB", name, kb>>10, maxRSS>>20)
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("/proc status %q: %v", line, err)
+			}
+			return kb << 10
 		}
 	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
 }
 
 // checkMetrics compares quell's rejection counts with what the clients saw.

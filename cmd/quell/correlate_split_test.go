@@ -213,6 +213,21 @@ func (s *split) check(t *testing.T, g *loadGen) {
 		len(acked), g.fails.Load(), records, len(perIncident))
 }
 
+// allDecided is a check for eventually: every uid has a decision in the
+// decision log at path.
+func allDecided(t *testing.T, path string, uids []string) func() (bool, string) {
+	return func() (bool, string) {
+		owners, _ := readDecisions(t, path)
+		missing := 0
+		for _, uid := range uids {
+			if len(owners[uid]) == 0 {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Sprintf("%d of %d accepted alerts have no decision", missing, len(uids))
+	}
+}
+
 // readDecisions maps each alert's uid to the incidents its decisions name.
 func readDecisions(t *testing.T, path string) (map[string]map[string]bool, int) {
 	t.Helper()

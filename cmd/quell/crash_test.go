@@ -130,16 +130,7 @@ webhooks:
 	load.mu.Unlock()
 	t.Logf("%d alerts acknowledged, %d before the crash; %d requests failed and were not counted", len(acked), crashedAt, load.fails.Load())
 
-	eventually(t, second, "a decision for every acknowledged alert", func() (bool, string) {
-		owners, _ := readDecisions(t, decisions)
-		missing := 0
-		for _, uid := range acked {
-			if len(owners[uid]) == 0 {
-				missing++
-			}
-		}
-		return missing == 0, fmt.Sprintf("%d of %d acknowledged alerts have no decision", missing, len(acked))
-	})
+	eventually(t, second, "a decision for every acknowledged alert", allDecided(t, decisions, acked))
 	resolved := time.Now().UTC()
 	for i := 0; i < len(acked); i += 200 {
 		var body []amAlert
@@ -285,16 +276,7 @@ ingest:
 		t.Fatal(err)
 	}
 	step("/readyz once space returns after the restart", e.ready)
-	step("a decision for every acknowledged alert", func() (bool, string) {
-		owners, _ := readDecisions(t, decisions)
-		missing := 0
-		for _, uid := range acked {
-			if len(owners[uid]) == 0 {
-				missing++
-			}
-		}
-		return missing == 0, fmt.Sprintf("%d of %d acknowledged alerts have no decision", missing, len(acked))
-	})
+	step("a decision for every acknowledged alert", allDecided(t, decisions, acked))
 }
 
 // fill writes path until the filesystem has no space left.
@@ -374,16 +356,7 @@ webhooks:
 
 	p = e.start(t)
 	p.wantCleanExit = true
-	eventually(t, p, "a decision for every acknowledged alert after the restart", func() (bool, string) {
-		owners, _ := readDecisions(t, decisions)
-		missing := 0
-		for _, uid := range acked {
-			if len(owners[uid]) == 0 {
-				missing++
-			}
-		}
-		return missing == 0, fmt.Sprintf("%d of %d acknowledged alerts have no decision", missing, len(acked))
-	})
+	eventually(t, p, "a decision for every acknowledged alert after the restart", allDecided(t, decisions, acked))
 	if twice := decidedTwice(t, decisions); twice > 0 {
 		t.Errorf("the decision log records %d alert occurrences twice", twice)
 	}

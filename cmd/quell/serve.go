@@ -23,6 +23,7 @@ import (
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
 	"github.com/quellhq/quell/internal/api"
+	"github.com/quellhq/quell/internal/budget"
 	"github.com/quellhq/quell/internal/bus"
 	"github.com/quellhq/quell/internal/config"
 	"github.com/quellhq/quell/internal/journal"
@@ -117,7 +118,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		return err
 	}
 	defer jrn.Close()
-	mem := bus.NewMemory(embeddedQueue, jrn)
+	mem := bus.NewMemory(embeddedQueue, env.budget.QueueBytes(), jrn)
 	var started atomic.Bool
 	env.readiers = append(env.readiers, readyFunc(func() error {
 		if !started.Load() {
@@ -383,6 +384,7 @@ type stageEnv struct {
 	readiers []sinks.Readier
 	// servesIngest and servesAPI say which routes this process mounted.
 	servesIngest, servesAPI bool
+	budget                  *budget.Budget // memory_limit
 }
 
 func (sf stageFlags) load() (*stageEnv, error) {
@@ -421,8 +423,14 @@ func (sf stageFlags) load() (*stageEnv, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	limit := int64(cfg.MemoryLimit)
+	if limit == 0 {
+		limit = budget.DefaultLimit()
+	}
 	env := &stageEnv{cfg: cfg, topo: topo, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), reg: reg,
-		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir)}
+		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir), budget: budget.New(limit)}
+	registerBudget(reg, env.budget)
+	env.cfg.Correlate.MaxStateBytes = env.budget.StateBytes()
 	if *sf.pprof != "" {
 		go servePprof(env, *sf.pprof)
 	}
@@ -439,9 +447,12 @@ func (env *stageEnv) ensureTopics(ctx context.Context) error {
 	return kafka.EnsureTopics(ctx, k.Brokers, kafka.Topics(env.names, k.Partitions, k.Replication), env.log)
 }
 
-// ready is /readyz: every sink that can be full has room, and with Kafka
-// the brokers answer.
+// ready is /readyz: memory is within its budget, every sink that can be
+// full has room, and with Kafka the brokers answer.
 func (env *stageEnv) ready() error {
+	if env.budget.Full() {
+		return fmt.Errorf("memory near its budget (memory_limit %d bytes, %d live)", env.budget.Limit(), env.budget.Live())
+	}
 	for _, s := range env.readiers {
 		if err := s.Ready(); err != nil {
 			return err
@@ -513,8 +524,9 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 	return ss, nil
 }
 
-// handleIngest serves the ingest routes with h.
+// handleIngest serves the ingest routes with h, within the memory budget.
 func (env *stageEnv) handleIngest(mux *http.ServeMux, h *ingest.Handler) {
+	h.UseBudget(env.budget)
 	for _, p := range ingest.Paths {
 		mux.Handle(p, h)
 	}
@@ -538,6 +550,18 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 	api.RegisterDeadLetters(apiMux, env.dead.List)
 	mux.Handle("/api/v1/", ingest.RequireToken(tokens, apiMux))
 	return nil
+}
+
+// registerBudget exports the memory budget and what it holds.
+func registerBudget(reg prometheus.Registerer, b *budget.Budget) {
+	gauge := func(name, help string, f func() int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
+	}
+	reg.MustRegister(
+		gauge("quell_memory_limit_bytes", "The memory budget (memory_limit).", b.Limit),
+		gauge("quell_memory_live_bytes", "Heap bytes live after the last collection: the correlator's state, queues and buffers.", b.Live),
+		gauge("quell_memory_pending_bytes", "What the ingest requests being handled are reckoned to cost.", b.Pending),
+	)
 }
 
 // servePprof serves Go's profiler on its own address, apart from the API.

@@ -35,22 +35,24 @@ type Log interface {
 }
 
 // Memory is the in-process bus of the embedded default: a queue bounded by
-// the number of alerts it holds, whose fullness pushes back on ingest
+// the number of alerts it holds and their bytes, whose fullness pushes back on ingest
 // (Publish waits) instead of growing. With a Log, an entry is queued only
 // once the log holds it, and Publish returns once the log synced it.
 type Memory struct {
-	ch      chan queued
-	max     int
-	log     Log
-	mu      sync.Mutex
-	queued  int           // alerts published and not yet handled
-	freed   chan struct{} // closed (and replaced) whenever room is made
-	started bool
-	closed  bool
-	stopped atomic.Bool // Subscribe returns without handling what is queued
-	stop    context.CancelFunc
-	stopCtx context.Context // handed to the handler; Stop cancels it
-	ticking bool        // a tick is queued: a second one would say nothing new
+	ch       chan queued
+	max      int
+	maxBytes int64
+	log      Log
+	mu       sync.Mutex
+	queued   int           // alerts published and not yet handled
+	bytes    int64         // their size (batchSize)
+	freed    chan struct{} // closed (and replaced) whenever room is made
+	started  bool
+	closed   bool
+	stopped  atomic.Bool // Subscribe returns without handling what is queued
+	stop     context.CancelFunc
+	stopCtx  context.Context // handed to the handler; Stop cancels it
+	ticking  bool            // a tick is queued: a second one would say nothing new
 
 	handling sync.Mutex // held while an entry is handled, so checkpoints see whole entries
 	handled  int64      // the log position after the last handled entry
@@ -58,15 +60,25 @@ type Memory struct {
 
 type queued struct {
 	Entry
-	end int64 // log position after the entry
+	end  int64 // log position after the entry
+	size int64 // the alerts' bytes (batchSize)
 }
 
-// NewMemory returns a bus that holds up to maxAlerts alerts (a single batch
-// larger than that is still accepted when the queue is empty); log may be
-// nil. It refuses alerts with ErrStarting until Start.
-func NewMemory(maxAlerts int, log Log) *Memory {
+func batchSize(alerts []quell.Alert) int64 {
+	var n int64
+	for i := range alerts {
+		n += int64(alerts[i].Size())
+	}
+	return n
+}
+
+// NewMemory returns a bus that holds up to maxAlerts alerts of maxBytes in
+// all (see quell.Alert.Size; a single batch larger than that is still
+// accepted when the queue is empty); log may be nil. It refuses alerts
+// with ErrStarting until Start.
+func NewMemory(maxAlerts int, maxBytes int64, log Log) *Memory {
 	// One slot more than batches can take: room for a tick.
-	m := &Memory{ch: make(chan queued, maxAlerts+1), max: maxAlerts, log: log, freed: make(chan struct{})}
+	m := &Memory{ch: make(chan queued, maxAlerts+1), max: maxAlerts, maxBytes: maxBytes, log: log, freed: make(chan struct{})}
 	m.stopCtx, m.stop = context.WithCancel(context.Background())
 	return m
 }
@@ -93,8 +105,9 @@ func (m *Memory) Publish(ctx context.Context, alerts []quell.Alert) error {
 			m.mu.Unlock()
 			return ErrStarting
 		}
-		if m.queued == 0 || m.queued+len(alerts) <= m.max {
-			end, err := m.enqueue(Entry{Alerts: alerts}) // under mu: the log's order is the queue's
+		size := batchSize(alerts)
+		if m.queued == 0 || m.queued+len(alerts) <= m.max && m.bytes+size <= m.maxBytes {
+			end, err := m.enqueue(Entry{Alerts: alerts}, size) // under mu: the log's order is the queue's
 			m.mu.Unlock()
 			if err != nil || m.log == nil {
 				return err
@@ -122,7 +135,7 @@ func (m *Memory) Tick(at time.Time) error {
 	if m.closed || !m.started || m.ticking {
 		return nil
 	}
-	if _, err := m.enqueue(Entry{Tick: at}); err != nil {
+	if _, err := m.enqueue(Entry{Tick: at}, 0); err != nil {
 		return err
 	}
 	m.ticking = true
@@ -130,8 +143,8 @@ func (m *Memory) Tick(at time.Time) error {
 }
 
 // enqueue logs e and queues it; m.mu is held.
-func (m *Memory) enqueue(e Entry) (int64, error) {
-	q := queued{Entry: e}
+func (m *Memory) enqueue(e Entry, size int64) (int64, error) {
+	q := queued{Entry: e, size: size}
 	if m.log != nil {
 		var err error
 		if q.end, err = m.log.Append(e); err != nil {
@@ -139,6 +152,7 @@ func (m *Memory) enqueue(e Entry) (int64, error) {
 		}
 	}
 	m.queued += len(e.Alerts)
+	m.bytes += size
 	m.ch <- q // never blocks: at most max batches of at least one alert and one tick are queued
 	return q.end, nil
 }
@@ -182,6 +196,7 @@ func (m *Memory) Subscribe(_ context.Context, h func(context.Context, Entry) err
 		m.handling.Unlock()
 		m.mu.Lock()
 		m.queued -= len(q.Alerts)
+		m.bytes -= q.size
 		if q.Alerts == nil {
 			m.ticking = false
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
-	m := NewMemory(3, nil)
+	m := NewMemory(3, 1<<30, nil)
 	ctx := context.Background()
 	if err := m.Publish(ctx, make([]quell.Alert, 1)); !errors.Is(err, ErrStarting) {
 		t.Fatalf("publish before start: %v, want ErrStarting", err)
@@ -58,7 +58,7 @@ func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
 // what is queued; the handled position stays at the last entry handled.
 func TestMemoryStopLeavesTheBacklog(t *testing.T) {
 	log := &countingLog{}
-	m := NewMemory(100, log)
+	m := NewMemory(100, 1<<30, log)
 	m.Start(0)
 	ctx := context.Background()
 	for range 5 {
@@ -100,3 +100,32 @@ type countingLog struct{ n int64 }
 
 func (l *countingLog) Append(Entry) (int64, error) { l.n++; return l.n, nil }
 func (l *countingLog) Sync(int64) error            { return nil }
+
+// TestMemoryBoundsBytes: a few big alerts fill the queue as many small ones
+// would; a big batch still goes through once the queue is empty.
+func TestMemoryBoundsBytes(t *testing.T) {
+	m := NewMemory(100, 10_000, nil)
+	m.Start(0)
+	ctx := context.Background()
+	big := []quell.Alert{{Raw: make([]byte, 6000)}}
+	if err := m.Publish(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := m.Publish(short, big); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("publish past the byte bound: %v, want it to wait until the deadline", err)
+	}
+	if err := m.Publish(short, make([]quell.Alert, 2)); err != nil {
+		t.Fatalf("small alerts within the byte bound: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Subscribe(ctx, func(context.Context, Entry) error { return nil }) }()
+	if err := m.Publish(ctx, []quell.Alert{{Raw: make([]byte, 20_000)}}); err != nil {
+		t.Fatalf("a batch over the bound into an emptied queue: %v", err)
+	}
+	m.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

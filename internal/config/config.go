@@ -28,6 +28,11 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// Topology is the service graph file (see correlate.LoadTopology); optional.
 	Topology string `yaml:"topology"`
+	// MemoryLimit bounds the process's memory in bytes (see package budget):
+	// past it ingest answers 503 and the correlator evicts its least active
+	// incidents. 0 means three quarters of the container's (cgroup's)
+	// limit, or 1 GiB without one.
+	MemoryLimit Bytes `yaml:"memory_limit"`
 	// Decisions, when set, is a file the decision log is appended to.
 	Decisions string `yaml:"decisions"`
 	// APITokenFiles hold the tokens the read API (/api/v1/...) requires, one
@@ -129,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Journal.Sync.Validate(c.Journal.SyncInterval); err != nil {
 		return err
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < 32<<20 {
+		return fmt.Errorf("memory_limit %s: set at least 32MiB, or 0 for three quarters of the container's limit", c.MemoryLimit)
 	}
 	for i := range c.Webhooks {
 		if err := c.Webhooks[i].Validate(); err != nil {

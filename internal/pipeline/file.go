@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +50,7 @@ func writeFile(dir string, s saved) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	err = json.NewEncoder(tmp).Encode(s)
+	err = encodeState(tmp, s)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -107,8 +106,8 @@ func RestoreFile(dir string, p *Pipeline, log *slog.Logger) (int64, map[string]i
 		return 0, nil, fmt.Errorf("restoring state: %w", err)
 	}
 	defer f.Close()
-	var s saved
-	if err := json.NewDecoder(f).Decode(&s); err != nil {
+	s, err := decodeState(f, p != nil)
+	if err != nil {
 		return 0, nil, fmt.Errorf("restoring state from %s: %w (move the file away to start empty)", path, err)
 	}
 	if p != nil {
