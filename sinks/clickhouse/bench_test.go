@@ -26,7 +26,7 @@ func BenchmarkInsert(b *testing.B) {
 		name  string
 		write func(ds []quell.Decision) error
 	}{
-		{"decisions", func(ds []quell.Decision) error { return w.write(ctx, decisionInserts(ds)[1]) }},
+		{"decisions", func(ds []quell.Decision) error { return w.write(ctx, decisionInserts(ds, true)[1]) }},
 		{"WriteDecisions", func(ds []quell.Decision) error { return w.WriteDecisions(ctx, ds) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -25,9 +25,13 @@ func eventID(d *xxhash.Digest, a *quell.Alert) uint64 {
 	return d.Sum64()
 }
 
-// decisionInserts lays a batch of decisions out as the rows of three
-// tables: alerts (every occurrence), decisions, and alert_state_changes.
-func decisionInserts(ds []quell.Decision) []insert {
+// decisionInserts lays a batch of decisions out as the rows of four
+// tables: alerts (the occurrence) and decisions for every decision but a
+// repeat, unless storeRepeats; alert_state_changes for every decision but a
+// repeat; and repeats, a Null table whose views count each repeat exactly
+// (alert_repeats per fingerprint and minute, the hourly rollups) without
+// storing it as a row.
+func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 	n := len(ds)
 	var (
 		digest = xxhash.New()
@@ -49,11 +53,22 @@ func decisionInserts(ds []quell.Decision) []insert {
 
 		evt, starts, ends, recv, decided stamp
 
-		changed []int // indexes of state changes
+		changed []int // indexes of state changes among the rows
+		rep     repeatRows
 	)
 	for i := range ds {
 		d, a := &ds[i], &ds[i].Alert
-		ids = append(ids, eventID(digest, a))
+		id := eventID(digest, a)
+		repeat := d.Action == quell.ActionDeduplicated
+		if repeat {
+			rep.add(id, a)
+			if !storeRepeats {
+				continue
+			}
+		} else {
+			changed = append(changed, len(ids))
+		}
+		ids = append(ids, id)
 		fps = append(fps, a.Fingerprint.String())
 		srcs = append(srcs, a.Source)
 		stats = append(stats, string(a.Status))
@@ -75,12 +90,10 @@ func decisionInserts(ds []quell.Decision) []insert {
 		ends.add(a.EndsAt)
 		recv.add(a.ReceivedAt)
 		decided.add(d.At)
-		if d.Action != quell.ActionDeduplicated {
-			changed = append(changed, i)
-		}
 	}
+	rows := len(ids)
 
-	alerts := insert{table: "alerts", rows: n, cols: []column{
+	alerts := insert{table: "alerts", rows: rows, cols: []column{
 		{"event_id", ids}, {"fingerprint", fps}, {"source", srcs}, {"status", stats},
 		{"severity", sevs}, {"alertname", names}, {"service", svcs},
 		{"label_keys", lk}, {"label_values", lv}, {"annotation_keys", ak}, {"annotation_values", av},
@@ -91,7 +104,7 @@ func decisionInserts(ds []quell.Decision) []insert {
 	alerts.cols = append(alerts.cols, recv.cols("received_at")...)
 	alerts.cols = append(alerts.cols, column{"generator_url", urls}, column{"source_fingerprint", srcFps}, column{"raw", raws})
 
-	decisions := insert{table: "decisions", rows: n, cols: []column{
+	decisions := insert{table: "decisions", rows: rows, cols: []column{
 		{"event_id", ids}, {"fingerprint", fps}, {"source", srcs}, {"status", stats},
 		{"alertname", names}, {"service", svcs},
 	}}
@@ -99,7 +112,33 @@ func decisionInserts(ds []quell.Decision) []insert {
 	decisions.cols = append(decisions.cols, decided.cols("decided_at")...)
 	decisions.cols = append(decisions.cols, column{"incident_id", incs}, column{"action", acts}, column{"reason", reas})
 
-	return []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, names, svcs, evt, incs, acts)}
+	return []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, names, svcs, evt, incs, acts), rep.insert()}
+}
+
+// repeatRows are the columns of the repeats table.
+type repeatRows struct {
+	ids                                []uint64
+	fps, srcs, stats, sevs, names, svc []string
+	evt                                []int64
+}
+
+func (r *repeatRows) add(id uint64, a *quell.Alert) {
+	r.ids = append(r.ids, id)
+	r.fps = append(r.fps, a.Fingerprint.String())
+	r.srcs = append(r.srcs, a.Source)
+	r.stats = append(r.stats, string(a.Status))
+	r.sevs = append(r.sevs, string(a.Severity))
+	r.names = append(r.names, a.Labels["alertname"])
+	r.svc = append(r.svc, serviceOf(a.Labels))
+	sec, _ := splitTime(a.EventTime())
+	r.evt = append(r.evt, sec)
+}
+
+func (r *repeatRows) insert() insert {
+	return insert{table: "repeats", rows: len(r.ids), cols: []column{
+		{"event_id", r.ids}, {"fingerprint", r.fps}, {"source", r.srcs}, {"status", r.stats}, {"severity", r.sevs},
+		{"alertname", r.names}, {"service", r.svc}, {"event_time", r.evt},
+	}}
 }
 
 // stateChanges picks the rows at idx out of the decision columns.

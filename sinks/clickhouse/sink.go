@@ -65,6 +65,9 @@ func NewSink(ctx context.Context, conn driver.Conn, cfg SinkConfig, dead *sinks.
 	s := &Sink{cfg: cfg, dead: dead, log: log, m: m, members: memberLog{}, changed: make(chan struct{}), done: make(chan struct{})}
 	s.w = NewWriter(conn, log, Backoff{})
 	s.w.observe = m.observe
+	if cfg.StoreRepeats {
+		s.w.StoreRepeats()
+	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	go s.run()
 	return s, nil

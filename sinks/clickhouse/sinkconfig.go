@@ -17,6 +17,10 @@ type SinkConfig struct {
 	// MaxBuffered bounds the decisions and changes held while ClickHouse
 	// is slow or down; once reached, Write blocks, pushing back to ingest.
 	MaxBuffered int `yaml:"max_buffered"`
+	// StoreRepeats also stores each repeat as an occurrence row (alerts)
+	// and a decision row (decisions). Off, repeats are counted exactly in
+	// alert_repeats and the hourly rollups but not stored one by one.
+	StoreRepeats bool `yaml:"store_repeats"`
 }
 
 // DefaultSinkConfig batches as big as the server digests well and holds

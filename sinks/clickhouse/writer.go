@@ -23,6 +23,8 @@ type Writer struct {
 	backoff Backoff
 	// observe, when set, hears of every insert attempt (the Sink's metrics).
 	observe func(table string, rows int, err error)
+	// storeRepeats: repeats as rows too (SinkConfig.StoreRepeats).
+	storeRepeats bool
 }
 
 // NewWriter writes through conn (see Open). A zero Backoff means
@@ -34,12 +36,16 @@ func NewWriter(conn driver.Conn, log *slog.Logger, b Backoff) *Writer {
 	return &Writer{conn: conn, log: log, backoff: b}
 }
 
-// WriteDecisions stores each decision's alert occurrence (alerts), the
-// decision itself (decisions) and, unless it was a repeat, the alert's
-// state change (alert_state_changes).
+// WriteDecisions stores each decision: unless it was a repeat, its alert
+// occurrence (alerts), the decision itself (decisions) and the alert's
+// state change (alert_state_changes); a repeat is counted (repeats, see
+// decisionInserts) and stored as rows only with StoreRepeats.
 func (w *Writer) WriteDecisions(ctx context.Context, ds []quell.Decision) error {
-	return w.write(ctx, decisionInserts(ds)...)
+	return w.write(ctx, decisionInserts(ds, w.storeRepeats)...)
 }
+
+// StoreRepeats makes the writer store repeats as rows too.
+func (w *Writer) StoreRepeats() { w.storeRepeats = true }
 
 // WriteIncidentChanges stores each change (incident_changes), the incident
 // as it now is (incidents) and its member alerts (incident_members).
