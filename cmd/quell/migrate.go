@@ -2,32 +2,48 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 
+	"github.com/quellhq/quell/internal/config"
 	"github.com/quellhq/quell/sinks/clickhouse"
 )
 
 func migrateCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: quell migrate --clickhouse DSN
+		fmt.Fprint(fs.Output(), `Usage: quell migrate [--config FILE] [--clickhouse DSN]
 
 Creates or upgrades quell's ClickHouse schema (tables, rollups, views) in the
 DSN's database, applying only the numbered migrations it lacks, and prints
-what it applied. Safe to run again, and before every upgrade of quell.
+what it applied. Then it sets each table's retention (TTL) from the config's
+clickhouse.retention (default: raw rows 30 days, aggregates 400 days), or
+says the server has no TTL (before ClickHouse 19.6). Safe to run again, and
+before every upgrade of quell.
 
 `)
 		fs.PrintDefaults()
 	}
-	dsn := fs.String("clickhouse", os.Getenv("QUELL_CLICKHOUSE_DSN"), "native DSN of the database, e.g. clickhouse://127.0.0.1:9000/default (default $QUELL_CLICKHOUSE_DSN)")
+	cfgPath := fs.String("config", "", "quell's YAML config: its clickhouse.dsn and clickhouse.retention")
+	dsn := fs.String("clickhouse", os.Getenv("QUELL_CLICKHOUSE_DSN"), "native DSN of the database, e.g. clickhouse://127.0.0.1:9000/default (default $QUELL_CLICKHOUSE_DSN, else the config's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
+	if *dsn == "" {
+		*dsn = cfg.ClickHouse.DSN
+	}
 	if *dsn == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return fmt.Errorf("migrate needs --clickhouse DSN and no other arguments")
+		return fmt.Errorf("migrate needs --clickhouse DSN (or a config with clickhouse.dsn) and no other arguments")
 	}
 	conn, err := clickhouse.Open(ctx, *dsn)
 	if err != nil {
@@ -44,5 +60,13 @@ what it applied. Safe to run again, and before every upgrade of quell.
 	if len(applied) == 0 {
 		fmt.Println("schema is current: nothing to apply")
 	}
-	return nil
+	kept, err := clickhouse.ApplyRetention(ctx, conn, cfg.ClickHouse.Retention)
+	if noTTL := (*clickhouse.ErrNoTTL)(nil); errors.As(err, &noTTL) {
+		fmt.Println("retention unsupported:", noTTL)
+		return nil
+	}
+	for _, k := range kept {
+		fmt.Println("retention", k)
+	}
+	return err
 }

@@ -30,6 +30,13 @@ func Alertmanager(t testing.TB) string {
 	return need(t, "QUELL_TEST_ALERTMANAGER", "an alertmanager binary: deploy/local/alertmanager.sh")
 }
 
+// CurrentClickHouse returns the path of a python with chDB, a current
+// ClickHouse engine in-process (QUELL_TEST_CHDB), for checking that quell's
+// SQL runs on today's releases as well as on the 18.16 server.
+func CurrentClickHouse(t testing.TB) string {
+	return need(t, "QUELL_TEST_CHDB", "chDB (a current ClickHouse as a Python module): deploy/local/chdb.sh")
+}
+
 func need(t testing.TB, name, what string) string {
 	t.Helper()
 	v := os.Getenv(name)

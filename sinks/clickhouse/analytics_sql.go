@@ -117,14 +117,14 @@ var specs = map[QueryType]spec{
 					SELECT incident_id, toUInt32(created_at) + created_at_ms / 1000 AS created,
 						if(status = 'resolved', toUInt32(resolved_at) + resolved_at_ms / 1000, 0) AS resolved
 					FROM incidents FINAL WHERE %s
-				) ANY INNER JOIN (
+				) AS i ANY INNER JOIN (
 					SELECT incident_id, any(service) AS service FROM decisions
 					WHERE action = 'created' AND %s GROUP BY incident_id
-				) USING incident_id
-			) ANY LEFT JOIN (
+				) AS c USING incident_id
+			) AS r ANY LEFT JOIN (
 				SELECT incident_id, min(toUInt32(at) + at_ms / 1000) AS acked FROM itsm_events
 				WHERE kind = 'acknowledged' GROUP BY incident_id
-			) USING incident_id
+			) AS a USING incident_id
 			GROUP BY service ORDER BY incidents DESC, service`, s.where("created_at"), s.where("event_time"))
 		},
 	},

@@ -2,8 +2,10 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -116,5 +118,49 @@ func TestMigrateCountsStoredRepeats(t *testing.T) {
 	}
 	if n := count(t, conn, "SELECT toUInt64(uniqExactMerge(occurrences)) FROM alert_repeats WHERE fingerprint = toFixedString('00000000000000a1', 16)"); n != 5 {
 		t.Errorf("alert_repeats counts %d repeats stored before the migration, want 5", n)
+	}
+}
+
+func TestHasTTL(t *testing.T) {
+	for v, want := range map[string]bool{"18.16.1": false, "19.5.3.8": false, "19.6.2.11": true, "20.3.1": true, "26.9.2.1": true, "": false, "dev": false} {
+		if got := hasTTL(v); got != want {
+			t.Errorf("hasTTL(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestRetentionOnTheTestServer: on a server with TTL every table gets its
+// retention; on one without (18.16, in CI) nothing changes and the error
+// says so. TestSchemaOnCurrentClickHouse runs the TTLs on a current engine.
+func TestRetentionOnTheTestServer(t *testing.T) {
+	conn := testDB(t)
+	ctx := context.Background()
+	var version string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := ApplyRetention(ctx, conn, Retention{RawDays: 7, AggregateDays: 90})
+	if !hasTTL(version) {
+		var noTTL *ErrNoTTL
+		if !errors.As(err, &noTTL) || len(kept) != 0 || !strings.Contains(err.Error(), version) {
+			t.Fatalf("ClickHouse %s: %v, %q; want ErrNoTTL naming the version and nothing applied", version, err, kept)
+		}
+		return
+	}
+	if err != nil || len(kept) != len(retained) {
+		t.Fatalf("ClickHouse %s: %v, %q", version, err, kept)
+	}
+	var engine string
+	if err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'decisions'").Scan(&engine); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(engine, "toIntervalDay(7)") {
+		t.Errorf("decisions: %s; want a 7-day TTL", engine)
+	}
+}
+
+func TestRetentionRefusesZero(t *testing.T) {
+	if _, err := ApplyRetention(context.Background(), nil, Retention{RawDays: 0, AggregateDays: 400}); err == nil || !strings.Contains(err.Error(), "raw_days") {
+		t.Fatalf("raw_days 0: %v, want an error naming it", err)
 	}
 }

@@ -21,12 +21,14 @@ type SinkConfig struct {
 	// and a decision row (decisions). Off, repeats are counted exactly in
 	// alert_repeats and the hourly rollups but not stored one by one.
 	StoreRepeats bool `yaml:"store_repeats"`
+	// Retention is applied by quell migrate (see ApplyRetention).
+	Retention Retention `yaml:"retention"`
 }
 
 // DefaultSinkConfig batches as big as the server digests well and holds
 // about a minute of a busy day's alerts through an outage.
 func DefaultSinkConfig() SinkConfig {
-	return SinkConfig{BatchSize: 20_000, BatchAge: time.Second, MaxBuffered: 200_000}
+	return SinkConfig{BatchSize: 20_000, BatchAge: time.Second, MaxBuffered: 200_000, Retention: DefaultRetention()}
 }
 
 // Validate names the first field that cannot work; with no DSN the sink is
@@ -34,6 +36,9 @@ func DefaultSinkConfig() SinkConfig {
 func (c *SinkConfig) Validate() error {
 	if c.DSN == "" {
 		return nil
+	}
+	if err := c.Retention.validate(); err != nil {
+		return err
 	}
 	return c.checkBounds()
 }
