@@ -66,6 +66,9 @@ type Decision struct {
 	At       time.Time `json:"at"`
 }
 
+// Size estimates the bytes a decision holds in memory (see Alert.Size).
+func (d *Decision) Size() int { return 128 + len(d.Reason) + len(d.Incident) + d.Alert.Size() }
+
 // ID is the identity of a decision record: a hash of what it says (the
 // alert's fingerprint and status, the time, action, incident and reason).
 // The correlator is deterministic over its input, so a decision made again
@@ -104,4 +107,10 @@ type IncidentChange struct {
 	// and de-duplicate redelivered changes.
 	Seq uint64    `json:"seq"`
 	At  time.Time `json:"at"`
+}
+
+// Size estimates the bytes a change holds in memory: its member list (the
+// members' labels and annotations are shared with the correlator's state).
+func (c *IncidentChange) Size() int {
+	return 256 + len(c.Incident.Title) + 256*len(c.Incident.Alerts)
 }

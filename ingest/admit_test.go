@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,25 @@ func TestRemoteIP(t *testing.T) {
 		if got := remoteIP(&http.Request{RemoteAddr: addr}); got != want {
 			t.Errorf("remoteIP(%q) = %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// TestPublishWait: a bus that takes nothing (correlator or sink stuck) gets
+// a request answered 503 with Retry-After after publish_wait, not held.
+func TestPublishWait(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PublishWait = 50 * time.Millisecond
+	bus := &blockingBus{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h, err := NewHandler(cfg, bus, dedupe.NewFingerprinter(nil), nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", PathAlertmanager, bytes.NewReader(fixture(t, "alertmanager_webhook_zulip_alert.json"))))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "none was accepted") {
+		t.Fatalf("status %d, Retry-After %q, body %s; want 503 saying nothing was accepted", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if n := counter(t, h.m.rejected.WithLabelValues("alertmanager", reasonPublish)); n != 1 {
+		t.Errorf("rejected publish_failed = %v, want 1", n)
 	}
 }

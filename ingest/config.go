@@ -40,6 +40,10 @@ type Config struct {
 	// are answered 503 with Retry-After (Alertmanager retries a 5xx, but
 	// not a 429).
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// PublishWait is how long a request waits for room on a full bus (the
+	// correlator or a sink behind, ClickHouse down) before it is answered
+	// 503 with Retry-After, nothing of it accepted.
+	PublishWait time.Duration `yaml:"publish_wait"`
 	// A body must arrive at MinBodyRate bytes a second after BodyTimeout of
 	// grace, else 408; one address may have MaxBodiesPerClient bodies
 	// arriving at once, more get 503 with Retry-After. A slow sender so
@@ -83,7 +87,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes: 10 << 20, SplunkResolveTimeout: 30 * time.Minute,
 		MaxAlertsPerRequest: 10000, MaxLabelsPerAlert: 128, MaxLabelNameBytes: 256, MaxLabelValueBytes: 4096,
 		MaxAnnotationValueBytes: 16 << 10, MaxAnnotationBytes: 64 << 10, MaxFutureSkew: time.Hour,
-		MaxConcurrentRequests: 64, RateBurst: 200,
+		MaxConcurrentRequests: 64, PublishWait: 10 * time.Second, RateBurst: 200,
 		BodyTimeout: 10 * time.Second, MinBodyRate: 16 << 10, MaxBodiesPerClient: 16,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -129,6 +133,7 @@ func (c Config) Validate() error {
 	}{
 		{"read_header_timeout", c.ReadHeaderTimeout, d.ReadHeaderTimeout}, {"read_timeout", c.ReadTimeout, d.ReadTimeout},
 		{"body_timeout", c.BodyTimeout, d.BodyTimeout}, {"max_future_skew", c.MaxFutureSkew, d.MaxFutureSkew},
+		{"publish_wait", c.PublishWait, d.PublishWait},
 		{"write_timeout", c.WriteTimeout, d.WriteTimeout}, {"idle_timeout", c.IdleTimeout, d.IdleTimeout},
 	} {
 		if f.v <= 0 {

@@ -5,6 +5,7 @@
 package ingest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -188,7 +189,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		alerts[i].Fingerprint = h.fp.Fingerprint(&alerts[i])
 	}
 	if len(alerts) > 0 {
-		if err := h.pub.Publish(r.Context(), alerts); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishWait)
+		err := h.pub.Publish(ctx, alerts)
+		cancel()
+		if err != nil {
 			w.Header().Set("Retry-After", retryAfter)
 			h.reject(w, r, rt, http.StatusServiceUnavailable, reasonPublish,
 				fmt.Errorf("the bus did not accept the %d alerts, so none was accepted: %v; retry later", len(alerts), err))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -89,7 +90,11 @@ type loadGen struct {
 // startLoad starts 4 posters of 20 alerts a request to url over 12
 // clusters (scopes) and 30 services, so alerts group, scopes spread over
 // partitions, and each request spans several partitions.
-func startLoad(t *testing.T, url string) *loadGen {
+func startLoad(t *testing.T, url string) *loadGen { return startLoadPadded(t, url, 0) }
+
+// startLoadPadded is startLoad with alerts that carry a "pad" annotation of
+// pad bytes.
+func startLoadPadded(t *testing.T, url string, pad int) *loadGen {
 	g := &loadGen{quit: make(chan struct{})}
 	var next atomic.Int64
 	for w := 0; w < 4; w++ {
@@ -106,7 +111,11 @@ func startLoad(t *testing.T, url string) *loadGen {
 					i := next.Add(1)
 					uid := "a" + strconv.FormatInt(i, 10)
 					uids = append(uids, uid)
-					body = append(body, loadAlert(uid, time.Now().UTC(), time.Time{}))
+					a := loadAlert(uid, time.Now().UTC(), time.Time{})
+					if pad > 0 {
+						a.Annotations["pad"] = strings.Repeat("p", pad)
+					}
+					body = append(body, a)
 				}
 				if post(url, body) {
 					g.mu.Lock()

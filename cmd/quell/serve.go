@@ -431,6 +431,7 @@ func (sf stageFlags) load() (*stageEnv, error) {
 		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir), budget: budget.New(limit)}
 	registerBudget(reg, env.budget)
 	env.cfg.Correlate.MaxStateBytes = env.budget.StateBytes()
+	env.cfg.ClickHouse.MaxBufferedBytes = env.budget.SinkBytes()
 	if *sf.pprof != "" {
 		go servePprof(env, *sf.pprof)
 	}

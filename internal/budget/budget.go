@@ -19,17 +19,20 @@ import (
 )
 
 // Shares of the limit. What is live (the correlator's state, queued alerts,
-// request bodies, output on its way to the sinks) is kept to 60% of it, so
-// that the collector has room to work; the correlator's state and the queue
-// take a fixed part of that, the rest is for bodies and output.
+// request bodies, output on its way to the sinks) is kept to 70% of it, so
+// that the collector has room to work; the correlator's state, the queue and
+// a sink's buffer take a fixed part of that, the rest is for bodies, what
+// the process holds anyway, and what the estimates of bytes miss.
 const (
-	admitShare = 0.6
-	stateShare = 0.35
+	admitShare = 0.7
+	stateShare = 0.25
 	queueShare = 0.1
-	// runtimeShare is the Go runtime's soft limit: the rest is for what
+	sinkShare  = 0.1
+	// minOutside: kept out of the Go runtime's soft limit for what
 	// the process holds outside the runtime's count (its code, mapped
-	// files), so that the resident total stays within the limit.
-	runtimeShare = 0.9
+	// files), so that the resident total stays within the limit: a tenth of
+	// it, at least 24 MiB.
+	minOutside = 24 << 20
 	// workFactor is what a request body costs while it is handled: the
 	// body, the parsed alerts with their raw payloads, the journal record.
 	workFactor = 3
@@ -55,9 +58,12 @@ type Budget struct {
 
 // New makes a budget of limit bytes and sets the runtime's soft limit.
 func New(limit int64) *Budget {
-	debug.SetMemoryLimit(int64(runtimeShare * float64(limit)))
+	debug.SetMemoryLimit(runtimeLimit(limit))
 	return &Budget{limit: limit, cycleAt: time.Now(), samples: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}}
 }
+
+// runtimeLimit is the Go runtime's soft limit for a budget of limit bytes.
+func runtimeLimit(limit int64) int64 { return max(limit-max(limit/10, minOutside), limit/2) }
 
 // Limit is the budget in bytes.
 func (b *Budget) Limit() int64 { return b.limit }
@@ -118,6 +124,10 @@ func (b *Budget) Release(n int64) { b.pending.Add(-workFactor * n) }
 // StateBytes is what the correlator's incidents may hold
 // (correlate.Config.MaxStateBytes).
 func (b *Budget) StateBytes() int64 { return int64(stateShare * float64(b.limit)) }
+
+// SinkBytes is what a sink's buffer may hold (ClickHouse's, while the
+// server is slow or down).
+func (b *Budget) SinkBytes() int64 { return int64(sinkShare * float64(b.limit)) }
 
 // QueueBytes is what the alerts accepted and not yet correlated may hold.
 func (b *Budget) QueueBytes() int64 { return int64(queueShare * float64(b.limit)) }

@@ -6,8 +6,13 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,6 +90,51 @@ func ClickHouseDatabase(t testing.TB) string {
 	}
 	u.Path = "/" + db
 	return u.String()
+}
+
+// ClickHouseServer is a ClickHouse server of a test's own, to stop and
+// start (deploy/local/clickhouse.sh on a free port, its data in a temporary
+// folder), for tests of an outage.
+type ClickHouseServer struct {
+	DSN string
+	env []string
+}
+
+// OwnClickHouse starts a ClickHouse server for the test alone; it stops
+// when the test ends. It needs what QUELL_TEST_CLICKHOUSE's server needs.
+func OwnClickHouse(t testing.TB) *ClickHouseServer {
+	t.Helper()
+	ClickHouse(t) // skips, or fails under QUELL_REQUIRE_SERVERS, without a server
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	s := &ClickHouseServer{env: append(os.Environ(), "QUELL_CLICKHOUSE_DIR="+t.TempDir(), fmt.Sprintf("QUELL_CLICKHOUSE_PORT=%d", port))}
+	s.Start(t)
+	t.Cleanup(func() { s.Stop(t) })
+	return s
+}
+
+// Start starts the server (again), keeping its data.
+func (s *ClickHouseServer) Start(t testing.TB) { s.DSN = s.script(t, "start") }
+
+// Stop stops the server.
+func (s *ClickHouseServer) Stop(t testing.TB) { s.script(t, "stop") }
+
+func (s *ClickHouseServer) script(t testing.TB, cmd string) string {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	c := exec.Command(filepath.Join(filepath.Dir(here), "..", "..", "deploy", "local", "clickhouse.sh"), cmd)
+	c.Env = s.env
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("clickhouse.sh %s: %v\n%s", cmd, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // SmallDisk mounts a tmpfs of size bytes and returns its path, for tests of

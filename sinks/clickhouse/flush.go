@@ -59,14 +59,32 @@ func (s *Sink) next() (ds []quell.Decision, cs []quell.IncidentChange, ok bool) 
 			return nil, nil, false
 		}
 	}
-	ds = s.decisions[:min(len(s.decisions), s.cfg.BatchSize)]
-	cs = s.changes[:min(len(s.changes), s.cfg.BatchSize)]
+	ds = s.decisions[:s.batchEnd(len(s.decisions), func(i int) int { return s.decisions[i].Size() })]
+	cs = s.changes[:s.batchEnd(len(s.changes), func(i int) int { return s.changes[i].Size() })]
 	if len(ds) < len(s.decisions) || len(cs) < len(s.changes) {
 		s.oldest = time.Now().Add(-s.cfg.BatchAge) // the rest is due too
 	} else {
 		s.oldest = time.Now()
 	}
 	return ds, cs, true
+}
+
+// batchEnd is how many of n queued items (of size(i) bytes) the next
+// insert takes: at most batch_size, and under a byte bound at most a
+// quarter of it, since the driver keeps buffers as large as the largest
+// insert it encoded.
+func (s *Sink) batchEnd(n int, size func(i int) int) int {
+	n = min(n, s.cfg.BatchSize)
+	if s.cfg.MaxBufferedBytes <= 0 {
+		return n
+	}
+	var bytes int64
+	for i := range n {
+		if bytes += int64(size(i)); i > 0 && bytes > s.cfg.MaxBufferedBytes/4 {
+			return i
+		}
+	}
+	return n
 }
 
 // store inserts one batch, retrying transient failures until they pass or

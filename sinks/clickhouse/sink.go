@@ -34,6 +34,7 @@ type Sink struct {
 	waiting   int           // writers waiting for room
 	decisions []quell.Decision
 	changes   []quell.IncidentChange
+	bytes     int64     // their size (batchBytes)
 	oldest    time.Time // when the oldest queued item arrived
 	closing   bool
 	// given and finished count the decisions and changes queued and then
@@ -83,10 +84,11 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 	if n == 0 {
 		return nil
 	}
+	size := batchBytes(b.Decisions, b.Changes)
 	s.mu.Lock()
 	// A batch larger than the bound waits for an empty queue rather than
 	// for room it could never get.
-	for held := s.held(); held > 0 && held+n > s.cfg.MaxBuffered && !s.closing; held = s.held() {
+	for held := s.held(); held > 0 && (held+n > s.cfg.MaxBuffered || s.overBytes(size)) && !s.closing; held = s.held() {
 		wait := s.changed
 		s.waiting++
 		s.mu.Unlock()
@@ -95,7 +97,7 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 			s.mu.Lock()
 			s.waiting--
 			s.mu.Unlock()
-			return fmt.Errorf("clickhouse sink: queue full (%d of max_buffered %d; is ClickHouse down?), batch not taken: %w", held, s.cfg.MaxBuffered, ctx.Err())
+			return fmt.Errorf("clickhouse sink: queue full (%d of max_buffered %d, %d bytes; is ClickHouse down?), batch not taken: %w", held, s.cfg.MaxBuffered, s.bytes, ctx.Err())
 		case <-wait:
 		}
 		s.mu.Lock()
@@ -110,6 +112,7 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 	}
 	s.decisions = append(s.decisions, b.Decisions...)
 	s.changes = append(s.changes, b.Changes...)
+	s.bytes += size
 	s.given[0] += uint64(len(b.Decisions))
 	s.given[1] += uint64(len(b.Changes))
 	s.notify()
@@ -131,6 +134,9 @@ func (s *Sink) Holding() func() bool {
 // dequeue drops the first nd decisions and nc changes, stored or
 // dead-lettered; s.mu is held.
 func (s *Sink) dequeue(nd, nc int) {
+	s.bytes -= batchBytes(s.decisions[:nd], s.changes[:nc])
+	clear(s.decisions[:nd]) // the backing array outlives them otherwise
+	clear(s.changes[:nc])
 	s.decisions = s.decisions[nd:]
 	s.changes = s.changes[nc:]
 	s.finished[0] += uint64(nd)
@@ -169,12 +175,28 @@ func (s *Sink) Close(ctx context.Context) error {
 // held counts queued items; s.mu is held.
 func (s *Sink) held() int { return len(s.decisions) + len(s.changes) }
 
+// overBytes tells whether size more bytes pass MaxBufferedBytes; s.mu is held.
+func (s *Sink) overBytes(size int64) bool {
+	return s.cfg.MaxBufferedBytes > 0 && s.bytes+size > s.cfg.MaxBufferedBytes
+}
+
+func batchBytes(ds []quell.Decision, cs []quell.IncidentChange) int64 {
+	var n int64
+	for i := range ds {
+		n += int64(ds[i].Size())
+	}
+	for i := range cs {
+		n += int64(cs[i].Size())
+	}
+	return n
+}
+
 // Ready fails while the buffer is full (ClickHouse down or behind): a
 // writer waits for room.
 func (s *Sink) Ready() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n := s.held(); s.waiting > 0 || n >= s.cfg.MaxBuffered {
+	if n := s.held(); s.waiting > 0 || n >= s.cfg.MaxBuffered || s.overBytes(0) {
 		return fmt.Errorf("clickhouse sink: buffer full (%d of max_buffered %d); is ClickHouse down?", n, s.cfg.MaxBuffered)
 	}
 	return nil

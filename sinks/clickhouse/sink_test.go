@@ -5,10 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,15 +47,31 @@ func TestSinkConfigValidate(t *testing.T) {
 // TestSinkOutage stops a ClickHouse server of its own while writes go on,
 // starts it again, and checks that Write pushed back instead of growing
 // past max_buffered, and that every row arrived exactly once.
+// TestSinkOutage: with its server down the sink holds what it was given
+// up to its bound, in items or in bytes, then blocks Write; once the
+// server is back everything arrives.
 func TestSinkOutage(t *testing.T) {
+	const batches, per = 60, 50
+	size := batchBytes(batchN(0, per).Decisions, batchN(0, per).Changes)
+	for _, cfg := range []SinkConfig{
+		{BatchSize: 300, BatchAge: 20 * time.Millisecond, MaxBuffered: 1000},
+		{BatchSize: 300, BatchAge: 20 * time.Millisecond, MaxBuffered: 100_000, MaxBufferedBytes: 8 * size},
+	} {
+		name := "max_buffered"
+		if cfg.MaxBufferedBytes > 0 {
+			name = "bytes"
+		}
+		t.Run(name, func(t *testing.T) { sinkOutage(t, cfg, batches, per) })
+	}
+}
+
+func sinkOutage(t *testing.T, cfg SinkConfig, batches, per int) {
 	testenv.ClickHouse(t)
-	srv := ownServer(t)
-	conn := srv.db(t)
-	cfg := SinkConfig{BatchSize: 300, BatchAge: 20 * time.Millisecond, MaxBuffered: 1000}
+	srv := testenv.OwnClickHouse(t)
+	conn := ownDB(t, srv)
 	reg := prometheus.NewRegistry()
 	s := testSink(t, conn, cfg, reg)
 
-	const batches, per = 60, 50
 	progress := make(chan int, batches)
 	errs := make(chan error, 1)
 	go func() {
@@ -73,7 +86,7 @@ func TestSinkOutage(t *testing.T) {
 	}()
 	for i := range progress {
 		if i == 10 {
-			srv.stop(t)
+			srv.Stop(t)
 			break
 		}
 	}
@@ -88,10 +101,16 @@ func TestSinkOutage(t *testing.T) {
 	if b := testutil.ToFloat64(s.m.buffered); b > float64(cfg.MaxBuffered) {
 		t.Errorf("buffered %v items, above max_buffered %d", b, cfg.MaxBuffered)
 	}
+	s.mu.Lock()
+	held := s.bytes
+	s.mu.Unlock()
+	if cfg.MaxBufferedBytes > 0 && held > cfg.MaxBufferedBytes {
+		t.Errorf("buffered %d bytes, above the bound of %d", held, cfg.MaxBufferedBytes)
+	}
 	if s.Ready() == nil {
 		t.Errorf("the sink reports ready with its buffer full")
 	}
-	srv.start(t)
+	srv.Start(t)
 	for range progress {
 	}
 	select {
@@ -104,7 +123,7 @@ func TestSinkOutage(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]uint64{"alerts": batches * per, "decisions": batches * per, "incident_changes": batches, "dead_letters": 0}
+	want := map[string]uint64{"alerts": uint64(batches * per), "decisions": uint64(batches * per), "incident_changes": uint64(batches), "dead_letters": 0}
 	for table, n := range want {
 		if got := count(t, conn, "SELECT count() FROM "+table+" FINAL"); got != n {
 			t.Errorf("%s FINAL has %d rows, want %d", table, got, n)
@@ -118,7 +137,7 @@ func TestSinkOutage(t *testing.T) {
 	if transient == 0 {
 		t.Errorf("no transient insert errors counted across the outage")
 	}
-	if n := testutil.ToFloat64(s.m.rows.WithLabelValues("decisions")); n < batches*per {
+	if n := testutil.ToFloat64(s.m.rows.WithLabelValues("decisions")); n < float64(batches*per) {
 		t.Errorf("rows written to decisions counted %v, want at least %d", n, batches*per)
 	}
 }
@@ -217,47 +236,10 @@ func readLines(t *testing.T, path string) []string {
 	return out
 }
 
-// server is a ClickHouse server of the test's own (deploy/local's script
-// with its own folder and port), so stopping it disturbs no one else.
-type server struct {
-	env []string
-	dsn string
-}
-
-func ownServer(t *testing.T) *server {
+// ownDB opens an own server's default database, migrated.
+func ownDB(t *testing.T, srv *testenv.ClickHouseServer) driver.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &server{env: append(os.Environ(), "QUELL_CLICKHOUSE_DIR="+t.TempDir(), fmt.Sprintf("QUELL_CLICKHOUSE_PORT=%d", port))}
-	s.start(t)
-	t.Cleanup(func() { s.stop(t) })
-	return s
-}
-
-func (s *server) script(t *testing.T, cmd string) string {
-	t.Helper()
-	c := exec.Command(filepath.Join("..", "..", "deploy", "local", "clickhouse.sh"), cmd)
-	c.Env = s.env
-	var stderr strings.Builder
-	c.Stderr = &stderr
-	out, err := c.Output()
-	if err != nil {
-		t.Fatalf("clickhouse.sh %s: %v\n%s", cmd, err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func (s *server) start(t *testing.T) { s.dsn = s.script(t, "start") }
-func (s *server) stop(t *testing.T)  { s.script(t, "stop") }
-
-// db opens the server's default database, migrated.
-func (s *server) db(t *testing.T) driver.Conn {
-	t.Helper()
-	conn, err := Open(context.Background(), s.dsn)
+	conn, err := Open(context.Background(), srv.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ type SinkConfig struct {
 	// MaxBuffered bounds the decisions and changes held while ClickHouse
 	// is slow or down; once reached, Write blocks, pushing back to ingest.
 	MaxBuffered int `yaml:"max_buffered"`
+	// MaxBufferedBytes bounds the same in bytes (quell.Decision.Size);
+	// quell sets it from memory_limit, 0 for no bound.
+	MaxBufferedBytes int64 `yaml:"-"`
 	// StoreRepeats also stores each repeat as an occurrence row (alerts)
 	// and a decision row (decisions). Off, repeats are counted exactly in
 	// alert_repeats and the hourly rollups but not stored one by one.
