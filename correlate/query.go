@@ -9,11 +9,34 @@ import (
 
 // Query asks for incidents newest first (by creation, then id): those with
 // Status ("" for all) that come after the cursor After, at most Limit (all
-// when Limit is 0). Only the page is copied out of the engine.
+// when Limit is 0), and none once those before hold more than MaxAlerts
+// member alerts (no bound when 0; the first two always): one incident more
+// than a page of at most MaxAlerts alerts holds, so that the caller knows
+// whether another page follows. Only the page is copied out of the engine.
 type Query struct {
-	Status quell.IncidentStatus
-	After  Cursor
-	Limit  int
+	Status    quell.IncidentStatus
+	After     Cursor
+	Limit     int
+	MaxAlerts int
+}
+
+// Taken is how many of n ordered incidents q takes, given each one's
+// number of alerts (see Query).
+func (q Query) Taken(n int, alerts func(i int) int) int {
+	if q.Limit > 0 {
+		n = min(n, q.Limit)
+	}
+	if q.MaxAlerts <= 0 {
+		return n
+	}
+	sum := 0
+	for i := range n {
+		if i >= 2 && sum > q.MaxAlerts {
+			return i
+		}
+		sum += alerts(i)
+	}
+	return n
 }
 
 // Cursor is an incident's place in the newest-first order; the zero Cursor
@@ -54,9 +77,7 @@ func (e *Engine) Incidents(q Query) []quell.Incident {
 		}
 		return 0
 	})
-	if q.Limit > 0 && len(match) > q.Limit {
-		match = match[:q.Limit]
-	}
+	match = match[:q.Taken(len(match), func(i int) int { return len(match[i].order) })]
 	out := make([]quell.Incident, len(match))
 	for i, inc := range match {
 		out[i] = inc.view()

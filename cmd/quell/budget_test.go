@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -78,4 +79,60 @@ ingest:
 	if limit := budget.DefaultLimit(); hwm > limit {
 		t.Errorf("peak RSS %d MiB, want under the default budget of %d MiB", hwm>>20, limit>>20)
 	}
+}
+
+// TestConcurrentReads: 16 clients read every incident at once, page after
+// page, three times over, from a quell (memory_limit 128MiB) holding as
+// many alerts as its budget lets it; it stays under the budget.
+func TestConcurrentReads(t *testing.T) {
+	const limit = 128 << 20
+	e := newEmbedded(t, filepath.Join(t.TempDir(), "data"), `memory_limit: 128MiB
+correlate:
+  group_wait: 1s
+ingest:
+  rate_per_client: 0
+`)
+	p := e.start(t)
+	p.wantCleanExit = true
+	load := startLoadPadded(t, e.url(ingest.PathAlertsV2), 2<<10)
+	load.waitAcked(t, 20000)
+	load.stop()
+	before := peakRSS(t, p)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var read []int
+	for range 16 {
+		wg.Go(func() {
+			for range 3 {
+				incs, err := listIncidents(e.url(""), "")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				alerts := 0
+				for _, inc := range incs {
+					alerts += len(inc.Alerts)
+				}
+				mu.Lock()
+				read = append(read, alerts)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	hwm := peakRSS(t, p)
+	t.Logf("%d alerts acknowledged; 48 reads of every incident returned %v alerts (min, max); peak RSS %d MiB (%d MiB before the reads)", load.acked(), minMax(read), hwm>>20, before>>20)
+	if len(read) != 48 || minMax(read)[0] == 0 {
+		t.Errorf("%d reads complete, holding %v alerts; want 48 reads, none empty", len(read), minMax(read))
+	}
+	if hwm > limit {
+		t.Errorf("peak RSS %d MiB, over the 128 MiB budget", hwm>>20)
+	}
+}
+
+func minMax(xs []int) [2]int {
+	if len(xs) == 0 {
+		return [2]int{}
+	}
+	return [2]int{slices.Min(xs), slices.Max(xs)}
 }

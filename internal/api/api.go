@@ -3,6 +3,7 @@
 package api
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,11 +25,16 @@ type Source interface {
 	Incident(id string) (quell.Incident, bool)
 }
 
-// Pages of incidents: a read costs at most maxPage incidents of memory,
-// however many quell holds.
+// Pages of incidents: a read costs at most maxPage incidents, and
+// maxPageAlerts member alerts (unless one incident alone has more), of
+// memory, however many quell holds.
 const (
-	defaultPage = 100
-	maxPage     = 1000
+	defaultPage   = 100
+	maxPage       = 1000
+	maxPageAlerts = 5000
+	// maxReading pages are copied and written at once; more reads wait
+	// their turn, so that many readers cost no more memory than a few.
+	maxReading = 4
 )
 
 // Ready reports whether quell can accept alerts; nil when it can.
@@ -36,25 +42,35 @@ type Ready func() error
 
 // Register mounts the incident routes on mux.
 func Register(mux *http.ServeMux, src Source) {
+	reading := make(chan struct{}, maxReading)
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseQuery(r.URL.Query())
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		// One more than the page says whether another page follows.
+		select {
+		case reading <- struct{}{}:
+			defer func() { <-reading }()
+		case <-r.Context().Done():
+			return
+		}
+		// The source, asked for one more incident than the page holds
+		// (see correlate.Query), says whether another page follows: it
+		// returns more than the page holds.
 		limit := q.Limit
 		q.Limit++
 		incs := src.Incidents(q)
-		page := struct {
-			Incidents []quell.Incident `json:"incidents"`
-			Next      string           `json:"next,omitempty"`
-		}{Incidents: incs}
-		if len(incs) > limit {
-			page.Incidents = incs[:limit]
-			page.Next = encodeCursor(correlate.CursorOf(incs[limit-1]))
+		n, alerts := 0, 0
+		for n < min(limit, len(incs)) && (n == 0 || alerts+len(incs[n].Alerts) <= maxPageAlerts) {
+			alerts += len(incs[n].Alerts)
+			n++
 		}
-		writeJSON(w, http.StatusOK, page)
+		next := ""
+		if n < len(incs) {
+			next = encodeCursor(correlate.CursorOf(incs[n-1]))
+		}
+		writeIncidents(w, incs[:n], next)
 	})
 	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		inc, ok := src.Incident(r.PathValue("id"))
@@ -66,10 +82,34 @@ func Register(mux *http.ServeMux, src Source) {
 	})
 }
 
+// writeIncidents streams a page, an incident at a time: the response is
+// never whole in memory.
+func writeIncidents(w http.ResponseWriter, incs []quell.Incident, next string) {
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"incidents":[`)
+	enc := json.NewEncoder(bw)
+	for i := range incs {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(&incs[i]); err != nil {
+			return // the client went away, or a write failed
+		}
+	}
+	bw.WriteByte(']')
+	if next != "" {
+		bw.WriteString(`,"next":`)
+		enc.Encode(next)
+	}
+	bw.WriteString("}\n")
+	bw.Flush()
+}
+
 // parseQuery reads ?status=open|resolved, ?limit=N and ?cursor=NEXT (the
 // "next" of the page before).
 func parseQuery(v url.Values) (correlate.Query, error) {
-	q := correlate.Query{Status: quell.IncidentStatus(v.Get("status")), Limit: defaultPage}
+	q := correlate.Query{Status: quell.IncidentStatus(v.Get("status")), Limit: defaultPage, MaxAlerts: maxPageAlerts}
 	if q.Status != "" && q.Status != quell.IncidentOpen && q.Status != quell.IncidentResolved {
 		return q, fmt.Errorf("status must be open or resolved, got %q", q.Status)
 	}

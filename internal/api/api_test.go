@@ -20,11 +20,11 @@ type fakeSource []quell.Incident
 func (f fakeSource) Incidents(q correlate.Query) []quell.Incident {
 	out := []quell.Incident{}
 	for _, inc := range f {
-		if (q.Status == "" || inc.Status == q.Status) && q.After.Before(correlate.CursorOf(inc)) && len(out) < q.Limit {
+		if (q.Status == "" || inc.Status == q.Status) && q.After.Before(correlate.CursorOf(inc)) {
 			out = append(out, inc)
 		}
 	}
-	return out
+	return out[:q.Taken(len(out), func(i int) int { return len(out[i].Alerts) })]
 }
 
 func (f fakeSource) Incident(id string) (quell.Incident, bool) {
@@ -114,17 +114,28 @@ func TestRoutes(t *testing.T) {
 
 // TestIncidentsPages: ?limit pages the incidents, newest first, and each
 // page's next cursor leads to the following one until none is left.
+// TestIncidentsPages: pages of ?limit incidents, or fewer when their alerts
+// would pass maxPageAlerts (one incident at least), follow one another by
+// cursor and hold every incident once.
 func TestIncidentsPages(t *testing.T) {
+	pages(t, "limit=3", 0, "[3 3 1]")
+	pages(t, "limit=100", maxPageAlerts*2/5, "[2 2 2 1]") // a third would pass the bound
+	pages(t, "limit=100", maxPageAlerts+1, "[1 1 1 1 1 1 1]")
+}
+
+func pages(t *testing.T, limit string, alerts int, want string) {
+	t.Helper()
 	t0 := time.Unix(1_700_000_000, 0)
 	var src fakeSource
 	for i := range 7 {
-		src = append(src, quell.Incident{ID: fmt.Sprintf("i%d", i), Status: quell.IncidentOpen, CreatedAt: t0.Add(-time.Duration(i) * time.Second)})
+		src = append(src, quell.Incident{ID: fmt.Sprintf("i%d", i), Status: quell.IncidentOpen, CreatedAt: t0.Add(-time.Duration(i) * time.Second),
+			Alerts: make([]quell.IncidentAlert, alerts)})
 	}
 	mux := http.NewServeMux()
 	Register(mux, src)
 	var seen []string
 	var sizes []int
-	for path := "/api/v1/incidents?limit=3"; path != ""; {
+	for path := "/api/v1/incidents?" + limit; path != ""; {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		var page struct {
@@ -140,10 +151,10 @@ func TestIncidentsPages(t *testing.T) {
 		}
 		path = ""
 		if page.Next != "" {
-			path = "/api/v1/incidents?limit=3&cursor=" + page.Next
+			path = "/api/v1/incidents?" + limit + "&cursor=" + page.Next
 		}
 	}
-	if fmt.Sprint(sizes) != "[3 3 1]" || fmt.Sprint(seen) != "[i0 i1 i2 i3 i4 i5 i6]" {
-		t.Fatalf("pages of %v holding %v; want [3 3 1] holding every incident once, newest first", sizes, seen)
+	if fmt.Sprint(sizes) != want || fmt.Sprint(seen) != "[i0 i1 i2 i3 i4 i5 i6]" {
+		t.Fatalf("%s, %d alerts each: pages of %v holding %v; want %s holding every incident once, newest first", limit, alerts, sizes, seen, want)
 	}
 }

@@ -73,7 +73,7 @@ func (s *Set) Remove(key int, p *Pipeline) {
 }
 
 // Incidents answers q across every pipeline: each gives its first page,
-// and the merged order's first q.Limit are the answer.
+// and the merged order's first, as q takes them, are the answer.
 func (s *Set) Incidents(q correlate.Query) []quell.Incident {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -90,10 +90,7 @@ func (s *Set) Incidents(q correlate.Query) []quell.Incident {
 		}
 		return 0
 	})
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out
+	return out[:q.Taken(len(out), func(i int) int { return len(out[i].Alerts) })]
 }
 
 // Count is how many incidents every pipeline holds with status ("" for all).
