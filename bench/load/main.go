@@ -13,7 +13,10 @@
 //	go run ./bench/load --quell bin/quell --sync batch,interval,none --alertmanager http://127.0.0.1:9093
 //
 // --crash then kills each started quell with SIGKILL at the end of its load
-// and reports how long the restart took to be ready again.
+// and reports how long the restart took to be ready again. --clickhouse DSN
+// gives each started quell a fresh database on that server to write to and
+// reports, once it stopped, the rows it stored for the occurrences counted.
+// Every started quell's peak resident memory is printed.
 //
 // The generator runs on the same machine as its target unless you move it:
 // its CPU use is then part of what bounds the figures.
@@ -42,12 +45,13 @@ func main() {
 	bin := flag.String("quell", "", "a quell binary to start once per --sync setting, instead of --target")
 	crash := flag.Bool("crash", false, "with --quell: kill each quell with SIGKILL in the last half second of its load, restart it on the same data dir, and report how long it took to be ready")
 	syncs := flag.String("sync", "batch,interval,none", "with --quell: the journal.sync settings to measure, comma-separated")
+	chDSN := flag.String("clickhouse", "", "with --quell: a ClickHouse server's DSN; each started quell writes to a fresh database there")
 	flag.Parse()
 	targets := []target{{name: "quell", url: strings.TrimSuffix(*url, "/")}}
 	if *bin != "" {
 		targets = nil
 		for _, s := range strings.Split(*syncs, ",") {
-			targets = append(targets, target{name: "quell " + s, sync: s, bin: *bin})
+			targets = append(targets, target{name: "quell " + s, sync: s, bin: *bin, clickhouse: *chDSN})
 		}
 	}
 	if err := loadTest(targets, *am, *dur, *warmup, *conc, *batch, *distinct, *churn, *crash); err != nil {
@@ -59,8 +63,9 @@ func main() {
 // target is a quell to measure: at url, or started from bin with
 // journal.sync set to sync.
 type target struct {
-	name, url string
-	sync, bin string
+	name, url  string
+	sync, bin  string
+	clickhouse string // a server for it to write to, when set
 }
 
 func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batch, distinct int, churn float64, crash bool) error {
@@ -100,13 +105,22 @@ func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batc
 	fmt.Printf("the generator shares this machine with its target: %d CPUs, GOMAXPROCS %d\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	// One target at a time: measured side by side they would share the CPUs.
 	var results []result
-	var restarts []string
+	var notes []string
 	for _, p := range phases {
 		p.concurrency, p.warmup, p.dur = conc, warmup, dur
 		var q *quell
+		var store *storage
 		if p.target.bin != "" {
 			var err error
-			if q, err = startQuell(p.target.bin, p.target.sync); err != nil {
+			dsn := ""
+			if p.target.clickhouse != "" {
+				if store, err = newStorage(p.target.bin, p.target.clickhouse); err != nil {
+					return err
+				}
+				defer store.drop()
+				dsn = store.dsn
+			}
+			if q, err = startQuell(p.target.bin, p.target.sync, dsn); err != nil {
 				return err
 			}
 			p.target.url = q.url()
@@ -129,11 +143,15 @@ func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batc
 			if serr != nil {
 				err = errors.Join(err, serr)
 			}
-			restarts = append(restarts, fmt.Sprintf("%s: killed with SIGKILL under load, ready again after %s (%s), peak RSS %s",
+			notes = append(notes, fmt.Sprintf("%s: killed with SIGKILL under load, ready again after %s (%s), peak RSS %s",
 				p.name, took.Round(time.Millisecond), q.restarted(), q.peakRSS()))
 		}
 		if q != nil {
+			notes = append(notes, fmt.Sprintf("%s: peak RSS %s", p.name, q.peakRSS()))
 			q.stop()
+		}
+		if store != nil {
+			notes = append(notes, p.name+": "+store.report())
 		}
 		if err != nil && !crash {
 			return err
@@ -141,7 +159,7 @@ func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batc
 		results = append(results, r)
 	}
 	defer func() {
-		for _, s := range restarts {
+		for _, s := range notes {
 			fmt.Println(s)
 		}
 	}()

@@ -16,21 +16,25 @@ import (
 )
 
 // quell is a quell serve this command started: on a fresh data dir, with
-// journal.sync set and the per-client quota off (one generator is one
-// client).
+// journal.sync set, writing to ClickHouse when given a DSN, and otherwise
+// the default config.
 type quell struct {
 	bin, dir, cfg, addr string
 	cmd                 *exec.Cmd
 	log                 *syncBuffer
 }
 
-func startQuell(bin, sync string) (*quell, error) {
+func startQuell(bin, sync, clickhouse string) (*quell, error) {
 	dir, err := os.MkdirTemp("", "quell-load-")
 	if err != nil {
 		return nil, err
 	}
 	q := &quell{bin: bin, dir: dir, cfg: filepath.Join(dir, "quell.yaml")}
-	if err := os.WriteFile(q.cfg, []byte("ingest:\n  rate_per_client: 0\njournal:\n  sync: "+sync+"\n"), 0o644); err != nil {
+	cfg := "journal:\n  sync: " + sync + "\n"
+	if clickhouse != "" {
+		cfg += "clickhouse:\n  dsn: " + clickhouse + "\n"
+	}
+	if err := os.WriteFile(q.cfg, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

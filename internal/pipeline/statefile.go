@@ -56,8 +56,15 @@ func encodeState(w io.Writer, s saved) error {
 			return err
 		}
 	}
+	// Held decisions carry their raw payloads, which encoding/json would
+	// validate again byte by byte: written directly, as the same JSON.
+	var b []byte
 	for i := range s.Held {
-		if err := enc.Encode(record{Held: &s.Held[i]}); err != nil {
+		b = append(b[:0], `{"held":{"decision":`...)
+		b = s.Held[i].Decision.AppendJSON(b)
+		id, _ := json.Marshal(s.Held[i].Incident)
+		b = append(append(append(b, `,"incident":`...), id...), "}}\n"...)
+		if _, err := bw.Write(b); err != nil {
 			return err
 		}
 	}
