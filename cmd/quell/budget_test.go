@@ -13,7 +13,7 @@ import (
 	"github.com/quellhq/quell/internal/budget"
 )
 
-// TestMemoryBudget floods quell on its default memory budget (1 GiB on a
+// TestMemoryBudget floods quell on its default memory budget (512 MiB on a
 // machine without a container limit) with 3,000 distinct alerts of 100
 // labels of 4 KiB and an 8 KiB annotation, each within every ingest limit
 // (1.25 GB of alerts), from four senders that retry a 503 as Alertmanager

@@ -133,7 +133,7 @@ func (b *Budget) SinkBytes() int64 { return int64(sinkShare * float64(b.limit)) 
 func (b *Budget) QueueBytes() int64 { return int64(queueShare * float64(b.limit)) }
 
 // DefaultLimit is three quarters of the memory limit of the process's
-// cgroup (a container's limit), or 1 GiB without one.
+// cgroup (a container's limit), or 512 MiB without one.
 func DefaultLimit() int64 {
 	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
 		b, err := os.ReadFile(path)
@@ -145,5 +145,5 @@ func DefaultLimit() int64 {
 			return n / 4 * 3
 		}
 	}
-	return 1 << 30
+	return 512 << 20
 }

@@ -31,7 +31,7 @@ type Config struct {
 	// MemoryLimit bounds the process's memory in bytes (see package budget):
 	// past it ingest answers 503 and the correlator evicts its least active
 	// incidents. 0 means three quarters of the container's (cgroup's)
-	// limit, or 1 GiB without one.
+	// limit, or 512 MiB without one.
 	MemoryLimit Bytes `yaml:"memory_limit"`
 	// Decisions, when set, is a file the decision log is appended to.
 	Decisions string `yaml:"decisions"`
