@@ -1,6 +1,7 @@
 package quell
 
 import (
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -64,6 +65,37 @@ func (a *Alert) AppendJSON(b []byte, withRaw bool) []byte {
 		b = append(b, `,"raw":`...)
 		b = append(b, a.Raw...)
 	}
+	return append(b, '}')
+}
+
+// AppendJSON appends m's JSON, as encoding/json would write it, to b: the
+// correlator's saved state holds one per member alert.
+func (m *IncidentAlert) AppendJSON(b []byte) []byte {
+	b = append(b, `{"fingerprint":"`...)
+	b = append(b, m.Fingerprint.String()...)
+	b = append(b, `","source":`...)
+	b = appendString(b, m.Source)
+	b = append(b, `,"status":`...)
+	b = appendString(b, string(m.Status))
+	b = append(b, `,"labels":`...)
+	b = appendMap(b, m.Labels)
+	if len(m.Annotations) > 0 {
+		b = append(b, `,"annotations":`...)
+		b = appendMap(b, m.Annotations)
+	}
+	b = append(b, `,"startsAt":`...)
+	b = appendTime(b, m.StartsAt)
+	b = append(b, `,"endsAt":`...)
+	b = appendTime(b, m.EndsAt)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(m.Count), 10)
+	b = append(b, `,"lastSeen":`...)
+	b = appendTime(b, m.LastSeen)
+	if m.Flapping {
+		b = append(b, `,"flapping":true`...)
+	}
+	b = append(b, `,"reason":`...)
+	b = appendString(b, m.Reason)
 	return append(b, '}')
 }
 

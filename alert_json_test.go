@@ -39,6 +39,17 @@ func FuzzAppendJSON(f *testing.F) {
 		if !reflect.DeepEqual(gd, wd) {
 			t.Fatalf("Decision.AppendJSON read back as\n%+v\nencoding/json as\n%+v", gd, wd)
 		}
+		// A member alert as an incident holds it.
+		m := IncidentAlert{Fingerprint: a.Fingerprint, Source: a.Source, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
+			StartsAt: at, EndsAt: at.Add(time.Minute), Count: int(ns % 1000), LastSeen: at, Flapping: ns%2 == 0, Reason: av}
+		if want, err = json.Marshal(&m); err != nil {
+			t.Fatal(err)
+		}
+		var gm, wm IncidentAlert
+		readBoth(t, m.AppendJSON(nil), want, &gm, &wm)
+		if !reflect.DeepEqual(gm, wm) {
+			t.Fatalf("IncidentAlert.AppendJSON read back as\n%+v\nencoding/json as\n%+v", gm, wm)
+		}
 	})
 }
 

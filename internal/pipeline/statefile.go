@@ -39,6 +39,10 @@ func encodeState(w io.Writer, s saved) error {
 	if err := enc.Encode(record{Version: stateVersion, Header: &head}); err != nil {
 		return err
 	}
+	// Member alerts and held decisions, most of a state, are written
+	// directly, as the same JSON: encoding/json walks their label maps by
+	// reflection and validates held raw payloads again byte by byte.
+	var b []byte
 	for i := range s.Incidents {
 		inc := s.Incidents[i]
 		inc.Alerts = nil
@@ -46,7 +50,9 @@ func encodeState(w io.Writer, s saved) error {
 			return err
 		}
 		for j := range s.Incidents[i].Alerts {
-			if err := enc.Encode(record{Member: &s.Incidents[i].Alerts[j]}); err != nil {
+			b = append(b[:0], `{"member":`...)
+			b = append(s.Incidents[i].Alerts[j].AppendJSON(b), "}\n"...)
+			if _, err := bw.Write(b); err != nil {
 				return err
 			}
 		}
@@ -56,9 +62,6 @@ func encodeState(w io.Writer, s saved) error {
 			return err
 		}
 	}
-	// Held decisions carry their raw payloads, which encoding/json would
-	// validate again byte by byte: written directly, as the same JSON.
-	var b []byte
 	for i := range s.Held {
 		b = append(b[:0], `{"held":{"decision":`...)
 		b = s.Held[i].Decision.AppendJSON(b)

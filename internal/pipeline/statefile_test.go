@@ -86,3 +86,39 @@ func TestStateFileOfEarlierVersions(t *testing.T) {
 		t.Fatalf("read back\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+// BenchmarkEncodeState writes a state of 1,000 incidents of 20 alerts with
+// 10 labels each, their 20,000 tracked alerts and 10,000 held decisions: a
+// busy quell's save, which runs every few seconds under load.
+func BenchmarkEncodeState(b *testing.B) {
+	at := time.Unix(1_700_000_000, 0).UTC()
+	var s saved
+	for i := range 1000 {
+		inc := correlate.IncidentState{Incident: quell.Incident{ID: fmt.Sprintf("inc-%d", i), Status: quell.IncidentOpen, CreatedAt: at}}
+		for j := range 20 {
+			fp := quell.Fingerprint(20*i + j + 1)
+			labels := map[string]string{"alertname": "HighLatency", "service": fmt.Sprintf("svc%d", i)}
+			for k := range 8 {
+				labels[fmt.Sprintf("label%d", k)] = fmt.Sprintf("value-%d-%d", j, k)
+			}
+			m := quell.IncidentAlert{Fingerprint: fp, Status: quell.Firing, Labels: labels, Annotations: map[string]string{"summary": "p99 over 1s"},
+				StartsAt: at, Count: 3, LastSeen: at, Reason: "score 0.81: shares service"}
+			inc.Alerts = append(inc.Alerts, m)
+			s.Alerts = append(s.Alerts, &dedupe.State{Fingerprint: fp, Status: quell.Firing, FirstSeen: at, LastSeen: at, Count: 3})
+			if len(s.Held) < 10000 {
+				s.Held = append(s.Held, correlate.HeldDecision{Incident: inc.ID, Decision: quell.Decision{At: at, Action: quell.ActionJoined, Incident: inc.ID,
+					Reason: m.Reason, Alert: quell.Alert{Source: "alertmanager", Status: quell.Firing, Labels: labels, StartsAt: at,
+						Raw: []byte(`{"labels":{"alertname":"HighLatency","service":"svc"},"annotations":{"summary":"p99 over 1s"},"startsAt":"2023-11-14T22:13:20Z"}`)}}})
+			}
+		}
+		s.Incidents = append(s.Incidents, inc)
+	}
+	var out bytes.Buffer
+	for b.Loop() {
+		out.Reset()
+		if err := encodeState(&out, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(out.Len())/1e6, "MB/state")
+}
