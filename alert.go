@@ -95,10 +95,15 @@ func (a *Alert) EventTime() time.Time {
 
 // Size estimates the bytes the alert holds in memory: its raw payload,
 // labels and annotations, and what their maps and the struct cost beyond.
-func (a *Alert) Size() int {
-	n := 512 + len(a.Raw)
-	for _, kv := range []map[string]string{a.Labels, a.Annotations} {
-		for k, v := range kv {
+func (a *Alert) Size() int { return 512 + len(a.Raw) + entriesSize(a.Labels, a.Annotations) }
+
+// entriesSize is what label or annotation maps hold: their strings' bytes
+// and, per entry, an estimate of the map bucket and string headers, so that
+// many small entries count too.
+func entriesSize(ms ...map[string]string) int {
+	n := 0
+	for _, m := range ms {
+		for k, v := range m {
 			n += 48 + len(k) + len(v)
 		}
 	}

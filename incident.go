@@ -66,6 +66,9 @@ type Decision struct {
 	At       time.Time `json:"at"`
 }
 
+// Size estimates the bytes a member alert holds in memory (see Alert.Size).
+func (m *IncidentAlert) Size() int { return 256 + len(m.Reason) + entriesSize(m.Labels, m.Annotations) }
+
 // Size estimates the bytes a decision holds in memory (see Alert.Size).
 func (d *Decision) Size() int { return 128 + len(d.Reason) + len(d.Incident) + d.Alert.Size() }
 

@@ -8,11 +8,10 @@ import (
 )
 
 // Query asks for incidents newest first (by creation, then id): those with
-// Status ("" for all) that come after the cursor After, at most Limit (all
-// when Limit is 0), and none once those before hold more than MaxAlerts
-// member alerts (no bound when 0; the first two always): one incident more
-// than a page of at most MaxAlerts alerts holds, so that the caller knows
-// whether another page follows. Only the page is copied out of the engine.
+// Status ("" for all) that come after the cursor After, as Taken takes
+// them: at most Limit (all when 0), and at most MaxAlerts member alerts in
+// all (no bound when 0) and the incident after them. Only those are copied
+// out of the engine.
 type Query struct {
 	Status    quell.IncidentStatus
 	After     Cursor
@@ -20,23 +19,31 @@ type Query struct {
 	MaxAlerts int
 }
 
-// Taken is how many of n ordered incidents q takes, given each one's
-// number of alerts (see Query).
-func (q Query) Taken(n int, alerts func(i int) int) int {
+// Page is how many of n ordered incidents, of alerts(i) alerts each, make
+// a page of q: at most Limit, and none that would take the page past
+// MaxAlerts alerts (the first whatever its size).
+func (q Query) Page(n int, alerts func(i int) int) int {
 	if q.Limit > 0 {
 		n = min(n, q.Limit)
 	}
-	if q.MaxAlerts <= 0 {
-		return n
-	}
 	sum := 0
 	for i := range n {
-		if i >= 2 && sum > q.MaxAlerts {
+		if sum += alerts(i); q.MaxAlerts > 0 && i > 0 && sum > q.MaxAlerts {
 			return i
 		}
-		sum += alerts(i)
 	}
 	return n
+}
+
+// Taken is how many of them a source returns: the page and, when MaxAlerts
+// ended it, the incident after it, so that the caller can tell whether
+// another page follows (for Limit, it asks for one more).
+func (q Query) Taken(n int, alerts func(i int) int) int {
+	k := q.Page(n, alerts)
+	if k < n && (q.Limit <= 0 || k < q.Limit) {
+		k++
+	}
+	return k
 }
 
 // Cursor is an incident's place in the newest-first order; the zero Cursor

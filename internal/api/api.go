@@ -58,14 +58,10 @@ func Register(mux *http.ServeMux, src Source) {
 		// The source, asked for one more incident than the page holds
 		// (see correlate.Query), says whether another page follows: it
 		// returns more than the page holds.
-		limit := q.Limit
+		page := q
 		q.Limit++
 		incs := src.Incidents(q)
-		n, alerts := 0, 0
-		for n < min(limit, len(incs)) && (n == 0 || alerts+len(incs[n].Alerts) <= maxPageAlerts) {
-			alerts += len(incs[n].Alerts)
-			n++
-		}
+		n := page.Page(len(incs), func(i int) int { return len(incs[i].Alerts) })
 		next := ""
 		if n < len(incs) {
 			next = encodeCursor(correlate.CursorOf(incs[n-1]))

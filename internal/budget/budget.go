@@ -1,9 +1,9 @@
-// Package budget bounds quell's memory in bytes. One limit serves four
+// Package budget bounds quell's memory in bytes. One limit serves three
 // ends: the Go runtime's soft limit (debug.SetMemoryLimit), so that the
 // collector works harder as the process nears it; shares for the
-// correlator's state and the queue of accepted alerts, which they hold to
-// by their own count of bytes; and admission, so that ingest answers 503
-// before what is live passes its share.
+// correlator's state, the queue of accepted alerts and a sink's buffer,
+// which they hold to by their own count of bytes; and admission, so that
+// ingest answers 503 before what is live passes its share.
 package budget
 
 import (

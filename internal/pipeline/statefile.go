@@ -14,10 +14,11 @@ import (
 
 // The state file is a stream of JSON records, one per line: a header (the
 // snapshot without its incidents, alerts and held decisions), each incident
-// followed by its member alerts, the tracked alerts, the held decisions. Written and read a record at a
-// time, a save or restore holds one alert's encoding at once, not the
-// whole state's. A last record marks the end, so that a file cut short
-// at a record's boundary is not taken for a smaller state.
+// followed by its member alerts, the tracked alerts, the held decisions.
+// Written and read a record at a time, a save or restore holds one alert's
+// encoding at once, not the whole state's. A last record marks the end, so
+// that a file cut short at a record's boundary is not taken for a smaller
+// state.
 const stateVersion = 2
 
 type record struct {

@@ -30,13 +30,8 @@ func TestSchemaOnCurrentClickHouse(t *testing.T) {
 			add(fmt.Sprintf("migration %04d_%s statement %d", m.version, m.name, i+1), s)
 		}
 	}
-	r := DefaultRetention()
 	for _, tb := range retained {
-		days := r.RawDays
-		if tb.aggregate {
-			days = r.AggregateDays
-		}
-		add("retention of "+tb.table, ttlStatement(tb.table, tb.column, days))
+		add("retention of "+tb.table, tb.statement(DefaultRetention()))
 	}
 	at := time.Now().UTC().Truncate(time.Hour) // within the retention: older rows go at once
 	add("repeats", fmt.Sprintf(`INSERT INTO repeats SELECT number, toFixedString(leftPad(toString(number %% 10), 16, '0'), 16),

@@ -28,11 +28,14 @@ func (r Retention) validate() error {
 	return nil
 }
 
-// retained names each table's time column and whether it is an aggregate.
-var retained = []struct {
+// retainedTable is a table, its time column and whether it is an aggregate.
+type retainedTable struct {
 	table, column string
 	aggregate     bool
-}{
+}
+
+// retained are the tables a retention applies to.
+var retained = []retainedTable{
 	{"alerts", "event_time", false},
 	{"decisions", "event_time", false},
 	{"alert_state_changes", "event_time", false},
@@ -69,20 +72,25 @@ func ApplyRetention(ctx context.Context, conn driver.Conn, r Retention) ([]strin
 	}
 	var done []string
 	for _, t := range retained {
-		days := r.RawDays
-		if t.aggregate {
-			days = r.AggregateDays
-		}
-		if err := conn.Exec(ctx, ttlStatement(t.table, t.column, days)); err != nil {
+		if err := conn.Exec(ctx, t.statement(r)); err != nil {
 			return done, fmt.Errorf("setting the retention of %s: %w", t.table, err)
 		}
-		done = append(done, fmt.Sprintf("%s: %d days", t.table, days))
+		done = append(done, fmt.Sprintf("%s: %d days", t.table, t.days(r)))
 	}
 	return done, nil
 }
 
-func ttlStatement(table, column string, days int) string {
-	return fmt.Sprintf("ALTER TABLE %s MODIFY TTL %s + INTERVAL %d DAY", table, column, days)
+// days is how long r keeps the table's rows.
+func (t retainedTable) days(r Retention) int {
+	if t.aggregate {
+		return r.AggregateDays
+	}
+	return r.RawDays
+}
+
+// statement sets the table's TTL to what r keeps.
+func (t retainedTable) statement(r Retention) string {
+	return fmt.Sprintf("ALTER TABLE %s MODIFY TTL %s + INTERVAL %d DAY", t.table, t.column, t.days(r))
 }
 
 // hasTTL tells whether a server version ("18.16.1", "24.8.4.13") knows
