@@ -82,6 +82,7 @@ type loadGen struct {
 	mu    sync.Mutex
 	uids  []string
 	n     atomic.Int64
+	next  atomic.Int64 // the last uid's number: every one up to it was sent
 	quit  chan struct{}
 	wg    sync.WaitGroup
 	fails atomic.Int64
@@ -96,7 +97,6 @@ func startLoad(t *testing.T, url string) *loadGen { return startLoadPadded(t, ur
 // pad bytes.
 func startLoadPadded(t *testing.T, url string, pad int) *loadGen {
 	g := &loadGen{quit: make(chan struct{})}
-	var next atomic.Int64
 	for w := 0; w < 4; w++ {
 		g.wg.Go(func() {
 			for {
@@ -108,7 +108,7 @@ func startLoadPadded(t *testing.T, url string, pad int) *loadGen {
 				var body []amAlert
 				var uids []string
 				for range 20 {
-					i := next.Add(1)
+					i := g.next.Add(1)
 					uid := "a" + strconv.FormatInt(i, 10)
 					uids = append(uids, uid)
 					a := loadAlert(uid, time.Now().UTC(), time.Time{})
@@ -161,6 +161,16 @@ func post(url string, body []amAlert) bool {
 }
 
 func (g *loadGen) acked() int64 { return g.n.Load() }
+
+// sent lists every uid posted, answered 2xx or not: a request cut by a
+// crash may still have been accepted.
+func (g *loadGen) sent() []string {
+	uids := make([]string, g.next.Load())
+	for i := range uids {
+		uids[i] = "a" + strconv.Itoa(i+1)
+	}
+	return uids
+}
 
 // waitAcked waits until n alerts were acknowledged in all.
 func (g *loadGen) waitAcked(t *testing.T, n int64) {
