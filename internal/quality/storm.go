@@ -35,6 +35,7 @@ var Families = []Family{
 	{"deep-chain", 8, 20, chain, true, []style{prometheus, trace}},
 	{"wide-fanout", 30, 120, fanout, false, []style{datadog, trace, splunk}},
 	{"host-centric", 15, 60, mesh, false, []style{datadog, splunk}},
+	{"instances", 6, 30, layered, true, []style{anomaly, trace}},
 }
 
 // style is how a sender labels an alert about one entity.
@@ -45,13 +46,20 @@ const (
 	datadog                 // host, service, monitor_id, env
 	splunk                  // host (a pod or a node), source, sourcetype
 	trace                   // service and peer_service of a failing call
+	// anomaly: the fault-alert data sets' shape (faultalerts.py): one
+	// alertname for every metric, about a numbered service instance, with
+	// the host's address as instance; a host's own metrics with the
+	// address as service; calls between instances; log error bursts. The
+	// graph names hosts, which the alerts know only by address.
+	anomaly
 )
 
 // system is one generated deployment.
 type system struct {
 	services []service
 	nodes    []string
-	calls    [][]int // callees of each service
+	addrs    []string // each node's address as alerts name it
+	calls    [][]int  // callees of each service
 	callers  [][]int
 	ns       string
 	interval int64 // metric rule evaluation interval, ms
@@ -124,15 +132,23 @@ func build(f Family, r *rand.Rand) *system {
 		}
 	}
 	nodes := max(2, n/4)
+	instances := slices.Contains(f.Styles, anomaly)
 	for i := range nodes {
-		sys.nodes = append(sys.nodes, fmt.Sprintf("ip-10-%d-%d-%d", r.IntN(4), r.IntN(250), 10+i))
+		name, addr := fmt.Sprintf("ip-10-%d-%d-%d", r.IntN(4), r.IntN(250), 10+i), ""
+		if instances {
+			name, addr = fmt.Sprintf("host%d", i+1), fmt.Sprintf("10.0.%d.%d", r.IntN(4), 2+i)
+		}
+		sys.nodes, sys.addrs = append(sys.nodes, name), append(sys.addrs, addr)
 	}
 	for i := range n {
 		s := service{name: serviceName(r, i), store: len(sys.calls[i]) == 0 && len(sys.callers[i]) > 0 && r.IntN(2) == 0}
 		rs := randName(r, "bcdfghjklmnpqrstvwxz2456789", 9+r.IntN(2))
-		for range 1 + r.IntN(3) {
-			s.pods = append(s.pods, pod{name: s.name + "-" + rs + "-" + randName(r, "bcdfghjklmnpqrstvwxz2456789", 5),
-				ip: fmt.Sprintf("10.%d.%d.%d", 100+r.IntN(100), r.IntN(250), 2+r.IntN(250)), node: r.IntN(nodes)})
+		for k := range 1 + r.IntN(3) {
+			name := s.name + "-" + rs + "-" + randName(r, "bcdfghjklmnpqrstvwxz2456789", 5)
+			if instances {
+				name = fmt.Sprintf("%s%d", s.name, k+1)
+			}
+			s.pods = append(s.pods, pod{name: name, ip: fmt.Sprintf("10.%d.%d.%d", 100+r.IntN(100), r.IntN(250), 2+r.IntN(250)), node: r.IntN(nodes)})
 		}
 		for m := range 2 + r.IntN(3) {
 			s.monitors = append(s.monitors, fmt.Sprint(1_000_000+i*10+m))
@@ -352,6 +368,11 @@ func (g *gen) ticks(from, to int64, fn func(at int64)) int64 {
 
 var (
 	promRules = []string{"HighErrorRate", "HighLatencyP99", "KubePodCrashLooping", "CPUThrottlingHigh", "KubeContainerOOMKilled", "ErrorBudgetBurn"}
+	metrics   = []string{"docker_cpu_total_pct", "docker_cpu_user_pct", "docker_memory_usage_pct", "docker_memory_rss_total",
+		"docker_network_in_bytes", "docker_network_out_errors", "docker_diskio_read_rate", "docker_cpu_core_ticks",
+		"redis_keyspace_hits", "http_server_latency_p99", "jvm_gc_pause_ms", "process_open_fds"}
+	logLines = []string{"an error occurred in the downstream service", "connection refused by upstream",
+		"request timed out after 3000 ms", "failed to read from cache, falling back"}
 	ddTitles  = []string{"Latency is high on {svc}", "Error rate above threshold for {svc}", "{svc} apdex degraded", "Hits dropped on {svc}"}
 	logSearch = []string{"Errors in {svc} logs", "Exceptions spike {svc}", "Timeouts logged by {svc}"}
 )
@@ -388,6 +409,15 @@ func (g *gen) serviceAlerts(id string, si int, from, to int64) int64 {
 				name := strings.ReplaceAll(logSearch[(k+si)%len(logSearch)], "{svc}", s.name)
 				l = map[string]string{"alertname": name, "host": p.name, "source": "/var/log/containers/" + p.name + ".log", "sourcetype": "kube:container:" + s.name}
 				summary = name
+			case anomaly:
+				if k == 0 && r.IntN(3) == 0 { // now and then a log error burst, once
+					line := logLines[r.IntN(len(logLines))]
+					g.emit(from+int64(r.IntN(60_000)), id, map[string]string{"alertname": "LogErrorBurst", "service": p.name, "severity": "warning"}, line)
+				}
+				metric, dir := metrics[r.IntN(len(metrics))], []string{"up", "down"}[r.IntN(2)]
+				l = map[string]string{"alertname": "MetricAnomaly", "service": p.name, "metric": metric, "direction": dir,
+					"instance": sys.addrs[p.node], "severity": "warning"}
+				summary = metric + " went " + dir + " on " + p.name
 			}
 			last = max(last, g.ticks(from+int64(r.IntN(20_000)), to, func(at int64) { g.emit(at, id, l, summary) }))
 		}
@@ -402,9 +432,18 @@ func (g *gen) traceAlerts(id string, caller, callee int, from, to int64) int64 {
 	a, b := g.sys.services[caller].name, g.sys.services[callee].name
 	op := "/" + b + "/" + []string{"get", "list", "update"}[g.r.IntN(3)]
 	l := map[string]string{"alertname": "TraceLatencyAnomaly", "service": a, "peer_service": b, "operation": op, "severity": "warning"}
+	summary := "latency of " + a + " -> " + b + " " + op
+	if slices.Contains(g.sys.styles, anomaly) { // between instances, the callee by address
+		pa := g.sys.services[caller].pods[g.r.IntN(len(g.sys.services[caller].pods))]
+		pb := g.sys.services[callee].pods[g.r.IntN(len(g.sys.services[callee].pods))]
+		op = fmt.Sprintf("http://%s:%d/%s_%s", g.sys.addrs[pb.node], 9380+callee%20, []string{"get", "set", "query"}[g.r.IntN(3)], b)
+		kind := []string{"PD", "PD", "500"}[g.r.IntN(3)]
+		l = map[string]string{"alertname": "TraceAnomaly", "service": pa.name, "peer_service": pb.name, "operation": op, "kind": kind, "severity": "warning"}
+		summary = kind + " on calls " + pa.name + " -> " + pb.name + " " + op
+	}
 	last := from
 	for at := from + int64(g.r.IntN(30_000)); at < to; at += int64(20_000 + g.r.IntN(70_000)) {
-		g.emit(at, id, l, "latency of "+a+" -> "+b+" "+op)
+		g.emit(at, id, l, summary)
 		last = at
 	}
 	return last
@@ -414,9 +453,13 @@ func (g *gen) nodeAlerts(id string, node int, from, to int64) {
 	name := g.sys.nodes[node]
 	for _, rule := range []string{"NodeHighCPU", "NodeMemoryPressure", "NodeNetworkErrors"}[:1+g.r.IntN(3)] {
 		var l map[string]string
-		if slices.Contains(g.sys.styles, prometheus) {
+		switch {
+		case slices.Contains(g.sys.styles, anomaly): // the host by address, unknown to the graph
+			metric := "system_" + strings.ToLower(strings.TrimPrefix(rule, "Node"))
+			l = map[string]string{"alertname": "MetricAnomaly", "service": g.sys.addrs[node], "metric": metric, "direction": "up", "instance": "system", "severity": "warning"}
+		case slices.Contains(g.sys.styles, prometheus):
 			l = map[string]string{"alertname": rule, "instance": name + ":9100", "node": name, "job": "node-exporter", "severity": "critical"}
-		} else {
+		default:
 			l = map[string]string{"alertname": "System " + rule + " on {host}", "host": name, "monitor_id": fmt.Sprint(9_000_000 + node), "scope": "host:" + name}
 		}
 		g.ticks(from, to, func(at int64) { g.emit(at, id, l, rule+" on "+name) })
