@@ -207,10 +207,12 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	}
 	saveFailed := lograte.New(log, slog.LevelError, "saving the correlator's state failed; the journal keeps every alert until a save succeeds", logEvery)
 	mem.Start(jrn.End())
-	// A save now makes the next restart start from here, and gives the
-	// sinks' logs a mark even on the first start.
-	if err := checkpoint(); err != nil {
-		saveFailed.Log("err", err)
+	if input == 0 {
+		// No saved state yet: one saved now gives the sinks' logs a mark
+		// before anything can be written to them twice. It is small.
+		if err := checkpoint(); err != nil {
+			saveFailed.Log("err", err)
+		}
 	}
 	started.Store(true)
 
@@ -226,7 +228,9 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 			tickFailed.Log("err", err)
 		}
 	})
-	lastSave := time.Now()
+	// The next save comes a second after the start, while alerts flow: it
+	// makes the next restart start from here.
+	var lastSave time.Time
 	go every(tickCtx, time.Second, func() {
 		// Save on schedule, sooner when a storm grows the journal, and at
 		// once when the journal cannot write: the cut frees its space.
