@@ -1,6 +1,7 @@
 package dedupe
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -117,5 +118,46 @@ func TestExpire(t *testing.T) {
 	}
 	if k, _ := tr.Observe(&quell.Alert{Fingerprint: 3, Status: quell.Firing, StartsAt: t0.Add(2 * time.Hour)}, t0.Add(2*time.Hour)); k != New {
 		t.Fatalf("firing after expiry is %s, want new", k)
+	}
+}
+
+// An alert toggling all day keeps at most Enter change times, and flaps
+// exactly when a tracker that kept every change would say so.
+func TestFlappingKeepsFewChanges(t *testing.T) {
+	cfg := FlapConfig{Window: 10 * time.Minute, Enter: 5, Leave: 2}
+	tr := NewTracker(cfg)
+	r := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var all []time.Time // every change, for the reference
+	flapping := false
+	at := t0
+	for i := range 2000 {
+		at = at.Add(time.Duration(r.IntN(300)) * time.Second)
+		a := &quell.Alert{Fingerprint: 9, Status: quell.Firing, StartsAt: at}
+		if i%2 == 1 {
+			a.Status = quell.Resolved
+		}
+		_, st := tr.Observe(a, at)
+		if i > 0 {
+			all = append(all, at)
+		}
+		n := 0
+		for _, c := range all {
+			if at.Sub(c) <= cfg.Window {
+				n++
+			}
+		}
+		switch {
+		case !flapping && n >= cfg.Enter:
+			flapping = true
+		case flapping && n <= cfg.Leave:
+			flapping = false
+		}
+		if st.Flapping != flapping {
+			t.Fatalf("change %d: flapping %v, a full history says %v (%d changes in the window)", i, st.Flapping, flapping, n)
+		}
+		if len(st.Changes) > cfg.Enter {
+			t.Fatalf("change %d: %d change times kept, want at most %d", i, len(st.Changes), cfg.Enter)
+		}
 	}
 }

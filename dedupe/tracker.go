@@ -49,7 +49,8 @@ type State struct {
 	Count     int       `json:"count"`
 	FirstSeen time.Time `json:"firstSeen"`
 	LastSeen  time.Time `json:"lastSeen"`
-	// Changes are the times of state changes still within the flap window.
+	// Changes are the times of the last state changes still within the
+	// flap window: at most Enter of them, all that the thresholds compare.
 	Changes  []time.Time `json:"changes,omitempty"`
 	Flapping bool        `json:"flapping,omitempty"`
 	// ExpiresAt is when a firing alert resolves by itself unless refreshed:
@@ -114,8 +115,14 @@ func (s *State) touch(a *quell.Alert, at time.Time) {
 	}
 }
 
-// change records a state change and re-evaluates flapping.
+// change records a state change and re-evaluates flapping. Only the last
+// Enter changes are kept: a count capped at Enter compares with Enter and
+// with Leave (below Enter) as the full count would, and an alert toggling
+// all day keeps a few times, not hundreds.
 func (t *Tracker) change(s *State, at time.Time) {
+	if keep := t.flap.Enter; keep > 0 && len(s.Changes) >= keep {
+		s.Changes = append(s.Changes[:0], s.Changes[len(s.Changes)-keep+1:]...)
+	}
 	s.Changes = append(s.Changes, at)
 	t.evalFlap(s, at)
 }
