@@ -14,6 +14,10 @@ type Config struct {
 	// SplunkResolveTimeout is how long a Splunk alert fires without Splunk
 	// firing it again (Splunk sends no resolve).
 	SplunkResolveTimeout time.Duration `yaml:"splunk_resolve_timeout"`
+	// ResolveTimeout: an alert posted to /api/v2/alerts without endsAt
+	// (amtool alert add, scripts) fires this long unless posted again, as
+	// Alertmanager's resolve_timeout. Prometheus always sends endsAt.
+	ResolveTimeout time.Duration `yaml:"resolve_timeout"`
 
 	// WebhookTokenFiles hold the tokens the ingest routes accept, one a line;
 	// none configured means the routes are open. Several files and lines let
@@ -84,7 +88,7 @@ type Config struct {
 // a Kafka publish waiting out a leader election.
 func DefaultConfig() Config {
 	return Config{
-		MaxBodyBytes: 10 << 20, SplunkResolveTimeout: 30 * time.Minute,
+		MaxBodyBytes: 10 << 20, SplunkResolveTimeout: 30 * time.Minute, ResolveTimeout: 5 * time.Minute,
 		MaxAlertsPerRequest: 10000, MaxLabelsPerAlert: 128, MaxLabelNameBytes: 256, MaxLabelValueBytes: 4096,
 		MaxAnnotationValueBytes: 16 << 10, MaxAnnotationBytes: 64 << 10, MaxFutureSkew: time.Hour,
 		MaxConcurrentRequests: 64, PublishWait: 10 * time.Second, RateBurst: 200,
@@ -103,6 +107,9 @@ func (c Config) Validate() error {
 	if c.SplunkResolveTimeout < time.Minute {
 		return fmt.Errorf("ingest.splunk_resolve_timeout is %s: set at least 1m, more than the alert's schedule interval (the default is %s)",
 			c.SplunkResolveTimeout, d.SplunkResolveTimeout)
+	}
+	if c.ResolveTimeout < time.Second {
+		return fmt.Errorf("ingest.resolve_timeout is %s: set at least 1s (the default is %s, as Alertmanager's)", c.ResolveTimeout, d.ResolveTimeout)
 	}
 	for _, f := range []struct {
 		name      string

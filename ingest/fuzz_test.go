@@ -101,7 +101,10 @@ func FuzzParseAlertmanagerWebhook(f *testing.F) {
 
 func FuzzParseAlertsV2(f *testing.F) {
 	addSeeds(f)
-	f.Fuzz(func(t *testing.T, body []byte) { checkParser(t, parseAlertsV2, body) })
+	parse := func(b []byte, now time.Time, lim limits) ([]quell.Alert, error) {
+		return parseAlertsV2(b, now, lim, 5*time.Minute)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkParser(t, parse, body) })
 }
 
 func FuzzParseDatadogWebhook(f *testing.F) {

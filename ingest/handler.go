@@ -110,7 +110,7 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 			return parseAlertmanagerWebhook(b, now, lim)
 		}},
 		PathAlertsV2: {format: "alertmanager_v2", emptyOK: true, parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
-			return parseAlertsV2(b, now, lim)
+			return parseAlertsV2(b, now, lim, cfg.ResolveTimeout)
 		}},
 		PathDatadog: {format: "datadog", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
 			return parseDatadogWebhook(b, now, lim)

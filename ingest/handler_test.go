@@ -259,3 +259,26 @@ func observations(t *testing.T, reg *prometheus.Registry, name string) uint64 {
 	}
 	return n
 }
+
+// A v2 alert posted without endsAt (amtool alert add, scripts) fires for
+// resolve_timeout from its start, as Alertmanager has it; one with endsAt
+// keeps it.
+func TestResolveTimeout(t *testing.T) {
+	pub := &fakeBus{}
+	cfg := DefaultConfig()
+	cfg.ResolveTimeout = 3 * time.Minute
+	h, _ := newTestHandler(t, cfg, pub)
+	body := `[{"labels":{"alertname":"A"}},{"labels":{"alertname":"B"},"endsAt":"` + now.Add(time.Hour).Format(time.RFC3339) + `"}]`
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", PathAlertsV2, strings.NewReader(body)))
+	if rec.Code != 200 || len(pub.batches) != 1 {
+		t.Fatalf("status %d, %d batches: %s", rec.Code, len(pub.batches), rec.Body)
+	}
+	got := pub.batches[0]
+	if !got[0].EndsAt.Equal(now.Add(3*time.Minute)) || got[0].Status != quell.Firing {
+		t.Errorf("without endsAt: ends %s (%s), want %s, firing", got[0].EndsAt, got[0].Status, now.Add(3*time.Minute))
+	}
+	if !got[1].EndsAt.Equal(now.Add(time.Hour)) {
+		t.Errorf("with endsAt: ends %s, want %s", got[1].EndsAt, now.Add(time.Hour))
+	}
+}

@@ -13,16 +13,27 @@ import (
 // startsAt is now (or endsAt, if that is earlier). Fingerprint is left for
 // the caller (see Handler).
 func ParseAlertsV2(body []byte, now time.Time) ([]quell.Alert, error) {
-	return parseAlertsV2(body, now, limits{})
+	return parseAlertsV2(body, now, limits{}, 0)
 }
 
-// parseAlertsV2 is ParseAlertsV2 within lim.
-func parseAlertsV2(body []byte, now time.Time, lim limits) ([]quell.Alert, error) {
+// parseAlertsV2 is ParseAlertsV2 within lim. With a resolveTimeout, a
+// firing alert without endsAt ends that long after now unless posted
+// again, as Alertmanager's resolve_timeout has it.
+func parseAlertsV2(body []byte, now time.Time, lim limits, resolveTimeout time.Duration) ([]quell.Alert, error) {
 	s := scanner{b: body, lim: lim}
 	if k := kindOf(s.peek()); k != "" && k != "an array" {
 		return nil, problemf("want a JSON array of alerts (Prometheus/Alertmanager v2 postable alerts), got %s%s", k, hint(body))
 	}
-	out, err := s.readAMAlerts(false, func(a *quell.Alert, r amAlert) error { return postableAlert(a, r, now) })
+	out, err := s.readAMAlerts(false, func(a *quell.Alert, r amAlert) error {
+		if r.endsAt.IsZero() && resolveTimeout > 0 {
+			from := now
+			if r.startsAt.After(now) { // from its start when that lies ahead
+				from = r.startsAt
+			}
+			r.endsAt = from.Add(resolveTimeout)
+		}
+		return postableAlert(a, r, now)
+	})
 	if err == nil {
 		err = s.end()
 	}

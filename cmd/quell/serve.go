@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
+	"github.com/quellhq/quell/internal/amapi"
 	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/budget"
 	"github.com/quellhq/quell/internal/bus"
@@ -30,6 +32,7 @@ import (
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/lograte"
 	"github.com/quellhq/quell/internal/pipeline"
+	"github.com/quellhq/quell/internal/silence"
 	"github.com/quellhq/quell/sinks"
 	"github.com/quellhq/quell/sinks/clickhouse"
 	"github.com/quellhq/quell/sinks/itsm"
@@ -389,6 +392,9 @@ type stageEnv struct {
 	// servesIngest and servesAPI say which routes this process mounted.
 	servesIngest, servesAPI bool
 	budget                  *budget.Budget // memory_limit
+	// silences: those of the configuration and those made through the
+	// API, applied by this process's ITSM sinks and shown by its API.
+	silences *silence.Store
 }
 
 func (sf stageFlags) load() (*stageEnv, error) {
@@ -431,8 +437,12 @@ func (sf stageFlags) load() (*stageEnv, error) {
 	if limit == 0 {
 		limit = budget.DefaultLimit()
 	}
+	silences, err := silence.NewStore(cfg.ITSM.Silences, filepath.Join(cfg.DataDir, "silences.json"))
+	if err != nil {
+		return nil, err
+	}
 	env := &stageEnv{cfg: cfg, topo: topo, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), reg: reg,
-		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir), budget: budget.New(limit)}
+		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir), budget: budget.New(limit), silences: silences}
 	registerBudget(reg, env.budget)
 	env.cfg.Correlate.MaxStateBytes = env.budget.StateBytes()
 	env.cfg.ClickHouse.MaxBufferedBytes = env.budget.SinkBytes()
@@ -502,7 +512,7 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 		if err != nil {
 			return nil, err
 		}
-		its, err := itsm.New(cfg.ITSM, store, env.dead, env.log, env.reg)
+		its, err := itsm.New(cfg.ITSM, store, env.silences, env.dead, env.log, env.reg)
 		if err != nil {
 			return nil, err
 		}
@@ -539,8 +549,9 @@ func (env *stageEnv) handleIngest(mux *http.ServeMux, h *ingest.Handler) {
 }
 
 // mountAPI serves the read API behind the API tokens when configured:
-// incidents (when this process correlates: set not nil) and the dead letters
-// of this process's sinks. Health probes stay open.
+// incidents and Alertmanager's alert routes (when this process correlates:
+// set not nil), the dead letters of this process's sinks, and silences.
+// Health probes stay open.
 func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 	tokens, err := ingest.LoadTokens(env.cfg.APITokenFiles...)
 	if err != nil {
@@ -549,11 +560,21 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 	api.RegisterHealth(mux, env.ready)
 	env.servesAPI = true
 	apiMux := http.NewServeMux()
+	reading := make(chan struct{}, api.MaxReading)
+	var src amapi.Source
 	if set != nil {
-		api.Register(apiMux, set)
+		api.Register(apiMux, set, reading)
+		src = set
 	}
 	api.RegisterDeadLetters(apiMux, env.dead.List)
+	amapi.Register(apiMux, src, env.silences, time.Now(), reading)
 	mux.Handle("/api/v1/", ingest.RequireToken(tokens, apiMux))
+	// Alertmanager's read API and silences; POST /api/v2/alerts stays
+	// ingest's (a method makes these patterns the more specific).
+	for _, p := range []string{"GET /api/v2/alerts", "GET /api/v2/alerts/groups", "GET /api/v2/status", "GET /api/v2/receivers",
+		"/api/v2/silences", "/api/v2/silence/"} {
+		mux.Handle(p, ingest.RequireToken(tokens, apiMux))
+	}
 	return nil
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the real Prometheus Alertmanager that quell's integration tests use as
-# a client, and prints the binary's path on stdout (the value of
-# QUELL_TEST_ALERTMANAGER). The build is cached and reused; it needs Go and
-# network to the Go module proxy the first time only.
+# Builds the real Prometheus Alertmanager and amtool that quell's integration
+# tests use as clients, and prints alertmanager's path on stdout (the value of
+# QUELL_TEST_ALERTMANAGER; amtool lies beside it). The build is cached and
+# reused; it needs Go and network to the Go module proxy the first time only.
 #
 #   QUELL_TEST_ALERTMANAGER="$(deploy/local/alertmanager.sh)"
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 
 version="${QUELL_ALERTMANAGER_VERSION:-v0.31.1}"
 bindir="${QUELL_ALERTMANAGER_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/quell/alertmanager/bin}"
-pkg="github.com/prometheus/alertmanager/cmd/alertmanager"
+mod="github.com/prometheus/alertmanager"
 bin="$bindir/alertmanager"
 
 log() { echo "alertmanager.sh: $*" >&2; }
@@ -32,8 +32,8 @@ if ! command -v go >/dev/null; then
 	exit 1
 fi
 
-if built "$bin"; then
-	log "reusing $bin (alertmanager $version)"
+if built "$bin" && built "$bindir/amtool"; then
+	log "reusing $bin and amtool (alertmanager $version)"
 	echo "$bin"
 	exit 0
 fi
@@ -47,17 +47,20 @@ log "building alertmanager $version into $bindir (once; later runs reuse it)"
 # Outside any module and workspace, with no inherited flags: the build is that
 # of the pinned module alone, whatever folder this runs from.
 if ! (cd "$work" && GOBIN="$work" GOWORK=off GOFLAGS=-buildvcs=false \
-	go install "$pkg@$version") >"$work/build.log" 2>&1; then
-	log "go install $pkg@$version failed; its output:"
+	go install "$mod/cmd/alertmanager@$version" "$mod/cmd/amtool@$version") >"$work/build.log" 2>&1; then
+	log "go install $mod/cmd/{alertmanager,amtool}@$version failed; its output:"
 	tail -n 30 "$work/build.log" >&2
 	log "check the network to the Go module proxy ($(go env GOPROXY)) and QUELL_ALERTMANAGER_VERSION, then run again"
 	exit 1
 fi
-if ! built "$work/alertmanager"; then
-	log "go install finished but $work/alertmanager is not alertmanager $version; see $work/build.log"
-	trap - EXIT
-	exit 1
-fi
+for b in alertmanager amtool; do
+	if ! built "$work/$b"; then
+		log "go install finished but $work/$b is not from alertmanager $version; see $work/build.log"
+		trap - EXIT
+		exit 1
+	fi
+done
+mv -f "$work/amtool" "$bindir/amtool"
 mv -f "$work/alertmanager" "$bin"
-log "built $bin"
+log "built $bin and $bindir/amtool"
 echo "$bin"

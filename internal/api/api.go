@@ -32,17 +32,17 @@ const (
 	defaultPage   = 100
 	maxPage       = 1000
 	maxPageAlerts = 5000
-	// maxReading pages are copied and written at once; more reads wait
+	// MaxReading pages are copied and written at once; more reads wait
 	// their turn, so that many readers cost no more memory than a few.
-	maxReading = 4
+	MaxReading = 4
 )
 
 // Ready reports whether quell can accept alerts; nil when it can.
 type Ready func() error
 
-// Register mounts the incident routes on mux.
-func Register(mux *http.ServeMux, src Source) {
-	reading := make(chan struct{}, maxReading)
+// Register mounts the incident routes on mux. Reads take a slot of
+// reading (of MaxReading) while they copy and write.
+func Register(mux *http.ServeMux, src Source, reading chan struct{}) {
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseQuery(r.URL.Query())
 		if err != nil {

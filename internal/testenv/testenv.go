@@ -35,6 +35,17 @@ func Alertmanager(t testing.TB) string {
 	return need(t, "QUELL_TEST_ALERTMANAGER", "an alertmanager binary: deploy/local/alertmanager.sh")
 }
 
+// Amtool returns the path of the real amtool that deploy/local/alertmanager.sh
+// builds beside alertmanager.
+func Amtool(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(filepath.Dir(Alertmanager(t)), "amtool")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("no amtool beside QUELL_TEST_ALERTMANAGER (%v): run deploy/local/alertmanager.sh again", err)
+	}
+	return bin
+}
+
 // CurrentClickHouse returns the path of a python with chDB, a current
 // ClickHouse engine in-process (QUELL_TEST_CHDB), for checking that quell's
 // SQL runs on today's releases as well as on the 18.16 server.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/quellhq/quell/internal/silence"
 	"github.com/quellhq/quell/sinks"
 )
 
@@ -15,7 +16,7 @@ import (
 type Config struct {
 	// Silences keep matching alerts from opening tickets; with times they
 	// are maintenance windows.
-	Silences   []SilenceConfig    `yaml:"silences"`
+	Silences   []silence.Config   `yaml:"silences"`
 	ServiceNow []ServiceNowConfig `yaml:"servicenow"`
 	Jira       []JiraConfig       `yaml:"jira"`
 	PagerDuty  []PagerDutyConfig  `yaml:"pagerduty"`
@@ -109,7 +110,7 @@ type PagerDutyConfig struct {
 // Validate fills defaults and names the first bad field.
 func (c *Config) Validate() error {
 	for i := range c.Silences {
-		if _, err := c.Silences[i].compile(); err != nil {
+		if err := c.Silences[i].Validate(); err != nil {
 			return fmt.Errorf("itsm.silences[%d]: %w", i, err)
 		}
 	}

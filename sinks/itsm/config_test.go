@@ -1,6 +1,7 @@
 package itsm
 
 import (
+	"github.com/quellhq/quell/internal/silence"
 	"strings"
 	"testing"
 	"time"
@@ -90,13 +91,13 @@ func TestValidateNamesTheBadField(t *testing.T) {
 		{"pagerduty routing key", Config{PagerDuty: []PagerDutyConfig{{}}}, "itsm.pagerduty[0]: routing_key"},
 		{"pagerduty source", Config{PagerDuty: []PagerDutyConfig{{RoutingKey: "k", Source: "{{"}}}, "itsm.pagerduty[0]: source"},
 		{"duplicate name", Config{PagerDuty: []PagerDutyConfig{{RoutingKey: "a"}, {RoutingKey: "b"}}}, "itsm.pagerduty[1].name"},
-		{"silence matchers", Config{Silences: []SilenceConfig{{Matchers: `{env=~"("}`}}}, "itsm.silences[0]: matchers"},
-		{"empty silence", Config{Silences: []SilenceConfig{{}}}, "itsm.silences[0]: matchers: at least one"},
-		{"silence ends", Config{Silences: []SilenceConfig{{Matchers: "a=b", StartsAt: time.Now(), EndsAt: time.Now().Add(-time.Hour)}}}, "ends_at"},
-		{"weekly day", Config{Silences: []SilenceConfig{{Matchers: "a=b", Weekly: &Weekly{Days: []string{"funday"}, Start: "22:00", Duration: time.Hour}}}}, "weekly.days"},
-		{"weekly start", Config{Silences: []SilenceConfig{{Matchers: "a=b", Weekly: &Weekly{Days: []string{"sat"}, Start: "25:00", Duration: time.Hour}}}}, "weekly.start"},
-		{"weekly duration", Config{Silences: []SilenceConfig{{Matchers: "a=b", Weekly: &Weekly{Days: []string{"sat"}, Start: "22:00"}}}}, "weekly.duration"},
-		{"weekly zone", Config{Silences: []SilenceConfig{{Matchers: "a=b", Weekly: &Weekly{Days: []string{"sat"}, Start: "22:00", Duration: time.Hour, TimeZone: "Mars/Olympus"}}}}, "weekly.time_zone"},
+		{"silence matchers", Config{Silences: []silence.Config{{Matchers: `{env=~"("}`}}}, "itsm.silences[0]: matchers"},
+		{"empty silence", Config{Silences: []silence.Config{{}}}, "itsm.silences[0]: matchers: at least one"},
+		{"silence ends", Config{Silences: []silence.Config{{Matchers: "a=b", StartsAt: time.Now(), EndsAt: time.Now().Add(-time.Hour)}}}, "ends_at"},
+		{"weekly day", Config{Silences: []silence.Config{{Matchers: "a=b", Weekly: &silence.Weekly{Days: []string{"funday"}, Start: "22:00", Duration: time.Hour}}}}, "weekly.days"},
+		{"weekly start", Config{Silences: []silence.Config{{Matchers: "a=b", Weekly: &silence.Weekly{Days: []string{"sat"}, Start: "25:00", Duration: time.Hour}}}}, "weekly.start"},
+		{"weekly duration", Config{Silences: []silence.Config{{Matchers: "a=b", Weekly: &silence.Weekly{Days: []string{"sat"}, Start: "22:00"}}}}, "weekly.duration"},
+		{"weekly zone", Config{Silences: []silence.Config{{Matchers: "a=b", Weekly: &silence.Weekly{Days: []string{"sat"}, Start: "22:00", Duration: time.Hour, TimeZone: "Mars/Olympus"}}}}, "weekly.time_zone"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

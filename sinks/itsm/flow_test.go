@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"github.com/quellhq/quell/internal/silence"
 	"maps"
 	"net/http"
 	"os"
@@ -88,7 +89,7 @@ func TestSilencesKeepTicketsClosedButNotOpenOnes(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			fk := k.new()
 			cfg := fk.config(serve(t, fk))
-			cfg.Silences = []SilenceConfig{
+			cfg.Silences = []silence.Config{
 				{Name: "staging disks", Matchers: `{env="staging", alertname=~"Disk.*"}`},
 				{Name: "billing upgrade", Matchers: `service="billing"`, StartsAt: t0, EndsAt: t0.Add(3 * time.Minute)},
 			}

@@ -2,6 +2,7 @@ package itsm
 
 import (
 	"context"
+	"github.com/quellhq/quell/internal/silence"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -100,8 +101,12 @@ func start(t *testing.T, cfg Config, dir string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	silences, err := silence.NewStore(cfg.Silences, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &harness{t: t, cfg: cfg, store: store, dead: sinks.NewDeadLetters(dir), reg: prometheus.NewRegistry()}
-	if h.sinks, err = New(cfg, store, h.dead, slog.New(slog.DiscardHandler), h.reg); err != nil {
+	if h.sinks, err = New(cfg, store, silences, h.dead, slog.New(slog.DiscardHandler), h.reg); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -10,18 +10,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/silence"
 	"github.com/quellhq/quell/sinks"
 )
 
 // New builds one sink per configured ServiceNow, Jira and PagerDuty entry.
-// They share store (ticket ids and delivery progress) and dead (what they
-// give up on); metrics go to reg (may be nil).
-func New(cfg Config, store *Store, dead *sinks.DeadLetters, log *slog.Logger, reg prometheus.Registerer) ([]sinks.Sink, error) {
+// They share store (ticket ids and delivery progress), dead (what they give
+// up on) and silences (which alerts open no ticket); metrics go to reg (may
+// be nil).
+func New(cfg Config, store *Store, silences *silence.Store, dead *sinks.DeadLetters, log *slog.Logger, reg prometheus.Registerer) ([]sinks.Sink, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	silences, err := compileSilences(cfg.Silences)
-	if err != nil {
 		return nil, err
 	}
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -69,7 +67,7 @@ type env struct {
 	dead     *sinks.DeadLetters
 	log      *slog.Logger
 	reg      prometheus.Registerer
-	silences Silences
+	silences *silence.Store
 	skipped  *prometheus.CounterVec
 }
 
@@ -80,7 +78,7 @@ type sink struct {
 	t        tracker
 	tmpl     *templates
 	store    *Store
-	silences Silences
+	silences *silence.Store
 	log      *slog.Logger
 	skipped  *prometheus.CounterVec
 }
@@ -197,7 +195,7 @@ func (s *sink) closedToTickets(c quell.IncidentChange) string {
 		if a.Status != quell.Firing {
 			continue
 		}
-		if s.silences.silencedBy(a.Labels, at) == "" {
+		if len(s.silences.SilencedBy(a.Labels, at)) == 0 {
 			return ""
 		}
 		why = "silenced"

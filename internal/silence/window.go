@@ -1,4 +1,4 @@
-package itsm
+package silence
 
 import (
 	"errors"
@@ -6,14 +6,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+	_ "time/tzdata" // weekly windows name zones; a container image has no zone files
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 )
 
-// SilenceConfig keeps alerts its matchers select from opening tickets
-// while it is active: always, or between StartsAt and EndsAt, or in a
-// weekly window, or both (a maintenance window).
-type SilenceConfig struct {
+// Config is a silence from the configuration file (itsm.silences): active
+// always, or between StartsAt and EndsAt, or in a weekly window, or both (a
+// maintenance window).
+type Config struct {
 	Name string `yaml:"name"`
 	// Matchers in Alertmanager's syntax, e.g. {env="staging", alertname=~"Disk.*"}.
 	Matchers string    `yaml:"matchers"`
@@ -33,13 +34,6 @@ type Weekly struct {
 	TimeZone string `yaml:"time_zone"`
 }
 
-type silence struct {
-	name     string
-	matchers labels.Matchers
-	from, to time.Time
-	weekly   *weekly
-}
-
 type weekly struct {
 	days         [7]bool
 	hour, minute int
@@ -49,7 +43,7 @@ type weekly struct {
 
 var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-func (c SilenceConfig) compile() (*silence, error) {
+func (c Config) compile() (*Silence, error) {
 	ms, err := labels.ParseMatchers(c.Matchers)
 	if err != nil {
 		return nil, fmt.Errorf("matchers: %w", err)
@@ -60,9 +54,9 @@ func (c SilenceConfig) compile() (*silence, error) {
 	if !c.EndsAt.IsZero() && !c.EndsAt.After(c.StartsAt) {
 		return nil, errors.New("ends_at: must be after starts_at")
 	}
-	s := &silence{name: c.Name, matchers: ms, from: c.StartsAt, to: c.EndsAt}
-	if s.name == "" {
-		s.name = c.Matchers
+	s := &Silence{Matchers: ms, StartsAt: c.StartsAt, EndsAt: c.EndsAt, CreatedBy: "configuration", Comment: c.Name}
+	if s.Comment == "" {
+		s.Comment = c.Matchers
 	}
 	if c.Weekly != nil {
 		if s.weekly, err = c.Weekly.compile(); err != nil {
@@ -100,13 +94,6 @@ func (c Weekly) compile() (*weekly, error) {
 	return w, nil
 }
 
-func (s *silence) active(t time.Time) bool {
-	if (!s.from.IsZero() && t.Before(s.from)) || (!s.to.IsZero() && !t.Before(s.to)) {
-		return false
-	}
-	return s.weekly == nil || s.weekly.active(t)
-}
-
 // active looks back over the last week's starts, since a window may
 // reach past midnight or span days.
 func (w *weekly) active(t time.Time) bool {
@@ -123,38 +110,4 @@ func (w *weekly) active(t time.Time) bool {
 		}
 	}
 	return false
-}
-
-func (s *silence) matches(ls map[string]string) bool {
-	for _, m := range s.matchers {
-		if !m.Matches(ls[m.Name]) {
-			return false
-		}
-	}
-	return true
-}
-
-// Silences decides which alerts may open tickets.
-type Silences []*silence
-
-func compileSilences(cs []SilenceConfig) (Silences, error) {
-	out := make(Silences, 0, len(cs))
-	for i, c := range cs {
-		s, err := c.compile()
-		if err != nil {
-			return nil, fmt.Errorf("itsm.silences[%d]: %w", i, err)
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-// silencedBy names the silence active at t that matches ls, or "".
-func (ss Silences) silencedBy(ls map[string]string, t time.Time) string {
-	for _, s := range ss {
-		if s.active(t) && s.matches(ls) {
-			return s.name
-		}
-	}
-	return ""
 }
