@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/internal/testenv"
 )
 
@@ -144,4 +146,32 @@ itsm:
 		got := queried(t, bin, url)
 		return slices.Contains(got, "DiskFull:active"), strings.Join(got, ", ")
 	})
+}
+
+// An alert added with amtool alert add (no endsAt) resolves once
+// ingest.resolve_timeout passes without it being posted again, and its
+// incident closes.
+func TestResolveTimeoutClosesIncident(t *testing.T) {
+	bin := testenv.Amtool(t)
+	e := newEmbedded(t, filepath.Join(t.TempDir(), "data"), `ingest:
+  resolve_timeout: 2s
+correlate:
+  group_wait: 1s
+  resolve_hold: 1s
+`)
+	p := e.start(t)
+	url := "http://" + e.addr
+	amtool(t, bin, url, "alert", "add", "alertname=BackupFailed", "service=backup")
+	q := &quellProc{url: url}
+	q.waitIncidents(t, "open", "an open incident", func(incs []quell.Incident) bool { return len(incs) == 1 })
+	start := time.Now()
+	q.waitIncidents(t, "resolved", "the incident closed by the resolve timeout", func(incs []quell.Incident) bool {
+		return len(incs) == 1 && incs[0].Alerts[0].Status == quell.Resolved
+	})
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("closed %s after it opened: before the resolve timeout", took)
+	}
+	if p.exited() {
+		t.Fatal("quell exited")
+	}
 }
