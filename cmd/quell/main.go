@@ -23,6 +23,7 @@ Usage:
   quell replay    [flags] FILE...  run recorded alert payloads through dedupe and correlation in event time
   quell migrate   --clickhouse DSN create or upgrade quell's ClickHouse schema
   quell journal   check|salvage    check or repair the embedded mode's journal in the data dir
+  quell health    [--url URL]      exit 0 when a running quell answers its health probe
 
 Run 'quell COMMAND --help' for a command's flags.
 `
@@ -50,6 +51,8 @@ func main() {
 		err = migrateCmd(ctx, args)
 	case "journal":
 		err = journalCmd(args)
+	case "health":
+		err = healthCmd(args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -46,6 +46,12 @@ func Amtool(t testing.TB) string {
 	return bin
 }
 
+// Podman returns the path of podman (QUELL_TEST_PODMAN), for building and
+// checking quell's container image.
+func Podman(t testing.TB) string {
+	return need(t, "QUELL_TEST_PODMAN", "podman: apt-get install podman")
+}
+
 // CurrentClickHouse returns the path of a python with chDB, a current
 // ClickHouse engine in-process (QUELL_TEST_CHDB), for checking that quell's
 // SQL runs on today's releases as well as on the 18.16 server.
