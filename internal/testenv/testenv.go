@@ -52,6 +52,13 @@ func Podman(t testing.TB) string {
 	return need(t, "QUELL_TEST_PODMAN", "podman: apt-get install podman")
 }
 
+// DeployCheck returns the path of deploy/check built
+// (QUELL_TEST_DEPLOYCHECK): Helm's command line, strict Kubernetes decoding
+// and the Compose loader.
+func DeployCheck(t testing.TB) string {
+	return need(t, "QUELL_TEST_DEPLOYCHECK", "deploy/check built: deploy/local/deploycheck.sh")
+}
+
 // CurrentClickHouse returns the path of a python with chDB, a current
 // ClickHouse engine in-process (QUELL_TEST_CHDB), for checking that quell's
 // SQL runs on today's releases as well as on the 18.16 server.
