@@ -18,7 +18,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rt *route) (ok b
 			w.Header().Set("Connection", "close") // answer now; the unread body is not waited for
 		}
 	}()
-	idx, authed := h.tokens.match(r)
+	tokens := h.tokens.Get()
+	idx, authed := tokens.match(r)
 	if h.rate != nil {
 		key := remoteIP(r)
 		if authed {
@@ -33,7 +34,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rt *route) (ok b
 			return false
 		}
 	}
-	if h.tokens.Enabled() && !authed {
+	if tokens.Enabled() && !authed {
 		challenge(w)
 		h.reject(w, r, rt, http.StatusUnauthorized, reasonUnauthorized, errUnauthorized)
 		return false

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // tokenParam is the query parameter that carries a token for senders that
@@ -53,8 +54,28 @@ func LoadTokens(paths ...string) (Tokens, error) {
 	return t, nil
 }
 
+// TokenSet holds the tokens in force, replaced whole when the token files
+// are read again (a reload); safe for concurrent use.
+type TokenSet struct{ v atomic.Pointer[Tokens] }
+
+// NewTokenSet holds t.
+func NewTokenSet(t Tokens) *TokenSet {
+	s := &TokenSet{}
+	s.Set(t)
+	return s
+}
+
+// Set puts t in force for the requests that follow.
+func (s *TokenSet) Set(t Tokens) { s.v.Store(&t) }
+
+// Get is the tokens in force.
+func (s *TokenSet) Get() Tokens { return *s.v.Load() }
+
 // Enabled reports whether requests must present a token.
 func (t Tokens) Enabled() bool { return len(t.sums) > 0 }
+
+// Len is how many tokens there are.
+func (t Tokens) Len() int { return len(t.sums) }
 
 // match returns the index of the token r presents, and whether it presents
 // a valid one. It compares with every token, so the time taken does not say
@@ -102,16 +123,18 @@ func challenge(w http.ResponseWriter) {
 	w.Header().Add("WWW-Authenticate", `Basic realm="quell"`)
 }
 
-// RequireToken serves next only to requests that present one of tokens (as
-// the ingest routes accept them); others get 401 with a JSON error. With no
-// tokens it returns next unchanged. The token query parameter is removed
-// before next sees the request, so nothing after it can log the token with
-// the URL.
-func RequireToken(tokens Tokens, next http.Handler) http.Handler {
-	if !tokens.Enabled() {
-		return next
-	}
+// RequireToken serves next only to requests that present one of the
+// tokens in force (as the ingest routes accept them); others get 401 with a
+// JSON error. With none in force every request passes. The token query
+// parameter is removed before next sees the request, so nothing after it
+// can log the token with the URL.
+func RequireToken(set *TokenSet, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokens := set.Get()
+		if !tokens.Enabled() {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if _, ok := tokens.match(r); !ok {
 			challenge(w)
 			writeJSON(w, http.StatusUnauthorized, errorBody{errUnauthorized.Error()})

@@ -106,7 +106,8 @@ func TestRequireToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen *http.Request
-	h := RequireToken(tokens, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r }))
+	set := NewTokenSet(tokens)
+	h := RequireToken(set, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r }))
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/incidents?token=wrong", nil))
@@ -121,10 +122,22 @@ func TestRequireToken(t *testing.T) {
 	if seen.URL.RawQuery != "status=open" || strings.Contains(seen.RequestURI, "api-token") {
 		t.Errorf("the handler saw query %q, URI %q; want the token removed", seen.URL.RawQuery, seen.RequestURI)
 	}
-	rec = httptest.NewRecorder()
+	// Tokens replaced (a reload) are in force for the next request; with
+	// none, every request passes.
+	other, err := LoadTokens(writeTokens(t, "api2", "other-token\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Set(other)
 	seen = nil
-	RequireToken(Tokens{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r })).
-		ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/incidents", nil))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/incidents?token=api-token", nil))
+	if rec.Code != 401 || seen != nil {
+		t.Errorf("a replaced token still works: %d", rec.Code)
+	}
+	set.Set(Tokens{})
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/incidents", nil))
 	if seen == nil {
 		t.Errorf("without tokens a request was refused: %d %s", rec.Code, rec.Body)
 	}

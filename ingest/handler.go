@@ -72,7 +72,7 @@ type Handler struct {
 	routes map[string]*route
 	lim    limits
 	now    func() time.Time
-	tokens Tokens
+	tokens *TokenSet
 	slots  chan struct{} // one per request being processed (its body has arrived)
 	// arriving bounds the bodies being read per address (see body.go).
 	arriving *arriving
@@ -118,7 +118,7 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 		PathSplunk: {format: "splunk", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
 			return parseSplunkWebhook(b, now, cfg.SplunkResolveTimeout, lim)
 		}},
-	}, tokens: tokens, slots: make(chan struct{}, cfg.MaxConcurrentRequests),
+	}, tokens: NewTokenSet(tokens), slots: make(chan struct{}, cfg.MaxConcurrentRequests),
 		arriving: &arriving{max: cfg.MaxBodiesPerClient, n: map[string]int{}},
 		refused:  lograte.New(log, slog.LevelError, "ingest refused requests it could not accept; senders retry 5xx", 10*time.Second)}
 	if cfg.RatePerClient > 0 {
@@ -134,6 +134,9 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 // UseBudget makes the handler answer 503 while handling a request would
 // pass the memory budget.
 func (h *Handler) UseBudget(b *budget.Budget) { h.budget = b }
+
+// Tokens are the webhook tokens in force, for a reload to replace.
+func (h *Handler) Tokens() *TokenSet { return h.tokens }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ok := h.routes[r.URL.Path]

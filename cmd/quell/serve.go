@@ -395,12 +395,20 @@ type stageEnv struct {
 	// silences: those of the configuration and those made through the
 	// API, applied by this process's ITSM sinks and shown by its API.
 	silences *silence.Store
+	// What a reload replaces (see reload): the configuration read again
+	// with the flags over it, and the tokens in force (nil where this
+	// process serves no such routes).
+	reread                   func() (config.Config, *correlate.Topology, error)
+	reloading                sync.Mutex
+	webhookTokens, apiTokens *ingest.TokenSet
 }
 
-func (sf stageFlags) load() (*stageEnv, error) {
+// config reads the configuration file with the flags applied over it, as
+// at start and at every reload.
+func (sf stageFlags) config() (config.Config, *correlate.Topology, error) {
 	cfg, topo, err := sf.common.load()
 	if err != nil {
-		return nil, err
+		return cfg, nil, err
 	}
 	if *sf.listen != "" {
 		cfg.Listen = *sf.listen
@@ -419,16 +427,24 @@ func (sf stageFlags) load() (*stageEnv, error) {
 	if *sf.tlsCert != "" || *sf.tlsKey != "" {
 		cfg.Ingest.TLSCertFile, cfg.Ingest.TLSKeyFile = *sf.tlsCert, *sf.tlsKey
 		if err := cfg.Ingest.Validate(); err != nil {
-			return nil, err
+			return cfg, nil, err
 		}
 	}
 	if *sf.clickhouse != "" {
 		cfg.ClickHouse.DSN = *sf.clickhouse
 		if err := cfg.ClickHouse.Validate(); err != nil {
-			return nil, err
+			return cfg, nil, err
 		}
 	}
 	if err := cfg.Kafka.Validate(); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, topo, nil
+}
+
+func (sf stageFlags) load() (*stageEnv, error) {
+	cfg, topo, err := sf.config()
+	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
@@ -442,7 +458,8 @@ func (sf stageFlags) load() (*stageEnv, error) {
 		return nil, err
 	}
 	env := &stageEnv{cfg: cfg, topo: topo, log: slog.New(slog.NewTextHandler(os.Stderr, nil)), reg: reg,
-		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir), budget: budget.New(limit), silences: silences}
+		names: kafka.NamesFor(cfg.Kafka.Prefix), dead: sinks.NewDeadLetters(cfg.DataDir), budget: budget.New(limit), silences: silences,
+		reread: sf.config}
 	registerBudget(reg, env.budget)
 	env.cfg.Correlate.MaxStateBytes = env.budget.StateBytes()
 	env.cfg.ClickHouse.MaxBufferedBytes = env.budget.SinkBytes()
@@ -542,6 +559,7 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 // handleIngest serves the ingest routes with h, within the memory budget.
 func (env *stageEnv) handleIngest(mux *http.ServeMux, h *ingest.Handler) {
 	h.UseBudget(env.budget)
+	env.webhookTokens = h.Tokens()
 	for _, p := range ingest.Paths {
 		mux.Handle(p, h)
 	}
@@ -559,6 +577,7 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 	}
 	api.RegisterHealth(mux, env.ready)
 	env.servesAPI = true
+	env.apiTokens = ingest.NewTokenSet(tokens)
 	apiMux := http.NewServeMux()
 	reading := make(chan struct{}, api.MaxReading)
 	var src amapi.Source
@@ -568,12 +587,13 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 	}
 	api.RegisterDeadLetters(apiMux, env.dead.List)
 	amapi.Register(apiMux, src, env.silences, time.Now(), reading)
-	mux.Handle("/api/v1/", ingest.RequireToken(tokens, apiMux))
+	mux.Handle("/api/v1/", ingest.RequireToken(env.apiTokens, apiMux))
+	mux.Handle("POST /-/reload", ingest.RequireToken(env.apiTokens, http.HandlerFunc(env.reloadHandler)))
 	// Alertmanager's read API and silences; POST /api/v2/alerts stays
 	// ingest's (a method makes these patterns the more specific).
 	for _, p := range []string{"GET /api/v2/alerts", "GET /api/v2/alerts/groups", "GET /api/v2/status", "GET /api/v2/receivers",
 		"/api/v2/silences", "/api/v2/silence/"} {
-		mux.Handle(p, ingest.RequireToken(tokens, apiMux))
+		mux.Handle(p, ingest.RequireToken(env.apiTokens, apiMux))
 	}
 	return nil
 }
@@ -630,6 +650,7 @@ func serveHTTP(ctx context.Context, env *stageEnv, mux *http.ServeMux) error {
 	env.log.Info("quell serving", "listen", ln.Addr().String(), "data_dir", env.cfg.DataDir, "topology", env.cfg.Topology,
 		"kafka", strings.Join(env.cfg.Kafka.Brokers, ","))
 	warnOpen(env, ln.Addr())
+	env.watchReload(ctx)
 	served := make(chan error, 1)
 	go func() { served <- ingest.Serve(srv, ln) }()
 	select {

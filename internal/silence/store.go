@@ -35,13 +35,8 @@ type Store struct {
 // path ("" keeps them in memory only).
 func NewStore(cfgs []Config, path string) (*Store, error) {
 	st := &Store{path: path}
-	for i, c := range cfgs {
-		s, err := c.compile()
-		if err != nil {
-			return nil, fmt.Errorf("itsm.silences[%d]: %w", i, err)
-		}
-		s.ID, s.Configured = fmt.Sprintf("config-%d", i), true
-		st.cfg = append(st.cfg, s)
+	if err := st.SetConfigured(cfgs); err != nil {
+		return nil, err
 	}
 	if path == "" {
 		return st, nil
@@ -65,6 +60,23 @@ func NewStore(cfgs []Config, path string) (*Store, error) {
 		st.api = append(st.api, s)
 	}
 	return st, nil
+}
+
+// SetConfigured replaces the configured silences (a reload), all or none.
+func (st *Store) SetConfigured(cfgs []Config) error {
+	var out []*Silence
+	for i, c := range cfgs {
+		s, err := c.compile()
+		if err != nil {
+			return fmt.Errorf("itsm.silences[%d]: %w", i, err)
+		}
+		s.ID, s.Configured = fmt.Sprintf("config-%d", i), true
+		out = append(out, s)
+	}
+	st.mu.Lock()
+	st.cfg = out
+	st.mu.Unlock()
+	return nil
 }
 
 // Validate checks a configured silence as NewStore compiles it.
