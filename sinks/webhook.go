@@ -25,9 +25,11 @@ type WebhookConfig struct {
 	Headers map[string]string `yaml:"headers"`
 	// Secret, when set, signs every body: X-Quell-Signature carries
 	// sha256=<hex HMAC-SHA256 of the body>, so the receiver can tell the
-	// request came from quell and was not altered.
-	Secret   string `yaml:"secret"`
-	Delivery `yaml:",inline"`
+	// request came from quell and was not altered. secret_file reads it
+	// from a file, ${NAME} from the environment.
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+	Delivery   `yaml:",inline"`
 }
 
 // SignatureHeader carries the HMAC of a webhook body when a secret is set.

@@ -15,6 +15,7 @@ import (
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/ingest"
 	"github.com/quellhq/quell/internal/journal"
+	"github.com/quellhq/quell/internal/secret"
 	"github.com/quellhq/quell/sinks"
 	"github.com/quellhq/quell/sinks/clickhouse"
 	"github.com/quellhq/quell/sinks/itsm"
@@ -109,7 +110,44 @@ func Load(path string) (Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := c.readSecrets(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
+}
+
+// readSecrets takes every secret from its *_file or the environment (see
+// package secret), once, as the file is read.
+func (c *Config) readSecrets() error {
+	type field struct {
+		name  string
+		value *string
+		file  string
+	}
+	var fs []field
+	for i := range c.ITSM.ServiceNow {
+		s, p := &c.ITSM.ServiceNow[i], fmt.Sprintf("itsm.servicenow[%d].", i)
+		fs = append(fs, field{p + "password", &s.Password, s.PasswordFile}, field{p + "token", &s.Token, s.TokenFile})
+	}
+	for i := range c.ITSM.Jira {
+		s, p := &c.ITSM.Jira[i], fmt.Sprintf("itsm.jira[%d].", i)
+		fs = append(fs, field{p + "api_token", &s.APIToken, s.APITokenFile}, field{p + "token", &s.Token, s.TokenFile})
+	}
+	for i := range c.ITSM.PagerDuty {
+		s := &c.ITSM.PagerDuty[i]
+		fs = append(fs, field{fmt.Sprintf("itsm.pagerduty[%d].routing_key", i), &s.RoutingKey, s.RoutingKeyFile})
+	}
+	for i := range c.Webhooks {
+		w := &c.Webhooks[i]
+		fs = append(fs, field{fmt.Sprintf("webhooks[%d].secret", i), &w.Secret, w.SecretFile})
+	}
+	fs = append(fs, field{"clickhouse.dsn", &c.ClickHouse.DSN, c.ClickHouse.DSNFile})
+	for _, f := range fs {
+		if err := secret.Resolve(f.name, f.value, f.file); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Validate names the first field that cannot work.

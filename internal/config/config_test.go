@@ -57,3 +57,46 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+// Secrets come from the file, a *_file beside the setting, or the
+// environment; a missing variable or file names the setting.
+func TestSecrets(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "routing-key")
+	if err := os.WriteFile(key, []byte("R0UT1NGKEY\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("QUELL_TEST_SN_PASSWORD", "from-env")
+	t.Setenv("QUELL_TEST_CH_PASSWORD", "ch-pass")
+	c, err := Load(write(t, `clickhouse:
+  dsn: clickhouse://quell:${QUELL_TEST_CH_PASSWORD}@clickhouse:9000/quell
+itsm:
+  servicenow:
+    - name: prod
+      url: https://example.service-now.com
+      username: quell
+      password: ${QUELL_TEST_SN_PASSWORD}
+  pagerduty:
+    - name: oncall
+      routing_key_file: `+key+`
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ITSM.ServiceNow[0].Password; got != "from-env" {
+		t.Errorf("password %q", got)
+	}
+	if got := c.ITSM.PagerDuty[0].RoutingKey; got != "R0UT1NGKEY" {
+		t.Errorf("routing key %q", got)
+	}
+	if got := c.ClickHouse.DSN; got != "clickhouse://quell:ch-pass@clickhouse:9000/quell" {
+		t.Errorf("dsn %q", got)
+	}
+	_, err = Load(write(t, "webhooks:\n  - name: chat\n    url: https://chat.example.com\n    secret: ${QUELL_TEST_NOT_SET}\n"))
+	if err == nil || !strings.Contains(err.Error(), "webhooks[0].secret") || !strings.Contains(err.Error(), "QUELL_TEST_NOT_SET") {
+		t.Errorf("a missing variable: %v", err)
+	}
+}

@@ -8,8 +8,10 @@ import (
 // SinkConfig is the clickhouse section of quell's configuration.
 type SinkConfig struct {
 	// DSN is the native address, e.g. clickhouse://127.0.0.1:9000/default.
-	// Empty turns the ClickHouse sink off.
-	DSN string `yaml:"dsn"`
+	// Empty turns the ClickHouse sink off. With a password in it, dsn_file
+	// reads it from a file, ${NAME} from the environment.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
 	// BatchSize is the most decisions (and incident changes) per INSERT.
 	BatchSize int `yaml:"batch_size"`
 	// BatchAge is how long a row may wait for its batch to fill.

@@ -60,9 +60,13 @@ type ServiceNowConfig struct {
 	// URL is the instance, e.g. https://example.service-now.com.
 	URL string `yaml:"url"`
 	// Username and Password for basic auth, or Token for a bearer token.
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
-	Token    string `yaml:"token"`
+	// Each secret may instead be read from a file (password_file,
+	// token_file) or name environment variables (${NAME}).
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	Token        string `yaml:"token"`
+	TokenFile    string `yaml:"token_file"`
 	// Table defaults to incident.
 	Table string `yaml:"table"`
 	// Fields are extra templated fields of a new ticket (assignment_group, caller_id, category, ...).
@@ -80,13 +84,16 @@ type JiraConfig struct {
 	// URL is the site, e.g. https://example.atlassian.net.
 	URL string `yaml:"url"`
 	// Email and APIToken for Jira Cloud basic auth, or Token for a bearer
-	// (personal access) token.
-	Email     string   `yaml:"email"`
-	APIToken  string   `yaml:"api_token"`
-	Token     string   `yaml:"token"`
-	Project   string   `yaml:"project"`
-	IssueType string   `yaml:"issue_type"`
-	Labels    []string `yaml:"labels"`
+	// (personal access) token; api_token_file and token_file read them
+	// from files, ${NAME} from the environment.
+	Email        string   `yaml:"email"`
+	APIToken     string   `yaml:"api_token"`
+	APITokenFile string   `yaml:"api_token_file"`
+	Token        string   `yaml:"token"`
+	TokenFile    string   `yaml:"token_file"`
+	Project      string   `yaml:"project"`
+	IssueType    string   `yaml:"issue_type"`
+	Labels       []string `yaml:"labels"`
 	// DoneStatus is the status a resolved incident's issue moves to (default Done).
 	DoneStatus string `yaml:"done_status"`
 	// ReopenStatus, when set, is where a reopened incident's issue moves back to.
@@ -97,8 +104,9 @@ type JiraConfig struct {
 type PagerDutyConfig struct {
 	Common `yaml:",inline"`
 	// URL defaults to https://events.pagerduty.com/v2/enqueue.
-	URL        string `yaml:"url"`
-	RoutingKey string `yaml:"routing_key"`
+	URL            string `yaml:"url"`
+	RoutingKey     string `yaml:"routing_key"`
+	RoutingKeyFile string `yaml:"routing_key_file"`
 	// Source is a template for payload.source (default: the alerts' common
 	// instance, service or job label, else "quell").
 	Source string `yaml:"source"`
