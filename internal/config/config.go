@@ -108,7 +108,7 @@ func Load(path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true) // a misspelt field is an error, not a silent default
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, fmt.Errorf("config %s: %w", path, yamlErrors(b, err))
 	}
 	if err := c.readSecrets(); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)

@@ -34,7 +34,11 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("got %+v", c.Correlate)
 			}
 		}},
-		{"a misspelt field is an error", "correlate:\n  grup_wait: 3s\n", "grup_wait", nil},
+		{"a misspelt field names its path", "correlate:\n  grup_wait: 3s\n", "correlate.grup_wait (line 2): no such setting", nil},
+		{"a wrong type names its path and what it takes", "webhooks:\n  - name: a\n    url: http://x\n    max_elapsed: soon\n",
+			"webhooks[0].max_elapsed (line 4): `soon` is not a duration", nil},
+		{"a list where one is due", "correlate:\n  scope_labels: cluster\n", "correlate.scope_labels (line 2): `cluster` is not a list", nil},
+		{"a size", "memory_limit: huge\n", "memory_limit (line 1): \"huge\" is not a size", nil},
 		{"an invalid value names the field", "correlate:\n  join_score: 0\n", "correlate.join_score", nil},
 		{"a webhook needs a url", "webhooks:\n  - name: chat\n", "url", nil},
 	}
