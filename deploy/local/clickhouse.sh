@@ -10,6 +10,9 @@
 #                          (default ${XDG_CACHE_HOME:-$HOME/.cache}/quell/clickhouse)
 #   QUELL_CLICKHOUSE_PORT  native protocol port (default 9000)
 #   QUELL_CLICKHOUSE_WAIT  seconds to wait for the server to answer (default 60)
+#   QUELL_CLICKHOUSE_CLUSTER  NAME=HOST:PORT,HOST:PORT...: declare a cluster of
+#                          those servers, one shard each (remote_servers), for
+#                          quell migrate --cluster
 set -euo pipefail
 
 dir="${QUELL_CLICKHOUSE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/quell/clickhouse}"
@@ -48,6 +51,17 @@ install_server() {
 	fi
 }
 
+# remote_servers: the cluster QUELL_CLICKHOUSE_CLUSTER names, if any.
+remote_servers() {
+	[ -n "${QUELL_CLICKHOUSE_CLUSTER:-}" ] || return 0
+	local name="${QUELL_CLICKHOUSE_CLUSTER%%=*}" shards="${QUELL_CLICKHOUSE_CLUSTER#*=}" s
+	echo "    <remote_servers><$name>"
+	for s in ${shards//,/ }; do
+		echo "        <shard><replica><host>${s%:*}</host><port>${s##*:}</port></replica></shard>"
+	done
+	echo "    </$name></remote_servers>"
+}
+
 write_config() {
 	mkdir -p "$dir/data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas" "$dir/log"
 	cat >"$dir/config.xml" <<EOF
@@ -73,6 +87,7 @@ write_config() {
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
     <timezone>UTC</timezone>
+$(remote_servers)
 </yandex>
 EOF
 	cat >"$dir/users.xml" <<EOF

@@ -141,6 +141,33 @@ func OwnClickHouse(t testing.TB) *ClickHouseServer {
 	return s
 }
 
+// ClickHouseCluster starts n ClickHouse servers for the test alone, each
+// declaring the cluster name with one shard per server (remote_servers);
+// they stop when the test ends.
+func ClickHouseCluster(t testing.TB, name string, n int) []*ClickHouseServer {
+	t.Helper()
+	ClickHouse(t)
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
+	}
+	var out []*ClickHouseServer
+	for _, a := range addrs {
+		_, port, _ := net.SplitHostPort(a)
+		s := &ClickHouseServer{env: append(os.Environ(), "QUELL_CLICKHOUSE_DIR="+t.TempDir(), "QUELL_CLICKHOUSE_PORT="+port,
+			"QUELL_CLICKHOUSE_CLUSTER="+name+"="+strings.Join(addrs, ","))}
+		s.Start(t)
+		t.Cleanup(func() { s.Stop(t) })
+		out = append(out, s)
+	}
+	return out
+}
+
 // Start starts the server (again), keeping its data.
 func (s *ClickHouseServer) Start(t testing.TB) { s.DSN = s.script(t, "start") }
 

@@ -7,6 +7,9 @@ import "fmt"
 // Counting rules (see migrations/): rows may be duplicated until parts
 // merge, so occurrences are counted as distinct event ids (uniqExact, or
 // the hourly rollups' uniqExact states) and incidents read with FINAL.
+// IN and JOIN over another table are GLOBAL: on a cluster (MigrateCluster)
+// tables are sharded by different keys, so the other side is read once,
+// whole, and sent to every shard; on one server GLOBAL changes nothing.
 // Only numbers are spliced into SQL, never text from a request.
 type spec struct {
 	cols []Column
@@ -65,7 +68,7 @@ var specs = map[QueryType]spec{
 		sql: func(s span) string {
 			return fmt.Sprintf(`SELECT alertname, service, uniqExact(event_id) AS auto_resolved, uniqExact(incident_id) AS incidents
 			FROM decisions
-			WHERE action = 'resolved' AND %s AND incident_id NOT IN (SELECT incident_id FROM itsm_events)
+			WHERE action = 'resolved' AND %s AND incident_id GLOBAL NOT IN (SELECT incident_id FROM itsm_events)
 			GROUP BY alertname, service ORDER BY auto_resolved DESC, alertname, service LIMIT %d`, s.where("event_time"), s.limit)
 		},
 	},
@@ -117,11 +120,11 @@ var specs = map[QueryType]spec{
 					SELECT incident_id, toUInt32(created_at) + created_at_ms / 1000 AS created,
 						if(status = 'resolved', toUInt32(resolved_at) + resolved_at_ms / 1000, 0) AS resolved
 					FROM incidents FINAL WHERE %s
-				) AS i ANY INNER JOIN (
+				) AS i GLOBAL ANY INNER JOIN (
 					SELECT incident_id, any(service) AS service FROM decisions
 					WHERE action = 'created' AND %s GROUP BY incident_id
 				) AS c USING incident_id
-			) AS r ANY LEFT JOIN (
+			) AS r GLOBAL ANY LEFT JOIN (
 				SELECT incident_id, min(toUInt32(at) + at_ms / 1000) AS acked FROM itsm_events
 				WHERE kind = 'acknowledged' GROUP BY incident_id
 			) AS a USING incident_id

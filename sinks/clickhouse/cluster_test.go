@@ -1,0 +1,127 @@
+package clickhouse_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/quellhq/quell/internal/testenv"
+	"github.com/quellhq/quell/sinks/clickhouse"
+	"github.com/quellhq/quell/sinks/clickhouse/chtest"
+)
+
+// rows is a result as sorted lines: shards answer in their own order.
+func rows(tab *clickhouse.Table) []string {
+	out := make([]string, tab.Rows)
+	for _, col := range tab.Values {
+		switch v := col.(type) {
+		case []time.Time:
+			for i := range v {
+				out[i] += v[i].String() + "|"
+			}
+		case []string:
+			for i := range v {
+				out[i] += v[i] + "|"
+			}
+		case []float64:
+			for i := range v {
+				out[i] += fmt.Sprintf("%.6g|", v[i])
+			}
+		case []uint64:
+			for i := range v {
+				out[i] += fmt.Sprint(v[i]) + "|"
+			}
+		case []*float64:
+			for i := range v {
+				if v[i] == nil {
+					out[i] += "null|"
+				} else {
+					out[i] += fmt.Sprintf("%.6g|", *v[i])
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func countIn(t *testing.T, conn driver.Conn, query string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), query).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCluster migrates a cluster of two shards (two local servers),
+// writes the MicroSS replay through the sink into the Distributed tables,
+// and checks that rows landed on both shards and that every analytic the
+// dashboards run sees all of them: the same results as one server holding
+// the same replay.
+func TestCluster(t *testing.T) {
+	servers := testenv.ClickHouseCluster(t, "quell_test", 2)
+	ctx := context.Background()
+	dsn := strings.TrimSuffix(servers[0].DSN, "/default") + "/quell"
+	applied, err := clickhouse.MigrateCluster(ctx, dsn, "quell_test", clickhouse.DefaultRetention())
+	if noTTL := (*clickhouse.ErrNoTTL)(nil); err != nil && !errors.As(err, &noTTL) {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(applied, func(l string) bool { return strings.HasSuffix(l, " 0001_initial") }) {
+		t.Fatalf("applied %v, want 0001_initial on each shard", applied)
+	}
+	again, _ := clickhouse.MigrateCluster(ctx, dsn, "quell_test", clickhouse.DefaultRetention())
+	if slices.ContainsFunc(again, func(l string) bool { return strings.Contains(l, " 000") }) {
+		t.Fatalf("a second run applied %v, want no migration", again)
+	}
+	conn, err := clickhouse.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	from, to := chtest.FillMicroSS(t, conn)
+	single, _ := chtest.DB(t)
+	chtest.FillMicroSS(t, single)
+
+	// Distributed inserts reach the shards in the background.
+	want := countIn(t, single, "SELECT count() FROM decisions")
+	deadline := time.Now().Add(30 * time.Second)
+	for countIn(t, conn, "SELECT count() FROM decisions") != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster holds %d decisions after 30s, want %d", countIn(t, conn, "SELECT count() FROM decisions"), want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i, s := range servers {
+		shard, err := clickhouse.Open(ctx, strings.TrimSuffix(s.DSN, "/default")+"/"+clickhouse.LocalDatabase("quell"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := countIn(t, shard, "SELECT count() FROM decisions")
+		shard.Close()
+		if n == 0 || n == want {
+			t.Errorf("shard %d holds %d of %d decisions, want a share", i+1, n, want)
+		}
+	}
+	time.Sleep(time.Second) // the rollups' and incidents' rows too
+	for _, qt := range clickhouse.QueryTypes() {
+		q := clickhouse.Query{Type: qt, From: from, To: to, Interval: time.Hour, Limit: 1000}
+		got, err := clickhouse.NewAnalytics(conn).Run(ctx, q)
+		if err != nil {
+			t.Fatalf("%s on the cluster: %v", qt, err)
+		}
+		ref, err := clickhouse.NewAnalytics(single).Run(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, r := rows(got), rows(ref); !slices.Equal(g, r) {
+			t.Errorf("%s: the cluster answers %d rows, one server %d; first: %.3v vs %.3v", qt, len(g), len(r), g, r)
+		}
+	}
+}
