@@ -17,14 +17,18 @@ const (
 
 // Incident is a group of alerts that quell believes share one cause.
 type Incident struct {
-	ID         string          `json:"id"`
-	Status     IncidentStatus  `json:"status"`
-	Title      string          `json:"title"`
-	Severity   Severity        `json:"severity"`
-	CreatedAt  time.Time       `json:"createdAt"`
-	UpdatedAt  time.Time       `json:"updatedAt"`
-	ResolvedAt time.Time       `json:"resolvedAt"`
-	Alerts     []IncidentAlert `json:"alerts"`
+	ID         string         `json:"id"`
+	Status     IncidentStatus `json:"status"`
+	Title      string         `json:"title"`
+	Severity   Severity       `json:"severity"`
+	CreatedAt  time.Time      `json:"createdAt"`
+	UpdatedAt  time.Time      `json:"updatedAt"`
+	ResolvedAt time.Time      `json:"resolvedAt"`
+	// Resolving: every alert resolved, and the incident closes at ClosesAt
+	// unless one fires again (correlate.resolve_hold).
+	Resolving bool            `json:"resolving,omitempty"`
+	ClosesAt  time.Time       `json:"closesAt,omitzero"`
+	Alerts    []IncidentAlert `json:"alerts"`
 }
 
 // IncidentAlert is one member alert as the incident sees it.

@@ -222,14 +222,18 @@ func TestLifecycle(t *testing.T) {
 	if s := r.eng.Incidents(Query{})[0].Status; s != quell.IncidentOpen {
 		t.Fatalf("incident %s with B still firing, want open", s)
 	}
+	if inc := r.eng.Incidents(Query{})[0]; inc.Resolving {
+		t.Fatalf("resolving with B firing: %+v", inc)
+	}
 	r.feed(0, occ{3 * time.Minute, "alertname=B,service=x", quell.Resolved})
 	r.eng.Advance(t0.Add(3*time.Minute + cfg.ResolveHold - time.Second))
-	if s := r.eng.Incidents(Query{})[0].Status; s != quell.IncidentOpen {
-		t.Fatalf("incident %s during the resolve hold, want open", s)
+	if inc := r.eng.Incidents(Query{})[0]; inc.Status != quell.IncidentOpen || !inc.Resolving || !inc.ClosesAt.Equal(t0.Add(3*time.Minute+cfg.ResolveHold)) {
+		t.Fatalf("during the resolve hold: %s, resolving %v, closes %s; want open, resolving, closing at %s",
+			inc.Status, inc.Resolving, inc.ClosesAt, t0.Add(3*time.Minute+cfg.ResolveHold))
 	}
 	r.eng.Advance(t0.Add(3*time.Minute + cfg.ResolveHold))
 	inc := r.eng.Incidents(Query{})[0]
-	if inc.Status != quell.IncidentResolved || inc.ResolvedAt.IsZero() {
+	if inc.Status != quell.IncidentResolved || inc.ResolvedAt.IsZero() || inc.Resolving {
 		t.Fatalf("incident %+v after the hold, want resolved", inc)
 	}
 	// A lone member firing within the reopen window reopens the same incident.
@@ -563,5 +567,29 @@ func TestStateBytesBound(t *testing.T) {
 	}
 	if evicted == 0 {
 		t.Fatalf("no eviction for bytes among the decisions:%s", reasons(r.decisions))
+	}
+}
+
+// An incident's title summarises it: the lead symptom, the entities its
+// alerts are about (three named, the rest counted), how many alerts more.
+func TestTitleSummarises(t *testing.T) {
+	inc := &incident{title: "HighErrorRate on cart", members: map[quell.Fingerprint]*quell.IncidentAlert{}}
+	add := func(fp quell.Fingerprint, name, svc string) {
+		inc.members[fp] = &quell.IncidentAlert{Fingerprint: fp, Labels: map[string]string{"alertname": name, "service": svc}}
+		inc.order = append(inc.order, fp)
+	}
+	add(1, "HighErrorRate", "cart")
+	if got := inc.summary(); got != "HighErrorRate on cart" {
+		t.Errorf("one alert: %q", got)
+	}
+	add(2, "HighLatency", "cart")
+	if got := inc.summary(); got != "HighErrorRate on cart (+1 alert)" {
+		t.Errorf("two alerts: %q", got)
+	}
+	for i, svc := range []string{"checkout", "payment", "shipping", "email"} {
+		add(quell.Fingerprint(3+i), "HighLatency", svc)
+	}
+	if got := inc.summary(); got != "HighErrorRate on cart, checkout, payment and 2 more (+5 alerts)" {
+		t.Errorf("six alerts on five services: %q", got)
 	}
 }

@@ -3,6 +3,8 @@ package correlate
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -170,19 +172,78 @@ func (inc *incident) addSig(sig uint64) {
 // title names an incident after the alert that opened it. The caller
 // escapes it for people to read (quell.Printable).
 func title(a *quell.Alert) string {
-	name := a.Labels["alertname"]
-	if name == "" {
-		name = a.Annotations["summary"]
-	}
-	if name == "" {
-		name = "alert from " + a.Source
-	}
-	for _, k := range []string{"service", "job", "instance", "host", "pod", "namespace"} {
-		if v := a.Labels[k]; v != "" {
-			return name + " on " + v
-		}
+	name := symptom(a.Labels, a.Annotations, a.Source)
+	if v := entityOf(a.Labels); v != "" {
+		return name + " on " + v
 	}
 	return name
+}
+
+// symptom is what an alert says is wrong, in a word or a line.
+func symptom(labels, annotations map[string]string, source string) string {
+	if name := labels["alertname"]; name != "" {
+		return name
+	}
+	if s := annotations["summary"]; s != "" {
+		return s
+	}
+	return "alert from " + source
+}
+
+// entityOf is what an alert is about, for titles.
+func entityOf(labels map[string]string) string {
+	for _, k := range []string{"service", "job", "instance", "host", "pod", "namespace"} {
+		if v := labels[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// titledEntities: a title names this many entities, then counts the rest.
+const titledEntities = 3
+
+// summary titles an incident for people: its lead symptom (the first
+// alert's), the entities its alerts are about, and how many alerts more it
+// holds: "HighErrorRate on cart, checkout, payment and 2 more (+11 alerts)".
+func (inc *incident) summary() string {
+	if len(inc.order) <= 1 {
+		return inc.title
+	}
+	lead := inc.members[inc.order[0]]
+	var named []string
+	more := 0
+	seen := map[string]bool{}
+	for _, fp := range inc.order {
+		v := entityOf(inc.members[fp].Labels)
+		if v == "" || seen[v] {
+			continue
+		}
+		seen[v] = true
+		if len(named) < titledEntities {
+			named = append(named, v)
+		} else {
+			more++
+		}
+	}
+	b := []byte(symptom(lead.Labels, lead.Annotations, lead.Source))
+	if len(named) > 0 {
+		b = append(b, " on "...)
+		b = append(b, strings.Join(named, ", ")...)
+	}
+	if more > 0 {
+		b = append(b, " and "...)
+		b = strconv.AppendInt(b, int64(more), 10)
+		b = append(b, " more"...)
+	}
+	b = append(b, " (+"...)
+	b = strconv.AppendInt(b, int64(len(inc.order)-1), 10)
+	if len(inc.order) == 2 {
+		b = append(b, " alert)"...)
+	} else {
+		b = append(b, " alerts)"...)
+	}
+	return quell.Printable(string(b))
 }
 
 // add makes a a firing member of inc (or refreshes it) and indexes it.
@@ -283,7 +344,7 @@ func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
 func (e *Engine) emitChange(inc *incident, kind quell.ChangeKind, at time.Time) {
 	inc.seq++
 	if e.out.Change != nil {
-		e.out.Change(quell.IncidentChange{Kind: kind, Incident: inc.view(), Seq: inc.seq, At: at})
+		e.out.Change(quell.IncidentChange{Kind: kind, Incident: e.view(inc), Seq: inc.seq, At: at})
 	}
 }
 
@@ -301,11 +362,14 @@ func (e *Engine) EmitUpdates() {
 }
 
 // view copies the incident for readers outside the engine.
-func (inc *incident) view() quell.Incident {
+func (e *Engine) view(inc *incident) quell.Incident {
 	v := quell.Incident{
-		ID: inc.id, Status: inc.status, Title: inc.title, Severity: inc.severity,
+		ID: inc.id, Status: inc.status, Title: inc.summary(), Severity: inc.severity,
 		CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt,
 		Alerts: make([]quell.IncidentAlert, 0, len(inc.order)),
+	}
+	if inc.status == quell.IncidentOpen && inc.firing == 0 && len(inc.order) > 0 {
+		v.Resolving, v.ClosesAt = true, inc.updated.Add(e.cfg.ResolveHold) // as the resolve timer has it
 	}
 	for _, fp := range inc.order {
 		v.Alerts = append(v.Alerts, *inc.members[fp])
@@ -319,7 +383,7 @@ func (e *Engine) Incident(id string) (quell.Incident, bool) {
 	if !ok {
 		return quell.Incident{}, false
 	}
-	return inc.view(), true
+	return e.view(inc), true
 }
 
 // merge moves every member of src into dst; src ceases to exist, and held

@@ -87,7 +87,7 @@ func (e *Engine) Incidents(q Query) []quell.Incident {
 	match = match[:q.Taken(len(match), func(i int) int { return len(match[i].order) })]
 	out := make([]quell.Incident, len(match))
 	for i, inc := range match {
-		out[i] = inc.view()
+		out[i] = e.view(inc)
 	}
 	return out
 }

@@ -63,8 +63,10 @@ type ScopeSignatures struct {
 func (e *Engine) Snapshot() Snapshot {
 	s := Snapshot{Now: e.now, Alerts: e.tracker.Copy()}
 	for _, inc := range e.incidents {
-		s.Incidents = append(s.Incidents, IncidentState{Incident: inc.view(), Scope: inc.scope.key, LastActivity: inc.lastActivity,
-			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder)})
+		is := IncidentState{Incident: e.view(inc), Scope: inc.scope.key, LastActivity: inc.lastActivity,
+			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder)}
+		is.Title = inc.title // the opening alert's; the summary is made from the members as they are
+		s.Incidents = append(s.Incidents, is)
 	}
 	slices.SortFunc(s.Incidents, byCreation)
 	for _, h := range e.held[e.heldHead:] {
