@@ -28,6 +28,7 @@ import (
 	"github.com/quellhq/quell/internal/budget"
 	"github.com/quellhq/quell/internal/bus"
 	"github.com/quellhq/quell/internal/config"
+	"github.com/quellhq/quell/internal/history"
 	"github.com/quellhq/quell/internal/journal"
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/lograte"
@@ -112,6 +113,15 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		return err
 	}
 	set := pipeline.NewSet(env.reg, env.log)
+	var src api.Source = set
+	if cfg.History > 0 {
+		hist, err := history.Open(cfg.DataDir, cfg.History, env.budget.HistoryBytes())
+		if err != nil {
+			return err
+		}
+		ss = append(ss, hist)
+		src = history.Reader{Live: set, History: hist}
+	}
 	pipe, err := set.New(0, cfg.Correlate, env.topo, ss)
 	if err != nil {
 		return err
@@ -174,7 +184,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		return err
 	}
 	env.handleIngest(mux, ing)
-	if err := env.mountAPI(mux, set); err != nil {
+	if err := env.mountAPI(mux, src); err != nil {
 		return err
 	}
 	// The HTTP server stops first (ingest drains its requests into the bus);
@@ -568,9 +578,9 @@ func (env *stageEnv) handleIngest(mux *http.ServeMux, h *ingest.Handler) {
 
 // mountAPI serves the read API behind the API tokens when configured:
 // incidents and Alertmanager's alert routes (when this process correlates:
-// set not nil), the dead letters of this process's sinks, and silences.
+// src not nil), the dead letters of this process's sinks, and silences.
 // Health probes stay open.
-func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
+func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source) error {
 	tokens, err := ingest.LoadTokens(env.cfg.APITokenFiles...)
 	if err != nil {
 		return fmt.Errorf("api_token_files: %w", err)
@@ -580,13 +590,13 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, set *pipeline.Set) error {
 	env.apiTokens = ingest.NewTokenSet(tokens)
 	apiMux := http.NewServeMux()
 	reading := make(chan struct{}, api.MaxReading)
-	var src amapi.Source
-	if set != nil {
-		api.Register(apiMux, set, reading)
-		src = set
+	var alerts amapi.Source
+	if src != nil {
+		api.Register(apiMux, src, reading)
+		alerts = src
 	}
 	api.RegisterDeadLetters(apiMux, env.dead.List)
-	amapi.Register(apiMux, src, env.silences, time.Now(), reading)
+	amapi.Register(apiMux, alerts, env.silences, time.Now(), reading)
 	mux.Handle("/api/v1/", ingest.RequireToken(env.apiTokens, apiMux))
 	mux.Handle("POST /-/reload", ingest.RequireToken(env.apiTokens, http.HandlerFunc(env.reloadHandler)))
 	// Alertmanager's read API and silences; POST /api/v2/alerts stays

@@ -71,7 +71,7 @@ func Register(mux *http.ServeMux, src Source, reading chan struct{}) {
 	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		inc, ok := src.Incident(r.PathValue("id"))
 		if !ok {
-			writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id")+" (resolved incidents are kept for the reopen window only)")
+			writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id")+" (resolved ones are kept for the configuration's history, 7 days by default, on the embedded default; elsewhere for the reopen window, and in ClickHouse)")
 			return
 		}
 		writeJSON(w, http.StatusOK, inc)

@@ -28,6 +28,8 @@ const (
 	stateShare = 0.25
 	queueShare = 0.1
 	sinkShare  = 0.1
+	// historyShare: resolved incidents kept for reading (see history).
+	historyShare = 0.05
 	// minOutside: kept out of the Go runtime's soft limit for what
 	// the process holds outside the runtime's count (its code, mapped
 	// files), so that the resident total stays within the limit: a tenth of
@@ -131,6 +133,9 @@ func (b *Budget) SinkBytes() int64 { return int64(sinkShare * float64(b.limit)) 
 
 // QueueBytes is what the alerts accepted and not yet correlated may hold.
 func (b *Budget) QueueBytes() int64 { return int64(queueShare * float64(b.limit)) }
+
+// HistoryBytes is what the resolved incidents kept for reading may hold.
+func (b *Budget) HistoryBytes() int64 { return int64(historyShare * float64(b.limit)) }
 
 // DefaultLimit is three quarters of the memory limit of the process's
 // cgroup (a container's limit), or 512 MiB without one.

@@ -36,6 +36,10 @@ type Config struct {
 	MemoryLimit Bytes `yaml:"memory_limit"`
 	// Decisions, when set, is a file the decision log is appended to.
 	Decisions string `yaml:"decisions"`
+	// History: how long the embedded default keeps resolved incidents
+	// readable through the API after the correlator lets them go (within
+	// a twentieth of memory_limit; see package history); 0 keeps none.
+	History time.Duration `yaml:"history"`
 	// APITokenFiles hold the tokens the read API (/api/v1/...) requires, one
 	// a line; none means the API is open.
 	APITokenFiles []string `yaml:"api_token_files"`
@@ -83,6 +87,7 @@ func Default() Config {
 	return Config{
 		Listen:  ":9095",
 		DataDir: "quell-data",
+		History: 7 * 24 * time.Hour,
 		// Datadog's tags and title can change between notifications of one
 		// monitor; the monitor, its scope and its name are what stays.
 		IdentityLabels: map[string][]string{"datadog": {"alertname", "monitor_id", "scope"}},
@@ -154,6 +159,9 @@ func (c *Config) readSecrets() error {
 func (c *Config) Validate() error {
 	if c.Listen == "" {
 		return errors.New("listen: an address such as :9095 is required")
+	}
+	if c.History < 0 {
+		return fmt.Errorf("history: %s; want a duration such as 168h, or 0 to keep no resolved incidents", c.History)
 	}
 	if err := c.Ingest.Validate(); err != nil {
 		return err

@@ -1,0 +1,302 @@
+// Package history keeps resolved incidents readable after the correlator
+// forgets them (past its reopen window): the API serves them by id and in
+// its resolved list on the embedded default, without ClickHouse. They are
+// kept for a number of days and within a byte bound, in memory and in a
+// file of the data dir, so that a restart keeps them too.
+package history
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/sinks"
+)
+
+// File is the history's file in the data dir: one incident a line, the
+// last line of an id winning; a line of one that reopened (not resolved)
+// lets it go.
+const File = "history.jsonl"
+
+// Store is the resolved incidents kept; safe for concurrent use. It is a
+// sink: it takes resolved incidents from the changes it is given.
+type Store struct {
+	mu       sync.RWMutex
+	byID     map[string]*entry
+	bytes    int64
+	maxBytes int64
+	keep     time.Duration
+	path     string
+	f        *os.File
+	w        *bufio.Writer
+	written  int64 // bytes in the file, kept ones and those replaced
+}
+
+type entry struct {
+	inc  quell.Incident
+	size int64
+}
+
+// size estimates what an incident holds in memory.
+func size(inc *quell.Incident) int64 {
+	n := int64(256 + len(inc.Title))
+	for i := range inc.Alerts {
+		n += int64(inc.Alerts[i].Size())
+	}
+	return n
+}
+
+// Open loads the history in dir (none yet is fine), drops what is older
+// than keep or past maxBytes (the oldest resolved first), and rewrites the
+// file with what it kept.
+func Open(dir string, keep time.Duration, maxBytes int64) (*Store, error) {
+	s := &Store{byID: map[string]*entry{}, maxBytes: maxBytes, keep: keep, path: filepath.Join(dir, File)}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	s.trim(time.Now())
+	if err := s.rewrite(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) load() error {
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		var inc quell.Incident
+		if err := json.Unmarshal(sc.Bytes(), &inc); err != nil {
+			break // a line cut short by a crash: what follows it is lost with it
+		}
+		if inc.Status == quell.IncidentResolved {
+			s.put(inc)
+		} else {
+			s.remove(inc.ID)
+		}
+	}
+	return nil
+}
+
+// put keeps inc, replacing an earlier copy; s.mu is held.
+func (s *Store) put(inc quell.Incident) {
+	if old := s.byID[inc.ID]; old != nil {
+		s.bytes -= old.size
+	}
+	e := &entry{inc: inc, size: size(&inc)}
+	s.byID[inc.ID] = e
+	s.bytes += e.size
+}
+
+// remove lets go of id; s.mu is held.
+func (s *Store) remove(id string) {
+	if e := s.byID[id]; e != nil {
+		s.bytes -= e.size
+		delete(s.byID, id)
+	}
+}
+
+// trim drops what is past keep, then the oldest resolved until within
+// maxBytes; s.mu is held.
+func (s *Store) trim(now time.Time) {
+	var all []*entry
+	for id, e := range s.byID {
+		if now.Sub(e.inc.ResolvedAt) > s.keep {
+			s.bytes -= e.size
+			delete(s.byID, id)
+			continue
+		}
+		all = append(all, e)
+	}
+	if s.bytes <= s.maxBytes {
+		return
+	}
+	slices.SortFunc(all, func(a, b *entry) int { return a.inc.ResolvedAt.Compare(b.inc.ResolvedAt) })
+	for _, e := range all {
+		if s.bytes <= s.maxBytes {
+			break
+		}
+		s.bytes -= e.size
+		delete(s.byID, e.inc.ID)
+	}
+}
+
+// rewrite writes what is kept to a new file and puts it in place; s.mu is
+// held (or s not yet shared).
+func (s *Store) rewrite() error {
+	if s.f != nil {
+		s.w.Flush()
+		s.f.Close()
+	}
+	tmp := s.path + ".new"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	var n int64
+	for _, e := range s.byID {
+		b, err := json.Marshal(e.inc)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		w.Write(append(b, '\n'))
+		n += int64(len(b) + 1)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("history: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		f.Close()
+		return fmt.Errorf("history: %w", err)
+	}
+	s.f, s.w, s.written = f, bufio.NewWriter(f), n
+	return nil
+}
+
+func (s *Store) Name() string { return "history" }
+
+// Write keeps the incidents that resolved and lets go of those that
+// reopened (the correlator serves them again).
+func (s *Store) Write(_ context.Context, b sinks.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		rec := c.Incident
+		switch c.Kind {
+		case quell.IncidentResolve:
+			s.put(rec)
+		case quell.IncidentReopened:
+			if s.byID[rec.ID] == nil {
+				continue
+			}
+			s.remove(rec.ID)
+			rec = quell.Incident{ID: rec.ID, Status: quell.IncidentOpen}
+		default:
+			continue
+		}
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		s.w.Write(append(line, '\n'))
+		s.written += int64(len(line) + 1)
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if s.bytes > s.maxBytes || s.written > 2*s.maxBytes {
+		s.trim(time.Now())
+		return s.rewrite()
+	}
+	return nil
+}
+
+// Close writes what is buffered.
+func (s *Store) Close(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.w.Flush(); err != nil {
+		s.f.Close()
+		return err
+	}
+	return s.f.Close()
+}
+
+// Incident returns the resolved incident with id.
+func (s *Store) Incident(id string) (quell.Incident, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.byID[id]
+	if e == nil || time.Since(e.inc.ResolvedAt) > s.keep {
+		return quell.Incident{}, false
+	}
+	return e.inc, true
+}
+
+// Incidents answers q over the history (resolved incidents only).
+func (s *Store) Incidents(q correlate.Query) []quell.Incident {
+	if q.Status != "" && q.Status != quell.IncidentResolved {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []quell.Incident
+	for _, e := range s.byID {
+		if c := correlate.CursorOf(e.inc); q.After.Before(c) && time.Since(e.inc.ResolvedAt) <= s.keep {
+			out = append(out, e.inc)
+		}
+	}
+	sortNewestFirst(out)
+	return out[:q.Taken(len(out), func(i int) int { return len(out[i].Alerts) })]
+}
+
+func sortNewestFirst(incs []quell.Incident) {
+	slices.SortFunc(incs, func(a, b quell.Incident) int {
+		ca, cb := correlate.CursorOf(a), correlate.CursorOf(b)
+		switch {
+		case ca.Before(cb):
+			return -1
+		case cb.Before(ca):
+			return 1
+		}
+		return 0
+	})
+}
+
+// Source answers incident queries (the correlator, for the live ones).
+type Source interface {
+	Incidents(q correlate.Query) []quell.Incident
+	Incident(id string) (quell.Incident, bool)
+}
+
+// Reader serves the live incidents and, besides them, the history: a
+// resolved incident the correlator still holds is served as it has it.
+type Reader struct {
+	Live    Source
+	History *Store
+}
+
+func (r Reader) Incident(id string) (quell.Incident, bool) {
+	if inc, ok := r.Live.Incident(id); ok {
+		return inc, true
+	}
+	return r.History.Incident(id)
+}
+
+// Incidents merges both answers to q in its order: each is the top of its
+// source, so the top of the merge is taken from them.
+func (r Reader) Incidents(q correlate.Query) []quell.Incident {
+	out := r.Live.Incidents(q)
+	live := make(map[string]bool, len(out))
+	for i := range out {
+		live[out[i].ID] = true
+	}
+	for _, inc := range r.History.Incidents(q) {
+		if !live[inc.ID] {
+			out = append(out, inc)
+		}
+	}
+	sortNewestFirst(out)
+	return out[:q.Taken(len(out), func(i int) int { return len(out[i].Alerts) })]
+}

@@ -1,0 +1,113 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/sinks"
+)
+
+func resolved(id string, at time.Time) quell.IncidentChange {
+	return quell.IncidentChange{Kind: quell.IncidentResolve, Incident: quell.Incident{ID: id, Status: quell.IncidentResolved,
+		Title: "DiskFull on " + id, CreatedAt: at.Add(-time.Minute), ResolvedAt: at,
+		Alerts: []quell.IncidentAlert{{Fingerprint: 1, Status: quell.Resolved, Labels: map[string]string{"alertname": "DiskFull"}}}}}
+}
+
+// Resolved incidents are kept across a restart, served by id and in the
+// resolved list newest first; a reopened one is let go; what is older than
+// keep is dropped; past the byte bound the oldest go first.
+func TestStore(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	s, err := Open(dir, 24*time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{resolved("a", now.Add(-2*time.Hour)), resolved("b", now.Add(-time.Hour)),
+		resolved("c", now.Add(-30*time.Minute)), resolved("old", now.Add(-25*time.Hour))}}); err != nil {
+		t.Fatal(err)
+	}
+	reopened := resolved("c", now)
+	reopened.Kind = quell.IncidentReopened
+	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{reopened}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(dir, 24*time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if inc, ok := s.Incident("a"); !ok || inc.Title != "DiskFull on a" || len(inc.Alerts) != 1 {
+		t.Fatalf("a after a restart: %+v %v", inc, ok)
+	}
+	for _, gone := range []string{"c", "old"} {
+		if _, ok := s.Incident(gone); ok {
+			t.Errorf("%s is still kept", gone)
+		}
+	}
+	list := s.Incidents(correlate.Query{Status: quell.IncidentResolved})
+	if len(list) != 2 || list[0].ID != "b" || list[1].ID != "a" {
+		t.Fatalf("resolved list: %+v", list)
+	}
+	if open := s.Incidents(correlate.Query{Status: quell.IncidentOpen}); len(open) != 0 {
+		t.Errorf("open list from the history: %v", open)
+	}
+	page := s.Incidents(correlate.Query{Limit: 1, After: correlate.CursorOf(list[0])})
+	if len(page) != 1 || page[0].ID != "a" {
+		t.Errorf("page after b: %+v", page)
+	}
+
+	// The byte bound: the oldest resolved go first.
+	small, err := Open(t.TempDir(), 24*time.Hour, 3*size(&[]quell.Incident{resolved("x", now).Incident}[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close(ctx)
+	for i := range 5 {
+		if err := small.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{resolved(fmt.Sprint(i), now.Add(time.Duration(i)*time.Minute))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		if _, ok := small.Incident(fmt.Sprint(i)); ok != (i >= 2) {
+			t.Errorf("incident %d kept %v, want the newest three", i, ok)
+		}
+	}
+}
+
+// A line cut short by a crash loses that line only.
+func TestTornTail(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{resolved("a", time.Now())}})
+	s.Close(ctx)
+	f, err := os.OpenFile(filepath.Join(dir, File), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"id":"b","status":"reso`)
+	f.Close()
+	s, err = Open(dir, time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if _, ok := s.Incident("a"); !ok {
+		t.Error("a lost to a torn line after it")
+	}
+}
