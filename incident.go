@@ -26,9 +26,11 @@ type Incident struct {
 	ResolvedAt time.Time      `json:"resolvedAt"`
 	// Resolving: every alert resolved, and the incident closes at ClosesAt
 	// unless one fires again (correlate.resolve_hold).
-	Resolving bool            `json:"resolving,omitempty"`
-	ClosesAt  time.Time       `json:"closesAt,omitzero"`
-	Alerts    []IncidentAlert `json:"alerts"`
+	Resolving bool      `json:"resolving,omitempty"`
+	ClosesAt  time.Time `json:"closesAt,omitzero"`
+	// Runbooks are the alerts' runbook_url annotations, each once.
+	Runbooks []string        `json:"runbooks,omitempty"`
+	Alerts   []IncidentAlert `json:"alerts"`
 }
 
 // IncidentAlert is one member alert as the incident sees it.

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -591,5 +592,21 @@ func TestTitleSummarises(t *testing.T) {
 	}
 	if got := inc.summary(); got != "HighErrorRate on cart, checkout, payment and 2 more (+5 alerts)" {
 		t.Errorf("six alerts on five services: %q", got)
+	}
+}
+
+// An incident lists its alerts' runbooks, each once.
+func TestRunbooks(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	for i, rb := range []string{"https://runbooks.example.com/disk", "https://runbooks.example.com/disk", "https://runbooks.example.com/io", ""} {
+		a := alert(occ{labels: fmt.Sprintf("alertname=Disk%d,service=db", i)})
+		if rb != "" {
+			a.Annotations = map[string]string{"runbook_url": rb}
+		}
+		r.eng.Process(&a, t0.Add(time.Duration(i)*time.Second))
+	}
+	incs := r.eng.Incidents(Query{})
+	if len(incs) != 1 || !slices.Equal(incs[0].Runbooks, []string{"https://runbooks.example.com/disk", "https://runbooks.example.com/io"}) {
+		t.Fatalf("incidents %d, runbooks %v", len(incs), incs[0].Runbooks)
 	}
 }

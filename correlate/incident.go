@@ -372,7 +372,11 @@ func (e *Engine) view(inc *incident) quell.Incident {
 		v.Resolving, v.ClosesAt = true, inc.updated.Add(e.cfg.ResolveHold) // as the resolve timer has it
 	}
 	for _, fp := range inc.order {
-		v.Alerts = append(v.Alerts, *inc.members[fp])
+		m := inc.members[fp]
+		v.Alerts = append(v.Alerts, *m)
+		if u := m.Annotations["runbook_url"]; u != "" && !slices.Contains(v.Runbooks, u) {
+			v.Runbooks = append(v.Runbooks, u)
+		}
 	}
 	return v
 }

@@ -86,7 +86,9 @@ const (
 	defaultTitle       = `{{if .Title}}{{.Title}}{{else}}quell incident {{.ID}}{{end}}`
 	defaultDescription = `quell incident {{.ID}}: {{.Severity}}, {{.Firing}} of {{len .Alerts}} alerts firing.
 {{range .Alerts}}
-- [{{.Status}}] {{labels .Labels}}{{with .Reason}} ({{.}}){{end}}{{end}}`
+- [{{.Status}}] {{with index .Annotations "summary"}}{{.}}: {{end}}{{labels .Labels}}{{with .Reason}} ({{.}}){{end}}{{end}}{{with .Runbooks}}
+Runbooks:{{range .}}
+- {{.}}{{end}}{{end}}`
 	defaultNote = `{{if eq .Status "resolved"}}All alerts resolved: quell incident {{.ID}} is resolved.
 {{else if eq .Kind "reopened"}}quell incident {{.ID}} fired again and is reopened.
 {{end}}{{range .Joined}}Firing: {{labels .Labels}}
