@@ -29,8 +29,21 @@ type Incident struct {
 	Resolving bool      `json:"resolving,omitempty"`
 	ClosesAt  time.Time `json:"closesAt,omitzero"`
 	// Runbooks are the alerts' runbook_url annotations, each once.
-	Runbooks []string        `json:"runbooks,omitempty"`
-	Alerts   []IncidentAlert `json:"alerts"`
+	Runbooks []string `json:"runbooks,omitempty"`
+	// Recurrence: earlier incidents of the same kind, where quell keeps
+	// history (see package history).
+	Recurrence *Recurrence     `json:"recurrence,omitempty"`
+	Alerts     []IncidentAlert `json:"alerts"`
+}
+
+// Recurrence says an incident happened before: Seen earlier incidents
+// had its signature (the same alert names about the same kinds of
+// entity), the last of them Last, resolved at LastResolvedAt.
+type Recurrence struct {
+	Signature      string    `json:"signature"`
+	Seen           int       `json:"seen"`
+	Last           string    `json:"last"`
+	LastResolvedAt time.Time `json:"lastResolvedAt"`
 }
 
 // IncidentAlert is one member alert as the incident sees it.

@@ -10,7 +10,8 @@ import (
 
 // TestResolvedHistory: a resolved incident stays readable by id and in the
 // resolved list after the correlator let it go (its reopen window over),
-// and after a restart, on the embedded default.
+// and after a restart, on the embedded default; the same problem later is
+// a new incident that names it as an earlier occurrence.
 func TestResolvedHistory(t *testing.T) {
 	e := newEmbedded(t, filepath.Join(t.TempDir(), "data"), `correlate:
   group_wait: 1s
@@ -48,4 +49,16 @@ func TestResolvedHistory(t *testing.T) {
 	p.stop(t)
 	e.start(t)
 	check("after a restart")
+
+	// The same problem again: a new incident, linked to the first as
+	// recurring.
+	again := amAlert{Labels: a.Labels, StartsAt: time.Now().UTC()}
+	if !post(url+"/api/v2/alerts", []amAlert{again}) {
+		t.Fatal("post refused")
+	}
+	incs = q.waitIncidents(t, "open", "the incident again", func(incs []quell.Incident) bool { return len(incs) == 1 })
+	rec := incs[0].Recurrence
+	if incs[0].ID == id || rec == nil || rec.Seen != 1 || rec.Last != id {
+		t.Fatalf("the repeated problem: incident %s, recurrence %+v; want a new incident recurring %s once", incs[0].ID, rec, id)
+	}
 }

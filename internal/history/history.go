@@ -14,8 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
@@ -32,6 +35,7 @@ const File = "history.jsonl"
 type Store struct {
 	mu       sync.RWMutex
 	byID     map[string]*entry
+	bySig    map[string]map[string]*entry // signature → id → entry
 	bytes    int64
 	maxBytes int64
 	keep     time.Duration
@@ -43,6 +47,7 @@ type Store struct {
 
 type entry struct {
 	inc  quell.Incident
+	sig  string
 	size int64
 }
 
@@ -59,7 +64,7 @@ func size(inc *quell.Incident) int64 {
 // than keep or past maxBytes (the oldest resolved first), and rewrites the
 // file with what it kept.
 func Open(dir string, keep time.Duration, maxBytes int64) (*Store, error) {
-	s := &Store{byID: map[string]*entry{}, maxBytes: maxBytes, keep: keep, path: filepath.Join(dir, File)}
+	s := &Store{byID: map[string]*entry{}, bySig: map[string]map[string]*entry{}, maxBytes: maxBytes, keep: keep, path: filepath.Join(dir, File)}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -97,19 +102,26 @@ func (s *Store) load() error {
 
 // put keeps inc, replacing an earlier copy; s.mu is held.
 func (s *Store) put(inc quell.Incident) {
-	if old := s.byID[inc.ID]; old != nil {
-		s.bytes -= old.size
-	}
-	e := &entry{inc: inc, size: size(&inc)}
+	s.remove(inc.ID)
+	e := &entry{inc: inc, sig: Signature(&inc), size: size(&inc)}
 	s.byID[inc.ID] = e
+	if s.bySig[e.sig] == nil {
+		s.bySig[e.sig] = map[string]*entry{}
+	}
+	s.bySig[e.sig][inc.ID] = e
 	s.bytes += e.size
 }
 
 // remove lets go of id; s.mu is held.
 func (s *Store) remove(id string) {
-	if e := s.byID[id]; e != nil {
-		s.bytes -= e.size
-		delete(s.byID, id)
+	e := s.byID[id]
+	if e == nil {
+		return
+	}
+	s.bytes -= e.size
+	delete(s.byID, id)
+	if delete(s.bySig[e.sig], id); len(s.bySig[e.sig]) == 0 {
+		delete(s.bySig, e.sig)
 	}
 }
 
@@ -119,8 +131,7 @@ func (s *Store) trim(now time.Time) {
 	var all []*entry
 	for id, e := range s.byID {
 		if now.Sub(e.inc.ResolvedAt) > s.keep {
-			s.bytes -= e.size
-			delete(s.byID, id)
+			s.remove(id)
 			continue
 		}
 		all = append(all, e)
@@ -133,8 +144,7 @@ func (s *Store) trim(now time.Time) {
 		if s.bytes <= s.maxBytes {
 			break
 		}
-		s.bytes -= e.size
-		delete(s.byID, e.inc.ID)
+		s.remove(e.inc.ID)
 	}
 }
 
@@ -278,10 +288,14 @@ type Reader struct {
 }
 
 func (r Reader) Incident(id string) (quell.Incident, bool) {
-	if inc, ok := r.Live.Incident(id); ok {
-		return inc, true
+	inc, ok := r.Live.Incident(id)
+	if !ok {
+		inc, ok = r.History.Incident(id)
 	}
-	return r.History.Incident(id)
+	if ok {
+		r.History.recurrence(&inc)
+	}
+	return inc, ok
 }
 
 // Incidents merges both answers to q in its order: each is the top of its
@@ -298,5 +312,53 @@ func (r Reader) Incidents(q correlate.Query) []quell.Incident {
 		}
 	}
 	sortNewestFirst(out)
-	return out[:q.Taken(len(out), func(i int) int { return len(out[i].Alerts) })]
+	out = out[:q.Taken(len(out), func(i int) int { return len(out[i].Alerts) })]
+	for i := range out {
+		r.History.recurrence(&out[i])
+	}
+	return out
+}
+
+// Signature is what kind of incident inc is: the names of its alerts,
+// each with the kind of entity it is about (service, host, ...), sorted,
+// as a hash; incidents of one kind recur.
+func Signature(inc *quell.Incident) string {
+	var parts []string
+	for i := range inc.Alerts {
+		l := inc.Alerts[i].Labels
+		kind := ""
+		for _, k := range []string{"service", "job", "instance", "host", "pod", "namespace"} {
+			if l[k] != "" {
+				kind = k
+				break
+			}
+		}
+		if p := l["alertname"] + "@" + kind; !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
+	}
+	slices.Sort(parts)
+	return fmt.Sprintf("%016x", xxhash.Sum64String(strings.Join(parts, "\n")))
+}
+
+// recurrence notes on inc the earlier incidents of its signature the
+// history holds.
+func (s *Store) recurrence(inc *quell.Incident) {
+	sig := Signature(inc)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var rec quell.Recurrence
+	for id, e := range s.bySig[sig] {
+		if id == inc.ID || !e.inc.ResolvedAt.Before(inc.CreatedAt) || time.Since(e.inc.ResolvedAt) > s.keep {
+			continue
+		}
+		rec.Seen++
+		if e.inc.ResolvedAt.After(rec.LastResolvedAt) {
+			rec.Last, rec.LastResolvedAt = id, e.inc.ResolvedAt
+		}
+	}
+	if rec.Seen > 0 {
+		rec.Signature = sig
+		inc.Recurrence = &rec
+	}
 }
