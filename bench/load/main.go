@@ -76,11 +76,15 @@ func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batc
 		return fmt.Errorf("--churn is %v: want a fraction between 0 and 1", churn)
 	}
 	// Enough batches to pass over every distinct alert twice, encoded before
-	// the clock starts so that the generator spends its CPU on sending.
+	// the clock starts so that the generator spends its CPU on sending;
+	// beyond maxPool (a cardinality storm) each is encoded as it is sent.
 	n := max(64, 2*((distinct+batch-1)/batch))
-	pool, err := build(n, batch, distinct, churn, time.Now().UTC().Truncate(time.Second))
-	if err != nil {
-		return err
+	pool := batches{n: n, size: batch, distinct: distinct, churn: churn, start: time.Now().UTC().Truncate(time.Second)}
+	if n <= maxPool {
+		var err error
+		if pool.built, err = build(n, batch, distinct, churn, pool.start); err != nil {
+			return err
+		}
 	}
 	client := &http.Client{
 		Timeout: 30 * time.Second,

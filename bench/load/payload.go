@@ -71,40 +71,72 @@ type bodies struct {
 func build(pool, size, distinct int, churn float64, start time.Time) ([]bodies, error) {
 	out := make([]bodies, pool)
 	for b := range out {
-		alerts := make([]alert, size)
-		for j := range alerts {
-			id := (b*size + j) % distinct
-			a := &alerts[j]
-			a.Labels = labels(id)
-			an := alertnames[id%len(alertnames)]
-			a.Annotations = map[string]string{
-				"summary":     an.summary,
-				"description": fmt.Sprintf("%s on %s (%s): %s", an.name, a.Labels["pod"], a.Labels["cluster"], an.summary),
-				"runbook_url": "https://runbooks.example.com/" + an.name,
-			}
-			a.StartsAt = start.Add(-time.Duration(id%3600) * time.Second)
-			a.GeneratorURL = "http://prometheus.example.com/graph?g0.expr=" + an.name
-			a.Fingerprint = fmt.Sprintf("%016x", model.LabelsToSignature(a.Labels)) // Alertmanager's own
-			a.Status = "firing"
-			if resolvedAt(b, j, churn) {
-				a.Status, a.EndsAt = "resolved", start
-			}
+		var err error
+		if out[b], err = batch(b, size, distinct, churn, start); err != nil {
+			return nil, err
 		}
-		wh, err := json.Marshal(webhook{
-			Version: "4", GroupKey: "{}:{}", Status: "firing", Receiver: "quell",
-			GroupLabels: map[string]string{}, CommonLabels: map[string]string{}, CommonAnnotations: map[string]string{},
-			ExternalURL: "http://alertmanager.example.com", Alerts: alerts,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("encoding webhook batch %d: %w", b, err)
-		}
-		v2, err := json.Marshal(postable(alerts))
-		if err != nil {
-			return nil, fmt.Errorf("encoding v2 batch %d: %w", b, err)
-		}
-		out[b] = bodies{webhook: wh, v2: v2, alerts: size}
 	}
 	return out, nil
+}
+
+// batch is batch b of build's pool.
+func batch(b, size, distinct int, churn float64, start time.Time) (bodies, error) {
+	alerts := make([]alert, size)
+	for j := range alerts {
+		id := (b*size + j) % distinct
+		a := &alerts[j]
+		a.Labels = labels(id)
+		an := alertnames[id%len(alertnames)]
+		a.Annotations = map[string]string{
+			"summary":     an.summary,
+			"description": fmt.Sprintf("%s on %s (%s): %s", an.name, a.Labels["pod"], a.Labels["cluster"], an.summary),
+			"runbook_url": "https://runbooks.example.com/" + an.name,
+		}
+		a.StartsAt = start.Add(-time.Duration(id%3600) * time.Second)
+		a.GeneratorURL = "http://prometheus.example.com/graph?g0.expr=" + an.name
+		a.Fingerprint = fmt.Sprintf("%016x", model.LabelsToSignature(a.Labels)) // Alertmanager's own
+		a.Status = "firing"
+		if resolvedAt(b, j, churn) {
+			a.Status, a.EndsAt = "resolved", start
+		}
+	}
+	wh, err := json.Marshal(webhook{
+		Version: "4", GroupKey: "{}:{}", Status: "firing", Receiver: "quell",
+		GroupLabels: map[string]string{}, CommonLabels: map[string]string{}, CommonAnnotations: map[string]string{},
+		ExternalURL: "http://alertmanager.example.com", Alerts: alerts,
+	})
+	if err != nil {
+		return bodies{}, fmt.Errorf("encoding webhook batch %d: %w", b, err)
+	}
+	v2, err := json.Marshal(postable(alerts))
+	if err != nil {
+		return bodies{}, fmt.Errorf("encoding v2 batch %d: %w", b, err)
+	}
+	return bodies{webhook: wh, v2: v2, alerts: size}, nil
+}
+
+// maxPool bounds the batches encoded before a run (about 60 KB each).
+const maxPool = 4096
+
+// batches are a run's requests: the pool built beforehand, or (past
+// maxPool) each batch encoded as it is sent.
+type batches struct {
+	built             []bodies
+	n, size, distinct int
+	churn             float64
+	start             time.Time
+}
+
+// get is the i-th request's batch.
+func (p batches) get(i uint64) *bodies {
+	if p.built != nil {
+		return &p.built[i%uint64(len(p.built))]
+	}
+	b, err := batch(int(i%uint64(p.n)), p.size, p.distinct, p.churn, p.start)
+	if err != nil {
+		panic(err) // the same encoding succeeds for every batch of the pool
+	}
+	return &b
 }
 
 // resolvedAt spreads the churn evenly and deterministically over the pool.

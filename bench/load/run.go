@@ -37,7 +37,7 @@ type result struct {
 // run posts the pool's batches round robin from concurrency workers, for
 // warmup (not counted: it fills quell's bounded queue, so the counted part is
 // what the pipeline sustains) and then dur.
-func run(client *http.Client, p phase, pool []bodies) (result, error) {
+func run(client *http.Client, p phase, pool batches) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.warmup+p.dur)
 	defer cancel()
 	countFrom := time.Now().Add(p.warmup)
@@ -50,7 +50,7 @@ func run(client *http.Client, p phase, pool []bodies) (result, error) {
 			var w result
 			w.errors = map[string]int{}
 			for ctx.Err() == nil {
-				b := &pool[next.Add(1)%uint64(len(pool))]
+				b := pool.get(next.Add(1))
 				t0 := time.Now()
 				status, err := post(ctx, client, p.url, p.body(b))
 				t1 := time.Now()
