@@ -2,8 +2,15 @@ package correlate
 
 import "github.com/quellhq/quell"
 
+// trackedOverhead is what the engine holds for a tracked alert besides its
+// member record: what relates it to others (alertInfo, its tokens and
+// graph nodes), its dedupe state, its places in the indexes and maps.
+// Measured (TestStateBytesFollowTheHeap): the heap grows by about this
+// plus the member's Size per alert, whatever the alert's labels.
+const trackedOverhead = 1600
+
 // memberBytes is what a member alert holds, as MaxStateBytes counts it.
-func memberBytes(m *quell.IncidentAlert) int64 { return int64(m.Size()) }
+func memberBytes(m *quell.IncidentAlert) int64 { return trackedOverhead + int64(m.Size()) }
 
 // account adds delta bytes to inc and to the engine's total that
 // MaxStateBytes bounds; inc is one of e.incidents.

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -608,5 +609,55 @@ func TestRunbooks(t *testing.T) {
 	incs := r.eng.Incidents(Query{})
 	if len(incs) != 1 || !slices.Equal(incs[0].Runbooks, []string{"https://runbooks.example.com/disk", "https://runbooks.example.com/io"}) {
 		t.Fatalf("incidents %d, runbooks %v", len(incs), incs[0].Runbooks)
+	}
+}
+
+// The bytes MaxStateBytes bounds follow what the engine really holds: the
+// heap grows by what stateBytes counts (within a fifth), for alerts with
+// many labels and with few, so that memory_limit's share for the state is
+// the state's memory.
+func TestStateBytesFollowTheHeap(t *testing.T) {
+	for _, small := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.MaxStateBytes, cfg.MaxTrackedAlerts, cfg.MaxIncidents = 0, 1<<30, 1<<30
+		eng, err := New(cfg, nil, Output{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 50000
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		// The alerts' label and annotation maps are measured too: the
+		// engine keeps them once ingest lets go of the request.
+		alerts := make([]quell.Alert, n)
+		for i := range alerts {
+			svc := fmt.Sprintf("svc-%02d", i%60)
+			l := map[string]string{"alertname": []string{"HighErrorRate", "HighLatency", "KubePodCrashLooping", "TargetDown"}[i%4],
+				"service": svc, "pod": fmt.Sprintf("%s-%08x-%d", svc, i*7, i)}
+			ann := map[string]string{"summary": "5xx ratio above 5%"}
+			if !small {
+				l["severity"], l["job"], l["namespace"], l["cluster"] = "warning", svc, "shop", []string{"prod-eu-1", "prod-us-1"}[i%2]
+				l["instance"] = fmt.Sprintf("10.%d.%d.%d:8080", i%3, i/250%250, i%250+1)
+				ann["description"] = fmt.Sprintf("HighErrorRate on %s-%d: 5xx ratio above 5%%", svc, i)
+				ann["runbook_url"] = "https://runbooks.example.com/HighErrorRate"
+			}
+			alerts[i] = quell.Alert{Source: "alertmanager", Status: quell.Firing, StartsAt: t0, Severity: quell.Warning,
+				Labels: l, Annotations: ann, Fingerprint: quell.Fingerprint(i + 1)}
+		}
+		for i := range alerts {
+			eng.Process(&alerts[i], t0.Add(time.Duration(i)*time.Millisecond))
+		}
+		eng.Flush()
+		alerts = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		ratio := heap / float64(eng.stateBytes)
+		t.Logf("few labels %v: heap %.0f bytes an alert, counted %d (ratio %.2f)", small, heap/n, eng.stateBytes/n, ratio)
+		if ratio < 0.8 || ratio > 1.2 {
+			t.Errorf("few labels %v: the heap grew %.2f times what the state's bytes count", small, ratio)
+		}
+		runtime.KeepAlive(eng)
 	}
 }
