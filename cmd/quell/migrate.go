@@ -80,6 +80,13 @@ quell writes and the dashboards read.
 	if len(applied) == 0 {
 		fmt.Println("schema is current: nothing to apply")
 	}
+	missing, err := clickhouse.Unavailable(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for _, m := range missing {
+		fmt.Println("skipped", m)
+	}
 	kept, err := clickhouse.ApplyRetention(ctx, conn, cfg.ClickHouse.Retention)
 	if noTTL := (*clickhouse.ErrNoTTL)(nil); errors.As(err, &noTTL) {
 		fmt.Println("retention unsupported:", noTTL)

@@ -14,9 +14,9 @@ import (
 )
 
 // TestSchemaOnCurrentClickHouse runs, on a current ClickHouse (chDB), every
-// migration, the default retention's TTLs, a few rows through the repeats
-// views, and every analytic's SQL: what runs on 18.16 must run on today's
-// releases too.
+// migration (the modern ones too: LowCardinality, Maps, DateTime64), the
+// default retention's TTLs, a few rows through the repeats views, and every
+// analytic's SQL: what runs on 18.16 must run on today's releases too.
 func TestSchemaOnCurrentClickHouse(t *testing.T) {
 	python := testenv.CurrentClickHouse(t)
 	ms, err := loadMigrations()
@@ -38,6 +38,11 @@ func TestSchemaOnCurrentClickHouse(t *testing.T) {
 		'alertmanager', 'firing', 'warning', concat('A', toString(number %% 10)), 'api', toDateTime(%d) + number FROM numbers(50)`, at.Unix()))
 	add("repeat counts", "SELECT uniqExactMerge(occurrences) FROM alert_repeats")
 	add("alerts TTL", "SELECT engine_full FROM system.tables WHERE database = 'quell' AND name = 'alerts'")
+	add("an alert", fmt.Sprintf(`INSERT INTO alerts (event_id, fingerprint, source, status, severity, alertname, service,
+		label_keys, label_values, event_time, event_time_ms, received_at, received_at_ms)
+		VALUES (1, '0000000000000001', 'alertmanager', 'firing', 'warning', 'DiskFull', 'db',
+		['alertname', 'service'], ['DiskFull', 'db'], toDateTime(%d), 250, toDateTime(%[1]d), 250)`, at.Unix()))
+	add("modern columns", "SELECT toTypeName(source), labels['service'], toUnixTimestamp64Milli(event_time64) FROM alerts")
 	for _, qt := range QueryTypes() {
 		add("analytic "+string(qt), specs[qt].sql(bounds(Query{Type: qt, From: at.Add(-time.Hour), To: at.Add(time.Hour)})))
 	}
@@ -87,6 +92,9 @@ func TestSchemaOnCurrentClickHouse(t *testing.T) {
 	}
 	if got := byName["alerts TTL"]; !strings.Contains(got, "TTL event_time + toIntervalDay(30)") {
 		t.Errorf("alerts on a current ClickHouse: %s; want a 30-day TTL", got)
+	}
+	if got, want := byName["modern columns"], fmt.Sprintf(`"LowCardinality(String)","db",%d250`, at.Unix()); got != want {
+		t.Errorf("the modern schema on a current ClickHouse: %s; want %s (LowCardinality, a labels Map, a DateTime64 time)", got, want)
 	}
 	if got := byName["analytic noisyAlerts"]; strings.Count(got, "\n") != 9 || !strings.Contains(got, `"A0","api",5,0`) {
 		t.Errorf("noisyAlerts on a current ClickHouse:\n%s\nwant 10 alerts that fired 5 times each", got)

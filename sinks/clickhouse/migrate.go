@@ -18,11 +18,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one numbered file of migrations/: NNNN_name.sql.
+// migration is one numbered file of migrations/: NNNN_name.sql. A first
+// line "-- requires: 21.8" names the oldest server it runs on.
 type migration struct {
-	version uint32
-	name    string
-	stmts   []string
+	version  uint32
+	name     string
+	stmts    []string
+	requires string // "" for every server
 }
 
 // Migrate brings the connection's database to the newest schema. It records
@@ -51,9 +53,13 @@ func MigrateReport(ctx context.Context, conn driver.Conn) ([]string, error) {
 	if err != nil {
 		return done, err
 	}
+	server, err := serverVersion(ctx, conn)
+	if err != nil {
+		return done, err
+	}
 	for _, m := range migrations {
-		if applied[m.version] {
-			continue
+		if applied[m.version] || !versionAtLeast(server, m.requires) {
+			continue // too old a server: applied once it is upgraded (see Unavailable)
 		}
 		for i, stmt := range m.stmts {
 			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
@@ -66,6 +72,54 @@ func MigrateReport(ctx context.Context, conn driver.Conn) ([]string, error) {
 		done = append(done, fmt.Sprintf("%04d_%s", m.version, m.name))
 	}
 	return done, nil
+}
+
+// Unavailable names the migrations the server is too old for ("0004_modern
+// needs ClickHouse 21.8, this server is 18.16.1").
+func Unavailable(ctx context.Context, conn driver.Conn) ([]string, error) {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	server, err := serverVersion(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range migrations {
+		if !versionAtLeast(server, m.requires) {
+			out = append(out, fmt.Sprintf("%04d_%s needs ClickHouse %s, this server is %s", m.version, m.name, m.requires, server))
+		}
+	}
+	return out, nil
+}
+
+func serverVersion(ctx context.Context, conn driver.Conn) (string, error) {
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&v); err != nil {
+		return "", fmt.Errorf("reading the server's version: %w", err)
+	}
+	return v, nil
+}
+
+// versionAtLeast tells whether a server version ("18.16.1", "24.8.4.13")
+// is at least min ("21.8"); any version is at least "".
+func versionAtLeast(version, min string) bool {
+	if min == "" {
+		return true
+	}
+	num := func(s string) (int, int, bool) {
+		parts := strings.SplitN(s, ".", 3)
+		if len(parts) < 2 {
+			return 0, 0, false
+		}
+		major, err1 := strconv.Atoi(parts[0])
+		minor, err2 := strconv.Atoi(parts[1])
+		return major, minor, err1 == nil && err2 == nil
+	}
+	vM, vm, ok1 := num(version)
+	mM, mm, ok2 := num(min)
+	return ok1 && ok2 && (vM > mM || vM == mM && vm >= mm)
 }
 
 // columnExists tells whether err is an ADD COLUMN finding its column there:
@@ -127,7 +181,12 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
 		}
-		out = append(out, migration{version: uint32(v), name: name, stmts: splitStatements(string(text))})
+		first, _, _ := strings.Cut(string(text), "\n")
+		requires, _ := strings.CutPrefix(first, "-- requires: ")
+		if requires == first {
+			requires = ""
+		}
+		out = append(out, migration{version: uint32(v), name: name, stmts: splitStatements(string(text)), requires: strings.TrimSpace(requires)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil

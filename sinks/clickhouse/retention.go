@@ -3,8 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
@@ -63,9 +61,9 @@ func ApplyRetention(ctx context.Context, conn driver.Conn, r Retention) ([]strin
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
-	var version string
-	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
-		return nil, fmt.Errorf("reading the server's version: %w", err)
+	version, err := serverVersion(ctx, conn)
+	if err != nil {
+		return nil, err
 	}
 	if !hasTTL(version) {
 		return nil, &ErrNoTTL{Version: version}
@@ -95,12 +93,4 @@ func (t retainedTable) statement(r Retention) string {
 
 // hasTTL tells whether a server version ("18.16.1", "24.8.4.13") knows
 // table TTLs: 19.6 and later.
-func hasTTL(version string) bool {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	major, err1 := strconv.Atoi(parts[0])
-	minor, err2 := strconv.Atoi(parts[1])
-	return err1 == nil && err2 == nil && (major > 19 || major == 19 && minor >= 6)
-}
+func hasTTL(version string) bool { return versionAtLeast(version, "19.6") }

@@ -18,8 +18,12 @@ func CheckSchema(ctx context.Context, conn driver.Conn) error {
 	if err != nil {
 		return fmt.Errorf("%w (has the schema been created? run quell migrate --clickhouse DSN)", err)
 	}
+	server, err := serverVersion(ctx, conn)
+	if err != nil {
+		return err
+	}
 	for _, m := range ms {
-		if !applied[m.version] {
+		if !applied[m.version] && versionAtLeast(server, m.requires) {
 			return fmt.Errorf("clickhouse schema lacks migration %04d_%s: run quell migrate --clickhouse DSN first", m.version, m.name)
 		}
 	}
