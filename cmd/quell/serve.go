@@ -33,7 +33,7 @@ import (
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/lograte"
 	"github.com/quellhq/quell/internal/pipeline"
-	"github.com/quellhq/quell/internal/silence"
+	"github.com/quellhq/quell/silence"
 	"github.com/quellhq/quell/sinks"
 	"github.com/quellhq/quell/sinks/clickhouse"
 	"github.com/quellhq/quell/sinks/itsm"

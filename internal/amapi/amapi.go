@@ -20,7 +20,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
-	"github.com/quellhq/quell/internal/silence"
+	"github.com/quellhq/quell/silence"
 )
 
 // Source answers incident queries (the correlator); nil where this process

@@ -11,7 +11,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
-	"github.com/quellhq/quell/internal/silence"
+	"github.com/quellhq/quell/silence"
 )
 
 type fakeSource []quell.Incident

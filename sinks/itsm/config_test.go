@@ -1,7 +1,7 @@
 package itsm
 
 import (
-	"github.com/quellhq/quell/internal/silence"
+	"github.com/quellhq/quell/silence"
 	"strings"
 	"testing"
 	"time"

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"github.com/quellhq/quell/internal/silence"
+	"github.com/quellhq/quell/silence"
 	"maps"
 	"net/http"
 	"os"

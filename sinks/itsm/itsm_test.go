@@ -2,7 +2,7 @@ package itsm
 
 import (
 	"context"
-	"github.com/quellhq/quell/internal/silence"
+	"github.com/quellhq/quell/silence"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"

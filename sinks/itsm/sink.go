@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quellhq/quell"
-	"github.com/quellhq/quell/internal/silence"
+	"github.com/quellhq/quell/silence"
 	"github.com/quellhq/quell/sinks"
 )
 
