@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+
+	"github.com/quellhq/quell/atomicfile"
 )
 
 // retention is how long an expired silence stays listed, as Alertmanager's
@@ -229,7 +230,7 @@ func check(s *Silence, now time.Time) error {
 }
 
 // save writes the API's silences (dropping those expired for longer than
-// the retention) to a new file and renames it into place; st.mu is held.
+// the retention) to their file; st.mu is held.
 func (st *Store) save() error {
 	cut := time.Now().Add(-retention)
 	st.api = slices.DeleteFunc(st.api, func(s *Silence) bool { return s.EndsAt.Before(cut) })
@@ -245,25 +246,7 @@ func (st *Store) save() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(st.path), 0o755); err != nil {
-		return fmt.Errorf("saving silences: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(st.path), filepath.Base(st.path)+".*")
-	if err != nil {
-		return fmt.Errorf("saving silences: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), st.path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(st.path, b); err != nil {
 		return fmt.Errorf("saving silences: %w", err)
 	}
 	return nil

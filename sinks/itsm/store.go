@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/atomicfile"
 )
 
 // StoreFile is the store's file name in the data directory.
@@ -129,43 +130,8 @@ func (s *Store) put(r Record) error {
 	if err != nil {
 		return fmt.Errorf("itsm ticket store: %w", err)
 	}
-	return writeAtomic(s.path, b)
-}
-
-// writeAtomic replaces path with b so that a crash leaves the old file or
-// the new one, never half of one.
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := atomicfile.Write(s.path, b); err != nil {
 		return fmt.Errorf("itsm ticket store: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("itsm ticket store: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("itsm ticket store %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("itsm ticket store %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("itsm ticket store %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("itsm ticket store: %w", err)
-	}
-	// The rename is durable only once the directory is synced.
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("itsm ticket store: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("itsm ticket store: sync %s: %w", dir, err)
 	}
 	return nil
 }
