@@ -77,14 +77,15 @@ func changedSections(running, next config.Config) []string {
 	return out
 }
 
-// logReload reloads and logs the outcome.
-func (env *stageEnv) logReload(trigger string) {
-	applied, restart, err := env.reload()
+// logReload reloads, logs the outcome and returns it.
+func (env *stageEnv) logReload(trigger string) (applied, restart []string, err error) {
+	applied, restart, err = env.reload()
 	if err != nil {
 		env.log.Error("reload refused: the running configuration stays", "trigger", trigger, "err", err)
-		return
+	} else {
+		env.log.Info("configuration reloaded", "trigger", trigger, "applied", applied, "restart_needed", restart)
 	}
-	env.log.Info("configuration reloaded", "trigger", trigger, "applied", applied, "restart_needed", restart)
+	return applied, restart, err
 }
 
 // watchReload reloads on SIGHUP until ctx ends.
@@ -108,14 +109,12 @@ func (env *stageEnv) watchReload(ctx context.Context) {
 // 200 with what was applied and what needs a restart, or 400 with why the
 // configuration was refused.
 func (env *stageEnv) reloadHandler(w http.ResponseWriter, r *http.Request) {
-	applied, restart, err := env.reload()
+	applied, restart, err := env.logReload("POST /-/reload")
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
-		env.log.Error("reload refused: the running configuration stays", "trigger", "POST /-/reload", "err", err)
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]string{"error": "configuration refused, the running one stays: " + err.Error()})
 		return
 	}
-	env.log.Info("configuration reloaded", "trigger", "POST /-/reload", "applied", applied, "restart_needed", restart)
 	json.NewEncoder(w).Encode(map[string][]string{"applied": applied, "restart_needed": restart})
 }
