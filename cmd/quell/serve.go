@@ -589,7 +589,7 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source) error {
 	env.servesAPI = true
 	env.apiTokens = ingest.NewTokenSet(tokens)
 	apiMux := http.NewServeMux()
-	reading := make(chan struct{}, api.MaxReading)
+	reading := api.NewReaders()
 	var alerts amapi.Source
 	if src != nil {
 		api.Register(apiMux, src, reading)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/silence"
 )
 
@@ -37,7 +38,7 @@ const maxBody = 1 << 20
 
 // Register mounts the routes on mux. Reads of alerts share the read API's
 // bound on concurrent reads (reading).
-func Register(mux *http.ServeMux, src Source, silences *silence.Store, started time.Time, reading chan struct{}) {
+func Register(mux *http.ServeMux, src Source, silences *silence.Store, started time.Time, reading api.Readers) {
 	h := &handler{src: src, silences: silences, started: started, reading: reading}
 	if src != nil {
 		mux.HandleFunc("GET /api/v2/alerts", h.alerts)
@@ -45,7 +46,7 @@ func Register(mux *http.ServeMux, src Source, silences *silence.Store, started t
 	}
 	mux.HandleFunc("GET /api/v2/status", h.status)
 	mux.HandleFunc("GET /api/v2/receivers", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, []receiver{{receiverName}})
+		api.WriteJSON(w, http.StatusOK, []receiver{{receiverName}})
 	})
 	mux.HandleFunc("GET /api/v2/silences", h.listSilences)
 	mux.HandleFunc("POST /api/v2/silences", h.postSilence)
@@ -57,7 +58,7 @@ type handler struct {
 	src      Source
 	silences *silence.Store
 	started  time.Time
-	reading  chan struct{}
+	reading  api.Readers
 }
 
 // filter is what GET /api/v2/alerts and /alerts/groups select, as
@@ -146,15 +147,13 @@ func (h *handler) gettable(a *quell.IncidentAlert, f *filter, now time.Time) (ge
 func (h *handler) openIncidents(w http.ResponseWriter, r *http.Request) (filter, []quell.Incident, bool) {
 	f, err := parseFilter(r)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, err.Error())
+		api.WriteJSON(w, http.StatusBadRequest, err.Error())
 		return f, nil, false
 	}
-	select {
-	case h.reading <- struct{}{}:
-		defer func() { <-h.reading }()
-	case <-r.Context().Done():
+	if !h.reading.Take(r.Context()) {
 		return f, nil, false
 	}
+	defer h.reading.Release()
 	return f, h.src.Incidents(correlate.Query{Status: quell.IncidentOpen}), true
 }
 
@@ -172,7 +171,7 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // groups: each open incident is a group, labelled with its id.
@@ -194,7 +193,7 @@ func (h *handler) groups(w http.ResponseWriter, r *http.Request) {
 			out = append(out, g)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
@@ -202,7 +201,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		version, goVersion = bi.Main.Version, bi.GoVersion
 	}
-	writeJSON(w, http.StatusOK, status{
+	api.WriteJSON(w, http.StatusOK, status{
 		Cluster: clusterStatus{Status: "disabled", Peers: []any{}},
 		Config:  map[string]string{"original": "# quell groups alerts into incidents by correlation; see its configuration file\n"},
 		Uptime:  amTime(h.started),
@@ -225,7 +224,7 @@ func (h *handler) listSilences(w http.ResponseWriter, r *http.Request) {
 	for _, s := range r.URL.Query()["filter"] {
 		ms, err := labels.ParseMatchers(s)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, "bad matcher format: "+s+": "+err.Error())
+			api.WriteJSON(w, http.StatusBadRequest, "bad matcher format: "+s+": "+err.Error())
 			return
 		}
 		filters = append(filters, ms...)
@@ -237,7 +236,7 @@ func (h *handler) listSilences(w http.ResponseWriter, r *http.Request) {
 			out = append(out, gettableOf(s, now))
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // selectsSilence: as Alertmanager, a filter matches against the labels the
@@ -260,12 +259,12 @@ func selectsSilence(filters labels.Matchers, s silence.Silence) bool {
 func (h *handler) postSilence(w http.ResponseWriter, r *http.Request) {
 	var body silenceBody
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, "reading the silence: "+err.Error())
+		api.WriteJSON(w, http.StatusBadRequest, "reading the silence: "+err.Error())
 		return
 	}
 	ms, err := toMatchers(body.Matchers)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, err.Error())
+		api.WriteJSON(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	now := time.Now()
@@ -273,37 +272,31 @@ func (h *handler) postSilence(w http.ResponseWriter, r *http.Request) {
 		CreatedBy: body.CreatedBy, Comment: body.Comment}, now)
 	switch {
 	case errors.Is(err, silence.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, "silence "+body.ID+" not found")
+		api.WriteJSON(w, http.StatusNotFound, "silence "+body.ID+" not found")
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, err.Error())
+		api.WriteJSON(w, http.StatusBadRequest, err.Error())
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"silenceID": id})
+		api.WriteJSON(w, http.StatusOK, map[string]string{"silenceID": id})
 	}
 }
 
 func (h *handler) getSilence(w http.ResponseWriter, r *http.Request) {
 	s, ok := h.silences.Get(r.PathValue("id"))
 	if !ok {
-		writeJSON(w, http.StatusNotFound, "silence "+r.PathValue("id")+" not found")
+		api.WriteJSON(w, http.StatusNotFound, "silence "+r.PathValue("id")+" not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, gettableOf(s, time.Now()))
+	api.WriteJSON(w, http.StatusOK, gettableOf(s, time.Now()))
 }
 
 func (h *handler) deleteSilence(w http.ResponseWriter, r *http.Request) {
 	err := h.silences.Expire(r.PathValue("id"), time.Now())
 	switch {
 	case errors.Is(err, silence.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, "silence "+r.PathValue("id")+" not found")
+		api.WriteJSON(w, http.StatusNotFound, "silence "+r.PathValue("id")+" not found")
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, err.Error())
+		api.WriteJSON(w, http.StatusBadRequest, err.Error())
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/silence"
 )
 
@@ -25,7 +26,7 @@ func serve(t *testing.T, src Source) (*httptest.Server, *silence.Store) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	Register(mux, src, st, time.Now(), make(chan struct{}, 1))
+	Register(mux, src, st, time.Now(), api.NewReaders())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, st

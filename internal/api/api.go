@@ -4,6 +4,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -32,29 +33,49 @@ const (
 	defaultPage   = 100
 	maxPage       = 1000
 	maxPageAlerts = 5000
-	// MaxReading pages are copied and written at once; more reads wait
+	// maxReading pages are copied and written at once; more reads wait
 	// their turn, so that many readers cost no more memory than a few.
-	MaxReading = 4
+	maxReading = 4
 )
+
+// Readers are the slots of the reads that copy incidents and write them
+// (this API's and Alertmanager's, see package amapi): at most maxReading
+// at once.
+type Readers chan struct{}
+
+// NewReaders returns the slots.
+func NewReaders() Readers { return make(Readers, maxReading) }
+
+// Take waits for a slot, or returns false once ctx (the request) ends;
+// after true the caller must Release.
+func (rs Readers) Take(ctx context.Context) bool {
+	select {
+	case rs <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Release gives a slot back.
+func (rs Readers) Release() { <-rs }
 
 // Ready reports whether quell can accept alerts; nil when it can.
 type Ready func() error
 
 // Register mounts the incident routes on mux. Reads take a slot of
-// reading (of MaxReading) while they copy and write.
-func Register(mux *http.ServeMux, src Source, reading chan struct{}) {
+// reading while they copy and write.
+func Register(mux *http.ServeMux, src Source, reading Readers) {
 	mux.HandleFunc("GET /api/v1/incidents", func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseQuery(r.URL.Query())
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		select {
-		case reading <- struct{}{}:
-			defer func() { <-reading }()
-		case <-r.Context().Done():
+		if !reading.Take(r.Context()) {
 			return
 		}
+		defer reading.Release()
 		// The source, asked for one more incident than the page holds
 		// (see correlate.Query), says whether another page follows: it
 		// returns more than the page holds.
@@ -74,7 +95,7 @@ func Register(mux *http.ServeMux, src Source, reading chan struct{}) {
 			writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id")+" (resolved ones are kept for the configuration's history, 7 days by default, on the embedded default; elsewhere for the reopen window, and in ClickHouse)")
 			return
 		}
-		writeJSON(w, http.StatusOK, inc)
+		WriteJSON(w, http.StatusOK, inc)
 	})
 }
 
@@ -146,25 +167,26 @@ func decodeCursor(s string) (correlate.Cursor, error) {
 // RegisterHealth mounts /healthz and /readyz, which every stage serves.
 func RegisterHealth(mux *http.ServeMux, ready Ready) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(); err != nil {
 			writeError(w, http.StatusServiceUnavailable, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON answers with v as JSON.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	WriteJSON(w, code, map[string]string{"error": msg})
 }
 
 // RegisterDeadLetters serves GET /api/v1/deadletters: what the sinks gave
@@ -179,6 +201,6 @@ func RegisterDeadLetters(mux *http.ServeMux, list func() ([]sinks.DeadLetter, er
 		if dls == nil {
 			dls = []sinks.DeadLetter{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"deadletters": dls})
+		WriteJSON(w, http.StatusOK, map[string]any{"deadletters": dls})
 	})
 }

@@ -49,7 +49,7 @@ func TestRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	Register(mux, src, make(chan struct{}, MaxReading))
+	Register(mux, src, NewReaders())
 	RegisterHealth(mux, func() error { return ready })
 	RegisterDeadLetters(mux, dead.List)
 	tests := []struct {
@@ -132,7 +132,7 @@ func pages(t *testing.T, limit string, alerts int, want string) {
 			Alerts: make([]quell.IncidentAlert, alerts)})
 	}
 	mux := http.NewServeMux()
-	Register(mux, src, make(chan struct{}, MaxReading))
+	Register(mux, src, NewReaders())
 	var seen []string
 	var sizes []int
 	for path := "/api/v1/incidents?" + limit; path != ""; {
