@@ -49,17 +49,17 @@ func LocalDatabase(db string) string { return db + "_local" }
 // DDL and no replication: every shard is migrated directly, and a shard's
 // data has no copy. A server with a keeper is refused for now.
 func MigrateCluster(ctx context.Context, dsn, cluster string, ret Retention) ([]string, error) {
-	opts, err := ch.ParseDSN(dsn)
+	opts, err := options(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse DSN %q: %w", dsn, err)
+		return nil, err
 	}
 	db := opts.Auth.Database
 	if db == "" {
 		db = "default"
 	}
-	conn, err := openAt(ctx, dsn, opts.Addr[0], "system") // the databases may not exist yet
+	conn, err := openAt(ctx, opts, opts.Addr[0], "system") // the databases may not exist yet
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse %s: %w", opts.Addr[0], err)
+		return nil, err
 	}
 	shards, err := clusterHosts(ctx, conn, cluster)
 	keeper := conn.Exec(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'") == nil
@@ -73,7 +73,7 @@ func MigrateCluster(ctx context.Context, dsn, cluster string, ret Retention) ([]
 	var done []string
 	var noTTL error
 	for _, addr := range shards {
-		applied, err := migrateShard(ctx, dsn, addr, db, cluster, ret)
+		applied, err := migrateShard(ctx, opts, addr, db, cluster, ret)
 		for _, a := range applied {
 			done = append(done, addr+" "+a)
 		}
@@ -114,8 +114,8 @@ func clusterHosts(ctx context.Context, conn driver.Conn, cluster string) ([]stri
 
 // migrateShard migrates one shard's local database and creates the
 // Distributed tables in db over it.
-func migrateShard(ctx context.Context, dsn, addr, db, cluster string, ret Retention) ([]string, error) {
-	sys, err := openAt(ctx, dsn, addr, "system")
+func migrateShard(ctx context.Context, opts *ch.Options, addr, db, cluster string, ret Retention) ([]string, error) {
+	sys, err := openAt(ctx, opts, addr, "system")
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func migrateShard(ctx context.Context, dsn, addr, db, cluster string, ret Retent
 		}
 	}
 	sys.Close()
-	local, err := openAt(ctx, dsn, addr, LocalDatabase(db))
+	local, err := openAt(ctx, opts, addr, LocalDatabase(db))
 	if err != nil {
 		return nil, err
 	}
@@ -167,23 +167,12 @@ func migrateShard(ctx context.Context, dsn, addr, db, cluster string, ret Retent
 	return applied, err
 }
 
-// openAt connects as dsn says, to the server at addr and its database.
-func openAt(ctx context.Context, dsn, addr, database string) (driver.Conn, error) {
-	opts, err := ch.ParseDSN(dsn)
-	if err != nil {
-		return nil, err
-	}
-	opts.Addr = []string{addr}
-	opts.Auth.Database = database
-	conn, err := ch.Open(opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return conn, nil
+// openAt connects as opts says, to the server at addr and its database.
+func openAt(ctx context.Context, opts *ch.Options, addr, database string) (driver.Conn, error) {
+	o := *opts
+	o.Addr = []string{addr}
+	o.Auth.Database = database
+	return connect(ctx, &o)
 }
 
 // quoteIdent quotes a database, table or cluster name for DDL.

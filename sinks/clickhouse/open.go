@@ -12,6 +12,15 @@ import (
 // Open connects to the server named by a native DSN such as
 // clickhouse://127.0.0.1:9000/default and checks that it answers.
 func Open(ctx context.Context, dsn string) (driver.Conn, error) {
+	opts, err := options(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, opts)
+}
+
+// options are the driver's options for dsn, with quell's defaults.
+func options(dsn string) (*ch.Options, error) {
 	opts, err := ch.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse DSN %q: %w (want clickhouse://host:9000/database)", dsn, err)
@@ -26,6 +35,11 @@ func Open(ctx context.Context, dsn string) (driver.Conn, error) {
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
+	return opts, nil
+}
+
+// connect opens a connection with opts and checks that the server answers.
+func connect(ctx context.Context, opts *ch.Options) (driver.Conn, error) {
 	conn, err := ch.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", opts.Addr, err)
