@@ -173,7 +173,7 @@ func (inc *incident) addSig(sig uint64) {
 // escapes it for people to read (quell.Printable).
 func title(a *quell.Alert) string {
 	name := symptom(a.Labels, a.Annotations, a.Source)
-	if v := entityOf(a.Labels); v != "" {
+	if _, v := Entity(a.Labels); v != "" {
 		return name + " on " + v
 	}
 	return name
@@ -190,14 +190,17 @@ func symptom(labels, annotations map[string]string, source string) string {
 	return "alert from " + source
 }
 
-// entityOf is what an alert is about, for titles.
-func entityOf(labels map[string]string) string {
+// Entity is what an alert is about, for people: the first of its
+// service, job, instance, host, pod and namespace labels, as label and
+// value ("" when it has none). Titles name the value; kinds of incident
+// (see package history) the label.
+func Entity(labels map[string]string) (label, value string) {
 	for _, k := range []string{"service", "job", "instance", "host", "pod", "namespace"} {
 		if v := labels[k]; v != "" {
-			return v
+			return k, v
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // titledEntities: a title names this many entities, then counts the rest.
@@ -215,7 +218,7 @@ func (inc *incident) summary() string {
 	more := 0
 	seen := map[string]bool{}
 	for _, fp := range inc.order {
-		v := entityOf(inc.members[fp].Labels)
+		_, v := Entity(inc.members[fp].Labels)
 		if v == "" || seen[v] {
 			continue
 		}

@@ -326,13 +326,7 @@ func Signature(inc *quell.Incident) string {
 	var parts []string
 	for i := range inc.Alerts {
 		l := inc.Alerts[i].Labels
-		kind := ""
-		for _, k := range []string{"service", "job", "instance", "host", "pod", "namespace"} {
-			if l[k] != "" {
-				kind = k
-				break
-			}
-		}
+		kind, _ := correlate.Entity(l)
 		if p := l["alertname"] + "@" + kind; !slices.Contains(parts, p) {
 			parts = append(parts, p)
 		}
