@@ -36,13 +36,13 @@ func (e *Engine) release(now time.Time, all bool) {
 	}
 	switch n := e.heldHead; {
 	case n == len(e.held) && cap(e.held) > 1<<16:
-		e.held, e.heldHead = nil, 0 // after a storm, give the memory back
+		e.held, e.heldHead, e.heldBase = nil, 0, e.heldBase+uint64(n) // after a storm, give the memory back
 	case n == len(e.held):
-		e.held, e.heldHead = e.held[:0], 0
+		e.held, e.heldHead, e.heldBase = e.held[:0], 0, e.heldBase+uint64(n)
 	case n > len(e.held)/2:
 		kept := copy(e.held, e.held[n:])
 		clear(e.held[kept:]) // the moved entries' old places would keep their alerts alive
-		e.held, e.heldHead = e.held[:kept], 0
+		e.held, e.heldHead, e.heldBase = e.held[:kept], 0, e.heldBase+uint64(n)
 	}
 }
 

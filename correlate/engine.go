@@ -52,6 +52,8 @@ type Engine struct {
 	evictq     evictQueue        // the incidents in the order they would be evicted (evict.go)
 	held       []held
 	heldHead   int         // held[:heldHead] are emitted
+	heldBase   uint64      // the number of held[0] (every held decision has one)
+	track      *changeTrack // what changed since the last Changes call, when tracked
 	dirty      []*incident // incidents with an update for EmitUpdates
 	stamp      uint64      // candidates() visit mark
 	cands      []*incident // scratch for candidates
@@ -85,6 +87,7 @@ func (e *Engine) Process(a *quell.Alert, at time.Time) {
 		at = e.now // late arrivals are decided now, never in the past
 	}
 	kind, st := e.tracker.Observe(a, at)
+	e.changedAlert(a.Fingerprint)
 	if st != nil && st.Status == quell.Firing && st.ExpiresAt.After(at) {
 		e.arm(timerExpire, a.Fingerprint, st.ExpiresAt)
 	}
@@ -101,8 +104,9 @@ func (e *Engine) Process(a *quell.Alert, at time.Time) {
 // markFlapping shows the alert's flapping state on its incident.
 func (e *Engine) markFlapping(fp quell.Fingerprint, flapping bool) {
 	if inc := e.byAlert[fp]; inc != nil {
-		if m := inc.members[fp]; m != nil {
+		if m := inc.members[fp]; m != nil && m.Flapping != flapping {
 			m.Flapping = flapping
+			e.changedMember(inc, fp)
 		}
 	}
 }
@@ -133,6 +137,7 @@ func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, reason stri
 			m.Count++
 			m.LastSeen = at
 			inc.lastSeen = at
+			e.changedMember(inc, a.Fingerprint)
 		}
 	}
 	e.decide(a, inc, quell.ActionDeduplicated, reason, at)
@@ -170,6 +175,7 @@ func (e *Engine) markResolved(inc *incident, m *quell.IncidentAlert, endsAt, at 
 		m.EndsAt = at
 	}
 	m.LastSeen = at
+	e.changedMember(inc, m.Fingerprint)
 	inc.firing--
 	inc.updated = at
 	e.change(inc, quell.IncidentUpdated, at)
@@ -195,6 +201,7 @@ func (e *Engine) join(inc *incident, a *quell.Alert, at time.Time, in *alertInfo
 // reopen brings back a resolved incident whose member fired again.
 func (e *Engine) reopen(inc *incident, a *quell.Alert, at time.Time, in *alertInfo, why string) {
 	since := at.Sub(inc.resolvedAt)
+	e.changedIncident(inc)
 	inc.status = quell.IncidentOpen
 	inc.resolvedAt = time.Time{}
 	// The old problem is back: its own alerts return to it, but new alerts
@@ -208,6 +215,7 @@ func (e *Engine) reopen(inc *incident, a *quell.Alert, at time.Time, in *alertIn
 
 // forgetAlert drops all that is known of one alert.
 func (e *Engine) forgetAlert(fp quell.Fingerprint) {
+	e.changedAlert(fp)
 	e.tracker.Forget(fp)
 	delete(e.infos, fp)
 }

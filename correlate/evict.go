@@ -35,6 +35,7 @@ func (e *Engine) bound(at time.Time) {
 // a decision naming the incident and, if it was announced, an "evicted" change.
 func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	wasOpen := inc.status == quell.IncidentOpen
+	e.changedIncident(inc)
 	inc.evicted = true
 	if e.out.Evicted != nil {
 		e.out.Evicted(inc.id, len(inc.members), wasOpen)

@@ -26,6 +26,8 @@ type incident struct {
 	cadence      time.Duration // how often its alerts report again (moving average)
 	members      map[quell.Fingerprint]*quell.IncidentAlert
 	order        []quell.Fingerprint // join order, for stable output
+	pos          map[quell.Fingerprint]uint64 // each member's number in join order
+	joins        uint64                       // the number the next member gets
 	firing       int                 // members firing, flapping ones included
 	bytes        int64               // what its members hold (memberBytes)
 	// What its members are and are about, counted per member so that a
@@ -95,6 +97,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		created:   at,
 		updated:   at,
 		members:   make(map[quell.Fingerprint]*quell.IncidentAlert),
+		pos:       make(map[quell.Fingerprint]uint64),
 		tokens:    make(map[uint64]int32),
 		subjects:  make(map[uint64]int32),
 		workloads: make(map[uint64]int32),
@@ -105,6 +108,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		severity:  a.Severity,
 	}
 	e.incidents[inc.id] = inc
+	e.changedIncident(inc)
 	e.queueEviction(inc)
 	e.schedule(timer{at: at.Add(e.cfg.GroupWait), kind: timerAnnounce, inc: inc})
 	return inc
@@ -257,6 +261,8 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 		m = &quell.IncidentAlert{Fingerprint: a.Fingerprint, Reason: reason}
 		inc.members[a.Fingerprint] = m
 		inc.order = append(inc.order, a.Fingerprint)
+		inc.pos[a.Fingerprint] = inc.joins
+		inc.joins++
 		inc.index(in, 1)
 		e.rarity.add(in, 1)
 	} else {
@@ -270,6 +276,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 	m.StartsAt, m.EndsAt = a.StartsAt, a.EndsAt
 	m.Count++
 	m.LastSeen = at
+	e.changedMember(inc, a.Fingerprint)
 	if a.Severity.Rank() > inc.severity.Rank() {
 		inc.severity = a.Severity
 	}
@@ -281,6 +288,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 
 // touch records activity: an alert joined the incident or fired again in it.
 func (e *Engine) touch(inc *incident, at time.Time) {
+	e.changedIncident(inc)
 	inc.lastActivity = at
 	inc.scope.noteActivity(inc, at)
 }
@@ -300,6 +308,8 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 	}
 	e.account(inc, -memberBytes(m))
 	delete(inc.members, fp)
+	delete(inc.pos, fp)
+	e.changedMember(inc, fp)
 	inc.order = slices.DeleteFunc(inc.order, func(f quell.Fingerprint) bool { return f == fp })
 	inc.updated = at
 	e.change(inc, quell.IncidentUpdated, at)
@@ -345,6 +355,7 @@ func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
 }
 
 func (e *Engine) emitChange(inc *incident, kind quell.ChangeKind, at time.Time) {
+	e.changedIncident(inc)
 	inc.seq++
 	if e.out.Change != nil {
 		e.out.Change(quell.IncidentChange{Kind: kind, Incident: e.view(inc), Seq: inc.seq, At: at})
@@ -396,9 +407,12 @@ func (e *Engine) Incident(id string) (quell.Incident, bool) {
 // merge moves every member of src into dst; src ceases to exist, and held
 // decisions that named it will name dst.
 func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
+	e.changedIncident(src)
 	for _, fp := range src.order {
 		m := src.members[fp]
 		in := e.infos[fp]
+		e.changedMember(src, fp)
+		e.changedMember(dst, fp)
 		if have := dst.members[fp]; have != nil {
 			have.Count += m.Count
 			if m.Status == quell.Firing && have.Status != quell.Firing {
@@ -412,6 +426,8 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 			dst.members[fp] = m
 			e.account(dst, memberBytes(m))
 			dst.order = append(dst.order, fp)
+			dst.pos[fp] = dst.joins
+			dst.joins++
 			if m.Status == quell.Firing {
 				dst.firing++
 			}
@@ -430,6 +446,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 		e.touch(dst, src.lastActivity)
 	}
 	dst.updated = at
+	e.changedIncident(dst)
 	src.mergedInto, src.mergeReason = dst, reason
 	e.account(src, -src.bytes)
 	delete(e.incidents, src.id)

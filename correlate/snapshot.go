@@ -16,17 +16,33 @@ type Snapshot struct {
 	Alerts    []*dedupe.State `json:"alerts"`
 	// Learned is what the engine learned from alerts: graph and co-firing.
 	Learned Learned `json:"learned"`
-	// Held are decisions made but not yet emitted (see Engine.decide).
-	Held []HeldDecision `json:"held,omitempty"`
+	// Held are decisions made but not yet emitted (see Engine.decide);
+	// HeldBase numbers the first of them (every held decision has a
+	// number, for the changelog's keys).
+	Held     []HeldDecision `json:"held,omitempty"`
+	HeldBase uint64         `json:"heldBase,omitempty"`
+	// Gone are the incidents held decisions name that are no longer
+	// tracked: merged into another (a decision goes out naming where its
+	// alert ended up) or evicted.
+	Gone []GoneIncident `json:"gone,omitempty"`
 	// Input is where in its input the state stands, for the caller (the
 	// embedded mode's journal position); the engine does not use it.
 	Input int64 `json:"input,omitempty"`
 }
 
-// HeldDecision is a decision waiting out GroupWait, with the incident it names.
+// HeldDecision is a decision waiting out GroupWait, with the incident it
+// was made for (which may have merged into another since).
 type HeldDecision struct {
 	Decision quell.Decision `json:"decision"`
 	Incident string         `json:"incident,omitempty"`
+}
+
+// GoneIncident is an incident that merged into another (Into, Reason) or
+// was evicted (no Into).
+type GoneIncident struct {
+	ID     string `json:"id"`
+	Into   string `json:"into,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // IncidentState is one incident with what the index needs; the values and
@@ -41,6 +57,11 @@ type IncidentState struct {
 	Cadence      time.Duration `json:"cadence,omitempty"`
 	// Sigs are the alert signatures it weighs co-firing against.
 	Sigs []uint64 `json:"sigs,omitempty"`
+	// Pos numbers the members (Alerts) in join order; Joins is the number
+	// the next member gets. A member keeps its number while it stays, so
+	// the changelog need not rewrite all members when one leaves.
+	Pos   []uint64 `json:"pos,omitempty"`
+	Joins uint64   `json:"joins,omitempty"`
 }
 
 // Learned is what an engine learned online, so that a restart continues
@@ -61,18 +82,65 @@ type ScopeSignatures struct {
 
 // Snapshot captures the engine's state.
 func (e *Engine) Snapshot() Snapshot {
-	s := Snapshot{Now: e.now, Alerts: e.tracker.Copy()}
+	s := Snapshot{Now: e.now, Alerts: e.tracker.Copy(), HeldBase: e.heldBase + uint64(e.heldHead)}
+	slices.SortFunc(s.Alerts, func(a, b *dedupe.State) int { return cmp.Compare(a.Fingerprint, b.Fingerprint) })
 	for _, inc := range e.incidents {
-		is := IncidentState{Incident: e.view(inc), Scope: inc.scope.key, LastActivity: inc.lastActivity,
-			Seq: inc.seq, Announced: inc.announced, Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder)}
-		is.Title = inc.title // the opening alert's; the summary is made from the members as they are
+		is := e.incidentState(inc)
+		is.Alerts = e.view(inc).Alerts
+		for _, fp := range inc.order {
+			is.Pos = append(is.Pos, inc.pos[fp])
+		}
 		s.Incidents = append(s.Incidents, is)
 	}
 	slices.SortFunc(s.Incidents, byCreation)
 	for _, h := range e.held[e.heldHead:] {
-		s.Held = append(s.Held, HeldDecision{Decision: h.d, Incident: h.inc.final().id})
+		s.Held = append(s.Held, HeldDecision{Decision: h.d, Incident: h.inc.id})
 	}
-	s.Learned = Learned{Graph: e.graph.state(), Cooccur: e.co.state()}
+	for _, inc := range e.goneHeld() {
+		s.Gone = append(s.Gone, goneIncident(inc))
+	}
+	s.Learned = e.learned()
+	return s
+}
+
+// incidentState is inc without its members.
+func (e *Engine) incidentState(inc *incident) IncidentState {
+	return IncidentState{
+		Incident: quell.Incident{ID: inc.id, Status: inc.status, Severity: inc.severity,
+			// the opening alert's title; the summary is made from the members as they are
+			Title:     inc.title,
+			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt},
+		Scope: inc.scope.key, LastActivity: inc.lastActivity, Seq: inc.seq, Announced: inc.announced,
+		Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder), Joins: inc.joins,
+	}
+}
+
+func goneIncident(inc *incident) GoneIncident {
+	g := GoneIncident{ID: inc.id}
+	if inc.mergedInto != nil {
+		g.Into, g.Reason = inc.mergedInto.id, inc.mergeReason
+	}
+	return g
+}
+
+// goneHeld are the incidents no longer tracked that held decisions name,
+// directly or through a chain of merges, in a stable order.
+func (e *Engine) goneHeld() []*incident {
+	var out []*incident
+	seen := map[*incident]bool{}
+	for _, h := range e.held[e.heldHead:] {
+		for inc := h.inc; inc != nil && !seen[inc] && e.incidents[inc.id] != inc; inc = inc.mergedInto {
+			seen[inc] = true
+			out = append(out, inc)
+		}
+	}
+	slices.SortFunc(out, func(a, b *incident) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+// learned is what the engine learned, copied.
+func (e *Engine) learned() Learned {
+	l := Learned{Graph: e.graph.state(), Cooccur: e.co.state()}
 	for _, sc := range e.scopes {
 		if len(sc.recentSigs) == 0 {
 			continue
@@ -82,10 +150,10 @@ func (e *Engine) Snapshot() Snapshot {
 			ss.Sigs = append(ss.Sigs, r.sig)
 			ss.At = append(ss.At, r.at)
 		}
-		s.Learned.Recent = append(s.Learned.Recent, ss)
+		l.Recent = append(l.Recent, ss)
 	}
-	slices.SortFunc(s.Learned.Recent, func(a, b ScopeSignatures) int { return cmp.Compare(a.Scope, b.Scope) })
-	return s
+	slices.SortFunc(l.Recent, func(a, b ScopeSignatures) int { return cmp.Compare(a.Scope, b.Scope) })
+	return l
 }
 
 // Restore loads a snapshot into a new engine and re-arms its deadlines.
@@ -134,10 +202,28 @@ func (e *Engine) Restore(s Snapshot) {
 			e.arm(timerSettle, st.Fingerprint, st.Changes[len(st.Changes)-1].Add(e.cfg.Flapping.Window))
 		}
 	}
+	gone := make(map[string]*incident, len(s.Gone))
+	for _, g := range s.Gone {
+		gone[g.ID] = &incident{id: g.ID, mergeReason: g.Reason, evicted: g.Into == ""}
+	}
+	for _, g := range s.Gone {
+		if g.Into != "" {
+			into := e.incidents[g.Into]
+			if into == nil {
+				into = gone[g.Into]
+			}
+			gone[g.ID].mergedInto = into
+		}
+	}
+	e.heldBase = s.HeldBase
 	for _, hd := range s.Held {
-		if inc := e.incidents[hd.Incident]; inc != nil {
+		inc := e.incidents[hd.Incident]
+		if inc == nil {
+			inc = gone[hd.Incident]
+		}
+		if inc != nil {
 			e.held = append(e.held, held{d: hd.Decision, inc: inc})
-		} else { // its incident is gone (evicted): nothing can change the record
+		} else { // a snapshot without Gone: nothing can change the record
 			hd.Decision.Incident = hd.Incident
 			e.out.Decision(hd.Decision)
 		}
@@ -160,10 +246,16 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		tokens:  make(map[uint64]int32), subjects: make(map[uint64]int32), workloads: make(map[uint64]int32),
 		names: make(map[uint64]int32), words: make(map[uint64]int32), nodes: make(map[int32]int32), sigs: make(map[uint64]bool),
 	}
+	inc.pos = make(map[quell.Fingerprint]uint64, len(is.Alerts))
+	inc.joins = max(is.Joins, uint64(len(is.Alerts)))
 	for i := range is.Alerts {
 		m := is.Alerts[i]
 		inc.members[m.Fingerprint] = &m
 		inc.order = append(inc.order, m.Fingerprint)
+		inc.pos[m.Fingerprint] = uint64(i)
+		if len(is.Pos) == len(is.Alerts) {
+			inc.pos[m.Fingerprint] = is.Pos[i]
+		}
 		if m.Status == quell.Firing {
 			inc.firing++
 		}

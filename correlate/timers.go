@@ -107,6 +107,7 @@ func (e *Engine) fire(t timer) {
 	switch t.kind {
 	case timerAnnounce:
 		if inc := t.inc; inc.mergedInto == nil && !inc.announced {
+			e.changedIncident(inc)
 			inc.announced = true
 			e.change(inc, quell.IncidentCreated, t.at)
 			switch {
@@ -119,6 +120,7 @@ func (e *Engine) fire(t timer) {
 	case timerResolve:
 		inc := t.inc
 		if inc.mergedInto == nil && inc.status == quell.IncidentOpen && inc.firing == 0 && !t.at.Before(inc.updated.Add(e.cfg.ResolveHold)) {
+			e.changedIncident(inc)
 			inc.status = quell.IncidentResolved
 			inc.resolvedAt = t.at
 			inc.updated = t.at
@@ -129,6 +131,7 @@ func (e *Engine) fire(t timer) {
 	case timerExpire:
 		delete(e.armed, armedKey{t.fp, t.kind})
 		st := e.tracker.Get(t.fp)
+		e.changedAlert(t.fp)
 		switch {
 		case st == nil || st.Status != quell.Firing || st.ExpiresAt.IsZero():
 		case st.ExpiresAt.After(t.at): // refreshed since: wait for the new end
@@ -143,6 +146,7 @@ func (e *Engine) fire(t timer) {
 	case timerSettle:
 		delete(e.armed, armedKey{t.fp, t.kind})
 		st := e.tracker.Get(t.fp)
+		e.changedAlert(t.fp)
 		if st != nil && e.tracker.Settle(st, t.at) {
 			e.markFlapping(t.fp, false)
 		}
@@ -176,6 +180,10 @@ func (e *Engine) forget(inc *incident) {
 // drop takes an incident out of memory and lets forget deal with each of
 // its alerts that no other incident holds, in join order (deterministic).
 func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
+	e.changedIncident(inc)
+	for _, fp := range inc.order {
+		e.changedMember(inc, fp)
+	}
 	e.unindexAll(inc)
 	e.account(inc, -inc.bytes)
 	delete(e.incidents, inc.id)
@@ -187,7 +195,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	}
 	// Timers and the index's recent activity may point at inc a while
 	// longer; its alerts, labels and all, need not live as long.
-	inc.members, inc.order = nil, nil
+	inc.members, inc.order, inc.pos = nil, nil, nil
 }
 
 // forgetState drops what is known of a resolved alert that no incident holds,

@@ -1,0 +1,306 @@
+package correlate
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/dedupe"
+)
+
+// Record is one keyed piece of the engine's state, for a changelog (split
+// mode keeps one per partition in a compacted Kafka topic). Value nil means
+// the key was deleted. Records are small: one per incident, per member, per
+// tracked alert and per held decision, a header, and what was learned in
+// chunks of learnedChunk bytes; so a state of any size is written as it
+// changes, never as one blob.
+//
+// Keys:
+//
+//	h                header: the clock, the held decisions' first number, the learned chunks
+//	l/<n>            a chunk of Learned as JSON
+//	i/<id>           an incident without its members (IncidentState)
+//	m/<id>/<fp>      one member of incident id (memberRecord)
+//	a/<fp>           the dedupe state of one alert
+//	d/<n>            held decision number n (HeldDecision)
+//	g/<id>           an incident held decisions name that is gone (GoneIncident)
+type Record struct {
+	Key   string
+	Value []byte
+}
+
+// learnedChunk bounds a learned record, far below Kafka's default maximum
+// record size (1 MB).
+const learnedChunk = 256 << 10
+
+type header struct {
+	Now      time.Time `json:"now"`
+	HeldBase uint64    `json:"heldBase"`
+	Learned  int       `json:"learned"`
+}
+
+type memberRecord struct {
+	Pos uint64 `json:"pos"`
+	quell.IncidentAlert
+}
+
+// changeTrack is what changed since the last Changes call.
+type changeTrack struct {
+	alerts    map[quell.Fingerprint]struct{}
+	members   map[memberKey]*incident
+	incidents map[*incident]struct{}
+	gone      map[string]bool // the g/ records written
+	// held decisions [heldLow, heldHigh) have records
+	heldLow, heldHigh uint64
+	learned           []uint64 // hashes of the learned chunks written
+}
+
+type memberKey struct {
+	inc string
+	fp  quell.Fingerprint
+}
+
+// TrackChanges starts recording what changes, for Changes. The state as it
+// is now counts as written: call it on a new engine or right after
+// Restore of what the records held.
+func (e *Engine) TrackChanges() {
+	t := &changeTrack{
+		alerts: map[quell.Fingerprint]struct{}{}, members: map[memberKey]*incident{},
+		incidents: map[*incident]struct{}{}, gone: map[string]bool{},
+		heldLow: e.heldBase + uint64(e.heldHead), heldHigh: e.heldBase + uint64(len(e.held)),
+	}
+	for _, inc := range e.goneHeld() {
+		t.gone[inc.id] = true
+	}
+	b, _ := json.Marshal(e.learned())
+	for c := range slices.Chunk(b, learnedChunk) {
+		t.learned = append(t.learned, xxhash.Sum64(c))
+	}
+	e.track = t
+}
+
+func (e *Engine) changedAlert(fp quell.Fingerprint) {
+	if e.track != nil {
+		e.track.alerts[fp] = struct{}{}
+	}
+}
+
+func (e *Engine) changedIncident(inc *incident) {
+	if e.track != nil {
+		e.track.incidents[inc] = struct{}{}
+	}
+}
+
+// changedMember notes a change of member fp of inc, and so of inc.
+func (e *Engine) changedMember(inc *incident, fp quell.Fingerprint) {
+	if e.track != nil {
+		e.track.members[memberKey{inc.id, fp}] = inc
+		e.track.incidents[inc] = struct{}{}
+	}
+}
+
+// Changes returns the records changed since the last call (or since
+// TrackChanges), sorted by key. Written in order over the earlier ones,
+// they hold what Snapshot returns now (see FromRecords).
+func (e *Engine) Changes() ([]Record, error) {
+	t := e.track
+	if t == nil {
+		return nil, fmt.Errorf("correlate: Changes without TrackChanges")
+	}
+	var out []Record
+	put := func(key string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encoding %s: %w", key, err)
+		}
+		out = append(out, Record{Key: key, Value: b})
+		return nil
+	}
+	for inc := range t.incidents {
+		key := "i/" + inc.id
+		if e.incidents[inc.id] != inc {
+			out = append(out, Record{Key: key})
+			continue
+		}
+		if err := put(key, e.incidentState(inc)); err != nil {
+			return nil, err
+		}
+	}
+	for mk, inc := range t.members {
+		key := "m/" + mk.inc + "/" + fpKey(mk.fp)
+		m := inc.members[mk.fp]
+		if e.incidents[inc.id] != inc || m == nil {
+			out = append(out, Record{Key: key})
+			continue
+		}
+		if err := put(key, memberRecord{Pos: inc.pos[mk.fp], IncidentAlert: *m}); err != nil {
+			return nil, err
+		}
+	}
+	for fp := range t.alerts {
+		key := "a/" + fpKey(fp)
+		st := e.tracker.Get(fp)
+		if st == nil {
+			out = append(out, Record{Key: key})
+			continue
+		}
+		if err := put(key, st); err != nil {
+			return nil, err
+		}
+	}
+	clear(t.alerts)
+	clear(t.members)
+	clear(t.incidents)
+
+	// Held decisions: records for the new ones, deletions for those emitted.
+	head, tail := e.heldBase+uint64(e.heldHead), e.heldBase+uint64(len(e.held))
+	for n := t.heldLow; n < min(head, t.heldHigh); n++ {
+		out = append(out, Record{Key: "d/" + strconv.FormatUint(n, 10)})
+	}
+	for n := max(t.heldHigh, head); n < tail; n++ {
+		h := e.held[n-e.heldBase]
+		if err := put("d/"+strconv.FormatUint(n, 10), HeldDecision{Decision: h.d, Incident: h.inc.id}); err != nil {
+			return nil, err
+		}
+	}
+	t.heldLow, t.heldHigh = max(t.heldLow, head), max(t.heldHigh, tail)
+
+	gone := map[string]bool{}
+	for _, inc := range e.goneHeld() {
+		gone[inc.id] = true
+		if !t.gone[inc.id] {
+			if err := put("g/"+inc.id, goneIncident(inc)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for id := range t.gone {
+		if !gone[id] {
+			out = append(out, Record{Key: "g/" + id})
+		}
+	}
+	t.gone = gone
+
+	// What was learned changes slowly and in place: compare chunk hashes.
+	b, err := json.Marshal(e.learned())
+	if err != nil {
+		return nil, fmt.Errorf("encoding what was learned: %w", err)
+	}
+	var hashes []uint64
+	for c := range slices.Chunk(b, learnedChunk) {
+		i := len(hashes)
+		hashes = append(hashes, xxhash.Sum64(c))
+		if i >= len(t.learned) || t.learned[i] != hashes[i] {
+			out = append(out, Record{Key: "l/" + strconv.Itoa(i), Value: c})
+		}
+	}
+	for i := len(hashes); i < len(t.learned); i++ {
+		out = append(out, Record{Key: "l/" + strconv.Itoa(i)})
+	}
+	t.learned = hashes
+	if err := put("h", header{Now: e.now, HeldBase: head, Learned: len(hashes)}); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+func fpKey(fp quell.Fingerprint) string { return fmt.Sprintf("%016x", uint64(fp)) }
+
+// FromRecords assembles a Snapshot from the latest value of every key
+// Changes wrote (deleted keys absent).
+func FromRecords(recs map[string][]byte) (Snapshot, error) {
+	s := Snapshot{Alerts: []*dedupe.State{}} // as Snapshot has it
+	var h header
+	hb, ok := recs["h"]
+	if !ok {
+		return s, fmt.Errorf("correlator state: no header record (h)")
+	}
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return s, fmt.Errorf("correlator state: header: %w", err)
+	}
+	s.Now, s.HeldBase = h.Now, h.HeldBase
+	var learned []byte
+	for i := range h.Learned {
+		c, ok := recs["l/"+strconv.Itoa(i)]
+		if !ok {
+			return s, fmt.Errorf("correlator state: learned chunk l/%d of %d missing", i, h.Learned)
+		}
+		learned = append(learned, c...)
+	}
+	if len(learned) > 0 {
+		if err := json.Unmarshal(learned, &s.Learned); err != nil {
+			return s, fmt.Errorf("correlator state: learned: %w", err)
+		}
+	}
+	incs := map[string]*IncidentState{}
+	type member struct {
+		inc string
+		memberRecord
+	}
+	var members []member
+	var held []uint64
+	heldByN := map[uint64]HeldDecision{}
+	for key, v := range recs {
+		kind, rest, _ := strings.Cut(key, "/")
+		var err error
+		switch kind {
+		case "i":
+			var is IncidentState
+			err = json.Unmarshal(v, &is)
+			incs[is.ID] = &is
+		case "m":
+			id, _, _ := strings.Cut(rest, "/")
+			m := member{inc: id}
+			err = json.Unmarshal(v, &m.memberRecord)
+			members = append(members, m)
+		case "a":
+			st := new(dedupe.State)
+			err = json.Unmarshal(v, st)
+			s.Alerts = append(s.Alerts, st)
+		case "d":
+			n, perr := strconv.ParseUint(rest, 10, 64)
+			var hd HeldDecision
+			err = cmp.Or(perr, json.Unmarshal(v, &hd))
+			held = append(held, n)
+			heldByN[n] = hd
+		case "g":
+			var g GoneIncident
+			err = json.Unmarshal(v, &g)
+			s.Gone = append(s.Gone, g)
+		}
+		if err != nil {
+			return s, fmt.Errorf("correlator state: record %s: %w", key, err)
+		}
+	}
+	slices.SortFunc(members, func(a, b member) int { return cmp.Compare(a.Pos, b.Pos) })
+	for _, m := range members {
+		is := incs[m.inc]
+		if is == nil {
+			return s, fmt.Errorf("correlator state: member %s of incident %s, which has no record", fpKey(m.Fingerprint), m.inc)
+		}
+		is.Alerts = append(is.Alerts, m.IncidentAlert)
+		is.Pos = append(is.Pos, m.Pos)
+	}
+	for _, is := range incs {
+		s.Incidents = append(s.Incidents, *is)
+	}
+	slices.SortFunc(s.Incidents, byCreation)
+	slices.SortFunc(s.Alerts, func(a, b *dedupe.State) int { return cmp.Compare(a.Fingerprint, b.Fingerprint) })
+	slices.SortFunc(s.Gone, func(a, b GoneIncident) int { return cmp.Compare(a.ID, b.ID) })
+	slices.Sort(held)
+	for i, n := range held {
+		if n != s.HeldBase+uint64(i) {
+			return s, fmt.Errorf("correlator state: held decision %d missing (held from %d)", s.HeldBase+uint64(i), s.HeldBase)
+		}
+		s.Held = append(s.Held, heldByN[n])
+	}
+	return s, nil
+}

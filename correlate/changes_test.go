@@ -1,0 +1,251 @@
+package correlate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
+)
+
+// changelog applies records as a compacted topic keeps them: the latest
+// value per key, deleted keys gone.
+type changelog map[string][]byte
+
+func (c changelog) apply(t *testing.T, recs []Record) {
+	t.Helper()
+	for _, r := range recs {
+		if len(r.Value) > 1<<20 {
+			t.Fatalf("record %s holds %d bytes, over Kafka's default maximum record size", r.Key, len(r.Value))
+		}
+		if r.Value == nil {
+			delete(c, r.Key)
+		} else {
+			c[r.Key] = r.Value
+		}
+	}
+}
+
+func snapshotJSON(t *testing.T, s Snapshot) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// bursts are storms of new alerts a second or less apart on services that
+// share edges, with repeats and resolves of earlier ones between them: young
+// incidents that merge, held decisions, evictions.
+func bursts(seed uint64, n int) []occ {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	services := []string{"web", "api", "db", "cache", "queue", "mail"}
+	var out []occ
+	var fired []string
+	at := time.Duration(0)
+	for len(out) < n {
+		at += time.Duration(rng.IntN(40)) * time.Second
+		if rng.IntN(4) == 0 { // after a quiet while, two young incidents that a third alert links
+			at += 10 * time.Minute
+			svc, host := "service="+services[rng.IntN(len(services))], fmt.Sprintf("host=node%d", rng.IntN(12))
+			for i, l := range []string{svc, host, svc + "," + host} {
+				out = append(out, occ{at + time.Duration(i)*time.Second, fmt.Sprintf("alertname=M%d,%s", rng.IntN(30), l), ""})
+			}
+			at += 3 * time.Second
+		}
+		for range 1 + rng.IntN(25) {
+			at += time.Duration(rng.IntN(1000)) * time.Millisecond
+			var labels string
+			switch r := rng.IntN(10); {
+			case r < 6 || len(fired) == 0:
+				svc, host := "service="+services[rng.IntN(len(services))], fmt.Sprintf("host=node%d", rng.IntN(12))
+				labels = fmt.Sprintf("alertname=A%d,", rng.IntN(30)) + []string{svc, host, svc + "," + host}[rng.IntN(3)]
+				fired = append(fired, labels)
+			case r < 8:
+				labels = fired[rng.IntN(len(fired))]
+			default:
+				out = append(out, occ{at, fired[rng.IntN(len(fired))], quell.Resolved})
+				continue
+			}
+			out = append(out, occ{at, labels, ""})
+		}
+	}
+	return out[:n]
+}
+
+// changesConfig makes every part of the state move: merges of young
+// incidents, evictions, held decisions, flapping, reopening.
+func changesConfig() Config {
+	c := fastConfig()
+	c.MaxIncidents = 12
+	c.MaxTrackedAlerts = 60
+	c.MaxHeldDecisions = 50
+	return c
+}
+
+// The records Changes wrote so far always add up to the engine's Snapshot,
+// and an engine restored from them decides on exactly as one that never
+// stopped: the changelog is the state, written as it changes.
+func TestChangesAddUpToTheSnapshot(t *testing.T) {
+	occs := bursts(21, 3000)
+	whole := newRun(t, changesConfig(), topoForTests(t))
+	whole.feed(0, occs...)
+	whole.eng.Flush()
+
+	r := newRun(t, changesConfig(), topoForTests(t))
+	r.eng.TrackChanges()
+	log := changelog{}
+	rng := rand.New(rand.NewPCG(3, 4))
+	restores := 0
+	seen := map[string]int{}
+	for i := 0; i < len(occs); {
+		n := 1 + rng.IntN(80)
+		end := min(i+n, len(occs))
+		r.feed(0, occs[i:end]...)
+		i = end
+		recs, err := r.eng.Changes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.apply(t, recs)
+		for _, rec := range recs {
+			seen[rec.Key[:1]+map[bool]string{true: " deleted", false: ""}[rec.Value == nil]]++
+		}
+		snap, err := FromRecords(log)
+		if err != nil {
+			t.Fatalf("after %d alerts: %v", i, err)
+		}
+		want := r.eng.Snapshot()
+		if got, want := snapshotJSON(t, snap), snapshotJSON(t, want); got != want {
+			t.Fatalf("after %d alerts the records do not add up to the snapshot:\n got  %.600s\n want %.600s", i, got, want)
+		}
+		if rng.IntN(10) == 0 { // a crash: go on from the records
+			next := newRun(t, changesConfig(), topoForTests(t))
+			next.decisions = r.decisions
+			next.eng.Restore(snap)
+			next.eng.TrackChanges()
+			r = next
+			restores++
+		}
+	}
+	r.eng.Flush()
+	if restores == 0 {
+		t.Fatal("the test restored nothing")
+	}
+	for _, k := range []string{"i", "i deleted", "m", "m deleted", "a", "a deleted", "d", "d deleted", "l"} {
+		if seen[k] == 0 {
+			t.Errorf("the stream wrote no %q record: %v", k, seen)
+		}
+	}
+	if len(r.decisions) != len(whole.decisions) {
+		t.Fatalf("%d decisions across %d restores, want %d", len(r.decisions), restores, len(whole.decisions))
+	}
+	for i := range r.decisions {
+		g, w := r.decisions[i], whole.decisions[i]
+		if g.Incident != w.Incident || g.Action != w.Action || g.Reason != w.Reason || !g.At.Equal(w.At) {
+			t.Fatalf("decision %d differs:\n got  %s %s %s\n want %s %s %s", i, g.Action, g.Incident, g.Reason, w.Action, w.Incident, w.Reason)
+		}
+	}
+}
+
+// One incident of 20,000 alerts is 20,000 small records, and a repeat of
+// one of them rewrites one member, not the incident's alerts.
+func TestChangesOfABigIncidentAreSmall(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxAlerts = 50000
+	r := newRun(t, cfg, nil)
+	r.eng.TrackChanges()
+	var occs []occ
+	for i := range 20000 {
+		occs = append(occs, occ{time.Duration(i) * time.Millisecond, fmt.Sprintf("alertname=Down,service=web,instance=h%d", i), ""})
+	}
+	r.feed(time.Minute, occs...)
+	recs, err := r.eng.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.eng.Count(quell.IncidentOpen); n != 1 {
+		t.Fatalf("%d open incidents, want the storm in one", n)
+	}
+	biggest := 0
+	for _, rec := range recs {
+		biggest = max(biggest, len(rec.Value))
+	}
+	if len(recs) < 40000 || biggest > 64<<10 {
+		t.Fatalf("%d records, the biggest %d bytes: want one per member and alert, each small", len(recs), biggest)
+	}
+	r.feed(0, occ{time.Minute + time.Second, "alertname=Down,service=web,instance=h7", ""})
+	recs, err = r.eng.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, rec := range recs {
+		if rec.Key[0] != 'l' {
+			keys = append(keys, rec.Key)
+		}
+	}
+	if len(keys) != 4 { // header, incident, member, alert
+		t.Fatalf("one repeat wrote %v, want the header, the incident, its member and its alert", keys)
+	}
+}
+
+// Decisions held for an incident that merged into another go out naming
+// where their alerts ended up, also after a restore from the records.
+func TestChangesKeepHeldDecisionsOfMergedIncidents(t *testing.T) {
+	runs := [2]*run{newRun(t, fastConfig(), topoForTests(t)), newRun(t, fastConfig(), topoForTests(t))}
+	log := changelog{}
+	for i, r := range runs {
+		r.eng.TrackChanges()
+		r.feed(0, occ{0, "alertname=A,service=web,host=n1", ""}, occ{time.Second, "alertname=B,service=queue,host=n2", ""})
+		var incs []*incident
+		for _, inc := range r.eng.incidents {
+			incs = append(incs, inc)
+		}
+		if len(incs) != 2 {
+			t.Fatalf("%d incidents, want two young ones", len(incs))
+		}
+		dst, src := incs[0], incs[1]
+		if before(src, dst) {
+			dst, src = src, dst
+		}
+		r.eng.merge(dst, src, t0.Add(2*time.Second), "merged into incident "+dst.id+": a test")
+		if i == 1 {
+			recs, err := r.eng.Changes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.apply(t, recs)
+			snap, err := FromRecords(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(snap.Gone) != 1 || snap.Gone[0].ID != src.id || snap.Gone[0].Into != dst.id {
+				t.Fatalf("gone incidents %+v, want %s merged into %s", snap.Gone, src.id, dst.id)
+			}
+			next := newRun(t, fastConfig(), topoForTests(t))
+			next.decisions = r.decisions
+			next.eng.Restore(snap)
+			runs[1] = next
+		}
+	}
+	for _, r := range runs {
+		r.feed(time.Minute, occ{3 * time.Second, "alertname=C,service=web,host=n1", ""})
+	}
+	if len(runs[0].decisions) != 3 || len(runs[1].decisions) != 3 {
+		t.Fatalf("%d and %d decisions, want 3", len(runs[0].decisions), len(runs[1].decisions))
+	}
+	for i := range runs[0].decisions {
+		w, g := runs[0].decisions[i], runs[1].decisions[i]
+		if g.Incident != w.Incident || g.Action != w.Action || g.Reason != w.Reason {
+			t.Fatalf("decision %d after the restore: %s %s %q, want %s %s %q", i, g.Action, g.Incident, g.Reason, w.Action, w.Incident, w.Reason)
+		}
+	}
+	if d := runs[1].decisions[1]; d.Action != quell.ActionJoined || !strings.Contains(d.Reason, "a test") {
+		t.Fatalf("the merged incident's decision went out as %s %q", d.Action, d.Reason)
+	}
+}
