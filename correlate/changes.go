@@ -79,11 +79,7 @@ func (e *Engine) TrackChanges() {
 	for _, inc := range e.goneHeld() {
 		t.gone[inc.id] = true
 	}
-	b, _ := json.Marshal(e.learned())
-	for c := range slices.Chunk(b, learnedChunk) {
-		t.learned = append(t.learned, xxhash.Sum64(c))
-	}
-	e.track = t
+	e.track = t // what was learned is written again by the first Changes: it is small
 }
 
 func (e *Engine) changedAlert(fp quell.Fingerprint) {

@@ -77,8 +77,9 @@ type Kafka struct {
 	// TickEvery: how often the correlator's clock moves without alerts;
 	// decisions leave up to that long after their grouping wait.
 	TickEvery time.Duration `yaml:"tick_every"`
-	// SnapshotEvery: how often each partition's correlator state is saved;
-	// a restart replays at most that much of the alerts topic.
+	// SnapshotEvery: how often what changed in each partition's correlator
+	// state is saved (a checkpoint); a restart replays at most that much of
+	// the alerts topic.
 	SnapshotEvery time.Duration `yaml:"snapshot_every"`
 }
 
@@ -96,7 +97,7 @@ func Default() Config {
 		ClickHouse:     clickhouse.DefaultSinkConfig(),
 		Journal:        Journal{Sync: journal.SyncBatch, SyncInterval: 200 * time.Millisecond},
 		Kafka: Kafka{Prefix: "quell", Partitions: 12, Replication: 1,
-			TickEvery: 100 * time.Millisecond, SnapshotEvery: 10 * time.Second},
+			TickEvery: 100 * time.Millisecond, SnapshotEvery: 2 * time.Second},
 	}
 }
 

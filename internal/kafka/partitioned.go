@@ -27,14 +27,16 @@ type Partition interface {
 	// produced is acknowledged downstream. After an error the partition is
 	// dropped and rebuilt from its last snapshot.
 	Handle(ctx context.Context, evs []Event) error
-	// State serializes what Handle built, for the state topic.
-	State() ([]byte, error)
+	// Changes returns the state records changed since the last call, for
+	// the state topic.
+	Changes() ([]StateRecord, error)
 	// Close releases the partition: it was revoked, or the process stops.
 	Close()
 }
 
-// OpenFunc starts the work on a partition from its last saved state (nil: none).
-type OpenFunc func(ctx context.Context, partition int, state []byte) (Partition, error)
+// OpenFunc starts the work on a partition from its last saved state: the
+// latest value of every key (nil: none).
+type OpenFunc func(ctx context.Context, partition int, state map[string][]byte) (Partition, error)
 
 // PartitionedConfig configures a Partitioned consumer.
 type PartitionedConfig struct {
@@ -46,7 +48,8 @@ type PartitionedConfig struct {
 	MaxBatch int
 	Linger   time.Duration
 	// TickEvery is how often the clock of each owned partition moves
-	// (default 100ms); SnapshotEvery how often its state is saved (default 10s).
+	// (default 100ms); SnapshotEvery how often what changed in its state is
+	// saved (default 2s).
 	TickEvery     time.Duration
 	SnapshotEvery time.Duration
 	Logger        *slog.Logger
@@ -56,10 +59,11 @@ type PartitionedConfig struct {
 // Partition per assigned partition, so that state follows partitions when the
 // group rebalances.
 //
-// Restart safety: the state of partition p is snapshotted, with the offset it
-// covers, to partition p of the compacted state topic (so it follows p to
-// whichever instance owns it next; a data dir would not), and work on p
-// resumes from there. Records after the snapshot are processed again, so
+// Restart safety: the state of partition p is kept in partition p of the
+// compacted state topic as a changelog (see state.go), checkpointed with
+// the offset it covers every SnapshotEvery, so it follows p to whichever
+// instance owns it next (a data dir would not), and work on p resumes from
+// there. Records after the checkpoint are processed again, so
 // processing must give the same result the second time: the clock is part
 // of the log for that reason. The owner of a partition writes a tick record
 // into it every TickEvery, and the correlator's clock moves only by the
@@ -67,9 +71,9 @@ type PartitionedConfig struct {
 // clock, so replaying records replays the same decisions with the same
 // incident ids, and downstream deduplication sees identical copies.
 //
-// Offsets are committed to the group after Handle returned (its outputs are
-// acknowledged); they show the group's lag, while the resume point is the
-// snapshot's offset, which is never ahead of acknowledged outputs either.
+// Offsets are committed to the group after a checkpoint; they show the
+// group's lag, while the resume point is the checkpoint's offset, which is
+// never ahead of acknowledged outputs either.
 type Partitioned struct {
 	cfg PartitionedConfig
 	log *slog.Logger
@@ -97,18 +101,9 @@ func NewPartitioned(cfg PartitionedConfig) (*Partitioned, error) {
 		cfg.TickEvery = 100 * time.Millisecond
 	}
 	if cfg.SnapshotEvery <= 0 {
-		cfg.SnapshotEvery = 10 * time.Second
+		cfg.SnapshotEvery = 2 * time.Second
 	}
 	return &Partitioned{cfg: cfg, log: cfg.Logger.With("topic", cfg.Names.Alerts, "group", cfg.GroupID)}, nil
-}
-
-// partitionBalancer sends a record to the partition its key names: ticks
-// and snapshots go to one chosen partition, not where the key hashes.
-type partitionBalancer struct{}
-
-func (partitionBalancer) Balance(m kafkago.Message, partitions ...int) int {
-	p, _ := strconv.Atoi(string(m.Key))
-	return p
 }
 
 // Run joins the group and works on the partitions it is assigned until ctx
@@ -178,20 +173,22 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 		}
 	}()
 	log := p.log.With("partition", id)
-	state, next, err := p.loadState(stop, id)
+	sl, res, err := p.load(stop, id)
 	if err != nil {
 		if stop.Err() == nil {
-			log.Error("reading the partition's snapshot failed; rejoining the group to retry", "err", err)
+			log.Error("reading the partition's state failed; rejoining the group to retry", "err", err)
 		}
 		return
 	}
-	part, err := open(stop, id, state)
+	part, err := open(stop, id, res.state)
 	if err != nil {
 		log.Error("restoring the partition's state failed; rejoining the group to retry", "err", err)
 		return
 	}
 	defer part.Close()
-	log.Info("partition assigned", "from_offset", offsetName(next), "restored", state != nil)
+	next := res.next
+	log.Info("partition assigned", "from_offset", offsetName(next), "restored_keys", len(res.state),
+		"state_records_read", res.records, "restore_seconds", res.took.Seconds())
 
 	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: p.cfg.Brokers, Topic: p.cfg.Names.Alerts, Partition: id,
@@ -208,7 +205,18 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 	}
 	go p.tick(stop, id, w, log)
 
-	snapped, lastSnap := next, time.Now()
+	saved, lastSave := next, time.Now()
+	save := func(ctx context.Context) error {
+		changes, err := part.Changes()
+		if err != nil {
+			return err
+		}
+		if _, err := sl.save(ctx, changes, next, w.state); err != nil {
+			return err
+		}
+		saved, lastSave = next, time.Now()
+		return nil
+	}
 	for {
 		evs, last, err := p.fetch(stop, r, w, log)
 		if err != nil {
@@ -219,34 +227,36 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 		}
 		if err := part.Handle(stop, evs); err != nil {
 			// The state now holds what was not delivered: drop it unsaved, so
-			// the partition is rebuilt from its snapshot and delivers again.
+			// the partition is rebuilt from its checkpoint and delivers again.
 			if stop.Err() == nil {
-				log.Error("delivering the correlator's output failed; restarting the partition from its last snapshot", "err", err)
+				log.Error("delivering the correlator's output failed; restarting the partition from its last checkpoint", "err", err)
 			}
 			return
 		}
 		next = last + 1
-		if time.Since(lastSnap) >= p.cfg.SnapshotEvery {
-			if err := p.saveState(stop, id, part, next, w); err != nil {
-				log.Warn("saving the partition's snapshot failed; retried at the next", "err", err)
-			} else {
-				snapped, lastSnap = next, time.Now()
-				// The snapshot's offset is where the partition resumes; the
-				// group's offset only shows the lag, so it follows snapshots
-				// rather than costing a round trip per batch.
-				if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: next}}); err != nil {
-					log.Debug("committing offsets failed (a rebalance ends the generation); the snapshot's offset is what counts", "err", err)
+		if time.Since(lastSave) >= p.cfg.SnapshotEvery {
+			if err := save(stop); err != nil {
+				// What the topic holds is unknown now: restore from it.
+				if stop.Err() == nil {
+					log.Error("saving the partition's state failed; restarting the partition from its last checkpoint", "err", err)
 				}
+				return
+			}
+			// The checkpoint's offset is where the partition resumes; the
+			// group's offset only shows the lag, so it follows checkpoints
+			// rather than costing a round trip per batch.
+			if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: next}}); err != nil {
+				log.Debug("committing offsets failed (a rebalance ends the generation); the checkpoint's offset is what counts", "err", err)
 			}
 		}
 	}
-	// Revoked or stopping: save the state, so the next owner resumes here
-	// instead of replaying since the last periodic snapshot.
-	if next != snapped {
+	// Revoked or stopping: save, so the next owner resumes here instead of
+	// replaying since the last checkpoint.
+	if next != saved {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := p.saveState(sctx, id, part, next, w); err != nil {
-			log.Warn("saving the partition's snapshot on release failed; its next owner replays from the previous one", "err", err)
+		if err := save(sctx); err != nil {
+			log.Warn("saving the partition's state on release failed; its next owner replays from the last checkpoint", "err", err)
 			return
 		}
 	}

@@ -2,75 +2,242 @@ package kafka
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 )
 
-// HeaderSnapshotOffset on a snapshot record is the next alerts offset to read: the
-// snapshot covers every record before it.
-const HeaderSnapshotOffset = "quell-snapshot-offset"
-
-// maxStateBytes bounds one snapshot record (the state topic's
-// max.message.bytes): about 100,000 live alerts.
-const maxStateBytes = 64 << 20
-
-// writers are the Partitioned consumer's own producers.
-type writers struct {
-	ticks, state, dead *kafkago.Writer
+// StateRecord is one keyed piece of a partition's state; Value nil deletes
+// the key.
+type StateRecord struct {
+	Key   string
+	Value []byte
 }
 
-func (p *Partitioned) newWriters(tr *kafkago.Transport) *writers {
-	mk := func(topic string, batchBytes int64) *kafkago.Writer {
-		return &kafkago.Writer{
-			Addr: kafkago.TCP(p.cfg.Brokers...), Topic: topic, Transport: tr,
-			Balancer:     partitionBalancer{},
-			RequiredAcks: kafkago.RequireAll,
-			// Each write is one record that someone waits for: no linger.
-			BatchTimeout: time.Millisecond,
-			BatchBytes:   batchBytes,
-			Compression:  kafkago.Lz4,
-			MaxAttempts:  5, WriteBackoffMin: 50 * time.Millisecond, WriteBackoffMax: 500 * time.Millisecond,
-			ErrorLogger: kafkaLogger(p.log, slog.LevelDebug),
+// State topic layout. Partition p of the state topic holds the state of
+// alerts partition p as a changelog, in the manner of Kafka Streams' state
+// stores: many small keyed records written as the state changes, and a
+// commit record after each checkpoint's records, naming the next input
+// offset. Restoring reads the partition and keeps, per key, the latest value
+// a commit covers.
+//
+// A checkpoint that a crash cut short leaves records no commit covers; they
+// must not replace the committed values, yet compaction keeps only the
+// latest record per key. So every record's Kafka key carries the checkpoint
+// that wrote it (key@checkpoint): a new value never compacts an older one
+// away by itself. The older one is deleted (a tombstone) only once a commit
+// covers its successor, and a key deleted from the state is first written
+// as a deletion marker, then tombstoned with its last value.
+const (
+	keyCommit     = "commit"
+	headerDeleted = "quell-deleted"
+)
+
+// commitRecord is the value of a commit record.
+type commitRecord struct {
+	Checkpoint uint64 `json:"checkpoint"`
+	// Next is the next alerts offset to read: the state covers every record before it.
+	Next int64 `json:"next"`
+}
+
+// stateLog is one partition's state in the state topic, as its owner
+// knows it.
+type stateLog struct {
+	p   *Partitioned
+	id  int
+	key []byte // the partition's id: the balancer sends every record there
+	// version is the checkpoint of each live key's record.
+	version map[string]uint64
+	// obsolete are records superseded by committed ones, to delete.
+	obsolete   []string
+	checkpoint uint64 // the last committed, or the highest seen after a restore
+}
+
+func versioned(key string, v uint64) string { return key + "@" + strconv.FormatUint(v, 10) }
+
+// save writes what changed in part since the last save, then a commit
+// naming next. After an error the log no longer knows what the topic
+// holds: the partition must be restored again.
+func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, w *kafkago.Writer) (written int, err error) {
+	c := s.checkpoint + 1
+	msgs := make([]kafkago.Message, 0, len(s.obsolete)+len(changes))
+	for _, k := range s.obsolete { // covered by the last commit: safe to drop now
+		msgs = append(msgs, kafkago.Message{Key: []byte(k)})
+	}
+	var obsolete []string
+	for _, r := range changes {
+		old, had := s.version[r.Key]
+		if had {
+			obsolete = append(obsolete, versioned(r.Key, old))
+		}
+		vk := versioned(r.Key, c)
+		if r.Value == nil {
+			if !had {
+				continue // never written: nothing to delete
+			}
+			delete(s.version, r.Key)
+			msgs = append(msgs, kafkago.Message{Key: []byte(vk), Value: []byte("{}"), Headers: []kafkago.Header{{Key: headerDeleted}}})
+			obsolete = append(obsolete, vk)
+			continue
+		}
+		s.version[r.Key] = c
+		msgs = append(msgs, kafkago.Message{Key: []byte(vk), Value: r.Value})
+	}
+	for i := range msgs {
+		msgs[i].Key = append(s.key[:len(s.key):len(s.key)], append([]byte{'/'}, msgs[i].Key...)...)
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		return 0, fmt.Errorf("writing %d state records of partition %d to %s: %w", len(msgs), s.id, s.p.cfg.Names.State, firstWriteError(err))
+	}
+	commit, _ := json.Marshal(commitRecord{Checkpoint: c, Next: next})
+	if err := w.WriteMessages(ctx, kafkago.Message{Key: append(s.key[:len(s.key):len(s.key)], "/"+keyCommit...), Value: commit}); err != nil {
+		return 0, fmt.Errorf("committing checkpoint %d of partition %d to %s: %w", c, s.id, s.p.cfg.Names.State, firstWriteError(err))
+	}
+	s.checkpoint, s.obsolete = c, obsolete
+	return len(msgs) + 1, nil
+}
+
+// restored is what load found.
+type restored struct {
+	state   map[string][]byte // nil: no commit, start from the first alert
+	next    int64
+	records int // read
+	took    time.Duration
+}
+
+// load reads state partition id and returns the state its last commit covers.
+func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, error) {
+	start := time.Now()
+	s := &stateLog{p: p, id: id, key: []byte(strconv.Itoa(id)), version: map[string]uint64{}}
+	res := restored{next: kafkago.FirstOffset}
+	first, last, err := p.stateOffsets(ctx, id)
+	if err != nil || last <= first {
+		return s, res, err
+	}
+	r := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: p.cfg.Brokers, Topic: p.cfg.Names.State, Partition: id, MinBytes: 1, MaxBytes: 16 << 20,
+		QueueCapacity: 10000, ErrorLogger: kafkaLogger(p.log, slog.LevelDebug),
+		// Closing the reader waits out a fetch in flight: keep it short.
+		MaxWait: 250 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return nil, res, err
+	}
+	type entry struct {
+		version uint64
+		value   []byte // nil: deleted
+	}
+	committed := map[string]entry{}
+	live := map[string]bool{}                // versioned keys a commit covers, not yet tombstoned
+	pending := map[string]kafkago.Message{} // versioned keys since the last commit
+	var commit commitRecord
+	prefix := string(s.key) + "/"
+	foreign := 0
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return nil, res, fmt.Errorf("reading %s/%d at %d: %w", p.cfg.Names.State, id, r.Offset(), err)
+		}
+		res.records++
+		vk, ok := strings.CutPrefix(string(m.Key), prefix)
+		k, v := splitVersioned(vk)
+		switch {
+		case !ok:
+			foreign++
+		case vk == keyCommit:
+			if err := json.Unmarshal(m.Value, &commit); err != nil {
+				return nil, res, fmt.Errorf("commit record at %s/%d@%d: %w", p.cfg.Names.State, id, m.Offset, err)
+			}
+			for vk, pm := range pending {
+				live[vk] = true
+				k, v := splitVersioned(vk)
+				if e, ok := committed[k]; !ok || v >= e.version {
+					e = entry{version: v, value: pm.Value}
+					if deleted(pm) {
+						e.value = nil
+					}
+					committed[k] = e
+				}
+			}
+			clear(pending)
+		case len(m.Value) == 0:
+			// A tombstone only ever deletes what a commit superseded: it
+			// applies at once, wherever it stands.
+			delete(live, vk)
+			delete(pending, vk)
+			if e, ok := committed[k]; ok && e.version == v {
+				delete(committed, k)
+			}
+		default:
+			pending[vk] = m
+			s.checkpoint = max(s.checkpoint, v)
+		}
+		if m.Offset >= last-1 {
+			break
 		}
 	}
-	return &writers{
-		ticks: mk(p.cfg.Names.Alerts, 1<<20),
-		state: mk(p.cfg.Names.State, maxStateBytes),
-		dead:  newDeadLetterWriter(p.cfg.Brokers, p.cfg.Names.DeadLetter, tr),
+	if foreign > 0 {
+		p.log.Warn("the state topic holds records of another layout (an older quell); they are ignored", "partition", id, "records", foreign)
 	}
+	s.checkpoint = max(s.checkpoint, commit.Checkpoint)
+	if commit.Checkpoint == 0 {
+		res.took = time.Since(start)
+		s.obsolete = keysOf(live, pending)
+		return s, res, nil
+	}
+	res.state, res.next = map[string][]byte{}, commit.Next
+	for k, e := range committed {
+		vk := versioned(k, e.version)
+		if e.value == nil {
+			continue
+		}
+		res.state[k] = e.value
+		s.version[k] = e.version
+		delete(live, vk)
+	}
+	// Superseded and deleted values, and what a cut-short checkpoint wrote.
+	s.obsolete = keysOf(live, pending)
+	res.took = time.Since(start)
+	return s, res, nil
 }
 
-func (w *writers) close(log *slog.Logger) {
-	for _, wr := range []*kafkago.Writer{w.ticks, w.state, w.dead} {
-		if err := wr.Close(); err != nil {
-			log.Warn("closing kafka writer", "topic", wr.Topic, "err", err)
+func deleted(m kafkago.Message) bool {
+	for _, h := range m.Headers {
+		if h.Key == headerDeleted {
+			return true
 		}
 	}
+	return false
 }
 
-// saveState writes partition id's state, covering the records before next,
-// to partition id of the state topic.
-func (p *Partitioned) saveState(ctx context.Context, id int, part Partition, next int64, w *writers) error {
-	b, err := part.State()
-	if err != nil {
-		return fmt.Errorf("serializing the state of partition %d: %w", id, err)
+func splitVersioned(vk string) (string, uint64) {
+	i := strings.LastIndexByte(vk, '@')
+	if i < 0 {
+		return vk, 0
 	}
-	m := kafkago.Message{Key: []byte(strconv.Itoa(id)), Value: b,
-		Headers: []kafkago.Header{{Key: HeaderSnapshotOffset, Value: []byte(strconv.FormatInt(next, 10))}}}
-	if err := w.state.WriteMessages(ctx, m); err != nil {
-		return fmt.Errorf("writing the snapshot of partition %d (%d bytes) to %s: %w", id, len(b), p.cfg.Names.State, firstWriteError(err))
-	}
-	return nil
+	v, _ := strconv.ParseUint(vk[i+1:], 10, 64)
+	return vk[:i], v
 }
 
-// loadState reads the latest snapshot of partition id: the last record of
-// state partition id, since only that partition's owner writes there. With
-// none, work starts at the oldest alert, rebuilding the state from the log.
-func (p *Partitioned) loadState(ctx context.Context, id int) (state []byte, next int64, err error) {
+func keysOf(live map[string]bool, pending map[string]kafkago.Message) []string {
+	out := make([]string, 0, len(live)+len(pending))
+	for vk := range live {
+		out = append(out, vk)
+	}
+	for vk := range pending {
+		out = append(out, vk)
+	}
+	return out
+}
+
+// stateOffsets returns the first and next offsets of state partition id.
+func (p *Partitioned) stateOffsets(ctx context.Context, id int) (first, last int64, err error) {
 	tr := newTransport([]string{p.cfg.Names.State})
 	defer tr.CloseIdleConnections()
 	client := &kafkago.Client{Addr: kafkago.TCP(p.cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
@@ -78,44 +245,16 @@ func (p *Partitioned) loadState(ctx context.Context, id int) (state []byte, next
 		p.cfg.Names.State: {kafkago.FirstOffsetOf(id), kafkago.LastOffsetOf(id)},
 	}})
 	if err != nil {
-		return nil, 0, fmt.Errorf("listing offsets of %s/%d: %w", p.cfg.Names.State, id, err)
+		return 0, 0, fmt.Errorf("listing offsets of %s/%d: %w", p.cfg.Names.State, id, err)
 	}
-	var po *kafkago.PartitionOffsets
-	for i, o := range resp.Topics[p.cfg.Names.State] {
+	for _, o := range resp.Topics[p.cfg.Names.State] {
 		if o.Partition == id {
-			po = &resp.Topics[p.cfg.Names.State][i]
-		}
-	}
-	switch {
-	case po == nil:
-		return nil, 0, fmt.Errorf("listing offsets of %s/%d: no such partition; the state topic needs as many partitions as %s",
-			p.cfg.Names.State, id, p.cfg.Names.Alerts)
-	case po.Error != nil:
-		return nil, 0, fmt.Errorf("listing offsets of %s/%d: %w", p.cfg.Names.State, id, po.Error)
-	case po.LastOffset <= po.FirstOffset:
-		return nil, kafkago.FirstOffset, nil
-	}
-	r := kafkago.NewReader(kafkago.ReaderConfig{
-		Brokers: p.cfg.Brokers, Topic: p.cfg.Names.State, Partition: id, MinBytes: 1, MaxBytes: maxStateBytes,
-		ErrorLogger: kafkaLogger(p.log, slog.LevelDebug),
-	})
-	defer r.Close()
-	if err := r.SetOffset(po.LastOffset - 1); err != nil {
-		return nil, 0, err
-	}
-	m, err := r.FetchMessage(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading the snapshot at %s/%d@%d: %w", p.cfg.Names.State, id, po.LastOffset-1, err)
-	}
-	for _, h := range m.Headers {
-		if h.Key == HeaderSnapshotOffset {
-			next, err := strconv.ParseInt(string(h.Value), 10, 64)
-			if err != nil {
-				return nil, 0, fmt.Errorf("snapshot at %s/%d@%d: bad %s header %q", p.cfg.Names.State, id, m.Offset, HeaderSnapshotOffset, h.Value)
+			if o.Error != nil {
+				return 0, 0, fmt.Errorf("listing offsets of %s/%d: %w", p.cfg.Names.State, id, o.Error)
 			}
-			return m.Value, next, nil
+			return o.FirstOffset, o.LastOffset, nil
 		}
 	}
-	return nil, 0, fmt.Errorf("snapshot at %s/%d@%d has no %s header: it was not written by quell; delete the state topic to rebuild from the alerts",
-		p.cfg.Names.State, id, m.Offset, HeaderSnapshotOffset)
+	return 0, 0, fmt.Errorf("listing offsets of %s/%d: no such partition; the state topic needs as many partitions as %s",
+		p.cfg.Names.State, id, p.cfg.Names.Alerts)
 }

@@ -62,14 +62,19 @@ func Topics(n Names, partitions, replication int) []TopicSpec {
 		{Name: n.Decisions, Partitions: partitions, ReplicationFactor: replication},
 		// Low volume and read by people: one partition keeps it in arrival order.
 		{Name: n.DeadLetter, Partitions: 1, ReplicationFactor: replication},
-		// As many partitions as alerts: state partition p holds the snapshot
-		// of the correlator of alerts partition p.
+		// As many partitions as alerts: state partition p holds the state
+		// of the correlator of alerts partition p (see state.go).
 		{Name: n.State, Partitions: partitions, ReplicationFactor: replication, Compacted: true, Config: map[string]string{
-			// A snapshot holds every live alert and incident of a partition.
-			"max.message.bytes": strconv.Itoa(maxStateBytes),
-			// Compaction skips the active segment: roll it often so old
-			// snapshots do not pile up for the default week.
-			"segment.ms": "600000",
+			// Compaction skips the active segment: roll it often, and clean
+			// once a tenth of the log is superseded, so that a restore
+			// reads little more than the live state.
+			"segment.ms":                "60000",
+			"segment.bytes":             strconv.Itoa(64 << 20),
+			"min.cleanable.dirty.ratio": "0.1",
+			// Every changed value leaves a tombstone for its predecessor:
+			// a minute is long enough for a reader that is restoring
+			// (it reads a few seconds), far less than the default day.
+			"delete.retention.ms": "60000",
 		}},
 	}
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/quellhq/quell/correlate"
@@ -23,19 +22,20 @@ type Partitions struct {
 }
 
 // Open builds partition id's pipeline from its saved state (nil: empty).
-func (ps *Partitions) Open(_ context.Context, id int, state []byte) (kafka.Partition, error) {
+func (ps *Partitions) Open(_ context.Context, id int, state map[string][]byte) (kafka.Partition, error) {
 	p, err := ps.Set.New(id, ps.Config, ps.Topo, []sinks.Sink{ps.Out})
 	if err != nil {
 		return nil, err
 	}
 	if state != nil {
-		var snap correlate.Snapshot
-		if err := json.Unmarshal(state, &snap); err != nil {
+		snap, err := correlate.FromRecords(state)
+		if err != nil {
 			ps.Set.Remove(id, p)
-			return nil, fmt.Errorf("decoding the correlator snapshot of partition %d: %w; delete the state topic's records to rebuild from the alerts", id, err)
+			return nil, fmt.Errorf("partition %d: %w; delete the state topic's records to rebuild from the alerts", id, err)
 		}
 		p.Restore(snap)
 	}
+	p.TrackChanges()
 	return &partition{set: ps.Set, id: id, p: p}, nil
 }
 
@@ -54,6 +54,16 @@ func (pt *partition) Handle(ctx context.Context, evs []kafka.Event) error {
 	return pt.p.Apply(ctx, pt.steps)
 }
 
-func (pt *partition) State() ([]byte, error) { return json.Marshal(pt.p.Snapshot()) }
+func (pt *partition) Changes() ([]kafka.StateRecord, error) {
+	recs, err := pt.p.Changes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kafka.StateRecord, len(recs))
+	for i, r := range recs {
+		out[i] = kafka.StateRecord(r)
+	}
+	return out, nil
+}
 
 func (pt *partition) Close() { pt.set.Remove(pt.id, pt.p) }

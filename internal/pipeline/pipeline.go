@@ -138,6 +138,20 @@ func (p *Pipeline) Snapshot() correlate.Snapshot {
 	return p.eng.Snapshot()
 }
 
+// TrackChanges starts recording what changes, for Changes.
+func (p *Pipeline) TrackChanges() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.eng.TrackChanges()
+}
+
+// Changes returns the engine's state records changed since the last call.
+func (p *Pipeline) Changes() ([]correlate.Record, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.eng.Changes()
+}
+
 // Restore loads a snapshot into the (new) engine.
 func (p *Pipeline) Restore(s correlate.Snapshot) {
 	p.mu.Lock()

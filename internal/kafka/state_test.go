@@ -1,0 +1,111 @@
+package kafka
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// stateFixture is a Partitioned consumer with a fresh state topic of one
+// partition (the state of alerts partition 0).
+func stateFixture(t *testing.T) (*Partitioned, *kafkago.Writer) {
+	brokers, log := broker(t)
+	names := NamesFor(unique(t, "q"))
+	spec := Topics(names, 1, 1)[4]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := EnsureTopics(ctx, brokers, []TopicSpec{spec}, log); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPartitioned(PartitionedConfig{Brokers: brokers, Names: names, GroupID: "g", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := p.newWriters(newTransport([]string{names.State})).state
+	t.Cleanup(func() { w.Close() })
+	return p, w
+}
+
+func recs(kv ...string) []StateRecord {
+	var out []StateRecord
+	for i := 0; i < len(kv); i += 2 {
+		r := StateRecord{Key: kv[i]}
+		if kv[i+1] != "-" {
+			r.Value = []byte(kv[i+1])
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func loadState(t *testing.T, p *Partitioned) (*stateLog, restored) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, res, err := p.load(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, res
+}
+
+func wantState(t *testing.T, res restored, next int64, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for k, v := range res.state {
+		got[k] = string(v)
+	}
+	if !maps.Equal(got, want) || res.next != next {
+		t.Fatalf("restored %v up to %d, want %v up to %d", got, res.next, want, next)
+	}
+}
+
+// A restore returns what the last commit covers: changed values, deleted
+// keys gone, and nothing of a checkpoint a crash cut short, whose records
+// the next checkpoint deletes.
+func TestStateLogRestoresTheLastCommit(t *testing.T) {
+	p, w := stateFixture(t)
+	ctx := context.Background()
+	s, res := loadState(t, p)
+	if res.state != nil || res.next != kafkago.FirstOffset {
+		t.Fatalf("an empty topic restored %v from %d", res.state, res.next)
+	}
+	if _, err := s.save(ctx, recs("a", "1", "b", "2", "c", "3"), 10, w); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.save(ctx, recs("a", "10", "b", "-", "x", "-"), 20, w); err != nil {
+		t.Fatal(err)
+	}
+	_, res = loadState(t, p)
+	wantState(t, res, 20, map[string]string{"a": "10", "c": "3"})
+
+	// A crash in the middle of checkpoint 3: its records, no commit.
+	err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("0/a@3"), Value: []byte("100")}, kafkago.Message{Key: []byte("0/d@3"), Value: []byte("4")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, res = loadState(t, p)
+	wantState(t, res, 20, map[string]string{"a": "10", "c": "3"})
+	slices.Sort(s.obsolete)
+	if want := []string{"a@1", "a@3", "b@1", "b@2", "d@3"}; !slices.Equal(s.obsolete, want) {
+		t.Fatalf("obsolete records %v, want %v", s.obsolete, want)
+	}
+	if s.checkpoint != 3 {
+		t.Fatalf("the next checkpoint would be %d, want 4: after the cut-short one", s.checkpoint+1)
+	}
+
+	// The next owner goes on; the cut-short records are tombstoned.
+	if _, err := s.save(ctx, recs("d", "40", "c", "-"), 30, w); err != nil {
+		t.Fatal(err)
+	}
+	s, res = loadState(t, p)
+	wantState(t, res, 30, map[string]string{"a": "10", "d": "40"})
+	slices.Sort(s.obsolete)
+	if want := []string{"c@1", "c@4"}; !slices.Equal(s.obsolete, want) {
+		t.Fatalf("obsolete records after the next commit %v, want %v", s.obsolete, want)
+	}
+}
