@@ -11,6 +11,11 @@
 //
 //	go build -o /tmp/quell ./cmd/quell
 //	go run ./bench/kafka --quell /tmp/quell --kafka 127.0.0.1:9092
+//
+// With -sustained it runs split mode under a sustained load with a crash
+// instead (see sustained.go):
+//
+//	go run ./bench/kafka --quell /tmp/quell --sustained --duration 45s
 package main
 
 import (
@@ -50,9 +55,20 @@ func main() {
 		rate       = flag.Int("rate", 5000, "alerts/s in the latency phase")
 		groupWait  = flag.Duration("group-wait", time.Second, "correlate.group_wait of the started correlator")
 		partitions = flag.Int("partitions", 6, "partitions of the topics")
-		snapEvery  = flag.Duration("snapshot-every", 10*time.Second, "kafka.snapshot_every of the started correlator")
+		snapEvery  = flag.Duration("snapshot-every", 2*time.Second, "kafka.snapshot_every of the started correlator")
+		sustain    = flag.Bool("sustained", false, "instead: distinct alerts for -duration from -senders, the correlator killed at -kill-at (see sustained.go)")
+		senders    = flag.Int("senders", 4, "concurrent senders of -sustained")
+		killAt     = flag.Duration("kill-at", 20*time.Second, "when -sustained kills the correlator")
+		drain      = flag.Duration("drain", 2*time.Minute, "how long -sustained waits for every acknowledged alert's decision")
 	)
 	flag.Parse()
+	if *sustain {
+		if *bin == "" {
+			log.Fatal("-sustained needs -quell BINARY")
+		}
+		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain)
+		return
+	}
 	if *prefix == "" {
 		*prefix = fmt.Sprintf("bench%d", time.Now().Unix())
 	}
@@ -108,6 +124,24 @@ func report(what string, ds []time.Duration) {
 	fmt.Printf("%s: %d, p50 %s p99 %s max %s\n", what, len(ds), p(0.5), p(0.99), ds[len(ds)-1].Round(time.Millisecond))
 }
 
+// launch starts one stage of split mode, logging to dir/<stage>.log
+// (appended to, so that a restarted stage keeps one log).
+func launch(bin, dir, cfg, broker, stage string, extra ...string) *exec.Cmd {
+	args := append([]string{stage, "--kafka", broker, "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, stage)}, extra...)
+	cmd := exec.Command(bin, args...)
+	f, err := os.OpenFile(filepath.Join(dir, stage+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	// The stages end with the benchmark, even when it is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	return cmd
+}
+
 // startStages runs quell ingest and quell correlate on a fresh prefix.
 func startStages(bin, broker, prefix string, groupWait time.Duration, partitions int, snapEvery time.Duration) func() {
 	dir, err := os.MkdirTemp("", "quell-bench")
@@ -122,18 +156,7 @@ func startStages(bin, broker, prefix string, groupWait time.Duration, partitions
 	}
 	var procs []*exec.Cmd
 	for _, stage := range []string{"correlate", "ingest"} {
-		cmd := exec.Command(bin, stage, "--kafka", broker, "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", dir)
-		f, err := os.Create(filepath.Join(dir, stage+".log"))
-		if err != nil {
-			log.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = f, f
-		// The stages end with the benchmark, even when it is killed.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		if err := cmd.Start(); err != nil {
-			log.Fatal(err)
-		}
-		procs = append(procs, cmd)
+		procs = append(procs, launch(bin, dir, cfg, broker, stage))
 	}
 	fmt.Printf("started quell correlate and ingest, logs in %s\n", dir)
 	ingestLog = filepath.Join(dir, "ingest.log")

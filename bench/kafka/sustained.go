@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// sustained runs split mode under a sustained load of distinct alerts with
+// a crash of the correlator: ingest, correlate and sink --decisions on a
+// fresh prefix, senders posting batches of new alerts (no scope label: one
+// scope, as most single-cluster users send) for duration, the correlator
+// killed with SIGKILL at killAt and started again at once. It prints the
+// acknowledged alerts, how many got a decision and how many got two
+// different incidents, how long after the load every acknowledged alert
+// had its decision, the restore time, and each stage's peak resident
+// memory.
+func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain time.Duration) {
+	prefix := fmt.Sprintf("sustained%d", time.Now().UnixNano())
+	dir, err := os.MkdirTemp("", "quell-sustained")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "quell.yaml")
+	yaml := fmt.Sprintf("ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n", prefix, partitions)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	stages := map[string]*exec.Cmd{}
+	for _, st := range []string{"correlate", "sink", "ingest"} {
+		var extra []string
+		if st == "sink" {
+			extra = []string{"--decisions", filepath.Join(dir, "decisions.jsonl")}
+		}
+		stages[st] = launch(bin, dir, cfg, broker, st, extra...)
+	}
+	defer func() {
+		for _, p := range stages {
+			p.Process.Signal(os.Interrupt)
+			p.Wait()
+		}
+	}()
+	ingestLog = filepath.Join(dir, "ingest.log")
+	base := waitListen(func() {})
+	fmt.Printf("split mode on %s, prefix %s, logs in %s\n", broker, prefix, dir)
+	dec := newIncidentReader(broker, prefix+".decisions", partitions)
+	defer dec.close()
+
+	peak := map[string]int64{}
+	var killedAt time.Time
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		time.Sleep(killAt)
+		c := stages["correlate"]
+		peak["correlate"] = max(peak["correlate"], vmHWM(c.Process.Pid))
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		killedAt = time.Now()
+		stages["correlate"] = launch(bin, dir, cfg, broker, "correlate")
+	}()
+	fmt.Printf("%d senders posting %d new alerts a request for %s; the correlator is killed with SIGKILL at %s\n", senders, batch, duration, killAt)
+	acked, fails, took := driveDistinct(base, senders, batch, duration)
+	end := time.Now()
+	<-killed
+	fmt.Printf("acknowledged: %d alerts in %s: %.0f alerts/s (%d requests failed)\n", len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails)
+
+	var caughtUp time.Duration
+	for time.Since(end) < drain {
+		if dec.decidedAll(acked, batch) {
+			caughtUp = time.Since(end)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, st := range []string{"ingest", "correlate", "sink"} {
+		peak[st] = max(peak[st], vmHWM(stages[st].Process.Pid))
+	}
+	decided, split := dec.count(acked, batch)
+	fmt.Printf("decided: %d of the acknowledged alerts; in two different incidents: %d\n", decided, split)
+	if caughtUp > 0 {
+		fmt.Printf("every acknowledged alert decided %s after the load stopped\n", caughtUp.Round(100*time.Millisecond))
+	} else {
+		fmt.Printf("NOT every acknowledged alert was decided within %s after the load stopped\n", drain)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "correlate.log"))
+	restore, read := 0.0, 0
+	for _, m := range restoreRE.FindAllSubmatch(b, -1) {
+		n, _ := strconv.Atoi(string(m[1]))
+		s, _ := strconv.ParseFloat(string(m[2]), 64)
+		if n > 0 {
+			restore, read = max(restore, s), max(read, n)
+		}
+	}
+	fmt.Printf("restore after the kill (at %s): %.2fs for the slowest partition (%d state records read)\n", killedAt.Format("15:04:05"), restore, read)
+	fmt.Printf("state saves that failed: %d; records the broker refused: %d\n",
+		bytes.Count(b, []byte("saving the partition's state failed")), bytes.Count(b, []byte("Message Size Too Large")))
+	fmt.Printf("peak RSS: ingest %d MB, correlate %d MB, sink %d MB\n", peak["ingest"]>>10, peak["correlate"]>>10, peak["sink"]>>10)
+}
+
+var restoreRE = regexp.MustCompile(`state_records_read=(\d+) restore_seconds=([0-9.e-]+)`)
+
+// vmHWM is a process's peak resident memory in kB.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// driveDistinct posts batches of alerts never sent before until d passed;
+// it returns the first alert number of every acknowledged batch.
+func driveDistinct(base string, senders, batch int, d time.Duration) (acked []int64, fails int64, took time.Duration) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: 30 * time.Second}
+	var next, f atomic.Int64
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Go(func() {
+			var body []byte
+			for ctx.Err() == nil {
+				first := next.Add(int64(batch)) - int64(batch)
+				body = distinctBody(body[:0], first, batch)
+				resp, err := client.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+				if err != nil {
+					f.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode/100 != 2 {
+					f.Add(1)
+					continue
+				}
+				mu.Lock()
+				acked = append(acked, first)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return acked, f.Load(), time.Since(start)
+}
+
+// distinctBody appends a v2 alert array of alerts first… first+n-1.
+func distinctBody(b []byte, first int64, n int) []byte {
+	b = append(b, '[')
+	for i := first; i < first+int64(n); i++ {
+		if i > first {
+			b = append(b, ',')
+		}
+		b = append(b, `{"labels":{"alertname":"Sustained`...)
+		b = strconv.AppendInt(b, i%7, 10)
+		b = append(b, `","service":"svc`...)
+		b = strconv.AppendInt(b, i%1000, 10)
+		b = append(b, `","instance":"10.`...)
+		b = strconv.AppendInt(b, i>>16&255, 10)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, i>>8&255, 10)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, i&255, 10)
+		b = append(b, `:9100","n":"`...)
+		b = strconv.AppendInt(b, i, 10)
+		b = append(b, `","severity":"warning"},"annotations":{"summary":"sustained load"}}`...)
+	}
+	return append(b, ']')
+}
+
+// incidentReader reads every partition of the decisions topic and keeps
+// the incident each alert (label n) was decided into, and whether any
+// alert was decided into two.
+type incidentReader struct {
+	mu     sync.Mutex
+	inc    map[int64]string
+	split  map[int64]bool
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newIncidentReader(broker, topic string, partitions int) *incidentReader {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &incidentReader{inc: map[int64]string{}, split: map[int64]bool{}, cancel: cancel}
+	for p := range partitions {
+		d.wg.Go(func() {
+			r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 500 * time.Millisecond})
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				var rec struct {
+					Incident string `json:"incident"`
+					Alert    struct {
+						Labels map[string]string `json:"labels"`
+					} `json:"alert"`
+				}
+				if json.Unmarshal(m.Value, &rec) != nil || rec.Incident == "" {
+					continue
+				}
+				n, err := strconv.ParseInt(rec.Alert.Labels["n"], 10, 64)
+				if err != nil {
+					continue
+				}
+				d.mu.Lock()
+				if was, ok := d.inc[n]; ok && was != rec.Incident {
+					d.split[n] = true
+				}
+				d.inc[n] = rec.Incident
+				d.mu.Unlock()
+			}
+		})
+	}
+	return d
+}
+
+func (d *incidentReader) count(acked []int64, batch int) (decided, split int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, first := range acked {
+		for n := first; n < first+int64(batch); n++ {
+			if _, ok := d.inc[n]; ok {
+				decided++
+			}
+			if d.split[n] {
+				split++
+			}
+		}
+	}
+	return decided, split
+}
+
+func (d *incidentReader) decidedAll(acked []int64, batch int) bool {
+	decided, _ := d.count(acked, batch)
+	return decided == len(acked)*batch
+}
+
+func (d *incidentReader) close() {
+	d.cancel()
+	d.wg.Wait()
+}
