@@ -47,8 +47,21 @@ type header struct {
 }
 
 type memberRecord struct {
-	Pos uint64 `json:"pos"`
-	quell.IncidentAlert
+	Pos   uint64              `json:"pos"`
+	Alert quell.IncidentAlert `json:"alert"`
+}
+
+// arena hands out the records' values from large blocks: a checkpoint of a
+// storm holds hundreds of thousands of them.
+type arena []byte
+
+func (a *arena) add(write func([]byte) []byte) []byte {
+	if cap(*a)-len(*a) < 4<<10 {
+		*a = make([]byte, 0, 1<<20)
+	}
+	start := len(*a)
+	*a = write(*a)
+	return (*a)[start:len(*a):len(*a)]
 }
 
 // changeTrack is what changed since the last Changes call.
@@ -111,6 +124,7 @@ func (e *Engine) Changes() ([]Record, error) {
 		return nil, fmt.Errorf("correlate: Changes without TrackChanges")
 	}
 	var out []Record
+	var mem arena
 	put := func(key string, v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -136,9 +150,12 @@ func (e *Engine) Changes() ([]Record, error) {
 			out = append(out, Record{Key: key})
 			continue
 		}
-		if err := put(key, memberRecord{Pos: inc.pos[mk.fp], IncidentAlert: *m}); err != nil {
-			return nil, err
-		}
+		out = append(out, Record{Key: key, Value: mem.add(func(b []byte) []byte {
+			b = append(b, `{"pos":`...)
+			b = strconv.AppendUint(b, inc.pos[mk.fp], 10)
+			b = append(b, `,"alert":`...)
+			return append(m.AppendJSON(b), '}')
+		})})
 	}
 	for fp := range t.alerts {
 		key := "a/" + fpKey(fp)
@@ -161,10 +178,14 @@ func (e *Engine) Changes() ([]Record, error) {
 		out = append(out, Record{Key: "d/" + strconv.FormatUint(n, 10)})
 	}
 	for n := max(t.heldHigh, head); n < tail; n++ {
-		h := e.held[n-e.heldBase]
-		if err := put("d/"+strconv.FormatUint(n, 10), HeldDecision{Decision: h.d, Incident: h.inc.id}); err != nil {
-			return nil, err
-		}
+		h := &e.held[n-e.heldBase]
+		out = append(out, Record{Key: "d/" + strconv.FormatUint(n, 10), Value: mem.add(func(b []byte) []byte {
+			b = append(b, `{"decision":`...)
+			b = h.d.AppendJSON(b)
+			b = append(b, `,"incident":`...)
+			b = strconv.AppendQuote(b, h.inc.id) // an id is hex
+			return append(b, '}')
+		})})
 	}
 	t.heldLow, t.heldHigh = max(t.heldLow, head), max(t.heldHigh, tail)
 
@@ -280,9 +301,9 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 	for _, m := range members {
 		is := incs[m.inc]
 		if is == nil {
-			return s, fmt.Errorf("correlator state: member %s of incident %s, which has no record", fpKey(m.Fingerprint), m.inc)
+			return s, fmt.Errorf("correlator state: member %s of incident %s, which has no record", fpKey(m.Alert.Fingerprint), m.inc)
 		}
-		is.Alerts = append(is.Alerts, m.IncidentAlert)
+		is.Alerts = append(is.Alerts, m.Alert)
 		is.Pos = append(is.Pos, m.Pos)
 	}
 	for _, is := range incs {

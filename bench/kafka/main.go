@@ -60,13 +60,14 @@ func main() {
 		senders    = flag.Int("senders", 4, "concurrent senders of -sustained")
 		killAt     = flag.Duration("kill-at", 20*time.Second, "when -sustained kills the correlator")
 		drain      = flag.Duration("drain", 2*time.Minute, "how long -sustained waits for every acknowledged alert's decision")
+		pprof      = flag.String("pprof", "", "serve the -sustained correlator's profiler on this address (before the kill)")
 	)
 	flag.Parse()
 	if *sustain {
 		if *bin == "" {
 			log.Fatal("-sustained needs -quell BINARY")
 		}
-		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain)
+		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *pprof)
 		return
 	}
 	if *prefix == "" {

@@ -31,7 +31,7 @@ import (
 // different incidents, how long after the load every acknowledged alert
 // had its decision, the restore time, and each stage's peak resident
 // memory.
-func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain time.Duration) {
+func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain time.Duration, pprof string) {
 	prefix := fmt.Sprintf("sustained%d", time.Now().UnixNano())
 	dir, err := os.MkdirTemp("", "quell-sustained")
 	if err != nil {
@@ -45,8 +45,11 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	stages := map[string]*exec.Cmd{}
 	for _, st := range []string{"correlate", "sink", "ingest"} {
 		var extra []string
-		if st == "sink" {
+		switch {
+		case st == "sink":
 			extra = []string{"--decisions", filepath.Join(dir, "decisions.jsonl")}
+		case st == "correlate" && pprof != "":
+			extra = []string{"--pprof", pprof}
 		}
 		stages[st] = launch(bin, dir, cfg, broker, st, extra...)
 	}
@@ -67,6 +70,9 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
+		if killAt >= duration {
+			return // no crash
+		}
 		time.Sleep(killAt)
 		c := stages["correlate"]
 		peak["correlate"] = max(peak["correlate"], vmHWM(c.Process.Pid))

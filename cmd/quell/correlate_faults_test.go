@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -43,6 +45,44 @@ func TestSplitCorrelatorKill9(t *testing.T) {
 	load.stop()
 	s.check(t, load)
 	checkDeadLetter(t, addr, s.prefix)
+}
+
+// TestSplitSustained is bench/kafka -sustained, shortened: new alerts in
+// one scope as fast as ingest takes them, the correlator killed with
+// SIGKILL and started again while they flow. Its state is restored from
+// the state topic's records, no checkpoint fails, and every acknowledged
+// alert has exactly one incident.
+func TestSplitSustained(t *testing.T) {
+	addr := testenv.Kafka(t)
+	s := newSplit(t, buildQuell(t), addr)
+	s.start("ingest")
+	s.start("sink")
+	corr := s.start("correlate")
+	load := startLoadWith(t, s.ingestURL, loadOpts{oneScope: true})
+	load.waitAcked(t, 20000)
+	killHard(t, corr)
+	restarted := s.start("correlate")
+	load.waitAcked(t, load.acked()+10000)
+	load.stop()
+	s.check(t, load)
+	out := corr.out.String() + restarted.out.String()
+	for _, bad := range []string{"saving the partition's state failed", "Message Size Too Large", "level=ERROR"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the correlator logged %q:\n%s", bad, out)
+		}
+	}
+	// The busy partition (one scope: one partition) holds a record per
+	// incident, member and alert; the others a header and what was learned.
+	keys, took := 0, ""
+	for _, m := range regexp.MustCompile(`restored_keys=(\d+) state_records_read=\d+ restore_seconds=(\S+)`).FindAllStringSubmatch(restarted.out.String(), -1) {
+		if n, _ := strconv.Atoi(m[1]); n > keys {
+			keys, took = n, m[2]
+		}
+	}
+	if keys < 1000 {
+		t.Fatalf("the restarted correlator restored %d keys from the state topic, want one per alert it tracked:\n%s", keys, restarted.out.String())
+	}
+	t.Logf("restored %d keys in %ss", keys, took)
 }
 
 // TestSplitRebalance runs two correlators and stops one: its partitions,

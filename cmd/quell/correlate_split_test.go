@@ -90,12 +90,23 @@ type loadGen struct {
 
 // startLoad starts 4 posters of 20 alerts a request to url over 12
 // clusters (scopes) and 30 services, so alerts group, scopes spread over
-// partitions, and each request spans several partitions.
-func startLoad(t *testing.T, url string) *loadGen { return startLoadPadded(t, url, 0) }
+// partitions, and each request spans several partitions; modestly, for
+// two shared cores.
+func startLoad(t *testing.T, url string) *loadGen { return startLoadWith(t, url, loadOpts{pause: 20 * time.Millisecond}) }
 
 // startLoadPadded is startLoad with alerts that carry a "pad" annotation of
 // pad bytes.
 func startLoadPadded(t *testing.T, url string, pad int) *loadGen {
+	return startLoadWith(t, url, loadOpts{pad: pad, pause: 20 * time.Millisecond})
+}
+
+type loadOpts struct {
+	pad      int           // bytes of a "pad" annotation
+	oneScope bool          // no cluster label: every alert in one scope
+	pause    time.Duration // after each request of each poster
+}
+
+func startLoadWith(t *testing.T, url string, o loadOpts) *loadGen {
 	g := &loadGen{quit: make(chan struct{})}
 	for w := 0; w < 4; w++ {
 		g.wg.Go(func() {
@@ -112,8 +123,11 @@ func startLoadPadded(t *testing.T, url string, pad int) *loadGen {
 					uid := "a" + strconv.FormatInt(i, 10)
 					uids = append(uids, uid)
 					a := loadAlert(uid, time.Now().UTC(), time.Time{})
-					if pad > 0 {
-						a.Annotations["pad"] = strings.Repeat("p", pad)
+					if o.pad > 0 {
+						a.Annotations["pad"] = strings.Repeat("p", o.pad)
+					}
+					if o.oneScope {
+						delete(a.Labels, "cluster")
 					}
 					body = append(body, a)
 				}
@@ -126,7 +140,7 @@ func startLoadPadded(t *testing.T, url string, pad int) *loadGen {
 					g.fails.Add(1)
 					time.Sleep(100 * time.Millisecond)
 				}
-				time.Sleep(20 * time.Millisecond) // modest: two shared cores
+				time.Sleep(o.pause)
 			}
 		})
 	}

@@ -205,18 +205,8 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 	}
 	go p.tick(stop, id, w, log)
 
-	saved, lastSave := next, time.Now()
-	save := func(ctx context.Context) error {
-		changes, err := part.Changes()
-		if err != nil {
-			return err
-		}
-		if _, err := sl.save(ctx, changes, next, w.state); err != nil {
-			return err
-		}
-		saved, lastSave = next, time.Now()
-		return nil
-	}
+	cp := &checkpoints{log: sl, w: w.state, saved: next}
+	lastSave := time.Now()
 	for {
 		evs, last, err := p.fetch(stop, r, w, log)
 		if err != nil {
@@ -234,33 +224,78 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 			return
 		}
 		next = last + 1
-		if time.Since(lastSave) >= p.cfg.SnapshotEvery {
-			if err := save(stop); err != nil {
-				// What the topic holds is unknown now: restore from it.
-				if stop.Err() == nil {
-					log.Error("saving the partition's state failed; restarting the partition from its last checkpoint", "err", err)
-				}
-				return
-			}
-			// The checkpoint's offset is where the partition resumes; the
-			// group's offset only shows the lag, so it follows checkpoints
-			// rather than costing a round trip per batch.
-			if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: next}}); err != nil {
-				log.Debug("committing offsets failed (a rebalance ends the generation); the checkpoint's offset is what counts", "err", err)
-			}
+		if time.Since(lastSave) < p.cfg.SnapshotEvery {
+			continue
 		}
+		lastSave = time.Now()
+		if err := cp.wait(); err != nil {
+			// What the topic holds is unknown now: restore from it.
+			if stop.Err() == nil {
+				log.Error("saving the partition's state failed; restarting the partition from its last checkpoint", "err", err)
+			}
+			return
+		}
+		// The checkpoint's offset is where the partition resumes; the
+		// group's offset only shows the lag, so it follows checkpoints
+		// rather than costing a round trip per batch.
+		if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: cp.saved}}); err != nil {
+			log.Debug("committing offsets failed (a rebalance ends the generation); the checkpoint's offset is what counts", "err", err)
+		}
+		changes, err := part.Changes()
+		if err != nil {
+			log.Error("reading the partition's state changes failed; restarting the partition from its last checkpoint", "err", err)
+			return
+		}
+		cp.start(stop, changes, next)
 	}
 	// Revoked or stopping: save, so the next owner resumes here instead of
 	// replaying since the last checkpoint.
-	if next != saved {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := save(sctx); err != nil {
-			log.Warn("saving the partition's state on release failed; its next owner replays from the last checkpoint", "err", err)
-			return
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err = cp.wait()
+	if err == nil && next != cp.saved {
+		var changes []StateRecord
+		if changes, err = part.Changes(); err == nil {
+			cp.start(sctx, changes, next)
+			err = cp.wait()
 		}
 	}
+	if err != nil {
+		log.Warn("saving the partition's state on release failed; its next owner replays from the last checkpoint", "err", err)
+		return
+	}
 	log.Info("partition released", "offset", next)
+}
+
+// checkpoints writes a partition's checkpoints one at a time beside its
+// work: the correlator goes on while a checkpoint's records are on their
+// way, and the next checkpoint waits for the previous one.
+type checkpoints struct {
+	log   *stateLog
+	w     *kafkago.Writer
+	saved int64 // the input offset of the last checkpoint written
+	done  chan error
+	next  int64 // of the checkpoint in flight
+}
+
+func (c *checkpoints) start(ctx context.Context, changes []StateRecord, next int64) {
+	c.done, c.next = make(chan error, 1), next
+	go func() {
+		c.done <- c.log.save(ctx, changes, next, c.w)
+	}()
+}
+
+// wait returns once no checkpoint is in flight, with its error.
+func (c *checkpoints) wait() error {
+	if c.done == nil {
+		return nil
+	}
+	err := <-c.done
+	c.done = nil
+	if err == nil {
+		c.saved = c.next
+	}
+	return err
 }
 
 func offsetName(o int64) string {

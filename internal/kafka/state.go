@@ -63,11 +63,24 @@ func versioned(key string, v uint64) string { return key + "@" + strconv.FormatU
 // save writes what changed in part since the last save, then a commit
 // naming next. After an error the log no longer knows what the topic
 // holds: the partition must be restored again.
-func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, w *kafkago.Writer) (written int, err error) {
+func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, w *kafkago.Writer) error {
 	c := s.checkpoint + 1
 	msgs := make([]kafkago.Message, 0, len(s.obsolete)+len(changes))
-	for _, k := range s.obsolete { // covered by the last commit: safe to drop now
-		msgs = append(msgs, kafkago.Message{Key: []byte(k)})
+	// The Kafka keys: "<partition>/<key>@<checkpoint>", from one block.
+	var keys []byte
+	key := func(k string, v uint64) []byte {
+		if cap(keys)-len(keys) < len(s.key)+len(k)+22 {
+			keys = make([]byte, 0, 256<<10)
+		}
+		start := len(keys)
+		keys = append(append(append(keys, s.key...), '/'), k...)
+		if v > 0 {
+			keys = strconv.AppendUint(append(keys, '@'), v, 10)
+		}
+		return keys[start:len(keys):len(keys)]
+	}
+	for _, vk := range s.obsolete { // covered by the last commit: safe to drop now
+		msgs = append(msgs, kafkago.Message{Key: key(vk, 0)})
 	}
 	var obsolete []string
 	for _, r := range changes {
@@ -75,31 +88,27 @@ func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, 
 		if had {
 			obsolete = append(obsolete, versioned(r.Key, old))
 		}
-		vk := versioned(r.Key, c)
 		if r.Value == nil {
 			if !had {
 				continue // never written: nothing to delete
 			}
 			delete(s.version, r.Key)
-			msgs = append(msgs, kafkago.Message{Key: []byte(vk), Value: []byte("{}"), Headers: []kafkago.Header{{Key: headerDeleted}}})
-			obsolete = append(obsolete, vk)
+			msgs = append(msgs, kafkago.Message{Key: key(r.Key, c), Value: []byte("{}"), Headers: []kafkago.Header{{Key: headerDeleted}}})
+			obsolete = append(obsolete, versioned(r.Key, c))
 			continue
 		}
 		s.version[r.Key] = c
-		msgs = append(msgs, kafkago.Message{Key: []byte(vk), Value: r.Value})
-	}
-	for i := range msgs {
-		msgs[i].Key = append(s.key[:len(s.key):len(s.key)], append([]byte{'/'}, msgs[i].Key...)...)
+		msgs = append(msgs, kafkago.Message{Key: key(r.Key, c), Value: r.Value})
 	}
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		return 0, fmt.Errorf("writing %d state records of partition %d to %s: %w", len(msgs), s.id, s.p.cfg.Names.State, firstWriteError(err))
+		return fmt.Errorf("writing %d state records of partition %d to %s: %w", len(msgs), s.id, s.p.cfg.Names.State, firstWriteError(err))
 	}
 	commit, _ := json.Marshal(commitRecord{Checkpoint: c, Next: next})
-	if err := w.WriteMessages(ctx, kafkago.Message{Key: append(s.key[:len(s.key):len(s.key)], "/"+keyCommit...), Value: commit}); err != nil {
-		return 0, fmt.Errorf("committing checkpoint %d of partition %d to %s: %w", c, s.id, s.p.cfg.Names.State, firstWriteError(err))
+	if err := w.WriteMessages(ctx, kafkago.Message{Key: key(keyCommit, 0), Value: commit}); err != nil {
+		return fmt.Errorf("committing checkpoint %d of partition %d to %s: %w", c, s.id, s.p.cfg.Names.State, firstWriteError(err))
 	}
 	s.checkpoint, s.obsolete = c, obsolete
-	return len(msgs) + 1, nil
+	return nil
 }
 
 // restored is what load found.

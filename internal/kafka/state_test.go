@@ -74,10 +74,10 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 	if res.state != nil || res.next != kafkago.FirstOffset {
 		t.Fatalf("an empty topic restored %v from %d", res.state, res.next)
 	}
-	if _, err := s.save(ctx, recs("a", "1", "b", "2", "c", "3"), 10, w); err != nil {
+	if err := s.save(ctx, recs("a", "1", "b", "2", "c", "3"), 10, w); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.save(ctx, recs("a", "10", "b", "-", "x", "-"), 20, w); err != nil {
+	if err := s.save(ctx, recs("a", "10", "b", "-", "x", "-"), 20, w); err != nil {
 		t.Fatal(err)
 	}
 	_, res = loadState(t, p)
@@ -99,7 +99,7 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 	}
 
 	// The next owner goes on; the cut-short records are tombstoned.
-	if _, err := s.save(ctx, recs("d", "40", "c", "-"), 30, w); err != nil {
+	if err := s.save(ctx, recs("d", "40", "c", "-"), 30, w); err != nil {
 		t.Fatal(err)
 	}
 	s, res = loadState(t, p)

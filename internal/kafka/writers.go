@@ -15,7 +15,7 @@ type writers struct {
 }
 
 func (p *Partitioned) newWriters(tr *kafkago.Transport) *writers {
-	mk := func(topic string, batchSize int) *kafkago.Writer {
+	mk := func(topic string, batchSize int, batchBytes int64) *kafkago.Writer {
 		return &kafkago.Writer{
 			Addr: kafkago.TCP(p.cfg.Brokers...), Topic: topic, Transport: tr,
 			Balancer:     partitionBalancer{},
@@ -23,15 +23,18 @@ func (p *Partitioned) newWriters(tr *kafkago.Transport) *writers {
 			// Every write is waited for: no linger.
 			BatchTimeout: time.Millisecond,
 			BatchSize:    batchSize,
+			BatchBytes:   batchBytes,
 			Compression:  kafkago.Lz4,
 			MaxAttempts:  5, WriteBackoffMin: 50 * time.Millisecond, WriteBackoffMax: 500 * time.Millisecond,
 			ErrorLogger: kafkaLogger(p.log, slog.LevelDebug),
 		}
 	}
 	return &writers{
-		ticks: mk(p.cfg.Names.Alerts, 1),
-		// A checkpoint writes its records in one call: large batches.
-		state: mk(p.cfg.Names.State, 10000),
+		ticks: mk(p.cfg.Names.Alerts, 1, 1<<10),
+		// A checkpoint writes its records in one call: batches up to the
+		// broker's default maximum (1 MB) of records of about 1 KB (kafka-go
+		// allocates room for BatchSize records per batch).
+		state: mk(p.cfg.Names.State, 1000, 1_000_000),
 		dead:  newDeadLetterWriter(p.cfg.Brokers, p.cfg.Names.DeadLetter, tr),
 	}
 }
