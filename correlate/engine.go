@@ -51,13 +51,13 @@ type Engine struct {
 	armed      map[armedKey]bool // the alerts' deadlines that have a timer pending
 	evictq     evictQueue        // the incidents in the order they would be evicted (evict.go)
 	held       []held
-	heldHead   int         // held[:heldHead] are emitted
-	heldBase   uint64      // the number of held[0] (every held decision has one)
+	heldHead   int          // held[:heldHead] are emitted
+	heldBase   uint64       // the number of held[0] (every held decision has one)
 	track      *changeTrack // what changed since the last Changes call, when tracked
-	dirty      []*incident // incidents with an update for EmitUpdates
-	stamp      uint64      // candidates() visit mark
-	cands      []*incident // scratch for candidates
-	evs        []evidence  // scratch for weighAll
+	dirty      []*incident  // incidents with an update for EmitUpdates
+	stamp      uint64       // candidates() visit mark
+	cands      []*incident  // scratch for candidates
+	evs        []evidence   // scratch for weighAll
 }
 
 // New returns an engine; topo (the topology file's graph) may be nil.

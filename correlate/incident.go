@@ -25,11 +25,11 @@ type incident struct {
 	lastSeen     time.Time     // any occurrence of a member, repeats too
 	cadence      time.Duration // how often its alerts report again (moving average)
 	members      map[quell.Fingerprint]*quell.IncidentAlert
-	order        []quell.Fingerprint // join order, for stable output
+	order        []quell.Fingerprint          // join order, for stable output
 	pos          map[quell.Fingerprint]uint64 // each member's number in join order
 	joins        uint64                       // the number the next member gets
-	firing       int                 // members firing, flapping ones included
-	bytes        int64               // what its members hold (memberBytes)
+	firing       int                          // members firing, flapping ones included
+	bytes        int64                        // what its members hold (memberBytes)
 	// What its members are and are about, counted per member so that a
 	// member leaving takes its part away (see index).
 	tokens    map[uint64]int32 // entity values

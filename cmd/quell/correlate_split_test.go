@@ -92,7 +92,9 @@ type loadGen struct {
 // clusters (scopes) and 30 services, so alerts group, scopes spread over
 // partitions, and each request spans several partitions; modestly, for
 // two shared cores.
-func startLoad(t *testing.T, url string) *loadGen { return startLoadWith(t, url, loadOpts{pause: 20 * time.Millisecond}) }
+func startLoad(t *testing.T, url string) *loadGen {
+	return startLoadWith(t, url, loadOpts{pause: 20 * time.Millisecond})
+}
 
 // startLoadPadded is startLoad with alerts that carry a "pad" annotation of
 // pad bytes.

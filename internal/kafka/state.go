@@ -143,7 +143,7 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 		value   []byte // nil: deleted
 	}
 	committed := map[string]entry{}
-	live := map[string]bool{}                // versioned keys a commit covers, not yet tombstoned
+	live := map[string]bool{}               // versioned keys a commit covers, not yet tombstoned
 	pending := map[string]kafkago.Message{} // versioned keys since the last commit
 	var commit commitRecord
 	prefix := string(s.key) + "/"
