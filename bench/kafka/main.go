@@ -128,7 +128,11 @@ func report(what string, ds []time.Duration) {
 // launch starts one stage of split mode, logging to dir/<stage>.log
 // (appended to, so that a restarted stage keeps one log).
 func launch(bin, dir, cfg, broker, stage string, extra ...string) *exec.Cmd {
-	args := append([]string{stage, "--kafka", broker, "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, stage)}, extra...)
+	args := []string{stage, "--config", cfg, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, stage)}
+	if broker != "" {
+		args = append(args, "--kafka", broker)
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	f, err := os.OpenFile(filepath.Join(dir, stage+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -118,6 +118,46 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	fmt.Printf("state saves that failed: %d; records the broker refused: %d\n",
 		bytes.Count(b, []byte("saving the partition's state failed")), bytes.Count(b, []byte("Message Size Too Large")))
 	fmt.Printf("peak RSS: ingest %d MB, correlate %d MB, sink %d MB\n", peak["ingest"]>>10, peak["correlate"]>>10, peak["sink"]>>10)
+	for _, p := range stages {
+		p.Process.Signal(os.Interrupt)
+		p.Wait()
+	}
+	clear(stages)
+	splitRate := pipelineRate(len(acked)*batch, took, caughtUp)
+
+	// The embedded default on the same machine, same load: quell serve.
+	os.WriteFile(cfg, []byte("ingest:\n  rate_per_client: 0\n"), 0o644)
+	serveLog := filepath.Join(dir, "serve.log")
+	serve := launch(bin, dir, cfg, "", "serve", "--decisions", filepath.Join(dir, "serve-decisions.jsonl"))
+	stages["serve"] = serve
+	ingestLog = serveLog
+	base = waitListen(func() {})
+	fd := newFileIncidentReader(filepath.Join(dir, "serve-decisions.jsonl"))
+	defer fd.close()
+	acked, fails, took = driveDistinct(base, senders, batch, duration)
+	end = time.Now()
+	caughtUp = 0
+	for time.Since(end) < drain {
+		if fd.decidedAll(acked, batch) {
+			caughtUp = time.Since(end)
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	decided, splitN := fd.count(acked, batch)
+	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB\n",
+		len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails, decided, splitN, caughtUp.Round(100*time.Millisecond), vmHWM(serve.Process.Pid)>>10)
+	embedded := pipelineRate(len(acked)*batch, took, caughtUp)
+	fmt.Printf("sustained rate (acknowledged alerts / time until all decided): split %.0f alerts/s, embedded %.0f alerts/s: split/embedded %.2f\n", splitRate, embedded, splitRate/embedded)
+}
+
+// pipelineRate is the alerts a pipeline took and decided per second of the
+// load and its drain; 0 when it did not decide them all.
+func pipelineRate(alerts int, load, drained time.Duration) float64 {
+	if drained == 0 {
+		return 0
+	}
+	return float64(alerts) / (load + drained).Seconds()
 }
 
 var restoreRE = regexp.MustCompile(`state_records_read=(\d+) restore_seconds=([0-9.e-]+)`)
@@ -221,29 +261,65 @@ func newIncidentReader(broker, topic string, partitions int) *incidentReader {
 				if err != nil {
 					return
 				}
-				var rec struct {
-					Incident string `json:"incident"`
-					Alert    struct {
-						Labels map[string]string `json:"labels"`
-					} `json:"alert"`
-				}
-				if json.Unmarshal(m.Value, &rec) != nil || rec.Incident == "" {
-					continue
-				}
-				n, err := strconv.ParseInt(rec.Alert.Labels["n"], 10, 64)
-				if err != nil {
-					continue
-				}
-				d.mu.Lock()
-				if was, ok := d.inc[n]; ok && was != rec.Incident {
-					d.split[n] = true
-				}
-				d.inc[n] = rec.Incident
-				d.mu.Unlock()
+				d.note(m.Value)
 			}
 		})
 	}
 	return d
+}
+
+// newFileIncidentReader follows a decision log file (quell serve --decisions).
+func newFileIncidentReader(path string) *incidentReader {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &incidentReader{inc: map[int64]string{}, split: map[int64]bool{}, cancel: cancel}
+	d.wg.Go(func() {
+		var off int64
+		var rest []byte
+		for ctx.Err() == nil {
+			f, err := os.Open(path)
+			if err == nil {
+				f.Seek(off, io.SeekStart)
+				b, _ := io.ReadAll(f)
+				f.Close()
+				off += int64(len(b))
+				rest = append(rest, b...)
+				for {
+					i := bytes.IndexByte(rest, '\n')
+					if i < 0 {
+						break
+					}
+					d.note(rest[:i])
+					rest = rest[i+1:]
+				}
+				rest = append([]byte(nil), rest...)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	return d
+}
+
+// note records one decision record's alert and incident.
+func (d *incidentReader) note(b []byte) {
+	var rec struct {
+		Incident string `json:"incident"`
+		Alert    struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"alert"`
+	}
+	if json.Unmarshal(b, &rec) != nil || rec.Incident == "" {
+		return
+	}
+	n, err := strconv.ParseInt(rec.Alert.Labels["n"], 10, 64)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	if was, ok := d.inc[n]; ok && was != rec.Incident {
+		d.split[n] = true
+	}
+	d.inc[n] = rec.Incident
+	d.mu.Unlock()
 }
 
 func (d *incidentReader) count(acked []int64, batch int) (decided, split int) {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,10 +64,34 @@ func TestSplitSustained(t *testing.T) {
 	load := startLoadWith(t, s.ingestURL, loadOpts{oneScope: true})
 	load.waitAcked(t, 20000)
 	killHard(t, corr)
+	// With the correlator gone, ingest goes on accepting, and its
+	// readiness says the correlator is behind (kafka.max_lag).
+	ingestReady := func(want int) func() (bool, string) {
+		return func() (bool, string) {
+			resp, err := http.Get(s.ingestBase + "/readyz")
+			if err != nil {
+				return false, err.Error()
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode == want && (want == 200 || strings.Contains(string(b), "-correlate is")), fmt.Sprintf("%d %s", resp.StatusCode, b)
+		}
+	}
+	eventually(t, corr, "ingest's /readyz to report the correlator behind", ingestReady(503))
+	resp, err := http.Get(s.ingestBase + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`quell_kafka_consumer_lag\{group="[^"]+-correlate",topic="[^"]+\.alerts"\} [1-9]`).Match(metrics) {
+		t.Errorf("ingest's /metrics shows no lag of the correlator:\n%s", metrics)
+	}
 	restarted := s.start("correlate")
 	load.waitAcked(t, load.acked()+10000)
 	load.stop()
 	s.check(t, load)
+	eventually(t, restarted, "ingest's /readyz to be ready once the correlator caught up", ingestReady(200))
 	out := corr.out.String() + restarted.out.String()
 	for _, bad := range []string{"saving the partition's state failed", "Message Size Too Large", "level=ERROR"} {
 		if strings.Contains(out, bad) {

@@ -31,6 +31,7 @@ kafka:
   partitions: 4
   tick_every: 50ms
   snapshot_every: 1s
+  max_lag: 3000
 `
 
 // split is the three stages of split mode as processes of one binary.
@@ -41,6 +42,8 @@ type split struct {
 	cfg       string
 	decisions string
 	ingestURL string
+	// ingestBase is ingest's base URL, for /readyz and /metrics.
+	ingestBase string
 }
 
 func newSplit(t *testing.T, bin, addr string) *split {
@@ -71,7 +74,8 @@ func (s *split) start(stage string) *proc {
 		return m != nil, "no \"quell serving\" line yet"
 	})
 	if stage == "ingest" {
-		s.ingestURL = "http://" + addr + ingest.PathAlertsV2
+		s.ingestBase = "http://" + addr
+		s.ingestURL = s.ingestBase + ingest.PathAlertsV2
 	}
 	return p
 }

@@ -30,7 +30,7 @@ as the traffic needs, behind one load balancer.
 	if err != nil {
 		return err
 	}
-	api.RegisterHealth(mux, env.ready)
+	api.RegisterHealth(mux, env.readyBehind)
 	return errors.Join(serveHTTP(ctx, env, mux), flush())
 }
 

@@ -354,6 +354,9 @@ func loadSplitStage(ctx context.Context, name, usage string, args []string) (*st
 	if !env.kafka() {
 		return nil, fmt.Errorf("%s runs one stage of split mode and needs Kafka: pass --kafka BROKERS (or set kafka.brokers); 'quell serve' runs every stage without it", name)
 	}
+	k := env.cfg.Kafka
+	env.lag = kafka.NewLagMonitor(k.Brokers, kafka.Consumptions(k.Prefix, env.names), 5*time.Second, env.log)
+	env.reg.MustRegister(env.lag)
 	return env, env.ensureTopics(ctx)
 }
 
@@ -402,6 +405,7 @@ type stageEnv struct {
 	// servesIngest and servesAPI say which routes this process mounted.
 	servesIngest, servesAPI bool
 	budget                  *budget.Budget // memory_limit
+	lag                     *kafka.LagMonitor // split mode: the consumer groups' lag
 	// silences: those of the configuration and those made through the
 	// API, applied by this process's ITSM sinks and shown by its API.
 	silences *silence.Store
@@ -506,6 +510,18 @@ func (env *stageEnv) ready() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return kafka.Ping(ctx, env.cfg.Kafka.Brokers)
+}
+
+// readyBehind is ingest's /readyz: ready as any stage, and no consumer
+// group downstream more than kafka.max_lag records behind.
+func (env *stageEnv) readyBehind() error {
+	if err := env.ready(); err != nil {
+		return err
+	}
+	if env.cfg.Kafka.MaxLag > 0 {
+		return env.lag.Over(env.cfg.Kafka.MaxLag)
+	}
+	return nil
 }
 
 // mux serves /metrics; the stages mount their routes beside it.

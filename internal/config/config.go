@@ -81,6 +81,11 @@ type Kafka struct {
 	// state is saved (a checkpoint); a restart replays at most that much of
 	// the alerts topic.
 	SnapshotEvery time.Duration `yaml:"snapshot_every"`
+	// MaxLag: ingest's /readyz fails while a consumer group (the
+	// correlator, the sinks) is more than this many records behind, so that
+	// a load balancer or an autoscaler can act; 0 leaves readiness to the
+	// brokers alone. Ingest keeps accepting either way: readiness is advice.
+	MaxLag int64 `yaml:"max_lag"`
 }
 
 // Default is the embedded default: every stage in one process, no servers.
@@ -202,6 +207,8 @@ func (k *Kafka) Validate() error {
 		return errors.New("kafka.prefix must not be empty (the default is quell)")
 	case k.Partitions < 1 || k.Replication < 1:
 		return fmt.Errorf("kafka.partitions (%d) and kafka.replication (%d) must be at least 1", k.Partitions, k.Replication)
+	case k.MaxLag < 0:
+		return fmt.Errorf("kafka.max_lag (%d) must be 0 (off) or a number of records", k.MaxLag)
 	case k.TickEvery <= 0 || k.SnapshotEvery <= 0:
 		return fmt.Errorf("kafka.tick_every (%s) and kafka.snapshot_every (%s) must be positive", k.TickEvery, k.SnapshotEvery)
 	}

@@ -23,10 +23,13 @@ type Event struct {
 
 // Partition is the work on one assigned partition of the alerts topic.
 type Partition interface {
-	// Handle processes events in log order and returns once what they
-	// produced is acknowledged downstream. After an error the partition is
-	// dropped and rebuilt from its last snapshot.
+	// Handle processes events in log order; what they produced may still
+	// be on its way downstream when it returns (see Flush). After an error
+	// the partition is dropped and rebuilt from its last checkpoint.
 	Handle(ctx context.Context, evs []Event) error
+	// Flush returns once everything Handle produced is acknowledged
+	// downstream: a checkpoint may then cover it.
+	Flush() error
 	// Changes returns the state records changed since the last call, for
 	// the state topic.
 	Changes() ([]StateRecord, error)
@@ -228,7 +231,7 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 			continue
 		}
 		lastSave = time.Now()
-		if err := cp.wait(); err != nil {
+		if err := errors.Join(part.Flush(), cp.wait()); err != nil {
 			// What the topic holds is unknown now: restore from it.
 			if stop.Err() == nil {
 				log.Error("saving the partition's state failed; restarting the partition from its last checkpoint", "err", err)
@@ -252,7 +255,7 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 	// replaying since the last checkpoint.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err = cp.wait()
+	err = errors.Join(part.Flush(), cp.wait())
 	if err == nil && next != cp.saved {
 		var changes []StateRecord
 		if changes, err = part.Changes(); err == nil {

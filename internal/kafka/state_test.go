@@ -109,3 +109,33 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 		t.Fatalf("obsolete records after the next commit %v, want %v", s.obsolete, want)
 	}
 }
+
+// Lag counts what a group has not committed, over every partition.
+func TestLag(t *testing.T) {
+	brokers, log := broker(t)
+	data, _ := topics(t, brokers, log, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), Topic: data, Balancer: partitionBalancer{}, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	var msgs []kafkago.Message
+	for i := range 15 {
+		msgs = append(msgs, kafkago.Message{Key: []byte(map[bool]string{true: "0/x", false: "1/x"}[i < 10]), Value: []byte("v")})
+	}
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	c := Consumption{Group: unique(t, "group"), Topic: data}
+	if n, err := Lag(ctx, brokers, c); err != nil || n != 15 {
+		t.Fatalf("lag of a group that committed nothing: %d, %v; want 15", n, err)
+	}
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...)}
+	_, err := client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{GroupID: c.Group, GenerationID: -1,
+		Topics: map[string][]kafkago.OffsetCommit{data: {{Partition: 0, Offset: 4}, {Partition: 1, Offset: 5}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Lag(ctx, brokers, c); err != nil || n != 6 {
+		t.Fatalf("lag after commits at 4 of 10 and 5 of 5: %d, %v; want 6", n, err)
+	}
+}

@@ -44,14 +44,37 @@ type partition struct {
 	id    int
 	p     *Pipeline
 	steps []Step // reused
+	// sent reports the delivery of the previous batch's output, still on
+	// its way while the next batch is decided (nil: none).
+	sent chan error
 }
 
+// Handle decides evs while the previous batch's output is on its way, then
+// sends their output once that arrived: batches reach the sinks in order,
+// and deciding does not wait for the broker's acknowledgement.
 func (pt *partition) Handle(ctx context.Context, evs []kafka.Event) error {
 	pt.steps = pt.steps[:0]
 	for _, ev := range evs {
 		pt.steps = append(pt.steps, Step{Alert: ev.Alert, At: ev.At})
 	}
-	return pt.p.Apply(ctx, pt.steps)
+	out := pt.p.decide(pt.steps)
+	if err := pt.Flush(); err != nil {
+		return err
+	}
+	pt.sent = make(chan error, 1)
+	// Not cancelled with the partition: a release waits for it, so that
+	// its last checkpoint covers this batch.
+	go func() { pt.sent <- pt.p.dispatch(context.WithoutCancel(ctx), out) }()
+	return nil
+}
+
+func (pt *partition) Flush() error {
+	if pt.sent == nil {
+		return nil
+	}
+	err := <-pt.sent
+	pt.sent = nil
+	return err
 }
 
 func (pt *partition) Changes() ([]kafka.StateRecord, error) {
@@ -66,4 +89,7 @@ func (pt *partition) Changes() ([]kafka.StateRecord, error) {
 	return out, nil
 }
 
-func (pt *partition) Close() { pt.set.Remove(pt.id, pt.p) }
+func (pt *partition) Close() {
+	pt.Flush() // an error here is the next owner's to redo: it resumes from the last checkpoint
+	pt.set.Remove(pt.id, pt.p)
+}

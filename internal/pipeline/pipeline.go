@@ -61,7 +61,13 @@ func newPipeline(cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink
 func (p *Pipeline) Apply(ctx context.Context, steps []Step) error {
 	p.out.Lock()
 	defer p.out.Unlock()
+	return p.dispatch(ctx, p.decide(steps))
+}
+
+// decide processes steps in order and returns what they produced.
+func (p *Pipeline) decide(steps []Step) sinks.Batch {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, s := range steps {
 		if s.Alert == nil {
 			p.eng.Advance(s.At)
@@ -72,8 +78,7 @@ func (p *Pipeline) Apply(ctx context.Context, steps []Step) error {
 	p.eng.EmitUpdates()
 	out := p.pending
 	p.pending = sinks.Batch{}
-	p.mu.Unlock()
-	return p.dispatch(ctx, out)
+	return out
 }
 
 // Handle is the embedded bus's handler: alerts at their receive time.
