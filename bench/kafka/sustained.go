@@ -38,7 +38,7 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 		log.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "quell.yaml")
-	yaml := fmt.Sprintf("ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n", prefix, partitions)
+	yaml := fmt.Sprintf(os.Getenv("QUELL_BENCH_EXTRA")+"ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n", prefix, partitions)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -275,7 +275,7 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 // way, and the next checkpoint waits for the previous one.
 type checkpoints struct {
 	log   *stateLog
-	w     *kafkago.Writer
+	w     *stateWriter
 	saved int64 // the input offset of the last checkpoint written
 	done  chan error
 	next  int64 // of the checkpoint in flight

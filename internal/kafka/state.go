@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	kafkago "github.com/segmentio/kafka-go"
 )
 
@@ -51,8 +52,10 @@ type stateLog struct {
 	p   *Partitioned
 	id  int
 	key []byte // the partition's id: the balancer sends every record there
-	// version is the checkpoint of each live key's record.
-	version map[string]uint64
+	// version is the checkpoint of each live key's record, by the key's
+	// hash: a partition may hold a million keys, and their strings would
+	// double what the correlator's state costs.
+	version map[uint64]uint32
 	// obsolete are records superseded by committed ones, to delete.
 	obsolete   []string
 	checkpoint uint64 // the last committed, or the highest seen after a restore
@@ -63,9 +66,9 @@ func versioned(key string, v uint64) string { return key + "@" + strconv.FormatU
 // save writes what changed in part since the last save, then a commit
 // naming next. After an error the log no longer knows what the topic
 // holds: the partition must be restored again.
-func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, w *kafkago.Writer) error {
+func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, w *stateWriter) error {
 	c := s.checkpoint + 1
-	msgs := make([]kafkago.Message, 0, len(s.obsolete)+len(changes))
+	msgs := make([]kafkago.Record, 0, len(s.obsolete)+len(changes))
 	// The Kafka keys: "<partition>/<key>@<checkpoint>", from one block.
 	var keys []byte
 	key := func(k string, v uint64) []byte {
@@ -80,35 +83,83 @@ func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, 
 		return keys[start:len(keys):len(keys)]
 	}
 	for _, vk := range s.obsolete { // covered by the last commit: safe to drop now
-		msgs = append(msgs, kafkago.Message{Key: key(vk, 0)})
+		msgs = append(msgs, kafkago.Record{Key: kafkago.NewBytes(key(vk, 0))})
 	}
 	var obsolete []string
 	for _, r := range changes {
-		old, had := s.version[r.Key]
+		h := xxhash.Sum64String(r.Key)
+		old, had := s.version[h]
 		if had {
-			obsolete = append(obsolete, versioned(r.Key, old))
+			obsolete = append(obsolete, versioned(r.Key, uint64(old)))
 		}
 		if r.Value == nil {
 			if !had {
 				continue // never written: nothing to delete
 			}
-			delete(s.version, r.Key)
-			msgs = append(msgs, kafkago.Message{Key: key(r.Key, c), Value: []byte("{}"), Headers: []kafkago.Header{{Key: headerDeleted}}})
+			delete(s.version, h)
+			msgs = append(msgs, kafkago.Record{Key: kafkago.NewBytes(key(r.Key, c)), Value: kafkago.NewBytes([]byte("{}")), Headers: []kafkago.Header{{Key: headerDeleted}}})
 			obsolete = append(obsolete, versioned(r.Key, c))
 			continue
 		}
-		s.version[r.Key] = c
-		msgs = append(msgs, kafkago.Message{Key: key(r.Key, c), Value: r.Value})
+		s.version[h] = uint32(c)
+		msgs = append(msgs, kafkago.Record{Key: kafkago.NewBytes(key(r.Key, c)), Value: kafkago.NewBytes(r.Value)})
 	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("writing %d state records of partition %d to %s: %w", len(msgs), s.id, s.p.cfg.Names.State, firstWriteError(err))
+	if err := w.write(ctx, s.id, msgs); err != nil {
+		return fmt.Errorf("writing %d state records of partition %d to %s: %w", len(msgs), s.id, s.p.cfg.Names.State, err)
 	}
 	commit, _ := json.Marshal(commitRecord{Checkpoint: c, Next: next})
-	if err := w.WriteMessages(ctx, kafkago.Message{Key: key(keyCommit, 0), Value: commit}); err != nil {
-		return fmt.Errorf("committing checkpoint %d of partition %d to %s: %w", c, s.id, s.p.cfg.Names.State, firstWriteError(err))
+	if err := w.write(ctx, s.id, []kafkago.Record{{Key: kafkago.NewBytes(key(keyCommit, 0)), Value: kafkago.NewBytes(commit)}}); err != nil {
+		return fmt.Errorf("committing checkpoint %d of partition %d to %s: %w", c, s.id, s.p.cfg.Names.State, err)
 	}
 	s.checkpoint, s.obsolete = c, obsolete
 	return nil
+}
+
+// stateWriter produces state records to the partition they belong to. It
+// sends produce requests itself: kafka-go's Writer looks up the topic's
+// metadata once per record, which costs more than the record when a
+// checkpoint writes hundreds of thousands.
+type stateWriter struct {
+	client *kafkago.Client
+	topic  string
+}
+
+// maxRequestBytes keeps a produce request within the broker's default
+// maximum record batch (1 MB).
+const maxRequestBytes = 900_000
+
+// write appends recs to partition id in order, a request at a time.
+func (w *stateWriter) write(ctx context.Context, id int, recs []kafkago.Record) error {
+	for len(recs) > 0 {
+		n, size := 0, 0
+		for n < len(recs) && (n == 0 || size+recordSize(recs[n]) <= maxRequestBytes) {
+			size += recordSize(recs[n])
+			n++
+		}
+		resp, err := w.client.Produce(ctx, &kafkago.ProduceRequest{
+			Topic: w.topic, Partition: id, RequiredAcks: kafkago.RequireAll, Compression: kafkago.Lz4,
+			Records: kafkago.NewRecordReader(recs[:n]...),
+		})
+		if err == nil {
+			err = resp.Error
+		}
+		if err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+	return nil
+}
+
+func recordSize(r kafkago.Record) int {
+	n := 32
+	if r.Key != nil {
+		n += int(r.Key.Len())
+	}
+	if r.Value != nil {
+		n += int(r.Value.Len())
+	}
+	return n
 }
 
 // restored is what load found.
@@ -122,7 +173,7 @@ type restored struct {
 // load reads state partition id and returns the state its last commit covers.
 func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, error) {
 	start := time.Now()
-	s := &stateLog{p: p, id: id, key: []byte(strconv.Itoa(id)), version: map[string]uint64{}}
+	s := &stateLog{p: p, id: id, key: []byte(strconv.Itoa(id)), version: map[uint64]uint32{}}
 	res := restored{next: kafkago.FirstOffset}
 	first, last, err := p.stateOffsets(ctx, id)
 	if err != nil || last <= first {
@@ -207,7 +258,7 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 			continue
 		}
 		res.state[k] = e.value
-		s.version[k] = e.version
+		s.version[xxhash.Sum64String(k)] = uint32(e.version)
 		delete(live, vk)
 	}
 	// Superseded and deleted values, and what a cut-short checkpoint wrote.

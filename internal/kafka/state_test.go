@@ -12,7 +12,7 @@ import (
 
 // stateFixture is a Partitioned consumer with a fresh state topic of one
 // partition (the state of alerts partition 0).
-func stateFixture(t *testing.T) (*Partitioned, *kafkago.Writer) {
+func stateFixture(t *testing.T) (*Partitioned, *stateWriter) {
 	brokers, log := broker(t)
 	names := NamesFor(unique(t, "q"))
 	spec := Topics(names, 1, 1)[4]
@@ -25,9 +25,9 @@ func stateFixture(t *testing.T) (*Partitioned, *kafkago.Writer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := p.newWriters(newTransport([]string{names.State})).state
-	t.Cleanup(func() { w.Close() })
-	return p, w
+	ws := p.newWriters(newTransport([]string{names.State}))
+	t.Cleanup(func() { ws.close(log) })
+	return p, ws.state
 }
 
 func recs(kv ...string) []StateRecord {
@@ -84,7 +84,9 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 	wantState(t, res, 20, map[string]string{"a": "10", "c": "3"})
 
 	// A crash in the middle of checkpoint 3: its records, no commit.
-	err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("0/a@3"), Value: []byte("100")}, kafkago.Message{Key: []byte("0/d@3"), Value: []byte("4")})
+	err := w.write(ctx, 0, []kafkago.Record{
+		{Key: kafkago.NewBytes([]byte("0/a@3")), Value: kafkago.NewBytes([]byte("100"))},
+		{Key: kafkago.NewBytes([]byte("0/d@3")), Value: kafkago.NewBytes([]byte("4"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func TestLag(t *testing.T) {
 	data, _ := topics(t, brokers, log, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), Topic: data, Balancer: partitionBalancer{}, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), Topic: data, Transport: newTransport([]string{data}), Balancer: partitionBalancer{}, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
 	var msgs []kafkago.Message
 	for i := range 15 {
