@@ -43,9 +43,21 @@ func (s Severity) Rank() int {
 // sorted identity labels (see package dedupe). It prints as 16 hex digits.
 type Fingerprint uint64
 
-func (f Fingerprint) String() string { return fmt.Sprintf("%016x", uint64(f)) }
+func (f Fingerprint) String() string {
+	b, _ := f.AppendText(make([]byte, 0, 16))
+	return string(b)
+}
 
-func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+func (f Fingerprint) MarshalText() ([]byte, error) { return f.AppendText(nil) }
+
+// AppendText appends f as 16 hex digits, as String writes it.
+func (f Fingerprint) AppendText(b []byte) ([]byte, error) {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[uint64(f)>>shift&15])
+	}
+	return b, nil
+}
 
 func (f *Fingerprint) UnmarshalText(b []byte) error {
 	if len(b) == 0 {

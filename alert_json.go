@@ -49,7 +49,7 @@ func (a *Alert) AppendJSON(b []byte, withRaw bool) []byte {
 	b = append(b, `,"severity":`...)
 	b = appendString(b, string(a.Severity))
 	b = append(b, `,"fingerprint":"`...)
-	b = append(b, a.Fingerprint.String()...)
+	b, _ = a.Fingerprint.AppendText(b)
 	b = append(b, '"')
 	if a.GeneratorURL != "" {
 		b = append(b, `,"generatorURL":`...)
@@ -72,7 +72,7 @@ func (a *Alert) AppendJSON(b []byte, withRaw bool) []byte {
 // correlator's saved state holds one per member alert.
 func (m *IncidentAlert) AppendJSON(b []byte) []byte {
 	b = append(b, `{"fingerprint":"`...)
-	b = append(b, m.Fingerprint.String()...)
+	b, _ = m.Fingerprint.AppendText(b)
 	b = append(b, `","source":`...)
 	b = appendString(b, m.Source)
 	b = append(b, `,"status":`...)
@@ -98,6 +98,13 @@ func (m *IncidentAlert) AppendJSON(b []byte) []byte {
 	b = appendString(b, m.Reason)
 	return append(b, '}')
 }
+
+// AppendJSONString appends s as a JSON string, as encoding/json writes it:
+// for the correlator's state records, written as directly as alerts.
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
+
+// AppendJSONTime appends t as a JSON string, as time.Time's MarshalJSON does.
+func AppendJSONTime(b []byte, t time.Time) []byte { return appendTime(b, t) }
 
 func appendMap(b []byte, m map[string]string) []byte {
 	if m == nil {

@@ -139,9 +139,8 @@ func (e *Engine) Changes() ([]Record, error) {
 			out = append(out, Record{Key: key})
 			continue
 		}
-		if err := put(key, e.incidentState(inc)); err != nil {
-			return nil, err
-		}
+		is := e.incidentState(inc)
+		out = append(out, Record{Key: key, Value: mem.add(is.appendJSON)})
 	}
 	for mk, inc := range t.members {
 		key := "m/" + mk.inc + "/" + fpKey(mk.fp)
@@ -164,9 +163,7 @@ func (e *Engine) Changes() ([]Record, error) {
 			out = append(out, Record{Key: key})
 			continue
 		}
-		if err := put(key, st); err != nil {
-			return nil, err
-		}
+		out = append(out, Record{Key: key, Value: mem.add(st.AppendJSON)})
 	}
 	clear(t.alerts)
 	clear(t.members)
@@ -229,7 +226,56 @@ func (e *Engine) Changes() ([]Record, error) {
 	return out, nil
 }
 
-func fpKey(fp quell.Fingerprint) string { return fmt.Sprintf("%016x", uint64(fp)) }
+func fpKey(fp quell.Fingerprint) string { return fp.String() }
+
+// appendJSON appends what incidentState fills in, as encoding/json would
+// write it.
+func (is *IncidentState) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = quell.AppendJSONString(b, is.ID)
+	b = append(b, `,"status":`...)
+	b = quell.AppendJSONString(b, string(is.Status))
+	b = append(b, `,"title":`...)
+	b = quell.AppendJSONString(b, is.Title)
+	b = append(b, `,"severity":`...)
+	b = quell.AppendJSONString(b, string(is.Severity))
+	b = append(b, `,"createdAt":`...)
+	b = quell.AppendJSONTime(b, is.CreatedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = quell.AppendJSONTime(b, is.UpdatedAt)
+	b = append(b, `,"resolvedAt":`...)
+	b = quell.AppendJSONTime(b, is.ResolvedAt)
+	b = append(b, `,"alerts":null,"scope":`...)
+	b = strconv.AppendUint(b, is.Scope, 10)
+	b = append(b, `,"lastActivity":`...)
+	b = quell.AppendJSONTime(b, is.LastActivity)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, is.Seq, 10)
+	b = append(b, `,"announced":`...)
+	b = strconv.AppendBool(b, is.Announced)
+	if is.Reopened {
+		b = append(b, `,"reopened":true`...)
+	}
+	if is.Cadence != 0 {
+		b = append(b, `,"cadence":`...)
+		b = strconv.AppendInt(b, int64(is.Cadence), 10)
+	}
+	if len(is.Sigs) > 0 {
+		b = append(b, `,"sigs":[`...)
+		for i, s := range is.Sigs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, s, 10)
+		}
+		b = append(b, ']')
+	}
+	if is.Joins != 0 {
+		b = append(b, `,"joins":`...)
+		b = strconv.AppendUint(b, is.Joins, 10)
+	}
+	return append(b, '}')
+}
 
 // FromRecords assembles a Snapshot from the latest value of every key
 // Changes wrote (deleted keys absent).

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/dedupe"
 )
 
 // changelog applies records as a compacted topic keeps them: the latest
@@ -247,5 +249,31 @@ func TestChangesKeepHeldDecisionsOfMergedIncidents(t *testing.T) {
 	}
 	if d := runs[1].decisions[1]; d.Action != quell.ActionJoined || !strings.Contains(d.Reason, "a test") {
 		t.Fatalf("the merged incident's decision went out as %s %q", d.Action, d.Reason)
+	}
+}
+
+// The state records are written directly; they read back to what was written.
+func TestStateRecordsAreEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	for _, is := range []IncidentState{
+		{},
+		{Incident: quell.Incident{ID: "a1", Status: quell.IncidentOpen, Title: "Disk \"full\" <on> \u2028 db", Severity: quell.Critical,
+			CreatedAt: at, UpdatedAt: at.Add(time.Second), ResolvedAt: at.Add(time.Hour)},
+			Scope: 1<<63 + 5, LastActivity: at, Seq: 7, Announced: true, Reopened: true, Cadence: 90 * time.Second, Sigs: []uint64{1, 1 << 62}, Joins: 12},
+	} {
+		var got IncidentState
+		if err := json.Unmarshal(is.appendJSON(nil), &got); err != nil || !reflect.DeepEqual(got, is) {
+			t.Errorf("incident record %s reads back as %+v (%v), want %+v", is.appendJSON(nil), got, err, is)
+		}
+	}
+	for _, st := range []dedupe.State{
+		{},
+		{Fingerprint: 0xfedcba9876543210, Status: quell.Firing, StartsAt: at, Count: 3, FirstSeen: at, LastSeen: at.Add(time.Minute),
+			Changes: []time.Time{at, at.Add(time.Second)}, Flapping: true, ExpiresAt: at.Add(5 * time.Minute)},
+	} {
+		var got dedupe.State
+		if err := json.Unmarshal(st.AppendJSON(nil), &got); err != nil || !reflect.DeepEqual(got, st) {
+			t.Errorf("alert record %s reads back as %+v (%v), want %+v", st.AppendJSON(nil), got, err, st)
+		}
 	}
 }

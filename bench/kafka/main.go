@@ -67,7 +67,7 @@ func main() {
 		if *bin == "" {
 			log.Fatal("-sustained needs -quell BINARY")
 		}
-		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *pprof)
+		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *snapEvery, *pprof)
 		return
 	}
 	if *prefix == "" {

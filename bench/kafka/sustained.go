@@ -31,14 +31,14 @@ import (
 // different incidents, how long after the load every acknowledged alert
 // had its decision, the restore time, and each stage's peak resident
 // memory.
-func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain time.Duration, pprof string) {
+func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain, snapEvery time.Duration, pprof string) {
 	prefix := fmt.Sprintf("sustained%d", time.Now().UnixNano())
 	dir, err := os.MkdirTemp("", "quell-sustained")
 	if err != nil {
 		log.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "quell.yaml")
-	yaml := fmt.Sprintf(os.Getenv("QUELL_BENCH_EXTRA")+"ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n", prefix, partitions)
+	yaml := fmt.Sprintf(os.Getenv("QUELL_BENCH_EXTRA")+"ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n  snapshot_every: %s\n", prefix, partitions, snapEvery)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		log.Fatal(err)
 	}
