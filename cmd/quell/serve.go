@@ -404,7 +404,7 @@ type stageEnv struct {
 	readiers []sinks.Readier
 	// servesIngest and servesAPI say which routes this process mounted.
 	servesIngest, servesAPI bool
-	budget                  *budget.Budget // memory_limit
+	budget                  *budget.Budget    // memory_limit
 	lag                     *kafka.LagMonitor // split mode: the consumer groups' lag
 	// silences: those of the configuration and those made through the
 	// API, applied by this process's ITSM sinks and shown by its API.
