@@ -291,10 +291,32 @@ type decisionReader struct {
 }
 
 func newDecisionReader(broker, topic string, partitions int) *decisionReader {
+	d := &decisionReader{lat: map[string][]time.Duration{}}
+	d.cancel = readPartitions(broker, topic, partitions, &d.wg, func(m kafkago.Message) {
+		var rec struct {
+			Alert struct {
+				ReceivedAt  time.Time         `json:"receivedAt"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"alert"`
+		}
+		if json.Unmarshal(m.Value, &rec) != nil {
+			return
+		}
+		d.mu.Lock()
+		d.count++
+		ph := rec.Alert.Annotations["phase"]
+		d.lat[ph] = append(d.lat[ph], m.Time.Sub(rec.Alert.ReceivedAt))
+		d.mu.Unlock()
+	})
+	return d
+}
+
+// readPartitions reads every partition of topic from the start, each in a
+// goroutine of wg, handing each record to fn, until the returned cancel.
+func readPartitions(broker, topic string, partitions int, wg *sync.WaitGroup, fn func(kafkago.Message)) context.CancelFunc {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &decisionReader{lat: map[string][]time.Duration{}, cancel: cancel}
 	for p := range partitions {
-		d.wg.Go(func() {
+		wg.Go(func() {
 			r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 500 * time.Millisecond})
 			defer r.Close()
 			for {
@@ -302,24 +324,11 @@ func newDecisionReader(broker, topic string, partitions int) *decisionReader {
 				if err != nil {
 					return
 				}
-				var rec struct {
-					Alert struct {
-						ReceivedAt  time.Time         `json:"receivedAt"`
-						Annotations map[string]string `json:"annotations"`
-					} `json:"alert"`
-				}
-				if json.Unmarshal(m.Value, &rec) != nil {
-					continue
-				}
-				d.mu.Lock()
-				d.count++
-				ph := rec.Alert.Annotations["phase"]
-				d.lat[ph] = append(d.lat[ph], m.Time.Sub(rec.Alert.ReceivedAt))
-				d.mu.Unlock()
+				fn(m)
 			}
 		})
 	}
-	return d
+	return cancel
 }
 
 func (d *decisionReader) waitCount(n int64, max time.Duration) {

@@ -87,14 +87,7 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	<-killed
 	fmt.Printf("acknowledged: %d alerts in %s: %.0f alerts/s (%d requests failed)\n", len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails)
 
-	var caughtUp time.Duration
-	for time.Since(end) < drain {
-		if dec.decidedAll(acked, batch) {
-			caughtUp = time.Since(end)
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	caughtUp := dec.waitDecided(acked, batch, end, drain)
 	for _, st := range []string{"ingest", "correlate", "sink"} {
 		peak[st] = max(peak[st], vmHWM(stages[st].Process.Pid))
 	}
@@ -135,15 +128,7 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	fd := newFileIncidentReader(filepath.Join(dir, "serve-decisions.jsonl"))
 	defer fd.close()
 	acked, fails, took = driveDistinct(base, senders, batch, duration)
-	end = time.Now()
-	caughtUp = 0
-	for time.Since(end) < drain {
-		if fd.decidedAll(acked, batch) {
-			caughtUp = time.Since(end)
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	caughtUp = fd.waitDecided(acked, batch, time.Now(), drain)
 	decided, splitN := fd.count(acked, batch)
 	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB\n",
 		len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails, decided, splitN, caughtUp.Round(100*time.Millisecond), vmHWM(serve.Process.Pid)>>10)
@@ -250,21 +235,8 @@ type incidentReader struct {
 }
 
 func newIncidentReader(broker, topic string, partitions int) *incidentReader {
-	ctx, cancel := context.WithCancel(context.Background())
-	d := &incidentReader{inc: map[int64]string{}, split: map[int64]bool{}, cancel: cancel}
-	for p := range partitions {
-		d.wg.Go(func() {
-			r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 500 * time.Millisecond})
-			defer r.Close()
-			for {
-				m, err := r.ReadMessage(ctx)
-				if err != nil {
-					return
-				}
-				d.note(m.Value)
-			}
-		})
-	}
+	d := &incidentReader{inc: map[int64]string{}, split: map[int64]bool{}}
+	d.cancel = readPartitions(broker, topic, partitions, &d.wg, func(m kafkago.Message) { d.note(m.Value) })
 	return d
 }
 
@@ -338,9 +310,16 @@ func (d *incidentReader) count(acked []int64, batch int) (decided, split int) {
 	return decided, split
 }
 
-func (d *incidentReader) decidedAll(acked []int64, batch int) bool {
-	decided, _ := d.count(acked, batch)
-	return decided == len(acked)*batch
+// waitDecided returns how long after end every acknowledged alert had its
+// decision, or 0 if they did not by end+drain.
+func (d *incidentReader) waitDecided(acked []int64, batch int, end time.Time, drain time.Duration) time.Duration {
+	for time.Since(end) < drain {
+		if decided, _ := d.count(acked, batch); decided == len(acked)*batch {
+			return time.Since(end)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return 0
 }
 
 func (d *incidentReader) close() {
