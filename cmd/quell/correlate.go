@@ -13,9 +13,10 @@ func correlateCmd(ctx context.Context, args []string) error {
 Runs the correlator stage of split mode: consumes the alerts topic as a
 member of the consumer group <prefix>-correlate, deduplicates and groups
 alerts into incidents (one engine per assigned partition), and publishes
-decisions and incident changes to their topics. Input offsets count as done
-only once those are acknowledged; each partition's state is snapshotted to
-the state topic and follows the partition to whichever instance owns it.
+decisions and incident changes to their topics. Each partition's state is
+kept in the state topic as small records written as they change, with a
+checkpoint every kafka.snapshot_every that covers only acknowledged output;
+it follows the partition to whichever instance owns it.
 Serves the incidents API (for its own partitions) and metrics on --listen.
 `, args)
 	if err != nil {

@@ -37,7 +37,7 @@ func (o *Outputs) Name() string { return "kafka" }
 
 // Write returns once the broker acknowledged the whole batch. It retries
 // until then or until ctx ends: the correlator's state already holds the
-// batch, so giving up early would only force a rebuild from the snapshot.
+// batch, so giving up early would only force a rebuild from the last checkpoint.
 // A retry may write records twice; they are identical copies (see
 // pipeline.Dedupe for how the sink stage drops them).
 func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {

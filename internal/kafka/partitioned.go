@@ -164,7 +164,7 @@ func partitionIDs(as []kafkago.PartitionAssignment) []int {
 
 // work runs one partition for one generation. Returning ends the
 // generation for every partition (kafka-go's rule), which is what an error
-// needs: the group rejoins and the partition restarts from its snapshot.
+// needs: the group rejoins and the partition restarts from its checkpoint.
 func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, id int, open OpenFunc, w *writers) {
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
