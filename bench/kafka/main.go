@@ -61,13 +61,14 @@ func main() {
 		killAt     = flag.Duration("kill-at", 20*time.Second, "when -sustained kills the correlator")
 		drain      = flag.Duration("drain", 2*time.Minute, "how long -sustained waits for every acknowledged alert's decision")
 		pprof      = flag.String("pprof", "", "serve the -sustained correlator's profiler on this address (before the kill)")
+		memLimit   = flag.Int64("memory-limit", 0, "memory_limit in bytes of every -sustained process (0: quell's default)")
 	)
 	flag.Parse()
 	if *sustain {
 		if *bin == "" {
 			log.Fatal("-sustained needs -quell BINARY")
 		}
-		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *snapEvery, *pprof)
+		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *snapEvery, *memLimit, *pprof)
 		return
 	}
 	if *prefix == "" {

@@ -31,14 +31,17 @@ import (
 // different incidents, how long after the load every acknowledged alert
 // had its decision, the restore time, and each stage's peak resident
 // memory.
-func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain, snapEvery time.Duration, pprof string) {
+func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain, snapEvery time.Duration, memoryLimit int64, pprof string) {
 	prefix := fmt.Sprintf("sustained%d", time.Now().UnixNano())
 	dir, err := os.MkdirTemp("", "quell-sustained")
 	if err != nil {
 		log.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "quell.yaml")
-	yaml := fmt.Sprintf(os.Getenv("QUELL_BENCH_EXTRA")+"ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n  snapshot_every: %s\n", prefix, partitions, snapEvery)
+	yaml := fmt.Sprintf("ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n  snapshot_every: %s\n", prefix, partitions, snapEvery)
+	if memoryLimit > 0 {
+		yaml += fmt.Sprintf("memory_limit: %d\n", memoryLimit)
+	}
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -119,7 +122,11 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	splitRate := pipelineRate(len(acked)*batch, took, caughtUp)
 
 	// The embedded default on the same machine, same load: quell serve.
-	os.WriteFile(cfg, []byte("ingest:\n  rate_per_client: 0\n"), 0o644)
+	yaml = "ingest:\n  rate_per_client: 0\n"
+	if memoryLimit > 0 {
+		yaml += fmt.Sprintf("memory_limit: %d\n", memoryLimit)
+	}
+	os.WriteFile(cfg, []byte(yaml), 0o644)
 	serveLog := filepath.Join(dir, "serve.log")
 	serve := launch(bin, dir, cfg, "", "serve", "--decisions", filepath.Join(dir, "serve-decisions.jsonl"))
 	stages["serve"] = serve
