@@ -115,16 +115,46 @@ func (e *Engine) changedMember(inc *incident, fp quell.Fingerprint) {
 	}
 }
 
-// Changes returns the records changed since the last call (or since
-// TrackChanges), sorted by key. Written in order over the earlier ones,
-// they hold what Snapshot returns now (see FromRecords).
-func (e *Engine) Changes() ([]Record, error) {
+// Delta is what changed, as Changes captured it: copies, so that encoding
+// them (Records) need not hold up the engine.
+type Delta struct {
+	recs []Record
+	// later are the values still to encode, each into recs[at].
+	later []later
+}
+
+type later struct {
+	at    int
+	write func([]byte) []byte
+}
+
+// Records encodes the delta: the records changed, sorted by key. Written
+// in order over the earlier ones, they hold what Snapshot returned when
+// Changes captured it (see FromRecords). It is safe to call while the
+// engine goes on.
+func (d *Delta) Records() []Record {
+	var mem arena
+	for _, l := range d.later {
+		d.recs[l.at].Value = mem.add(l.write)
+	}
+	d.later = nil
+	slices.SortFunc(d.recs, func(a, b Record) int { return strings.Compare(a.Key, b.Key) })
+	return d.recs
+}
+
+// Changes captures what changed since the last call (or since
+// TrackChanges); encode it with Records.
+func (e *Engine) Changes() (*Delta, error) {
 	t := e.track
 	if t == nil {
 		return nil, fmt.Errorf("correlate: Changes without TrackChanges")
 	}
+	d := &Delta{}
 	var out []Record
-	var mem arena
+	encode := func(key string, write func([]byte) []byte) {
+		d.later = append(d.later, later{len(out), write})
+		out = append(out, Record{Key: key})
+	}
 	put := func(key string, v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -140,30 +170,34 @@ func (e *Engine) Changes() ([]Record, error) {
 			continue
 		}
 		is := e.incidentState(inc)
-		out = append(out, Record{Key: key, Value: mem.add(is.appendJSON)})
+		encode(key, is.appendJSON)
 	}
 	for mk, inc := range t.members {
 		key := "m/" + mk.inc + "/" + fpKey(mk.fp)
-		m := inc.members[mk.fp]
-		if e.incidents[inc.id] != inc || m == nil {
+		live := inc.members[mk.fp]
+		if e.incidents[inc.id] != inc || live == nil {
 			out = append(out, Record{Key: key})
 			continue
 		}
-		out = append(out, Record{Key: key, Value: mem.add(func(b []byte) []byte {
+		// A copy: its label and annotation maps are replaced, never changed.
+		m, pos := *live, inc.pos[mk.fp]
+		encode(key, func(b []byte) []byte {
 			b = append(b, `{"pos":`...)
-			b = strconv.AppendUint(b, inc.pos[mk.fp], 10)
+			b = strconv.AppendUint(b, pos, 10)
 			b = append(b, `,"alert":`...)
 			return append(m.AppendJSON(b), '}')
-		})})
+		})
 	}
 	for fp := range t.alerts {
 		key := "a/" + fpKey(fp)
-		st := e.tracker.Get(fp)
-		if st == nil {
+		live := e.tracker.Get(fp)
+		if live == nil {
 			out = append(out, Record{Key: key})
 			continue
 		}
-		out = append(out, Record{Key: key, Value: mem.add(st.AppendJSON)})
+		st := *live
+		st.Changes = slices.Clone(st.Changes)
+		encode(key, st.AppendJSON)
 	}
 	clear(t.alerts)
 	clear(t.members)
@@ -175,14 +209,14 @@ func (e *Engine) Changes() ([]Record, error) {
 		out = append(out, Record{Key: "d/" + strconv.FormatUint(n, 10)})
 	}
 	for n := max(t.heldHigh, head); n < tail; n++ {
-		h := &e.held[n-e.heldBase]
-		out = append(out, Record{Key: "d/" + strconv.FormatUint(n, 10), Value: mem.add(func(b []byte) []byte {
+		dec, id := e.held[n-e.heldBase].d, e.held[n-e.heldBase].inc.id
+		encode("d/"+strconv.FormatUint(n, 10), func(b []byte) []byte {
 			b = append(b, `{"decision":`...)
-			b = h.d.AppendJSON(b)
+			b = dec.AppendJSON(b)
 			b = append(b, `,"incident":`...)
-			b = strconv.AppendQuote(b, h.inc.id) // an id is hex
+			b = strconv.AppendQuote(b, id) // an id is hex
 			return append(b, '}')
-		})})
+		})
 	}
 	t.heldLow, t.heldHigh = max(t.heldLow, head), max(t.heldHigh, tail)
 
@@ -222,8 +256,8 @@ func (e *Engine) Changes() ([]Record, error) {
 	if err := put("h", header{Now: e.now, HeldBase: head, Learned: len(hashes)}); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
+	d.recs = out
+	return d, nil
 }
 
 func fpKey(fp quell.Fingerprint) string { return fp.String() }

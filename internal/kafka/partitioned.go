@@ -30,9 +30,10 @@ type Partition interface {
 	// Flush returns once everything Handle produced is acknowledged
 	// downstream: a checkpoint may then cover it.
 	Flush() error
-	// Changes returns the state records changed since the last call, for
-	// the state topic.
-	Changes() ([]StateRecord, error)
+	// Changes captures what changed in the state since the last call, for
+	// the state topic; the function it returns encodes it as records, and
+	// may run while Handle goes on.
+	Changes() (func() []StateRecord, error)
 	// Close releases the partition: it was revoked, or the process stops.
 	Close()
 }
@@ -244,12 +245,12 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 		if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: cp.saved}}); err != nil {
 			log.Debug("committing offsets failed (a rebalance ends the generation); the checkpoint's offset is what counts", "err", err)
 		}
-		changes, err := part.Changes()
+		encode, err := part.Changes()
 		if err != nil {
 			log.Error("reading the partition's state changes failed; restarting the partition from its last checkpoint", "err", err)
 			return
 		}
-		cp.start(stop, changes, next)
+		cp.start(stop, encode, next)
 	}
 	// Revoked or stopping: save, so the next owner resumes here instead of
 	// replaying since the last checkpoint.
@@ -257,9 +258,9 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 	defer cancel()
 	err = errors.Join(part.Flush(), cp.wait())
 	if err == nil && next != cp.saved {
-		var changes []StateRecord
-		if changes, err = part.Changes(); err == nil {
-			cp.start(sctx, changes, next)
+		var encode func() []StateRecord
+		if encode, err = part.Changes(); err == nil {
+			cp.start(sctx, encode, next)
 			err = cp.wait()
 		}
 	}
@@ -271,8 +272,8 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 }
 
 // checkpoints writes a partition's checkpoints one at a time beside its
-// work: the correlator goes on while a checkpoint's records are on their
-// way, and the next checkpoint waits for the previous one.
+// work: the correlator goes on while a checkpoint's records are encoded
+// and on their way, and the next checkpoint waits for the previous one.
 type checkpoints struct {
 	log   *stateLog
 	w     *stateWriter
@@ -281,10 +282,10 @@ type checkpoints struct {
 	next  int64 // of the checkpoint in flight
 }
 
-func (c *checkpoints) start(ctx context.Context, changes []StateRecord, next int64) {
+func (c *checkpoints) start(ctx context.Context, encode func() []StateRecord, next int64) {
 	c.done, c.next = make(chan error, 1), next
 	go func() {
-		c.done <- c.log.save(ctx, changes, next, c.w)
+		c.done <- c.log.save(ctx, encode(), next, c.w)
 	}()
 }
 

@@ -77,16 +77,19 @@ func (pt *partition) Flush() error {
 	return err
 }
 
-func (pt *partition) Changes() ([]kafka.StateRecord, error) {
-	recs, err := pt.p.Changes()
+func (pt *partition) Changes() (func() []kafka.StateRecord, error) {
+	d, err := pt.p.Changes()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]kafka.StateRecord, len(recs))
-	for i, r := range recs {
-		out[i] = kafka.StateRecord(r)
-	}
-	return out, nil
+	return func() []kafka.StateRecord {
+		recs := d.Records()
+		out := make([]kafka.StateRecord, len(recs))
+		for i, r := range recs {
+			out[i] = kafka.StateRecord(r)
+		}
+		return out
+	}, nil
 }
 
 func (pt *partition) Close() {

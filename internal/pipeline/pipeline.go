@@ -150,8 +150,8 @@ func (p *Pipeline) TrackChanges() {
 	p.eng.TrackChanges()
 }
 
-// Changes returns the engine's state records changed since the last call.
-func (p *Pipeline) Changes() ([]correlate.Record, error) {
+// Changes captures what changed in the engine's state since the last call.
+func (p *Pipeline) Changes() (*correlate.Delta, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.eng.Changes()
