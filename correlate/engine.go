@@ -48,7 +48,8 @@ type Engine struct {
 	infos      map[quell.Fingerprint]*alertInfo
 	timers     timerHeap
 	timerSeq   uint64
-	armed      map[armedKey]bool // the alerts' deadlines that have a timer pending
+	armed      map[armedKey]uint64 // the alerts' deadlines that have a timer pending: its seq
+	deadTimers int                 // timers of forgotten alerts still in timers (see disarm)
 	evictq     evictQueue        // the incidents in the order they would be evicted (evict.go)
 	held       []held
 	heldHead   int          // held[:heldHead] are emitted
@@ -76,7 +77,7 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		byAlert:   make(map[quell.Fingerprint]*incident),
 		scopes:    make(map[uint64]*scope),
 		infos:     make(map[quell.Fingerprint]*alertInfo),
-		armed:     make(map[armedKey]bool),
+		armed:     make(map[armedKey]uint64),
 	}, nil
 }
 
@@ -218,4 +219,5 @@ func (e *Engine) forgetAlert(fp quell.Fingerprint) {
 	e.changedAlert(fp)
 	e.tracker.Forget(fp)
 	delete(e.infos, fp)
+	e.disarm(fp)
 }

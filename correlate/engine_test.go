@@ -661,3 +661,39 @@ func TestStateBytesFollowTheHeap(t *testing.T) {
 		runtime.KeepAlive(eng)
 	}
 }
+
+// A flood of new alerts that are evicted long before their announced ends
+// leaves no timers behind for them: memory follows what is tracked, not
+// what arrived within resolve_timeout.
+func TestEvictedAlertsLeaveNoTimers(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTrackedAlerts = 1000
+	eng, err := New(cfg, nil, Output{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50000
+	for i := range n {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		a := quell.Alert{Source: "alertmanager", Status: quell.Firing, StartsAt: at, EndsAt: at.Add(5 * time.Minute),
+			Labels:      map[string]string{"alertname": "Flood", "service": fmt.Sprintf("svc-%d", i%100), "n": fmt.Sprint(i)},
+			Fingerprint: quell.Fingerprint(i + 1)}
+		eng.Process(&a, at)
+	}
+	if eng.tracker.Len() > cfg.MaxTrackedAlerts {
+		t.Fatalf("%d alerts tracked, at most %d allowed", eng.tracker.Len(), cfg.MaxTrackedAlerts)
+	}
+	// Each tracked alert has its expiry; incidents have announce and
+	// resolve deadlines; the rest may be dead timers awaiting compaction,
+	// never more than the live ones.
+	if live := eng.tracker.Len() + 2*len(eng.incidents); len(eng.timers) > 2*live+1024 {
+		t.Errorf("%d timers pending for %d tracked alerts and %d incidents", len(eng.timers), eng.tracker.Len(), len(eng.incidents))
+	}
+	// The survivors' deadlines still fire: past them, every alert resolved.
+	eng.Advance(t0.Add(n*time.Millisecond + 10*time.Minute))
+	for _, inc := range eng.incidents {
+		if inc.firing != 0 {
+			t.Fatalf("incident %s still has %d firing alerts after every end passed", inc.id, inc.firing)
+		}
+	}
+}

@@ -63,17 +63,53 @@ type armedKey struct {
 // when the timer fires and arms again if the deadline moved.
 func (e *Engine) arm(kind timerKind, fp quell.Fingerprint, at time.Time) {
 	k := armedKey{fp, kind}
-	if e.armed[k] {
+	if e.armed[k] != 0 {
 		return
 	}
-	e.armed[k] = true
 	e.schedule(timer{at: at, kind: kind, fp: fp})
+	e.armed[k] = e.timerSeq
+}
+
+// disarm drops a forgotten alert's pending deadlines. Their timers stay in
+// the heap, dead (fire skips them), until they are the majority: then the
+// heap is rebuilt without them. Under a flood of new alerts that are
+// evicted long before their deadlines (resolve_timeout is minutes), the
+// heap would otherwise hold every alert seen in those minutes.
+func (e *Engine) disarm(fp quell.Fingerprint) {
+	for _, kind := range []timerKind{timerExpire, timerSettle} {
+		k := armedKey{fp, kind}
+		if e.armed[k] != 0 {
+			delete(e.armed, k)
+			e.deadTimers++
+		}
+	}
+	if e.deadTimers > 1024 && e.deadTimers > len(e.timers)/2 {
+		live := e.timers[:0]
+		for _, t := range e.timers {
+			if !e.dead(t) {
+				live = append(live, t)
+			}
+		}
+		clear(e.timers[len(live):])
+		e.timers = live
+		heap.Init(&e.timers)
+		e.deadTimers = 0
+	}
+}
+
+// dead says whether t is the timer of a deadline disarmed since it was set.
+func (e *Engine) dead(t timer) bool {
+	return (t.kind == timerExpire || t.kind == timerSettle) && e.armed[armedKey{t.fp, t.kind}] != t.seq
 }
 
 // Advance moves the engine's clock to now, firing every deadline reached.
 func (e *Engine) Advance(now time.Time) {
 	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
 		t := heap.Pop(&e.timers).(timer)
+		if e.dead(t) {
+			e.deadTimers--
+			continue
+		}
 		if t.at.After(e.now) {
 			e.now = t.at
 		}
@@ -194,8 +230,11 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 		}
 	}
 	// Timers and the index's recent activity may point at inc a while
-	// longer; its alerts, labels and all, need not live as long.
+	// longer (an announce timer for GroupWait: under a flood, many evicted
+	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order, inc.pos = nil, nil, nil
+	inc.tokens, inc.subjects, inc.workloads, inc.names, inc.words, inc.nodes = nil, nil, nil, nil, nil, nil
+	inc.sigs, inc.sigOrder = nil, nil
 }
 
 // forgetState drops what is known of a resolved alert that no incident holds,
