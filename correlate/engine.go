@@ -50,7 +50,7 @@ type Engine struct {
 	timerSeq   uint64
 	armed      map[armedKey]uint64 // the alerts' deadlines that have a timer pending: its seq
 	deadTimers int                 // timers of forgotten alerts still in timers (see disarm)
-	evictq     evictQueue        // the incidents in the order they would be evicted (evict.go)
+	evictq     evictQueue          // the incidents in the order they would be evicted (evict.go)
 	held       []held
 	heldHead   int          // held[:heldHead] are emitted
 	heldBase   uint64       // the number of held[0] (every held decision has one)
