@@ -77,6 +77,7 @@ type Handler struct {
 	// arriving bounds the bodies being read per address (see body.go).
 	arriving *arriving
 	budget   *budget.Budget // nil: none (see UseBudget)
+	behind   func() error   // nil: none (see UseBackPressure)
 	// refused logs the requests quell could not accept (5xx), once per
 	// interval.
 	refused *lograte.Limit
@@ -135,6 +136,10 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 // pass the memory budget.
 func (h *Handler) UseBudget(b *budget.Budget) { h.budget = b }
 
+// UseBackPressure makes the handler answer 503 while behind returns an
+// error (split mode: the correlator too far behind, see kafka.max_delay).
+func (h *Handler) UseBackPressure(behind func() error) { h.behind = behind }
+
 // Tokens are the webhook tokens in force, for a reload to replace.
 func (h *Handler) Tokens() *TokenSet { return h.tokens }
 
@@ -154,6 +159,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.admit(w, r, rt) {
 		return
+	}
+	if h.behind != nil {
+		if err := h.behind(); err != nil {
+			w.Header().Set("Retry-After", retryAfter)
+			h.reject(w, r, rt, http.StatusServiceUnavailable, reasonBehind, fmt.Errorf("%v: nothing accepted, retry in %s s", err, retryAfter))
+			return
+		}
 	}
 	body, status, reason, err := h.readBody(w, r)
 	if err != nil {

@@ -17,6 +17,7 @@ const (
 	reasonInvalid  = "invalid"
 	reasonPublish  = "publish_failed"
 	reasonMemory   = "memory"
+	reasonBehind   = "behind"
 
 	reasonUnauthorized  = "unauthorized"
 	reasonOverloaded    = "overloaded"

@@ -62,13 +62,14 @@ func main() {
 		drain      = flag.Duration("drain", 2*time.Minute, "how long -sustained waits for every acknowledged alert's decision")
 		pprof      = flag.String("pprof", "", "serve the -sustained correlator's profiler on this address (before the kill)")
 		memLimit   = flag.Int64("memory-limit", 0, "memory_limit in bytes of every -sustained process (0: quell's default)")
+		embedded   = flag.Bool("embedded", true, "-sustained also runs quell serve on the same load, for comparison")
 	)
 	flag.Parse()
 	if *sustain {
 		if *bin == "" {
 			log.Fatal("-sustained needs -quell BINARY")
 		}
-		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *snapEvery, *memLimit, *pprof)
+		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *snapEvery, *memLimit, *pprof, *embedded)
 		return
 	}
 	if *prefix == "" {

@@ -58,14 +58,16 @@ func TestSplitCorrelatorKill9(t *testing.T) {
 func TestSplitSustained(t *testing.T) {
 	addr := testenv.Kafka(t)
 	s := newSplit(t, buildQuell(t), addr)
-	s.start("ingest")
+	ing := s.start("ingest")
 	s.start("sink")
 	corr := s.start("correlate")
 	load := startLoadWith(t, s.ingestURL, loadOpts{oneScope: true})
 	load.waitAcked(t, 20000)
 	killHard(t, corr)
-	// With the correlator gone, ingest goes on accepting, and its
-	// readiness says the correlator is behind (kafka.max_lag).
+	// With the correlator gone, alerts wait in Kafka until its catch-up
+	// time passes kafka.max_delay (it does not move: at once, once its pace
+	// is known); then ingest's readiness fails and it answers 503 with
+	// Retry-After, as the embedded default does when full.
 	ingestReady := func(want int) func() (bool, string) {
 		return func() (bool, string) {
 			resp, err := http.Get(s.ingestBase + "/readyz")
@@ -74,18 +76,31 @@ func TestSplitSustained(t *testing.T) {
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			return resp.StatusCode == want && (want == 200 || strings.Contains(string(b), "-correlate is")), fmt.Sprintf("%d %s", resp.StatusCode, b)
+			return resp.StatusCode == want && (want == 200 || strings.Contains(string(b), "-correlate) is")), fmt.Sprintf("%d %s", resp.StatusCode, b)
 		}
 	}
-	eventually(t, corr, "ingest's /readyz to report the correlator behind", ingestReady(503))
+	eventually(t, ing, "ingest's /readyz to report the correlator behind", ingestReady(503))
+	refused := func() (bool, string) {
+		resp, err := http.Post(s.ingestURL, "application/json", strings.NewReader(`[{"labels":{"alertname":"Refused"}}]`))
+		if err != nil {
+			return false, err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 503 && resp.Header.Get("Retry-After") != "" && strings.Contains(string(b), "-correlate) is"),
+			fmt.Sprintf("%d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	eventually(t, ing, "ingest to refuse alerts while the correlator is behind", refused)
 	resp, err := http.Get(s.ingestBase + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !regexp.MustCompile(`quell_kafka_consumer_lag\{group="[^"]+-correlate",topic="[^"]+\.alerts"\} [1-9]`).Match(metrics) {
-		t.Errorf("ingest's /metrics shows no lag of the correlator:\n%s", metrics)
+	for _, m := range []string{"lag", "catchup_seconds"} {
+		if !regexp.MustCompile(`quell_kafka_consumer_` + m + `\{group="[^"]+-correlate",topic="[^"]+\.alerts"\} (\+Inf|[1-9])`).Match(metrics) {
+			t.Errorf("ingest's /metrics shows no %s of the correlator:\n%s", m, metrics)
+		}
 	}
 	restarted := s.start("correlate")
 	load.waitAcked(t, load.acked()+10000)

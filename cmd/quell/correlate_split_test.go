@@ -31,7 +31,7 @@ kafka:
   partitions: 4
   tick_every: 50ms
   snapshot_every: 1s
-  max_lag: 3000
+  max_delay: 3s
 `
 
 // split is the three stages of split mode as processes of one binary.

@@ -49,6 +49,7 @@ func mountIngest(env *stageEnv, mux *http.ServeMux) (flush func() error, err err
 		pub.Close()
 		return nil, err
 	}
+	h.UseBackPressure(env.behind)
 	env.handleIngest(mux, h)
 	return pub.Close, nil
 }

@@ -79,6 +79,7 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	if err := env.ensureTopics(ctx); err != nil {
 		return err
 	}
+	env.watchLag()
 	ss, err := env.sinks()
 	if err != nil {
 		return err
@@ -354,10 +355,16 @@ func loadSplitStage(ctx context.Context, name, usage string, args []string) (*st
 	if !env.kafka() {
 		return nil, fmt.Errorf("%s runs one stage of split mode and needs Kafka: pass --kafka BROKERS (or set kafka.brokers); 'quell serve' runs every stage without it", name)
 	}
+	env.watchLag()
+	return env, env.ensureTopics(ctx)
+}
+
+// watchLag measures how far split mode's consumer groups are behind, for
+// /metrics and ingest's back-pressure.
+func (env *stageEnv) watchLag() {
 	k := env.cfg.Kafka
 	env.lag = kafka.NewLagMonitor(k.Brokers, kafka.Consumptions(k.Prefix, env.names), 5*time.Second, env.log)
 	env.reg.MustRegister(env.lag)
-	return env, env.ensureTopics(ctx)
 }
 
 // stageFlags are the flags of serve and the split stages; they override the config file.
@@ -512,14 +519,19 @@ func (env *stageEnv) ready() error {
 	return kafka.Ping(ctx, env.cfg.Kafka.Brokers)
 }
 
-// readyBehind is ingest's /readyz: ready as any stage, and no consumer
-// group downstream more than kafka.max_lag records behind.
+// readyBehind is ingest's /readyz: ready as any stage, and the correlator
+// no more than kafka.max_delay behind.
 func (env *stageEnv) readyBehind() error {
 	if err := env.ready(); err != nil {
 		return err
 	}
-	if env.cfg.Kafka.MaxLag > 0 {
-		return env.lag.Over(env.cfg.Kafka.MaxLag)
+	return env.behind()
+}
+
+// behind fails while the correlator is more than kafka.max_delay behind.
+func (env *stageEnv) behind() error {
+	if d := env.cfg.Kafka.MaxDelay; d > 0 && env.lag != nil {
+		return env.lag.Late(d)
 	}
 	return nil
 }
@@ -601,7 +613,11 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source) error {
 	if err != nil {
 		return fmt.Errorf("api_token_files: %w", err)
 	}
-	api.RegisterHealth(mux, env.ready)
+	ready := env.ready
+	if env.servesIngest {
+		ready = env.readyBehind
+	}
+	api.RegisterHealth(mux, ready)
 	env.servesAPI = true
 	env.apiTokens = ingest.NewTokenSet(tokens)
 	apiMux := http.NewServeMux()

@@ -81,11 +81,16 @@ type Kafka struct {
 	// state is saved (a checkpoint); a restart replays at most that much of
 	// the alerts topic.
 	SnapshotEvery time.Duration `yaml:"snapshot_every"`
-	// MaxLag: ingest's /readyz fails while a consumer group (the
-	// correlator, the sinks) is more than this many records behind, so that
-	// a load balancer or an autoscaler can act; 0 leaves readiness to the
-	// brokers alone. Ingest keeps accepting either way: readiness is advice.
-	MaxLag int64 `yaml:"max_lag"`
+	// MaxDelay: while the correlator needs longer than this to catch up
+	// (the records it has not checkpointed, at its pace over the last 30 s:
+	// how late a decision about an alert accepted now would come), ingest
+	// answers 503 with Retry-After and its /readyz fails, as the embedded
+	// default does when its queue is full: Kafka absorbs a burst, and a
+	// sustained overload pushes back on the senders (Alertmanager retries a
+	// 5xx) instead of having their alerts decided minutes late. 0: ingest
+	// accepts whatever the topic takes. The sinks' lag does not count: what
+	// they owe waits in Kafka.
+	MaxDelay time.Duration `yaml:"max_delay"`
 }
 
 // Default is the embedded default: every stage in one process, no servers.
@@ -102,7 +107,7 @@ func Default() Config {
 		ClickHouse:     clickhouse.DefaultSinkConfig(),
 		Journal:        Journal{Sync: journal.SyncBatch, SyncInterval: 200 * time.Millisecond},
 		Kafka: Kafka{Prefix: "quell", Partitions: 12, Replication: 1,
-			TickEvery: 100 * time.Millisecond, SnapshotEvery: 2 * time.Second},
+			TickEvery: 100 * time.Millisecond, SnapshotEvery: 2 * time.Second, MaxDelay: 30 * time.Second},
 	}
 }
 
@@ -207,8 +212,10 @@ func (k *Kafka) Validate() error {
 		return errors.New("kafka.prefix must not be empty (the default is quell)")
 	case k.Partitions < 1 || k.Replication < 1:
 		return fmt.Errorf("kafka.partitions (%d) and kafka.replication (%d) must be at least 1", k.Partitions, k.Replication)
-	case k.MaxLag < 0:
-		return fmt.Errorf("kafka.max_lag (%d) must be 0 (off) or a number of records", k.MaxLag)
+	case k.MaxDelay < 0 || k.MaxDelay > 0 && k.MaxDelay <= k.SnapshotEvery:
+		// The correlator commits its offsets as it checkpoints: its delay is
+		// never much under snapshot_every.
+		return fmt.Errorf("kafka.max_delay (%s) must be 0 (off) or longer than kafka.snapshot_every (%s)", k.MaxDelay, k.SnapshotEvery)
 	case k.TickEvery <= 0 || k.SnapshotEvery <= 0:
 		return fmt.Errorf("kafka.tick_every (%s) and kafka.snapshot_every (%s) must be positive", k.TickEvery, k.SnapshotEvery)
 	}

@@ -44,7 +44,7 @@ func TestDecode(t *testing.T) {
 func TestAlertRecordKeepsRawVerbatim(t *testing.T) {
 	a := quell.Alert{Source: "alertmanager", Status: quell.Firing, Labels: map[string]string{"alertname": "A"},
 		Raw: json.RawMessage(`{"labels": {"alertname": "A"},  "note": "spaced\n"}`)}
-	b, err := encodeRecord(&a)
+	b, err := appendRecord(nil, &a)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,7 +17,8 @@ import (
 type Consumption struct{ Group, Topic string }
 
 // Consumptions are split mode's consumer groups: the correlator reading
-// alerts, the sink stage reading decisions and incidents.
+// alerts (first: LagMonitor.Late reads it), the sink stage reading
+// decisions and incidents.
 func Consumptions(prefix string, n Names) []Consumption {
 	return []Consumption{
 		{prefix + "-correlate", n.Alerts},
@@ -24,17 +27,35 @@ func Consumptions(prefix string, n Names) []Consumption {
 	}
 }
 
-// Lag is how many records of c.Topic the group has not committed yet,
-// summed over the topic's partitions. A group commits as it checkpoints
-// (the correlator every kafka.snapshot_every), so lag includes what was
-// handled since.
-func Lag(ctx context.Context, brokers []string, c Consumption) (int64, error) {
+// Offsets are where a consumer group stands on each partition of a topic.
+type Offsets struct {
+	At time.Time
+	// Committed and End by partition: the group's committed offset (the
+	// first offset when it committed none) and the log end.
+	Committed, End map[int]int64
+}
+
+// Lag is the records the group has not committed yet, summed over the
+// partitions. A group commits as it checkpoints (the correlator every
+// kafka.snapshot_every), so this includes what was handled since.
+func (o Offsets) Lag() int64 {
+	var n int64
+	for p, end := range o.End {
+		n += max(end-o.Committed[p], 0)
+	}
+	return n
+}
+
+// Measure returns where c's group stands on c's topic.
+func Measure(ctx context.Context, brokers []string, c Consumption) (Offsets, error) {
+	o := Offsets{At: time.Now(), Committed: map[int]int64{}, End: map[int]int64{}}
+	fail := func(err error) (Offsets, error) { return o, fmt.Errorf("lag of %s on %s: %w", c.Group, c.Topic, err) }
 	tr := newTransport([]string{c.Topic})
 	defer tr.CloseIdleConnections()
 	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr, Timeout: 5 * time.Second}
 	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{c.Topic}})
 	if err != nil {
-		return 0, fmt.Errorf("lag of %s on %s: %w", c.Group, c.Topic, err)
+		return fail(err)
 	}
 	var ids []int
 	for _, t := range meta.Topics {
@@ -45,7 +66,7 @@ func Lag(ctx context.Context, brokers []string, c Consumption) (int64, error) {
 		}
 	}
 	if len(ids) == 0 {
-		return 0, fmt.Errorf("lag of %s on %s: no such topic", c.Group, c.Topic)
+		return fail(errors.New("no such topic"))
 	}
 	var reqs []kafkago.OffsetRequest
 	for _, id := range ids {
@@ -53,89 +74,182 @@ func Lag(ctx context.Context, brokers []string, c Consumption) (int64, error) {
 	}
 	ends, err := client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{c.Topic: reqs}})
 	if err != nil {
-		return 0, fmt.Errorf("lag of %s on %s: %w", c.Group, c.Topic, err)
+		return fail(err)
 	}
 	committed, err := client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: c.Group, Topics: map[string][]int{c.Topic: ids}})
 	if err != nil {
-		return 0, fmt.Errorf("lag of %s on %s: %w", c.Group, c.Topic, err)
+		return fail(err)
 	}
 	at := map[int]int64{}
 	for _, p := range committed.Topics[c.Topic] {
 		at[p.Partition] = p.CommittedOffset
 	}
-	var lag int64
 	for _, po := range ends.Topics[c.Topic] {
 		if po.Error != nil {
-			return 0, fmt.Errorf("lag of %s on %s/%d: %w", c.Group, c.Topic, po.Partition, po.Error)
+			return fail(fmt.Errorf("partition %d: %w", po.Partition, po.Error))
 		}
 		from, ok := at[po.Partition]
 		if !ok || from < po.FirstOffset { // nothing committed yet (-1), or compacted past
 			from = po.FirstOffset
 		}
-		lag += max(po.LastOffset-from, 0)
+		o.Committed[po.Partition], o.End[po.Partition] = from, po.LastOffset
 	}
-	return lag, nil
+	return o, nil
 }
 
-// LagMonitor measures consumer groups' lag at most every interval (a
-// scrape or a readiness probe reads the last measure) and exports it as
-// quell_kafka_consumer_lag{group,topic}.
+// CatchUp is how long the group needs to commit what it has not, at the
+// pace it committed since earlier: the longest over the partitions, and
+// +Inf for a partition that is behind and did not move. It is how late a
+// decision about an alert published now would come. ok is false when
+// earlier is not old enough to tell a pace.
+func (o Offsets) CatchUp(earlier Offsets) (d time.Duration, ok bool) {
+	span := o.At.Sub(earlier.At)
+	if span < minPaceSpan {
+		return 0, false
+	}
+	for p, end := range o.End {
+		lag := end - o.Committed[p]
+		if lag <= 0 {
+			continue
+		}
+		before, seen := earlier.Committed[p]
+		if !seen {
+			continue // a new partition: no pace yet
+		}
+		moved := o.Committed[p] - before
+		if moved <= 0 {
+			return Stalled, true
+		}
+		d = max(d, time.Duration(float64(span)*float64(lag)/float64(moved)))
+	}
+	return d, true
+}
+
+// Stalled is the catch-up time of a group that is behind and does not move.
+const Stalled = time.Duration(math.MaxInt64)
+
+// The pace is measured over paceWindow (at least minPaceSpan): long enough
+// to span several checkpoints, short enough to follow a change of load.
+const (
+	paceWindow  = 30 * time.Second
+	minPaceSpan = 10 * time.Second
+)
+
+// LagMonitor measures where consumer groups stand at most every interval
+// (a scrape, a readiness probe or an ingest request reads the last
+// measure) and exports quell_kafka_consumer_lag{group,topic} and
+// quell_kafka_consumer_catchup_seconds{group,topic}.
 type LagMonitor struct {
 	brokers []string
 	cs      []Consumption
 	every   time.Duration
 	log     *slog.Logger
-	desc    *prometheus.Desc
+	lag     *prometheus.Desc
+	catchUp *prometheus.Desc
 
-	mu   sync.Mutex
-	at   time.Time
-	lags []int64 // per cs; -1: unknown
+	mu        sync.Mutex
+	at        time.Time
+	history   [][]Offsets // per cs, oldest first, over paceWindow; a failed measure adds none
+	measuring bool
 }
 
 func NewLagMonitor(brokers []string, cs []Consumption, every time.Duration, log *slog.Logger) *LagMonitor {
-	return &LagMonitor{brokers: brokers, cs: cs, every: every, log: log,
-		desc: prometheus.NewDesc("quell_kafka_consumer_lag", "Records of a topic its consumer group has not committed yet (split mode).", []string{"group", "topic"}, nil)}
+	return &LagMonitor{brokers: brokers, cs: cs, every: every, log: log, history: make([][]Offsets, len(cs)),
+		lag: prometheus.NewDesc("quell_kafka_consumer_lag", "Records of a topic its consumer group has not committed yet (split mode).", []string{"group", "topic"}, nil),
+		catchUp: prometheus.NewDesc("quell_kafka_consumer_catchup_seconds",
+			"How long a consumer group needs to commit what it has not, at its pace over the last 30 s (split mode).", []string{"group", "topic"}, nil)}
 }
 
-// Lags returns each consumption's lag, measured within the last interval
-// (-1 where it could not be measured).
-func (m *LagMonitor) Lags() []int64 {
+// Behind is how far one consumption is behind, as last measured.
+type Behind struct {
+	Records int64
+	CatchUp time.Duration // valid when Paced
+	Paced   bool
+}
+
+// Behind returns how far each consumption is behind (Records -1 where
+// it was never measured), as last measured: a read that finds the measure
+// older than the interval starts a new one and does not wait for it, so
+// that ingest requests never queue behind the brokers.
+func (m *LagMonitor) Behind() []Behind {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.lags != nil && time.Since(m.at) < m.every {
-		return m.lags
+	if time.Since(m.at) >= m.every && !m.measuring {
+		m.measuring = true
+		go m.measure()
 	}
+	out := make([]Behind, len(m.cs))
+	for i, h := range m.history {
+		if len(h) == 0 {
+			out[i].Records = -1
+			continue
+		}
+		last := h[len(h)-1]
+		out[i].Records = last.Lag()
+		out[i].CatchUp, out[i].Paced = last.CatchUp(h[0])
+	}
+	return out
+}
+
+func (m *LagMonitor) measure() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	m.lags = make([]int64, len(m.cs))
+	got := make([]*Offsets, len(m.cs))
 	for i, c := range m.cs {
-		n, err := Lag(ctx, m.brokers, c)
+		o, err := Measure(ctx, m.brokers, c)
 		if err != nil {
 			m.log.Debug("measuring consumer lag failed", "err", err)
-			n = -1
+			continue
 		}
-		m.lags[i] = n
+		got[i] = &o
 	}
-	m.at = time.Now()
-	return m.lags
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, o := range got {
+		if o == nil {
+			continue
+		}
+		h := append(m.history[i], *o)
+		// Keep the newest sample at least paceWindow old, and the ones since.
+		for len(h) > 2 && o.At.Sub(h[1].At) >= paceWindow {
+			h = h[1:]
+		}
+		m.history[i] = h
+	}
+	m.at, m.measuring = time.Now(), false
 }
 
-// Over returns an error naming the first consumption whose lag is above bound.
-func (m *LagMonitor) Over(bound int64) error {
-	for i, n := range m.Lags() {
-		if n > bound {
-			return fmt.Errorf("consumer group %s is %d records behind on %s (kafka.max_lag %d)", m.cs[i].Group, n, m.cs[i].Topic, bound)
-		}
+// Late returns an error while the first consumption (the correlator on
+// the alerts topic) needs longer than bound to catch up.
+func (m *LagMonitor) Late(bound time.Duration) error {
+	b := m.Behind()[0]
+	if !b.Paced || b.CatchUp <= bound {
+		return nil
 	}
-	return nil
+	need := "does not move"
+	if b.CatchUp != Stalled {
+		need = "needs " + b.CatchUp.Round(time.Second).String() + " to catch up"
+	}
+	return fmt.Errorf("the correlator (consumer group %s) is %d records behind on %s and %s at its pace (kafka.max_delay %s)",
+		m.cs[0].Group, b.Records, m.cs[0].Topic, need, bound)
 }
 
-func (m *LagMonitor) Describe(ch chan<- *prometheus.Desc) { ch <- m.desc }
+func (m *LagMonitor) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.lag
+	ch <- m.catchUp
+}
 
 func (m *LagMonitor) Collect(ch chan<- prometheus.Metric) {
-	for i, n := range m.Lags() {
-		if n >= 0 {
-			ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(n), m.cs[i].Group, m.cs[i].Topic)
+	for i, b := range m.Behind() {
+		if b.Records >= 0 {
+			ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, float64(b.Records), m.cs[i].Group, m.cs[i].Topic)
+		}
+		if b.Paced {
+			v := b.CatchUp.Seconds()
+			if b.CatchUp == Stalled {
+				v = math.Inf(1)
+			}
+			ch <- prometheus.MustNewConstMetric(m.catchUp, prometheus.GaugeValue, v, m.cs[i].Group, m.cs[i].Topic)
 		}
 	}
 }

@@ -211,8 +211,8 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 
 	cp := &checkpoints{log: sl, w: w.state, saved: next}
 	lastSave := time.Now()
-	for {
-		evs, last, err := p.fetch(stop, r, w, log)
+	for b := range p.fetching(stop, r, w, log) {
+		evs, last, err := b.evs, b.last, b.err
 		if err != nil {
 			if stop.Err() == nil {
 				log.Error("reading the partition failed; rejoining the group", "err", err)
@@ -330,6 +330,36 @@ func (p *Partitioned) tick(ctx context.Context, id int, w *writers, log *slog.Lo
 
 // HeaderTick marks a clock record in the alerts topic; its value is the time.
 const HeaderTick = "quell-tick"
+
+// fetched is a batch of events as fetch returned it.
+type fetched struct {
+	evs  []Event
+	last int64
+	err  error
+}
+
+// fetching fetches and decodes batches beside the work on the previous
+// one: decoding records is a good part of what an alert costs, and the
+// correlator's single writer need not wait for it. The channel closes after
+// a failed fetch or once ctx ends.
+func (p *Partitioned) fetching(ctx context.Context, r *kafkago.Reader, w *writers, log *slog.Logger) <-chan fetched {
+	out := make(chan fetched, 1)
+	go func() {
+		defer close(out)
+		for {
+			evs, last, err := p.fetch(ctx, r, w, log)
+			select {
+			case out <- fetched{evs, last, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
 
 // fetch collects one batch of events: it waits for a first record, then
 // takes more until the batch is full or the linger is over. Undecodable

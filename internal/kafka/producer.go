@@ -93,12 +93,19 @@ func (p *Producer[T]) Publish(ctx context.Context, vs []T) error {
 		return nil
 	}
 	msgs := make([]kafkago.Message, len(vs))
+	// The values share blocks: one allocation per few hundred records,
+	// not one per record.
+	var block []byte
 	for i := range vs {
-		b, err := encodeRecord(&vs[i])
-		if err != nil {
+		if cap(block)-len(block) < 4<<10 {
+			block = make([]byte, 0, min(256<<10, 4<<10+(len(vs)-i)<<10)) // records are about 1 KiB
+		}
+		start := len(block)
+		var err error
+		if block, err = appendRecord(block, &vs[i]); err != nil {
 			return fmt.Errorf("encoding record %d of %d for %s: %w", i, len(vs), p.topic, err)
 		}
-		msgs[i] = kafkago.Message{Key: p.key(&vs[i]), Value: b}
+		msgs[i] = kafkago.Message{Key: p.key(&vs[i]), Value: block[start:len(block):len(block)]}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("writing %d records to kafka topic %s: %w; none may be assumed accepted, retry", len(vs), p.topic, firstWriteError(err))

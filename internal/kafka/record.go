@@ -10,15 +10,16 @@ import (
 
 // Records are JSON; alerts and decisions, of which there is one per alert,
 // are written directly (see quell.Alert.AppendJSON), an alert as the record
-// ingest.AppendAlertRecord describes.
-func encodeRecord[T any](v *T) ([]byte, error) {
+// ingest.AppendAlertRecord describes. appendRecord appends v's record to b.
+func appendRecord[T any](b []byte, v *T) ([]byte, error) {
 	switch r := any(v).(type) {
 	case *quell.Alert:
-		return ingest.AppendAlertRecord(make([]byte, 0, 1024+len(r.Raw)), r), nil
+		return ingest.AppendAlertRecord(b, r), nil
 	case *quell.Decision:
-		return r.AppendJSON(make([]byte, 0, 1280+len(r.Alert.Raw))), nil
+		return r.AppendJSON(b), nil
 	}
-	return json.Marshal(v)
+	j, err := json.Marshal(v)
+	return append(b, j...), err
 }
 
 // decode reads one record and, for types that can check themselves

@@ -24,7 +24,7 @@ func FuzzAlertRecord(f *testing.F) {
 		if err != nil {
 			t.Skip()
 		}
-		rec, err := encodeRecord(&a)
+		rec, err := appendRecord(nil, &a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func BenchmarkEncodeAlert(b *testing.B) {
 	a.Raw = json.RawMessage(`{"labels":{"alertname":"HighLatency"},"annotations":{"summary":"slow"}}`)
 	b.Run("record", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := encodeRecord(&a); err != nil {
+			if _, err := appendRecord(nil, &a); err != nil {
 				b.Fatal(err)
 			}
 		}

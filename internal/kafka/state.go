@@ -68,12 +68,15 @@ func versioned(key string, v uint64) string { return key + "@" + strconv.FormatU
 // holds: the partition must be restored again.
 func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, w *stateWriter) error {
 	c := s.checkpoint + 1
-	msgs := make([]kafkago.Record, 0, len(s.obsolete)+len(changes))
+	// Records go out a request at a time as they are made: a checkpoint
+	// of a storm holds hundreds of thousands, and holding all their
+	// Kafka records at once would double what the checkpoint costs.
+	out := w.batch(s.id)
 	// The Kafka keys: "<partition>/<key>@<checkpoint>", from one block.
 	var keys []byte
 	key := func(k string, v uint64) []byte {
 		if cap(keys)-len(keys) < len(s.key)+len(k)+22 {
-			keys = make([]byte, 0, 256<<10)
+			keys = make([]byte, 0, 64<<10)
 		}
 		start := len(keys)
 		keys = append(append(append(keys, s.key...), '/'), k...)
@@ -83,36 +86,54 @@ func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, 
 		return keys[start:len(keys):len(keys)]
 	}
 	for _, vk := range s.obsolete { // covered by the last commit: safe to drop now
-		msgs = append(msgs, kafkago.Record{Key: kafkago.NewBytes(key(vk, 0))})
+		if err := out.add(ctx, kafkago.Record{Key: kafkago.NewBytes(key(vk, 0))}); err != nil {
+			return s.failed(err)
+		}
 	}
 	var obsolete []string
 	for _, r := range changes {
 		h := xxhash.Sum64String(r.Key)
 		old, had := s.version[h]
+		if r.Value == nil && !had {
+			continue // never written: nothing to delete
+		}
 		if had {
 			obsolete = append(obsolete, versioned(r.Key, uint64(old)))
 		}
+		rec := kafkago.Record{Key: kafkago.NewBytes(key(r.Key, c))}
 		if r.Value == nil {
-			if !had {
-				continue // never written: nothing to delete
-			}
 			delete(s.version, h)
-			msgs = append(msgs, kafkago.Record{Key: kafkago.NewBytes(key(r.Key, c)), Value: kafkago.NewBytes([]byte("{}")), Headers: []kafkago.Header{{Key: headerDeleted}}})
+			rec.Value, rec.Headers = kafkago.NewBytes(deletedValue), deletedHeaders
 			obsolete = append(obsolete, versioned(r.Key, c))
-			continue
+		} else {
+			s.version[h] = uint32(c)
+			rec.Value = kafkago.NewBytes(r.Value)
 		}
-		s.version[h] = uint32(c)
-		msgs = append(msgs, kafkago.Record{Key: kafkago.NewBytes(key(r.Key, c)), Value: kafkago.NewBytes(r.Value)})
+		if err := out.add(ctx, rec); err != nil {
+			return s.failed(err)
+		}
 	}
-	if err := w.write(ctx, s.id, msgs); err != nil {
-		return fmt.Errorf("writing %d state records of partition %d to %s: %w", len(msgs), s.id, s.p.cfg.Names.State, err)
-	}
+	// The commit rides in the last request: a request's records for one
+	// partition are appended all or none, after the earlier requests'.
 	commit, _ := json.Marshal(commitRecord{Checkpoint: c, Next: next})
-	if err := w.write(ctx, s.id, []kafkago.Record{{Key: kafkago.NewBytes(key(keyCommit, 0)), Value: kafkago.NewBytes(commit)}}); err != nil {
+	if err := out.add(ctx, kafkago.Record{Key: kafkago.NewBytes(key(keyCommit, 0)), Value: kafkago.NewBytes(commit)}); err != nil {
+		return s.failed(err)
+	}
+	if err := out.flush(ctx); err != nil {
 		return fmt.Errorf("committing checkpoint %d of partition %d to %s: %w", c, s.id, s.p.cfg.Names.State, err)
 	}
 	s.checkpoint, s.obsolete = c, obsolete
 	return nil
+}
+
+// A deletion marker's value and header (see the layout above).
+var (
+	deletedValue   = []byte("{}")
+	deletedHeaders = []kafkago.Header{{Key: headerDeleted}}
+)
+
+func (s *stateLog) failed(err error) error {
+	return fmt.Errorf("writing state records of partition %d to %s: %w", s.id, s.p.cfg.Names.State, err)
 }
 
 // stateWriter produces state records to the partition they belong to. It
@@ -128,27 +149,44 @@ type stateWriter struct {
 // maximum record batch (1 MB).
 const maxRequestBytes = 900_000
 
-// write appends recs to partition id in order, a request at a time.
-func (w *stateWriter) write(ctx context.Context, id int, recs []kafkago.Record) error {
-	for len(recs) > 0 {
-		n, size := 0, 0
-		for n < len(recs) && (n == 0 || size+recordSize(recs[n]) <= maxRequestBytes) {
-			size += recordSize(recs[n])
-			n++
-		}
-		resp, err := w.client.Produce(ctx, &kafkago.ProduceRequest{
-			Topic: w.topic, Partition: id, RequiredAcks: kafkago.RequireAll, Compression: kafkago.Lz4,
-			Records: kafkago.NewRecordReader(recs[:n]...),
-		})
-		if err == nil {
-			err = resp.Error
-		}
-		if err != nil {
+func (w *stateWriter) batch(id int) *stateBatch { return &stateBatch{w: w, id: id} }
+
+// stateBatch gathers records for one produce request and sends it when the
+// next record would not fit.
+type stateBatch struct {
+	w    *stateWriter
+	id   int
+	recs []kafkago.Record
+	size int
+}
+
+func (b *stateBatch) add(ctx context.Context, r kafkago.Record) error {
+	n := recordSize(r)
+	if len(b.recs) > 0 && b.size+n > maxRequestBytes {
+		if err := b.flush(ctx); err != nil {
 			return err
 		}
-		recs = recs[n:]
 	}
+	b.recs = append(b.recs, r)
+	b.size += n
 	return nil
+}
+
+// flush sends what was gathered; the batch may be used again.
+func (b *stateBatch) flush(ctx context.Context) error {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	resp, err := b.w.client.Produce(ctx, &kafkago.ProduceRequest{
+		Topic: b.w.topic, Partition: b.id, RequiredAcks: kafkago.RequireAll, Compression: kafkago.Lz4,
+		Records: kafkago.NewRecordReader(b.recs...),
+	})
+	if err == nil {
+		err = resp.Error
+	}
+	clear(b.recs)
+	b.recs, b.size = b.recs[:0], 0
+	return err
 }
 
 func recordSize(r kafkago.Record) int {

@@ -84,10 +84,15 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 	wantState(t, res, 20, map[string]string{"a": "10", "c": "3"})
 
 	// A crash in the middle of checkpoint 3: its records, no commit.
-	err := w.write(ctx, 0, []kafkago.Record{
+	cut := w.batch(0)
+	for _, r := range []kafkago.Record{
 		{Key: kafkago.NewBytes([]byte("0/a@3")), Value: kafkago.NewBytes([]byte("100"))},
-		{Key: kafkago.NewBytes([]byte("0/d@3")), Value: kafkago.NewBytes([]byte("4"))}})
-	if err != nil {
+		{Key: kafkago.NewBytes([]byte("0/d@3")), Value: kafkago.NewBytes([]byte("4"))}} {
+		if err := cut.add(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cut.flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s, res = loadState(t, p)
@@ -128,8 +133,8 @@ func TestLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := Consumption{Group: unique(t, "group"), Topic: data}
-	if n, err := Lag(ctx, brokers, c); err != nil || n != 15 {
-		t.Fatalf("lag of a group that committed nothing: %d, %v; want 15", n, err)
+	if o, err := Measure(ctx, brokers, c); err != nil || o.Lag() != 15 {
+		t.Fatalf("lag of a group that committed nothing: %d, %v; want 15", o.Lag(), err)
 	}
 	client := &kafkago.Client{Addr: kafkago.TCP(brokers...)}
 	_, err := client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{GroupID: c.Group, GenerationID: -1,
@@ -137,7 +142,29 @@ func TestLag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := Lag(ctx, brokers, c); err != nil || n != 6 {
-		t.Fatalf("lag after commits at 4 of 10 and 5 of 5: %d, %v; want 6", n, err)
+	if o, err := Measure(ctx, brokers, c); err != nil || o.Lag() != 6 || o.Committed[0] != 4 || o.End[0] != 10 {
+		t.Fatalf("after commits at 4 of 10 and 5 of 5: %+v, %v; want a lag of 6", o, err)
+	}
+}
+
+func TestCatchUp(t *testing.T) {
+	t0 := time.Now()
+	at := func(s int, committed, end int64) Offsets {
+		return Offsets{At: t0.Add(time.Duration(s) * time.Second), Committed: map[int]int64{0: committed, 1: 50}, End: map[int]int64{0: end, 1: 50}}
+	}
+	for _, c := range []struct {
+		name      string
+		then, now Offsets
+		want      time.Duration
+		ok        bool
+	}{
+		{"100 records in 10 s, 1000 behind", at(0, 100, 500), at(10, 200, 1200), 100 * time.Second, true},
+		{"caught up", at(0, 100, 500), at(20, 900, 900), 0, true},
+		{"behind and not moving", at(0, 100, 500), at(20, 100, 900), Stalled, true},
+		{"too short to tell a pace", at(0, 100, 500), at(5, 200, 1200), 0, false},
+	} {
+		if got, ok := c.now.CatchUp(c.then); got != c.want || ok != c.ok {
+			t.Errorf("%s: catch-up %s, %v; want %s, %v", c.name, got, ok, c.want, c.ok)
+		}
 	}
 }
