@@ -19,8 +19,9 @@ func ingestCmd(ctx context.Context, args []string) error {
 Runs the ingest stage of split mode: the HTTP webhooks (Alertmanager,
 Prometheus, Datadog, Splunk) normalize and fingerprint alerts and publish
 them to the alerts topic, keyed by correlation scope. A request is answered
-2xx only once every in-sync replica holds its alerts. Run as many instances
-as the traffic needs, behind one load balancer.
+2xx only once every in-sync replica holds its alerts, and 503 with
+Retry-After while the correlator needs longer than kafka.max_delay to catch
+up. Run as many instances as the traffic needs, behind one load balancer.
 `, args)
 	if err != nil {
 		return err
