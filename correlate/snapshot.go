@@ -282,3 +282,19 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	e.queueEviction(inc)
 	return inc
 }
+
+// WithTopology returns an engine in e's state that reads topo as its
+// topology file (nil: none), for a reload. The state goes over as a
+// restart carries it (Snapshot, then Restore), so nothing decided or
+// learned is lost; what comes next is decided with topo. With changes
+// tracked, call it right after Changes: the new engine records what
+// changes after that, as e would have.
+func (e *Engine) WithTopology(topo *Topology) (*Engine, error) {
+	ne, err := New(e.cfg, topo, e.out)
+	if err != nil {
+		return nil, err
+	}
+	ne.Restore(e.Snapshot())
+	ne.track = e.track
+	return ne, nil
+}

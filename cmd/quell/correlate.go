@@ -23,7 +23,8 @@ Serves the incidents API (for its own partitions) and metrics on --listen.
 		return err
 	}
 	mux := env.mux()
-	set := pipeline.NewSet(env.reg, env.log)
+	set := pipeline.NewSet(env.reg, env.log, env.topo)
+	env.setTopology = set.SetTopology
 	if err := env.mountAPI(mux, set); err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func runCorrelator(ctx context.Context, env *stageEnv, set *pipeline.Set) error 
 	if err != nil {
 		return err
 	}
-	parts := &pipeline.Partitions{Set: set, Config: env.cfg.Correlate, Topo: env.topo, Out: out}
+	parts := &pipeline.Partitions{Set: set, Config: env.cfg.Correlate, Out: out}
 	err = pc.Run(ctx, parts.Open)
 	return errors.Join(err, out.Close(context.Background()))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,16 +17,16 @@ import (
 	"github.com/quellhq/quell/internal/config"
 )
 
-// reload reads the configuration file (and token files) again, with the
-// flags over it, and puts in force what can change while quell runs: the
-// webhook and API tokens and the configured silences. It names the
-// sections that changed otherwise: they take effect at the next start. A
-// configuration that does not load is refused whole, and the running one
-// kept.
+// reload reads the configuration file (and token and topology files)
+// again, with the flags over it, and puts in force what can change while
+// quell runs: the webhook and API tokens, the configured silences and the
+// topology. It names the sections that changed otherwise: they take effect
+// at the next start. A configuration that does not load is refused whole,
+// and the running one kept.
 func (env *stageEnv) reload() (applied, restart []string, err error) {
 	env.reloading.Lock()
 	defer env.reloading.Unlock()
-	cfg, _, err := env.reread()
+	cfg, topo, err := env.reread()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,7 +56,19 @@ func (env *stageEnv) reload() (applied, restart []string, err error) {
 	}
 	old := env.cfg
 	env.cfg.Ingest.WebhookTokenFiles, env.cfg.APITokenFiles, env.cfg.ITSM.Silences = cfg.Ingest.WebhookTokenFiles, cfg.APITokenFiles, cfg.ITSM.Silences
-	return applied, changedSections(old, cfg), nil
+	restart = changedSections(old, cfg)
+	if env.setTopology != nil {
+		restart = slices.DeleteFunc(restart, func(s string) bool { return s == "topology" })
+		if !reflect.DeepEqual(topo, env.topo) {
+			// Last: it cannot fail on a topology that parsed.
+			if err := env.setTopology(topo); err != nil {
+				return applied, restart, fmt.Errorf("topology: %w", err)
+			}
+			env.topo, env.cfg.Topology = topo, cfg.Topology
+			applied = append(applied, "topology ("+strconv.Itoa(topo.Len())+" nodes)")
+		}
+	}
+	return applied, restart, nil
 }
 
 // changedSections names the top-level sections of the configuration that

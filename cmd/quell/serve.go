@@ -89,7 +89,8 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	if err != nil {
 		return err
 	}
-	set := pipeline.NewSet(env.reg, env.log)
+	set := pipeline.NewSet(env.reg, env.log, env.topo)
+	env.setTopology = set.SetTopology
 	if err := env.mountAPI(mux, set); err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	if err != nil {
 		return err
 	}
-	set := pipeline.NewSet(env.reg, env.log)
+	set := pipeline.NewSet(env.reg, env.log, env.topo)
 	var src api.Source = set
 	if cfg.History > 0 {
 		hist, err := history.Open(cfg.DataDir, cfg.History, env.budget.HistoryBytes())
@@ -123,7 +124,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		ss = append(ss, hist)
 		src = history.Reader{Live: set, History: hist}
 	}
-	pipe, err := set.New(0, cfg.Correlate, env.topo, ss)
+	pipe, err := set.New(0, cfg.Correlate, ss)
 	if err != nil {
 		return err
 	}
@@ -242,13 +243,25 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 			tickFailed.Log("err", err)
 		}
 	})
+	// A new topology takes effect between two journal entries, and the
+	// state is saved right after: a restart replays what follows with it.
+	var saveNow atomic.Bool
+	env.reloading.Lock()
+	env.setTopology = func(topo *correlate.Topology) error {
+		if err := mem.Checkpoint(func(int64) error { return pipe.SetTopology(topo) }); err != nil {
+			return err
+		}
+		saveNow.Store(true)
+		return nil
+	}
+	env.reloading.Unlock()
 	// The next save comes a second after the start, while alerts flow: it
 	// makes the next restart start from here.
 	var lastSave time.Time
 	go every(tickCtx, time.Second, func() {
 		// Save on schedule, sooner when a storm grows the journal, and at
 		// once when the journal cannot write: the cut frees its space.
-		if time.Since(lastSave) < snapshotEvery && jrn.Size() < journalMax && jrn.Err() == nil {
+		if time.Since(lastSave) < snapshotEvery && jrn.Size() < journalMax && jrn.Err() == nil && !saveNow.Swap(false) {
 			return
 		}
 		lastSave = time.Now()
@@ -421,6 +434,9 @@ type stageEnv struct {
 	// process serves no such routes).
 	reread                   func() (config.Config, *correlate.Topology, error)
 	reloading                sync.Mutex
+	// setTopology puts a reloaded topology in force (nil: this process
+	// does not correlate).
+	setTopology func(*correlate.Topology) error
 	webhookTokens, apiTokens *ingest.TokenSet
 }
 

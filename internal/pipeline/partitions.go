@@ -16,14 +16,13 @@ import (
 type Partitions struct {
 	Set    *Set
 	Config correlate.Config
-	Topo   *correlate.Topology
 	// Out receives every partition's decisions and changes (kafka.Outputs).
 	Out sinks.Sink
 }
 
 // Open builds partition id's pipeline from its saved state (nil: empty).
 func (ps *Partitions) Open(_ context.Context, id int, state map[string][]byte) (kafka.Partition, error) {
-	p, err := ps.Set.New(id, ps.Config, ps.Topo, []sinks.Sink{ps.Out})
+	p, err := ps.Set.New(id, ps.Config, []sinks.Sink{ps.Out})
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,11 @@ type Pipeline struct {
 	pending sinks.Batch // what the engine emitted since the last dispatch
 	sinks   []sinks.Sink
 	m       *metrics
+	// With changes tracked, a new topology waits for the next Changes (see
+	// SetTopology): topo is it when swap is set.
+	tracking bool
+	swap     bool
+	topo     *correlate.Topology
 }
 
 // Step is one input: an alert to process at At or, with Alert nil, the
@@ -148,13 +153,43 @@ func (p *Pipeline) TrackChanges() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.eng.TrackChanges()
+	p.tracking = true
 }
 
 // Changes captures what changed in the engine's state since the last call.
 func (p *Pipeline) Changes() (*correlate.Delta, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.eng.Changes()
+	d, err := p.eng.Changes()
+	if err == nil && p.swap {
+		p.swap = false
+		err = p.useTopology(p.topo)
+	}
+	return d, err
+}
+
+// SetTopology makes the engine read topo as its topology file from now on
+// (nil: none), with its state and what it learned kept. With changes
+// tracked it takes effect at the next Changes, so that a checkpoint
+// divides what was decided with the old topology from what is decided
+// with the new one, and a replay after a crash decides the same.
+func (p *Pipeline) SetTopology(topo *correlate.Topology) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tracking {
+		p.swap, p.topo = true, topo
+		return nil
+	}
+	return p.useTopology(topo)
+}
+
+func (p *Pipeline) useTopology(topo *correlate.Topology) error {
+	eng, err := p.eng.WithTopology(topo)
+	if err != nil {
+		return err
+	}
+	p.eng = eng
+	return nil
 }
 
 // Restore loads a snapshot into the (new) engine.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,10 +21,10 @@ import (
 func TestEvictionsAreCountedAndLogged(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var logs bytes.Buffer
-	set := NewSet(reg, slog.New(slog.NewTextHandler(&logs, nil)))
+	set := NewSet(reg, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	cfg := correlate.DefaultConfig()
 	cfg.MaxIncidents = 2
-	p, err := set.New(0, cfg, nil, nil)
+	p, err := set.New(0, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,5 +53,86 @@ func TestEvictionsAreCountedAndLogged(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "evicts incidents"); n != 1 {
 		t.Errorf("%d eviction log lines, want 1 for the interval:\n%s", n, logs.String())
+	}
+}
+
+// TestTopologyWaitsForTheCheckpoint: with changes tracked (split mode), a
+// new topology takes effect at the next Changes, not before, and the
+// records written across the switch still add up to the state.
+func TestTopologyWaitsForTheCheckpoint(t *testing.T) {
+	parse := func(edges string) *correlate.Topology {
+		topo, err := correlate.ParseTopology(strings.NewReader(`{"nodes":[{"id":"shop"},{"id":"pay"},{"id":"web"},{"id":"api"}],"edges":[` + edges + `]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return topo
+	}
+	set := NewSet(prometheus.NewRegistry(), slog.New(slog.DiscardHandler), parse(""))
+	p, err := set.New(0, correlate.DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.TrackChanges()
+	state := map[string][]byte{}
+	checkpoint := func() {
+		d, err := p.Changes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range d.Records() {
+			if r.Value == nil {
+				delete(state, r.Key)
+			} else {
+				state[r.Key] = r.Value
+			}
+		}
+	}
+	t0 := time.Unix(1_700_000_000, 0)
+	n := 0
+	// decide decides an alert A<n> on service at t0+at.
+	decide := func(service string, at time.Duration) {
+		n++
+		a := quell.Alert{Source: "alertmanager", Status: quell.Firing, Fingerprint: quell.Fingerprint(n), StartsAt: t0.Add(at), ReceivedAt: t0.Add(at),
+			Labels: map[string]string{"alertname": fmt.Sprintf("A%d", n), "service": service}}
+		if err := p.Handle(context.Background(), []quell.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byAlert := func(name string) string {
+		for _, inc := range p.Snapshot().Incidents {
+			for _, m := range inc.Alerts {
+				if m.Labels["alertname"] == name {
+					return inc.ID
+				}
+			}
+		}
+		return ""
+	}
+	// 45 s apart, at the default time scale of 30 s: one hop joins, no
+	// path does not.
+	decide("shop", 0)
+	checkpoint()
+	if err := set.SetTopology(parse(`{"source":"shop","target":"pay"},{"source":"web","target":"api"}`)); err != nil {
+		t.Fatal(err)
+	}
+	decide("pay", 45*time.Second)
+	if byAlert("A1") == byAlert("A2") {
+		t.Fatal("the new topology joined shop and pay before the checkpoint")
+	}
+	checkpoint()
+	decide("web", 100*time.Second)
+	decide("api", 145*time.Second)
+	if byAlert("A3") != byAlert("A4") {
+		t.Fatal("after the checkpoint the new topology does not join web and api")
+	}
+	checkpoint()
+	restored, err := correlate.FromRecords(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(p.Snapshot())
+	got, _ := json.Marshal(restored)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the records written across the switch restore\n%s\nwant\n%s", got, want)
 	}
 }

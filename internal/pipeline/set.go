@@ -18,9 +18,10 @@ import (
 // assigned partition in split mode. It answers the API across all of them
 // and owns the metrics they share.
 type Set struct {
-	mu sync.RWMutex
-	ps map[int]*Pipeline
-	m  *metrics
+	mu   sync.RWMutex
+	ps   map[int]*Pipeline
+	topo *correlate.Topology // every pipeline's, new ones' too
+	m    *metrics
 }
 
 type metrics struct {
@@ -31,9 +32,10 @@ type metrics struct {
 }
 
 // NewSet registers the correlator's metrics with reg; log hears of
-// evictions.
-func NewSet(reg prometheus.Registerer, log *slog.Logger) *Set {
-	s := &Set{ps: make(map[int]*Pipeline), m: &metrics{
+// evictions. Its pipelines read topo as the topology file (nil: none)
+// until SetTopology.
+func NewSet(reg prometheus.Registerer, log *slog.Logger, topo *correlate.Topology) *Set {
+	s := &Set{ps: make(map[int]*Pipeline), topo: topo, m: &metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_decisions_total", Help: "Decisions made by the correlator, by action.",
 		}, []string{"action"}),
@@ -52,14 +54,14 @@ func NewSet(reg prometheus.Registerer, log *slog.Logger) *Set {
 
 // New adds a pipeline under key (a partition; 0 in embedded mode),
 // replacing any pipeline the key had.
-func (s *Set) New(key int, cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink) (*Pipeline, error) {
-	p, err := newPipeline(cfg, topo, ss, s.m)
+func (s *Set) New(key int, cfg correlate.Config, ss []sinks.Sink) (*Pipeline, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := newPipeline(cfg, s.topo, ss, s.m)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
 	s.ps[key] = p
-	s.mu.Unlock()
 	return p, nil
 }
 
@@ -70,6 +72,20 @@ func (s *Set) Remove(key int, p *Pipeline) {
 	if s.ps[key] == p {
 		delete(s.ps, key)
 	}
+}
+
+// SetTopology gives every pipeline, and those made later, topo (see
+// Pipeline.SetTopology).
+func (s *Set) SetTopology(topo *correlate.Topology) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.topo = topo
+	for _, p := range s.ps {
+		if err := p.SetTopology(topo); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Incidents answers q across every pipeline: each gives its first page,

@@ -44,7 +44,14 @@ func testWriter(t testing.TB, conn driver.Conn) *Writer {
 func count(t testing.TB, conn driver.Conn, query string) uint64 {
 	t.Helper()
 	var n uint64
-	if err := conn.QueryRow(context.Background(), query).Scan(&n); err != nil {
+	err := conn.QueryRow(context.Background(), query).Scan(&n)
+	if err != nil {
+		// The pool may hand out a connection the server closed after it
+		// refused a sink's insert; the driver drops it, and the next try
+		// gets a fresh one.
+		err = conn.QueryRow(context.Background(), query).Scan(&n)
+	}
+	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
