@@ -159,7 +159,8 @@ func TestReloadTopology(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	post("B", "mail")
 	if ids, _ := incidentOf(p, "A", "B"); ids["A"] == ids["B"] {
-		_, why := incidentOf(p, "B"); t.Fatalf("web and mail, not connected, share incident %s: %q", ids["A"], why["B"])
+		_, why := incidentOf(p, "B")
+		t.Fatalf("web and mail, not connected, share incident %s: %q", ids["A"], why["B"])
 	}
 
 	writeFile(t, topo, `{`+nodes+`,"edges":[{"source":"shop","target":"pay","label":"calls"}]}`)

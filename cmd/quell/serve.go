@@ -432,11 +432,11 @@ type stageEnv struct {
 	// What a reload replaces (see reload): the configuration read again
 	// with the flags over it, and the tokens in force (nil where this
 	// process serves no such routes).
-	reread                   func() (config.Config, *correlate.Topology, error)
-	reloading                sync.Mutex
+	reread    func() (config.Config, *correlate.Topology, error)
+	reloading sync.Mutex
 	// setTopology puts a reloaded topology in force (nil: this process
 	// does not correlate).
-	setTopology func(*correlate.Topology) error
+	setTopology              func(*correlate.Topology) error
 	webhookTokens, apiTokens *ingest.TokenSet
 }
 
