@@ -12,7 +12,13 @@
 #   QUELL_CLICKHOUSE_WAIT  seconds to wait for the server to answer (default 60)
 #   QUELL_CLICKHOUSE_CLUSTER  NAME=HOST:PORT,HOST:PORT...: declare a cluster of
 #                          those servers, one shard each (remote_servers), for
-#                          quell migrate --cluster
+#                          quell migrate --cluster; HOST:PORT|HOST:PORT is one
+#                          shard of two replicas
+#   QUELL_CLICKHOUSE_ZOOKEEPER  HOST:PORT of the keeper (deploy/local/zookeeper.sh)
+#                          for replicated tables and ON CLUSTER DDL
+#   QUELL_CLICKHOUSE_MACROS  SHARD/REPLICA: this server's {shard} and {replica}
+#   QUELL_CLICKHOUSE_INTERSERVER_PORT  where replicas fetch parts from this
+#                          server (default 9009)
 set -euo pipefail
 
 dir="${QUELL_CLICKHOUSE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/quell/clickhouse}"
@@ -54,12 +60,31 @@ install_server() {
 # remote_servers: the cluster QUELL_CLICKHOUSE_CLUSTER names, if any.
 remote_servers() {
 	[ -n "${QUELL_CLICKHOUSE_CLUSTER:-}" ] || return 0
-	local name="${QUELL_CLICKHOUSE_CLUSTER%%=*}" shards="${QUELL_CLICKHOUSE_CLUSTER#*=}" s
+	local name="${QUELL_CLICKHOUSE_CLUSTER%%=*}" shards="${QUELL_CLICKHOUSE_CLUSTER#*=}" s r
 	echo "    <remote_servers><$name>"
 	for s in ${shards//,/ }; do
-		echo "        <shard><replica><host>${s%:*}</host><port>${s##*:}</port></replica></shard>"
+		# With replicas, a Distributed table writes to one of them and
+		# replication copies to the others.
+		local internal=false
+		if [ -n "${QUELL_CLICKHOUSE_ZOOKEEPER:-}" ]; then internal=true; fi
+		echo -n "        <shard><internal_replication>$internal</internal_replication>"
+		for r in ${s//|/ }; do
+			echo -n "<replica><host>${r%:*}</host><port>${r##*:}</port></replica>"
+		done
+		echo "</shard>"
 	done
 	echo "    </$name></remote_servers>"
+}
+
+# keeper: the keeper and this server's macros, if any.
+keeper() {
+	[ -n "${QUELL_CLICKHOUSE_ZOOKEEPER:-}" ] || return 0
+	local zk="$QUELL_CLICKHOUSE_ZOOKEEPER" m="${QUELL_CLICKHOUSE_MACROS:-1/$port}"
+	echo "    <zookeeper><node><host>${zk%:*}</host><port>${zk##*:}</port></node></zookeeper>"
+	echo "    <macros><shard>${m%%/*}</shard><replica>${m#*/}</replica></macros>"
+	echo "    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>"
+	echo "    <interserver_http_host>127.0.0.1</interserver_http_host>"
+	echo "    <interserver_http_port>${QUELL_CLICKHOUSE_INTERSERVER_PORT:-9009}</interserver_http_port>"
 }
 
 write_config() {
@@ -88,6 +113,7 @@ write_config() {
     <max_concurrent_queries>100</max_concurrent_queries>
     <timezone>UTC</timezone>
 $(remote_servers)
+$(keeper)
 </yandex>
 EOF
 	cat >"$dir/users.xml" <<EOF
