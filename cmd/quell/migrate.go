@@ -23,16 +23,18 @@ clickhouse.retention (default: raw rows 30 days, aggregates 400 days), or
 says the server has no TTL (before ClickHouse 19.6). Safe to run again, and
 before every upgrade of quell.
 
-With --cluster NAME (a cluster of the server's remote_servers, without a
-keeper), every shard gets the schema in the database <db>_local and, in the
-DSN's database, a Distributed table over each of its tables, through which
-quell writes and the dashboards read.
+With --cluster NAME (a cluster of the server's remote_servers), every shard
+gets the schema in the database <db>_local and, in the DSN's database, a
+Distributed table over each of its tables, through which quell writes and
+the dashboards read. When the servers have a keeper (ZooKeeper, ClickHouse
+Keeper), a shard's replicas get replicated tables (Replicated*MergeTree,
+named by the servers' {shard} and {replica} macros).
 
 `)
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "quell's YAML config: its clickhouse.dsn and clickhouse.retention")
-	cluster := fs.String("cluster", "", "a cluster the server declares (remote_servers): migrate every shard, reached through Distributed tables")
+	cluster := fs.String("cluster", "", "a cluster the server declares (remote_servers): migrate every shard and replica, reached through Distributed tables")
 	dsn := fs.String("clickhouse", os.Getenv("QUELL_CLICKHOUSE_DSN"), "native DSN of the database, e.g. clickhouse://127.0.0.1:9000/default (default $QUELL_CLICKHOUSE_DSN, else the config's)")
 	if err := fs.Parse(args); err != nil {
 		return err

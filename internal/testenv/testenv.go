@@ -31,6 +31,12 @@ func ClickHouse(t testing.TB) string {
 }
 
 // Alertmanager returns the path of a real alertmanager binary (QUELL_TEST_ALERTMANAGER).
+// ZooKeeper is the address of a ZooKeeper server (host:port), for
+// replicated ClickHouse tables.
+func ZooKeeper(t testing.TB) string {
+	return need(t, "QUELL_TEST_ZOOKEEPER", "a ZooKeeper server: deploy/local/zookeeper.sh start")
+}
+
 func Alertmanager(t testing.TB) string {
 	return need(t, "QUELL_TEST_ALERTMANAGER", "an alertmanager binary: deploy/local/alertmanager.sh")
 }
@@ -141,29 +147,50 @@ func OwnClickHouse(t testing.TB) *ClickHouseServer {
 	return s
 }
 
-// ClickHouseCluster starts n ClickHouse servers for the test alone, each
-// declaring the cluster name with one shard per server (remote_servers);
-// they stop when the test ends.
-func ClickHouseCluster(t testing.TB, name string, n int) []*ClickHouseServer {
+// ClickHouseCluster starts shards×replicas ClickHouse servers for the test
+// alone, each declaring the cluster name (remote_servers) with that many
+// shards of that many replicas; with replicas, the servers use the keeper
+// ZooKeeper returns and their macros name their shard and replica. They
+// stop when the test ends. The servers come shard by shard.
+func ClickHouseCluster(t testing.TB, name string, shards, replicas int) []*ClickHouseServer {
 	t.Helper()
 	ClickHouse(t)
-	var addrs []string
-	for range n {
+	var keeper string
+	if replicas > 1 {
+		keeper = ZooKeeper(t)
+	}
+	free := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		addrs = append(addrs, ln.Addr().String())
-		ln.Close()
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	addrs := make([][]string, shards)
+	var layout []string
+	for i := range addrs {
+		for range replicas {
+			addrs[i] = append(addrs[i], free())
+		}
+		layout = append(layout, strings.Join(addrs[i], "|"))
 	}
 	var out []*ClickHouseServer
-	for _, a := range addrs {
-		_, port, _ := net.SplitHostPort(a)
-		s := &ClickHouseServer{env: append(os.Environ(), "QUELL_CLICKHOUSE_DIR="+t.TempDir(), "QUELL_CLICKHOUSE_PORT="+port,
-			"QUELL_CLICKHOUSE_CLUSTER="+name+"="+strings.Join(addrs, ","))}
-		s.Start(t)
-		t.Cleanup(func() { s.Stop(t) })
-		out = append(out, s)
+	for i, shard := range addrs {
+		for j, a := range shard {
+			_, port, _ := net.SplitHostPort(a)
+			env := append(os.Environ(), "QUELL_CLICKHOUSE_DIR="+t.TempDir(), "QUELL_CLICKHOUSE_PORT="+port,
+				"QUELL_CLICKHOUSE_CLUSTER="+name+"="+strings.Join(layout, ","))
+			if keeper != "" {
+				_, interserver, _ := net.SplitHostPort(free())
+				env = append(env, "QUELL_CLICKHOUSE_ZOOKEEPER="+keeper, fmt.Sprintf("QUELL_CLICKHOUSE_MACROS=%d/r%d", i+1, j+1),
+					"QUELL_CLICKHOUSE_INTERSERVER_PORT="+interserver)
+			}
+			s := &ClickHouseServer{env: env}
+			s.Start(t)
+			t.Cleanup(func() { s.Stop(t) })
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -38,16 +38,19 @@ func LocalDatabase(db string) string { return db + "_local" }
 
 // MigrateCluster creates or upgrades quell's schema on every shard of
 // cluster (as the server at dsn lists it in system.clusters, from its
-// remote_servers). Each shard gets the schema Migrate creates, unchanged,
-// in LocalDatabase(db), and in db a Distributed table over each of its
+// remote_servers). Each shard gets the schema Migrate creates in
+// LocalDatabase(db), and in db a Distributed table over each of its
 // tables: quell writes and the dashboards read through those, as they do
-// a single server's tables. It returns what it applied, per shard. The
-// retention is then set on every shard's tables (see ApplyRetention,
+// a single server's tables. It returns what it applied, per server. The
+// retention is then set on every server's tables (see ApplyRetention,
 // whose *ErrNoTTL it returns on servers without TTL).
 //
-// Without a keeper (ZooKeeper or ClickHouse Keeper) there is no ON CLUSTER
-// DDL and no replication: every shard is migrated directly, and a shard's
-// data has no copy. A server with a keeper is refused for now.
+// With a keeper (ZooKeeper or ClickHouse Keeper), a shard may have
+// replicas: its tables are Replicated*MergeTree at
+// /clickhouse/tables/{shard}/<db>_local/<table>, the servers' macros naming
+// shard and replica, and a Distributed table writes each row to one
+// replica (internal_replication), which copies it to the others. Without
+// a keeper every shard is one server and its data has no copy.
 func MigrateCluster(ctx context.Context, dsn, cluster string, ret Retention) ([]string, error) {
 	opts, err := options(dsn)
 	if err != nil {
@@ -61,47 +64,51 @@ func MigrateCluster(ctx context.Context, dsn, cluster string, ret Retention) ([]
 	if err != nil {
 		return nil, err
 	}
-	shards, err := clusterHosts(ctx, conn, cluster)
+	shards, err := clusterShards(ctx, conn, cluster)
 	keeper := conn.Exec(ctx, "SELECT count() FROM system.zookeeper WHERE path = '/'") == nil
 	conn.Close()
 	if err != nil {
 		return nil, err
 	}
-	if keeper {
-		return nil, fmt.Errorf("cluster %s: the server has a keeper; quell migrate --cluster creates unreplicated shards only, and refuses to leave replicas unused: migrate each replica's database without --cluster", cluster)
-	}
 	var done []string
 	var noTTL error
-	for _, addr := range shards {
-		applied, err := migrateShard(ctx, opts, addr, db, cluster, ret)
-		for _, a := range applied {
-			done = append(done, addr+" "+a)
+	for _, replicas := range shards {
+		if len(replicas) > 1 && !keeper {
+			return done, fmt.Errorf("cluster %s: shard %v has replicas, and replicated tables need a keeper: configure the servers' zookeeper section", cluster, replicas)
 		}
+		applied, err := migrateShard(ctx, opts, replicas, db, cluster, keeper, ret)
+		done = append(done, applied...)
 		if e := (*ErrNoTTL)(nil); errors.As(err, &e) {
 			noTTL, err = err, nil
 		}
 		if err != nil {
-			return done, fmt.Errorf("shard %s: %w", addr, err)
+			return done, fmt.Errorf("shard %v: %w", replicas, err)
 		}
 	}
 	return done, noTTL
 }
 
-// clusterHosts lists the shards' native addresses.
-func clusterHosts(ctx context.Context, conn driver.Conn, cluster string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", cluster)
+// clusterShards lists the native addresses of each shard's replicas.
+func clusterShards(ctx context.Context, conn driver.Conn, cluster string) ([][]string, error) {
+	rows, err := conn.Query(ctx, "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", cluster)
 	if err != nil {
 		return nil, fmt.Errorf("reading system.clusters: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out [][]string
+	last := uint32(0)
 	for rows.Next() {
+		var shard uint32
 		var host string
 		var port uint16
-		if err := rows.Scan(&host, &port); err != nil {
+		if err := rows.Scan(&shard, &host, &port); err != nil {
 			return nil, err
 		}
-		out = append(out, net.JoinHostPort(host, strconv.Itoa(int(port))))
+		if len(out) == 0 || shard != last {
+			out = append(out, nil)
+			last = shard
+		}
+		out[len(out)-1] = append(out[len(out)-1], net.JoinHostPort(host, strconv.Itoa(int(port))))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -112,39 +119,80 @@ func clusterHosts(ctx context.Context, conn driver.Conn, cluster string) ([]stri
 	return out, nil
 }
 
-// migrateShard migrates one shard's local database and creates the
-// Distributed tables in db over it.
-func migrateShard(ctx context.Context, opts *ch.Options, addr, db, cluster string, ret Retention) ([]string, error) {
-	sys, err := openAt(ctx, opts, addr, "system")
-	if err != nil {
-		return nil, err
+// migrateShard migrates the local database of one shard's replicas (see
+// migrateReplicas) and creates the Distributed tables in db on each. What
+// it returns names the server of each step.
+func migrateShard(ctx context.Context, opts *ch.Options, replicas []string, db, cluster string, keeper bool, ret Retention) ([]string, error) {
+	var locals []driver.Conn
+	defer func() {
+		for _, c := range locals {
+			c.Close()
+		}
+	}()
+	for _, addr := range replicas {
+		sys, err := openAt(ctx, opts, addr, "system")
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range []string{db, LocalDatabase(db)} {
+			if err := sys.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(d)); err != nil {
+				sys.Close()
+				return nil, fmt.Errorf("create database %s on %s: %w", d, addr, err)
+			}
+		}
+		sys.Close()
+		local, err := openAt(ctx, opts, addr, LocalDatabase(db))
+		if err != nil {
+			return nil, err
+		}
+		locals = append(locals, local)
 	}
-	for _, d := range []string{db, LocalDatabase(db)} {
-		if err := sys.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(d)); err != nil {
-			sys.Close()
-			return nil, fmt.Errorf("create database %s: %w", d, err)
+	var rewrite func(string) string
+	if keeper {
+		rewrite = replicated(LocalDatabase(db))
+	}
+	var applied []string
+	done, err := migrateReplicas(ctx, locals, rewrite)
+	for i, d := range done {
+		for _, a := range d {
+			applied = append(applied, replicas[i]+" "+a)
 		}
 	}
-	sys.Close()
-	local, err := openAt(ctx, opts, addr, LocalDatabase(db))
-	if err != nil {
-		return nil, err
-	}
-	defer local.Close()
-	applied, err := MigrateReport(ctx, local)
 	if err != nil {
 		return applied, err
 	}
+	var noTTL error
+	for i, local := range locals {
+		if err := distribute(ctx, local, db, cluster); err != nil {
+			return applied, fmt.Errorf("%s: %w", replicas[i], err)
+		}
+		kept, err := ApplyRetention(ctx, local, ret)
+		for _, k := range kept {
+			applied = append(applied, replicas[i]+" retention "+k)
+		}
+		if e := (*ErrNoTTL)(nil); errors.As(err, &e) {
+			noTTL, err = err, nil
+		}
+		if err != nil {
+			return applied, fmt.Errorf("%s: %w", replicas[i], err)
+		}
+	}
+	return applied, noTTL
+}
+
+// distribute creates in db a Distributed table over each table of the
+// local database local is connected to.
+func distribute(ctx context.Context, local driver.Conn, db, cluster string) error {
 	rows, err := local.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND engine NOT LIKE '%View' ORDER BY name", LocalDatabase(db))
 	if err != nil {
-		return applied, err
+		return err
 	}
 	var tables []string
 	for rows.Next() {
 		var name string
 		if err := rows.Scan(&name); err != nil {
 			rows.Close()
-			return applied, err
+			return err
 		}
 		tables = append(tables, name)
 	}
@@ -152,19 +200,15 @@ func migrateShard(ctx context.Context, opts *ch.Options, addr, db, cluster strin
 	for _, t := range tables {
 		key, ok := shardKeys[t]
 		if !ok {
-			return applied, fmt.Errorf("table %s has no shard key (clickhouse.shardKeys)", t)
+			return fmt.Errorf("table %s has no shard key (clickhouse.shardKeys)", t)
 		}
 		stmt := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)",
 			quoteIdent(db), quoteIdent(t), quoteIdent(LocalDatabase(db)), quoteIdent(t), quoteIdent(cluster), quoteIdent(LocalDatabase(db)), quoteIdent(t), key)
 		if err := local.Exec(ctx, stmt); err != nil {
-			return applied, fmt.Errorf("distributed table %s: %w", t, err)
+			return fmt.Errorf("distributed table %s: %w", t, err)
 		}
 	}
-	kept, err := ApplyRetention(ctx, local, ret)
-	for _, k := range kept {
-		applied = append(applied, "retention "+k)
-	}
-	return applied, err
+	return nil
 }
 
 // openAt connects as opts says, to the server at addr and its database.

@@ -66,7 +66,7 @@ func countIn(t *testing.T, conn driver.Conn, query string) uint64 {
 // dashboards run sees all of them: the same results as one server holding
 // the same replay.
 func TestCluster(t *testing.T) {
-	servers := testenv.ClickHouseCluster(t, "quell_test", 2)
+	servers := testenv.ClickHouseCluster(t, "quell_test", 2, 1)
 	ctx := context.Background()
 	dsn := strings.TrimSuffix(servers[0].DSN, "/default") + "/quell"
 	applied, err := clickhouse.MigrateCluster(ctx, dsn, "quell_test", clickhouse.DefaultRetention())
@@ -91,25 +91,99 @@ func TestCluster(t *testing.T) {
 
 	// Distributed inserts reach the shards in the background.
 	want := countIn(t, single, "SELECT count() FROM decisions")
-	deadline := time.Now().Add(30 * time.Second)
-	for countIn(t, conn, "SELECT count() FROM decisions") != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("the cluster holds %d decisions after 30s, want %d", countIn(t, conn, "SELECT count() FROM decisions"), want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitCount(t, conn, "SELECT count() FROM decisions", want)
 	for i, s := range servers {
-		shard, err := clickhouse.Open(ctx, strings.TrimSuffix(s.DSN, "/default")+"/"+clickhouse.LocalDatabase("quell"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		shard := localDB(t, s, "quell")
 		n := countIn(t, shard, "SELECT count() FROM decisions")
-		shard.Close()
 		if n == 0 || n == want {
 			t.Errorf("shard %d holds %d of %d decisions, want a share", i+1, n, want)
 		}
 	}
 	time.Sleep(time.Second) // the rollups' and incidents' rows too
+	sameAnalytics(t, conn, single, from, to)
+}
+
+// TestClusterReplicated migrates a cluster of one shard with two replicas
+// (two local servers and a ZooKeeper): the tables are replicated, rows
+// written through the Distributed tables of one server reach both
+// replicas, rollups included, and the other server's Distributed tables
+// answer every analytic as one server holding the same replay.
+func TestClusterReplicated(t *testing.T) {
+	servers := testenv.ClickHouseCluster(t, "quell_test", 1, 2)
+	ctx := context.Background()
+	// The keeper outlives the servers: a database of its own gives this
+	// run's tables keeper paths of their own.
+	db := fmt.Sprintf("quell%d", time.Now().UnixNano())
+	dsn := func(s *testenv.ClickHouseServer) string { return strings.TrimSuffix(s.DSN, "/default") + "/" + db }
+	applied, err := clickhouse.MigrateCluster(ctx, dsn(servers[0]), "quell_test", clickhouse.DefaultRetention())
+	if noTTL := (*clickhouse.ErrNoTTL)(nil); err != nil && !errors.As(err, &noTTL) {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		if !slices.ContainsFunc(applied, func(l string) bool { return strings.HasSuffix(l, " 0002_analytics") && strings.Contains(s.DSN, strings.Fields(l)[0]) }) {
+			t.Fatalf("applied %v, want 0002_analytics on each replica", applied)
+		}
+	}
+	again, _ := clickhouse.MigrateCluster(ctx, dsn(servers[1]), "quell_test", clickhouse.DefaultRetention())
+	if slices.ContainsFunc(again, func(l string) bool { return strings.Contains(l, " 000") }) {
+		t.Fatalf("a second run applied %v, want no migration", again)
+	}
+	writer, err := clickhouse.Open(ctx, dsn(servers[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	from, to := chtest.FillMicroSS(t, writer)
+	single, _ := chtest.DB(t)
+	chtest.FillMicroSS(t, single)
+
+	for i, s := range servers {
+		local := localDB(t, s, db)
+		var engine string
+		if err := local.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'decisions'").Scan(&engine); err != nil || !strings.HasPrefix(engine, "Replicated") {
+			t.Fatalf("replica %d: decisions is %q (%v), want a Replicated engine", i+1, engine, err)
+		}
+		for _, table := range []string{"decisions", "alerts", "decisions_hourly", "incidents"} {
+			waitCount(t, local, "SELECT count() FROM "+table, countIn(t, single, "SELECT count() FROM "+table))
+		}
+	}
+	reader, err := clickhouse.Open(ctx, dsn(servers[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	sameAnalytics(t, reader, single, from, to)
+}
+
+// localDB connects to a cluster server's local database of db.
+func localDB(t *testing.T, s *testenv.ClickHouseServer, db string) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(context.Background(), strings.TrimSuffix(s.DSN, "/default")+"/"+clickhouse.LocalDatabase(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// waitCount waits up to 30 s for query to count want: rows reach shards
+// and replicas in the background.
+func waitCount(t *testing.T, conn driver.Conn, query string, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for n := countIn(t, conn, query); n != want; n = countIn(t, conn, query) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d after 30s, want %d", query, n, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sameAnalytics runs every analytic on conn and on single, one server
+// holding the same rows, and compares the answers.
+func sameAnalytics(t *testing.T, conn, single driver.Conn, from, to time.Time) {
+	t.Helper()
+	ctx := context.Background()
 	for _, qt := range clickhouse.QueryTypes() {
 		q := clickhouse.Query{Type: qt, From: from, To: to, Interval: time.Hour, Limit: 1000}
 		got, err := clickhouse.NewAnalytics(conn).Run(ctx, q)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,40 +40,137 @@ func Migrate(ctx context.Context, conn driver.Conn) error {
 // MigrateReport is Migrate, also naming the migrations it applied
 // ("0002_analytics"); none when the schema was current.
 func MigrateReport(ctx context.Context, conn driver.Conn) ([]string, error) {
-	var done []string
+	done, err := migrateReplicas(ctx, []driver.Conn{conn}, nil)
+	return done[0], err
+}
+
+// migrateReplicas migrates the databases of conns, the replicas of one
+// shard (one: an unreplicated server), migration by migration in step, and
+// returns what it applied to each. With replicas, rewrite makes each
+// CREATE's engine replicated, and an ALTER runs on the first replica only:
+// replication carries it to the others, which wait for it before their
+// next migration (two replicas altering one table conflict).
+func migrateReplicas(ctx context.Context, conns []driver.Conn, rewrite func(string) string) ([][]string, error) {
+	done := make([][]string, len(conns))
 	migrations, err := loadMigrations()
 	if err != nil {
-		return nil, err
-	}
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version UInt32, name String, applied_at DateTime
-	) ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
-		return done, fmt.Errorf("create schema_migrations: %w", err)
-	}
-	applied, err := appliedVersions(ctx, conn)
-	if err != nil {
 		return done, err
 	}
-	server, err := serverVersion(ctx, conn)
-	if err != nil {
-		return done, err
+	applied := make([]map[uint32]bool, len(conns))
+	servers := make([]string, len(conns))
+	for i, conn := range conns {
+		if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version UInt32, name String, applied_at DateTime
+		) ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
+			return done, fmt.Errorf("create schema_migrations: %w", err)
+		}
+		if applied[i], err = appliedVersions(ctx, conn); err != nil {
+			return done, err
+		}
+		if servers[i], err = serverVersion(ctx, conn); err != nil {
+			return done, err
+		}
 	}
 	for _, m := range migrations {
-		if applied[m.version] || !versionAtLeast(server, m.requires) {
-			continue // too old a server: applied once it is upgraded (see Unavailable)
-		}
-		for i, stmt := range m.stmts {
-			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
-				return done, fmt.Errorf("migration %04d_%s, statement %d: %w", m.version, m.name, i+1, err)
+		for i, conn := range conns {
+			if applied[i][m.version] || !versionAtLeast(servers[i], m.requires) {
+				continue // too old a server: applied once it is upgraded (see Unavailable)
 			}
+			var altered []string
+			for j, stmt := range m.stmts {
+				if table, ok := alteredTable(stmt); ok && rewrite != nil {
+					altered = append(altered, table)
+					if i > 0 {
+						continue
+					}
+				}
+				if rewrite != nil {
+					stmt = rewrite(stmt)
+				}
+				if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
+					return done, fmt.Errorf("migration %04d_%s, statement %d: %w", m.version, m.name, j+1, err)
+				}
+			}
+			if i > 0 {
+				if err := sameColumns(ctx, conns[0], conn, altered); err != nil {
+					return done, fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+				}
+			}
+			if err := record(ctx, conn, m); err != nil {
+				return done, fmt.Errorf("record migration %04d_%s: %w", m.version, m.name, err)
+			}
+			done[i] = append(done[i], fmt.Sprintf("%04d_%s", m.version, m.name))
 		}
-		if err := record(ctx, conn, m); err != nil {
-			return done, fmt.Errorf("record migration %04d_%s: %w", m.version, m.name, err)
-		}
-		done = append(done, fmt.Sprintf("%04d_%s", m.version, m.name))
 	}
 	return done, nil
 }
+
+var (
+	alterRE     = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)`)
+	createRE    = regexp.MustCompile(`(?is)^\s*CREATE\s+(?:MATERIALIZED\s+VIEW|TABLE)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)`)
+	mergeTreeRE = regexp.MustCompile(`ENGINE\s*=\s*(\w*)MergeTree\(([^)]*)\)`)
+)
+
+// alteredTable names the table an ALTER statement changes.
+func alteredTable(stmt string) (string, bool) {
+	m := alterRE.FindStringSubmatch(stmt)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// replicated makes a CREATE statement's MergeTree engine its Replicated
+// variant, at a keeper path per shard, database and table; the server's
+// macros name its shard and replica.
+func replicated(db string) func(string) string {
+	return func(stmt string) string {
+		m := createRE.FindStringSubmatch(stmt)
+		if m == nil {
+			return stmt
+		}
+		return mergeTreeRE.ReplaceAllStringFunc(stmt, func(engine string) string {
+			e := mergeTreeRE.FindStringSubmatch(engine)
+			args := "'/clickhouse/tables/{shard}/" + db + "/" + m[1] + "', '{replica}'"
+			if strings.TrimSpace(e[2]) != "" {
+				args += ", " + e[2]
+			}
+			return "ENGINE = Replicated" + e[1] + "MergeTree(" + args + ")"
+		})
+	}
+}
+
+// sameColumns waits until replica has the columns first has in tables:
+// what replication of an ALTER brings.
+func sameColumns(ctx context.Context, first, replica driver.Conn, tables []string) error {
+	columns := func(conn driver.Conn, table string) (string, error) {
+		var cols string
+		err := conn.QueryRow(ctx, "SELECT arrayStringConcat(groupArray(concat(name, ' ', type)), ', ') FROM (SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ? ORDER BY name)", table).Scan(&cols)
+		return cols, err
+	}
+	for _, t := range tables {
+		want, err := columns(first, t)
+		if err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(replicationWait); ; time.Sleep(100 * time.Millisecond) {
+			got, err := columns(replica, t)
+			if err != nil {
+				return err
+			}
+			if got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("table %s: a replica still has columns %s, not %s, %s after the ALTER (is replication running?)", t, got, want, replicationWait)
+			}
+		}
+	}
+	return nil
+}
+
+// replicationWait bounds how long a replica may take to apply an ALTER.
+const replicationWait = time.Minute
 
 // Unavailable names the migrations the server is too old for ("0004_modern
 // needs ClickHouse 21.8, this server is 18.16.1").
