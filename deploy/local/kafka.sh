@@ -40,51 +40,12 @@ log() { echo "kafka.sh: $*" >&2; }
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-need() {
-	if ! command -v "$1" >/dev/null; then
-		log "$1 not found: $2"
-		exit 1
-	fi
-}
-
 # fetch puts the broker's jars in $libs, once per version.
 fetch() {
-	if [ -f "$libs/.complete" ]; then
-		return
-	fi
-	need mvn "install Maven 3.8+ (Debian: apt-get install -y maven)"
-	local work="$cache/$version/fetch"
-	rm -rf "$work"
-	mkdir -p "$work"
-	cat >"$work/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>quell.local</groupId>
-  <artifactId>kafka-broker</artifactId>
-  <version>$version</version>
-  <packaging>pom</packaging>
-  <dependencies>
+	fetch_jars "$libs" "$cache/m2" "Kafka $version" "\
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$version</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$log4j_version</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$log4j_version</version></dependency>
-  </dependencies>
-</project>
-EOF
-	log "fetching Kafka $version jars from Maven Central into $libs (once; later starts reuse them)"
-	# A private local repository keeps the cache self-contained; the plugin
-	# version is pinned so a fetch does the same thing on every machine.
-	if ! mvn -B -q -f "$work/pom.xml" -Dmaven.repo.local="$cache/m2" \
-		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
-		log "Maven could not fetch Kafka $version; last lines of $work/mvn.log:"
-		tail -n 30 "$work/mvn.log" >&2
-		log "check the network to Maven Central and QUELL_KAFKA_VERSION, then run start again"
-		exit 1
-	fi
-	touch "$work/libs/.complete"
-	rm -rf "$libs"
-	mv "$work/libs" "$libs"
-	rm -rf "$work"
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$log4j_version</version></dependency>"
 }
 
 write_config() {

@@ -2,6 +2,54 @@
 # script defines log, pidfile and `owned_pid PID` (true when PID is the
 # process it started, judged by its command line).
 
+# need CMD HOW: fails, saying how to get it, unless CMD is installed.
+need() {
+	if ! command -v "$1" >/dev/null; then
+		log "$1 not found: $2"
+		exit 1
+	fi
+}
+
+# fetch_jars LIBS M2 WHAT DEPENDENCIES: puts the jars of the Maven
+# DEPENDENCIES (<dependency> elements) and theirs in LIBS, once, through a
+# private Maven repository M2 that keeps the cache self-contained.
+fetch_jars() {
+	local libs="$1" m2="$2" what="$3" deps="$4"
+	if [ -f "$libs/.complete" ]; then
+		return
+	fi
+	need mvn "install Maven 3.8+ (Debian: apt-get install -y maven)"
+	local work="$libs.fetch"
+	rm -rf "$work"
+	mkdir -p "$work"
+	cat >"$work/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>quell.local</groupId>
+  <artifactId>fetch</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+$deps
+  </dependencies>
+</project>
+EOF
+	log "fetching $what jars from Maven Central into $libs (once; later starts reuse them)"
+	# The plugin version is pinned so a fetch does the same on every machine.
+	if ! mvn -B -q -f "$work/pom.xml" -Dmaven.repo.local="$m2" \
+		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
+		log "Maven could not fetch $what; last lines of $work/mvn.log:"
+		tail -n 30 "$work/mvn.log" >&2
+		log "check the network to Maven Central and the version asked for, then run start again"
+		exit 1
+	fi
+	touch "$work/libs/.complete"
+	rm -rf "$libs"
+	mv "$work/libs" "$libs"
+	rm -rf "$work"
+}
+
 # running: the pid file names a live process of ours.
 running() {
 	[ -f "$pidfile" ] || return 1

@@ -32,49 +32,13 @@ log() { echo "zookeeper.sh: $*" >&2; }
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-need() {
-	if ! command -v "$1" >/dev/null; then
-		log "$1 not found: $2"
-		exit 1
-	fi
-}
-
-# fetch puts the server's jars in $libs, once per version.
+# fetch puts the server's jars in $libs, once per version, with two the
+# server needs that its POM leaves out and its distribution ships.
 fetch() {
-	if [ -f "$libs/.complete" ]; then
-		return
-	fi
-	need mvn "install Maven 3.8+ (Debian: apt-get install -y maven)"
-	local work="$cache/$version/fetch"
-	rm -rf "$work"
-	mkdir -p "$work"
-	cat >"$work/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>quell.local</groupId>
-  <artifactId>zookeeper-server</artifactId>
-  <version>$version</version>
-  <packaging>pom</packaging>
-  <dependencies>
+	fetch_jars "$libs" "$cache/m2" "ZooKeeper $version" "\
     <dependency><groupId>org.apache.zookeeper</groupId><artifactId>zookeeper</artifactId><version>$version</version></dependency>
-    <!-- What the server needs that the POM leaves out and the distribution ships. -->
     <dependency><groupId>io.dropwizard.metrics</groupId><artifactId>metrics-core</artifactId><version>4.1.12.1</version></dependency>
-    <dependency><groupId>org.xerial.snappy</groupId><artifactId>snappy-java</artifactId><version>1.1.10.5</version></dependency>
-  </dependencies>
-</project>
-EOF
-	log "fetching ZooKeeper $version jars from Maven Central into $libs (once; later starts reuse them)"
-	if ! mvn -B -q -f "$work/pom.xml" -Dmaven.repo.local="$cache/m2" \
-		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory="$work/libs" >"$work/mvn.log" 2>&1; then
-		log "Maven could not fetch ZooKeeper $version; last lines of $work/mvn.log:"
-		tail -n 30 "$work/mvn.log" >&2
-		exit 1
-	fi
-	touch "$work/libs/.complete"
-	rm -rf "$libs"
-	mv "$work/libs" "$libs"
-	rm -rf "$work"
+    <dependency><groupId>org.xerial.snappy</groupId><artifactId>snappy-java</artifactId><version>1.1.10.5</version></dependency>"
 }
 
 write_config() {

@@ -120,7 +120,9 @@ func TestClusterReplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range servers {
-		if !slices.ContainsFunc(applied, func(l string) bool { return strings.HasSuffix(l, " 0002_analytics") && strings.Contains(s.DSN, strings.Fields(l)[0]) }) {
+		if !slices.ContainsFunc(applied, func(l string) bool {
+			return strings.HasSuffix(l, " 0002_analytics") && strings.Contains(s.DSN, strings.Fields(l)[0])
+		}) {
 			t.Fatalf("applied %v, want 0002_analytics on each replica", applied)
 		}
 	}
