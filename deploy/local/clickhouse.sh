@@ -148,21 +148,28 @@ owned_pid() {
 	tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "$dir/config.xml"
 }
 
-answers() {
+# ready: the server answers a query.
+ready() {
 	clickhouse-client --host 127.0.0.1 --port "$port" --query 'SELECT 1' >/dev/null 2>&1
+}
+
+fail_start() {
+	log "$1; the last lines of its logs:"
+	tail -n 20 "$dir/log/stdout.log" "$dir/log/server.err.log" >&2 2>/dev/null || true
+	exit 1
 }
 
 start() {
 	install_server
 	if running; then
-		if answers; then
+		if ready; then
 			log "already running (pid $(cat "$pidfile"))"
 			echo "$dsn"
 			return
 		fi
 	else
 		write_config
-		if answers; then
+		if ready; then
 			log "port $port already answers ClickHouse queries, but not from a server this script started; stop it or set QUELL_CLICKHOUSE_PORT"
 			exit 1
 		fi
@@ -172,22 +179,7 @@ start() {
 			>"$dir/log/stdout.log" 2>&1 </dev/null &
 		echo $! >"$pidfile"
 	fi
-	local i
-	for ((i = 0; i < wait_s * 4; i++)); do
-		if answers; then
-			echo "$dsn"
-			return
-		fi
-		if ! alive; then
-			log "server exited while starting; last lines of its logs:"
-			tail -n 20 "$dir/log/stdout.log" "$dir/log/server.err.log" >&2 2>/dev/null || true
-			rm -f "$pidfile"
-			exit 1
-		fi
-		sleep 0.25
-	done
-	log "server did not answer on 127.0.0.1:$port within ${wait_s}s; see $dir/log/ (raise QUELL_CLICKHOUSE_WAIT if the machine is slow)"
-	exit 1
+	await_start server "$dsn"
 }
 
 stop() { stop_started server; }

@@ -152,21 +152,7 @@ start() {
 	# setsid: the broker outlives the shell that started it.
 	setsid "${jvm[@]}" kafka.Kafka "$props" >"$dir/logs/stdout.log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
-	local i
-	for ((i = 0; i < wait_s * 4; i++)); do
-		if ready; then
-			log "ready (pid $(cat "$pidfile"), logs in $dir/logs)"
-			echo "$addr"
-			return
-		fi
-		if ! alive; then
-			rm -f "$pidfile"
-			fail_start "broker exited while starting"
-		fi
-		sleep 0.25
-	done
-	stop
-	fail_start "broker was not ready on $addr within ${wait_s}s (raise QUELL_KAFKA_WAIT if the machine is slow)"
+	await_start broker "$addr"
 }
 
 stop() { stop_started broker; }

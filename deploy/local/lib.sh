@@ -66,6 +66,28 @@ alive() {
 	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
+# await_start WHAT VALUE: waits up to wait_s seconds for the process just
+# started to be ready, then prints VALUE (its address). The sourcing script
+# defines `ready` (true once it serves), `stop`, and `fail_start MESSAGE`
+# (says why with the last lines of its logs, and exits 1).
+await_start() {
+	local i
+	for ((i = 0; i < wait_s * 4; i++)); do
+		if ready; then
+			log "ready (pid $(cat "$pidfile"))"
+			echo "$2"
+			return
+		fi
+		if ! alive; then
+			rm -f "$pidfile"
+			fail_start "$1 exited while starting"
+		fi
+		sleep 0.25
+	done
+	stop
+	fail_start "$1 was not ready on $2 within ${wait_s}s (is the machine slow? raise the script's _WAIT variable)"
+}
+
 # stop_started WHAT: stops the process the pid file names, only if it is
 # ours: SIGTERM, up to 30 s to exit, then SIGKILL. Safe when none runs.
 stop_started() {

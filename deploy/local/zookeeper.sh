@@ -65,6 +65,12 @@ ready() {
 	(exec 3<>"/dev/tcp/$host/$port" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null | grep -q '^Mode: '
 }
 
+fail_start() {
+	log "$1; the last lines of $dir/logs/stdout.log:"
+	tail -n 20 "$dir/logs/stdout.log" >&2 || true
+	exit 1
+}
+
 start() {
 	need java "install a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless)"
 	if running; then
@@ -82,25 +88,7 @@ start() {
 	setsid java -Xms32m -Xmx256m -Djava.awt.headless=true -Dzookeeper.log.dir="$dir/logs" -cp "$libs/*" \
 		org.apache.zookeeper.server.quorum.QuorumPeerMain "$conf" >"$dir/logs/stdout.log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
-	local i
-	for ((i = 0; i < wait_s * 4; i++)); do
-		if ready; then
-			log "ready (pid $(cat "$pidfile"), logs in $dir/logs)"
-			echo "$addr"
-			return
-		fi
-		if ! alive; then
-			rm -f "$pidfile"
-			log "ZooKeeper exited while starting; last lines of $dir/logs/stdout.log:"
-			tail -n 20 "$dir/logs/stdout.log" >&2 || true
-			exit 1
-		fi
-		sleep 0.25
-	done
-	stop
-	log "ZooKeeper was not ready on $addr within ${wait_s}s; last lines of $dir/logs/stdout.log:"
-	tail -n 20 "$dir/logs/stdout.log" >&2 || true
-	exit 1
+	await_start ZooKeeper "$addr"
 }
 
 stop() { stop_started zookeeper; }
