@@ -25,6 +25,7 @@ const (
 	IncidentTrend       QueryType = "incidentTrend"       // incidents and their size per bucket
 	DecisionsOverTime   QueryType = "decisionsOverTime"   // correlator actions per bucket
 	GroupingReasons     QueryType = "groupingReasons"     // why alerts joined incidents
+	RunbookCoverage     QueryType = "runbookCoverage"     // alerts with a runbook, per service
 )
 
 // Query asks for one analytic over [From, To).

@@ -167,6 +167,18 @@ var specs = map[QueryType]spec{
 			GROUP BY kind ORDER BY n DESC, kind`, head, s.where("event_time"))
 		},
 	},
+	// An alert is a fingerprint; it has a runbook when any of its
+	// occurrences carried a runbook_url annotation.
+	RunbookCoverage: {
+		cols: []Column{{"service", KindString}, {"alerts", KindCount}, {"with_runbook", KindCount}, {"coverage", KindFloat}},
+		sql: func(s span) string {
+			return fmt.Sprintf(`SELECT service, uniqExact(fingerprint) AS alerts,
+				uniqExactIf(fingerprint, has(annotation_keys, 'runbook_url')) AS with_runbook,
+				with_runbook / alerts AS coverage
+			FROM alerts WHERE %s
+			GROUP BY service ORDER BY alerts DESC, service LIMIT %d`, s.where("event_time"), s.limit)
+		},
+	},
 }
 
 // where limits a DateTime column to the span.
