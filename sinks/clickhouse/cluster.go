@@ -207,6 +207,41 @@ func distribute(ctx context.Context, local driver.Conn, db, cluster string) erro
 		if err := local.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("distributed table %s: %w", t, err)
 		}
+		if err := followColumns(ctx, local, db, t); err != nil {
+			return fmt.Errorf("distributed table %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// followColumns adds to the Distributed table db.t the columns a later
+// migration added to its local table: CREATE ... AS copied the columns
+// only once.
+func followColumns(ctx context.Context, local driver.Conn, db, t string) error {
+	rows, err := local.Query(ctx, `SELECT name, type, default_kind, default_expression FROM system.columns
+		WHERE database = ? AND table = ? AND name NOT IN (SELECT name FROM system.columns WHERE database = ? AND table = ?)
+		ORDER BY name`, LocalDatabase(db), t, db, t)
+	if err != nil {
+		return err
+	}
+	var adds []string
+	for rows.Next() {
+		var name, typ, kind, expr string
+		if err := rows.Scan(&name, &typ, &kind, &expr); err != nil {
+			rows.Close()
+			return err
+		}
+		add := "ADD COLUMN " + quoteIdent(name) + " " + typ
+		if kind != "" {
+			add += " " + kind + " " + expr
+		}
+		adds = append(adds, add)
+	}
+	rows.Close()
+	for _, a := range adds {
+		if err := local.Exec(ctx, "ALTER TABLE "+quoteIdent(db)+"."+quoteIdent(t)+" "+a); err != nil {
+			return err
+		}
 	}
 	return nil
 }

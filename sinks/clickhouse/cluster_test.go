@@ -76,7 +76,14 @@ func TestCluster(t *testing.T) {
 	if !slices.ContainsFunc(applied, func(l string) bool { return strings.HasSuffix(l, " 0001_initial") }) {
 		t.Fatalf("applied %v, want 0001_initial on each shard", applied)
 	}
-	again, _ := clickhouse.MigrateCluster(ctx, dsn, "quell_test", clickhouse.DefaultRetention())
+	// A later migration that adds a column to a local table: the next run
+	// adds it to the Distributed table too, or inserts through it fail.
+	for _, s := range servers {
+		if err := localDB(t, s, "quell").Exec(ctx, "ALTER TABLE decisions ADD COLUMN later String DEFAULT 'x'"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := clickhouse.MigrateCluster(ctx, dsn, "quell_test", clickhouse.DefaultRetention())
 	if slices.ContainsFunc(again, func(l string) bool { return strings.Contains(l, " 000") }) {
 		t.Fatalf("a second run applied %v, want no migration", again)
 	}
@@ -85,6 +92,9 @@ func TestCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	if n := countIn(t, conn, "SELECT count() FROM system.columns WHERE database = 'quell' AND table = 'decisions' AND name = 'later'"); n != 1 {
+		t.Fatalf("the Distributed decisions table has %d columns named later after the migration, want 1", n)
+	}
 	from, to := chtest.FillMicroSS(t, conn)
 	single, _ := chtest.DB(t)
 	chtest.FillMicroSS(t, single)
