@@ -14,11 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
@@ -103,7 +100,7 @@ func (s *Store) load() error {
 // put keeps inc, replacing an earlier copy; s.mu is held.
 func (s *Store) put(inc quell.Incident) {
 	s.remove(inc.ID)
-	e := &entry{inc: inc, sig: Signature(&inc), size: size(&inc)}
+	e := &entry{inc: inc, sig: correlate.Signature(&inc), size: size(&inc)}
 	s.byID[inc.ID] = e
 	if s.bySig[e.sig] == nil {
 		s.bySig[e.sig] = map[string]*entry{}
@@ -319,26 +316,10 @@ func (r Reader) Incidents(q correlate.Query) []quell.Incident {
 	return out
 }
 
-// Signature is what kind of incident inc is: the names of its alerts,
-// each with the kind of entity it is about (service, host, ...), sorted,
-// as a hash; incidents of one kind recur.
-func Signature(inc *quell.Incident) string {
-	var parts []string
-	for i := range inc.Alerts {
-		l := inc.Alerts[i].Labels
-		kind, _ := correlate.Entity(l)
-		if p := l["alertname"] + "@" + kind; !slices.Contains(parts, p) {
-			parts = append(parts, p)
-		}
-	}
-	slices.Sort(parts)
-	return fmt.Sprintf("%016x", xxhash.Sum64String(strings.Join(parts, "\n")))
-}
-
 // recurrence notes on inc the earlier incidents of its signature the
 // history holds.
 func (s *Store) recurrence(inc *quell.Incident) {
-	sig := Signature(inc)
+	sig := correlate.Signature(inc)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var rec quell.Recurrence

@@ -26,6 +26,7 @@ const (
 	DecisionsOverTime   QueryType = "decisionsOverTime"   // correlator actions per bucket
 	GroupingReasons     QueryType = "groupingReasons"     // why alerts joined incidents
 	RunbookCoverage     QueryType = "runbookCoverage"     // alerts with a runbook, per service
+	RecurringIncidents  QueryType = "recurringIncidents"  // incidents of a kind seen in the 30 days before, per service
 )
 
 // Query asks for one analytic over [From, To).

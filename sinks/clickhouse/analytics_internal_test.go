@@ -58,3 +58,69 @@ func TestRunbookCoverage(t *testing.T) {
 		}
 	}
 }
+
+// TestRecurringIncidents: an incident recurs when one of its kind (the
+// same alert names about the same kinds of entity) was created in the 30
+// days before it, whatever the alerts' other labels.
+func TestRecurringIncidents(t *testing.T) {
+	conn := testDB(t)
+	ctx := context.Background()
+	s := testSink(t, conn, SinkConfig{BatchSize: 100, BatchAge: 10 * time.Millisecond, MaxBuffered: 1000}, nil)
+	var b sinks.Batch
+	day := 24 * time.Hour
+	fp := quell.Fingerprint(0)
+	// incident opens id on service at t0+at, with an alert of each name
+	// about that service's pod.
+	incident := func(id, service string, at time.Duration, names ...string) {
+		inc := quell.Incident{ID: id, Status: quell.IncidentOpen, Title: id, Severity: quell.Warning, CreatedAt: t0.Add(at), UpdatedAt: t0.Add(at)}
+		for i, name := range names {
+			fp++
+			d := decision(name, service, quell.Firing, quell.ActionJoined, at)
+			d.Alert.Fingerprint, d.Alert.Labels["pod"], d.Incident = fp, service+"-"+id, id
+			d.Alert.StartsAt, d.At = t0.Add(at), t0.Add(at)
+			if i == 0 {
+				d.Action = quell.ActionCreated
+			}
+			b.Decisions = append(b.Decisions, d)
+			inc.Alerts = append(inc.Alerts, quell.IncidentAlert{Fingerprint: fp, Source: "alertmanager", Status: quell.Firing, Labels: d.Alert.Labels})
+		}
+		b.Changes = append(b.Changes, quell.IncidentChange{Kind: quell.IncidentCreated, Incident: inc, Seq: 1, At: inc.CreatedAt})
+	}
+	incident("a", "checkout", 0, "HighLatency", "HighErrorRate")
+	incident("b", "checkout", day, "HighErrorRate", "HighLatency") // a's kind a day later: recurs
+	incident("c", "db", day, "DiskFull")
+	incident("d", "checkout", 40*day, "HighLatency", "HighErrorRate") // b was 39 days before: does not
+	incident("e", "db", 41*day, "DiskFull", "HighLatency")            // another kind
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := NewAnalytics(conn).Run(ctx, Query{Type: RecurringIncidents, From: t0.Add(-time.Hour), To: t0.Add(50 * day), Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	services, incidents, recurring, rate := tab.Values[0].([]string), tab.Values[1].([]uint64), tab.Values[2].([]uint64), tab.Values[3].([]float64)
+	want := []struct {
+		service              string
+		incidents, recurring uint64
+		rate                 float64
+	}{{"checkout", 3, 1, 1.0 / 3}, {"db", 2, 0, 0}}
+	if tab.Rows != len(want) {
+		t.Fatalf("%d rows, want %d: %v %v %v", tab.Rows, len(want), services, incidents, recurring)
+	}
+	for i, w := range want {
+		if services[i] != w.service || incidents[i] != w.incidents || recurring[i] != w.recurring || rate[i] != w.rate {
+			t.Errorf("row %d: %s %d incidents, %d recurring, rate %v; want %+v", i, services[i], incidents[i], recurring[i], rate[i], w)
+		}
+	}
+	// A span that starts after a: b still recurs, as a lies in the 30 days before it.
+	tab, err = NewAnalytics(conn).Run(ctx, Query{Type: RecurringIncidents, From: t0.Add(day - time.Hour), To: t0.Add(2 * day), Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Rows == 0 || tab.Values[0].([]string)[0] != "checkout" || tab.Values[2].([]uint64)[0] != 1 {
+		t.Errorf("the day of b: %v %v, want checkout with 1 recurring", tab.Values[0], tab.Values[2])
+	}
+}

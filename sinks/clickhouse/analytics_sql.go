@@ -179,7 +179,40 @@ var specs = map[QueryType]spec{
 			GROUP BY service ORDER BY alerts DESC, service LIMIT %d`, s.where("event_time"), s.limit)
 		},
 	},
+	// An incident recurs when an earlier one of its signature was created
+	// in the recurWindow before it; it belongs to the service of the alert
+	// that created it. Per signature, the incidents of the span and of the
+	// window before it are sorted by creation, and each is compared with
+	// the one before (lambdas take arrays, not columns, on 18.16: the times
+	// before are the times shifted by one).
+	RecurringIncidents: {
+		cols: []Column{{"service", KindString}, {"incidents", KindCount}, {"recurring", KindCount}, {"rate", KindFloat}},
+		sql: func(s span) string {
+			back := span{from: max(s.from-recurWindow, 0), to: s.to}
+			return fmt.Sprintf(`SELECT service, count() AS incidents, sum(recurs) AS recurring, recurring / incidents AS rate
+			FROM (
+				SELECT x.1 AS incident_id, x.2 AS recurs, x.3 AS created FROM (
+					SELECT arrayJoin(arrayMap((id, t, before, k) -> (id, toUInt64(k > 1 AND t - before <= %[1]d), t),
+						ids, times, arrayPushFront(arrayPopBack(times), toUInt32(0)), arrayEnumerate(ids))) AS x
+					FROM (
+						SELECT arraySort((id, t) -> t, groupArray(incident_id), groupArray(toUInt32(created_at))) AS ids,
+							arraySort(groupArray(toUInt32(created_at))) AS times
+						FROM incidents FINAL WHERE signature != '' AND %[2]s GROUP BY signature
+					)
+				) WHERE created >= %[3]d AND created < %[4]d
+			) AS r GLOBAL ANY INNER JOIN (
+				SELECT incident_id, any(service) AS service FROM decisions
+				WHERE action = 'created' AND %[5]s GROUP BY incident_id
+			) AS c USING incident_id
+			GROUP BY service ORDER BY incidents DESC, service LIMIT %[6]d`,
+				recurWindow, back.where("created_at"), s.from, s.to, back.where("event_time"), s.limit)
+		},
+	},
 }
+
+// recurWindow is how far back, in seconds, an incident of the same kind
+// makes one recurring: 30 days.
+const recurWindow = 30 * 24 * 3600
 
 // where limits a DateTime column to the span.
 func (s span) where(col string) string {

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
 )
 
 // incidentInserts lays a batch of incident changes out as rows of
@@ -22,6 +23,7 @@ func incidentInserts(cs []quell.IncidentChange, stored memberLog) []insert {
 		titles   = make([]string, 0, n)
 		sevs     = make([]string, 0, n)
 		counts   = make([]uint32, 0, n)
+		sigs     = make([]string, 0, n)
 		changed  stamp
 		created  stamp
 		updated  stamp
@@ -40,6 +42,7 @@ func incidentInserts(cs []quell.IncidentChange, stored memberLog) []insert {
 		titles = append(titles, inc.Title)
 		sevs = append(sevs, string(inc.Severity))
 		counts = append(counts, uint32(len(inc.Alerts)))
+		sigs = append(sigs, correlate.Signature(inc))
 		changed.add(c.At)
 		created.add(inc.CreatedAt)
 		updated.add(inc.UpdatedAt)
@@ -64,7 +67,7 @@ func incidentInserts(cs []quell.IncidentChange, stored memberLog) []insert {
 		cols = append(cols, resolved.cols("resolved_at")...)
 		return append(cols, column{"alert_count", counts})
 	}
-	incidents := insert{table: "incidents", rows: n, cols: state(column{"incident_id", ids}, column{"seq", seqs})}
+	incidents := insert{table: "incidents", rows: n, cols: append(state(column{"incident_id", ids}, column{"seq", seqs}), column{"signature", sigs})}
 	history := insert{table: "incident_changes", rows: n,
 		cols: state(append([]column{{"incident_id", ids}, {"seq", seqs}, {"kind", kinds}}, changed.cols("changed_at")...)...)}
 	members := insert{table: "incident_members", rows: len(mIDs), cols: []column{
