@@ -2,7 +2,9 @@
 // forgets them (past its reopen window): the API serves them by id and in
 // its resolved list on the embedded default, without ClickHouse. They are
 // kept for a number of days and within a byte bound, in memory and in a
-// file of the data dir, so that a restart keeps them too.
+// file of the data dir, so that a restart keeps them too. Of each, its kind
+// (correlate.Signature) and when it resolved are kept longer, RecurFor, so
+// that an incident says how often its kind came back in that time.
 package history
 
 import (
@@ -24,15 +26,22 @@ import (
 
 // File is the history's file in the data dir: one incident a line, the
 // last line of an id winning; a line of one that reopened (not resolved)
-// lets it go.
+// lets it go; a line {"seen": ...} is the kind of one no longer kept whole.
 const File = "history.jsonl"
+
+// RecurFor is how long an incident's kind is remembered for recurrence.
+const RecurFor = 30 * 24 * time.Hour
+
+// seenSize is what one remembered kind holds in memory.
+const seenSize = 128
 
 // Store is the resolved incidents kept; safe for concurrent use. It is a
 // sink: it takes resolved incidents from the changes it is given.
 type Store struct {
 	mu       sync.RWMutex
 	byID     map[string]*entry
-	bySig    map[string]map[string]*entry // signature → id → entry
+	seen     map[string]map[string]time.Time // signature → id → when it resolved, for RecurFor
+	seenN    int
 	bytes    int64
 	maxBytes int64
 	keep     time.Duration
@@ -44,7 +53,6 @@ type Store struct {
 
 type entry struct {
 	inc  quell.Incident
-	sig  string
 	size int64
 }
 
@@ -61,7 +69,7 @@ func size(inc *quell.Incident) int64 {
 // than keep or past maxBytes (the oldest resolved first), and rewrites the
 // file with what it kept.
 func Open(dir string, keep time.Duration, maxBytes int64) (*Store, error) {
-	s := &Store{byID: map[string]*entry{}, bySig: map[string]map[string]*entry{}, maxBytes: maxBytes, keep: keep, path: filepath.Join(dir, File)}
+	s := &Store{byID: map[string]*entry{}, seen: map[string]map[string]time.Time{}, maxBytes: maxBytes, keep: keep, path: filepath.Join(dir, File)}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -84,28 +92,69 @@ func (s *Store) load() error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
-		var inc quell.Incident
-		if err := json.Unmarshal(sc.Bytes(), &inc); err != nil {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			break // a line cut short by a crash: what follows it is lost with it
 		}
-		if inc.Status == quell.IncidentResolved {
-			s.put(inc)
-		} else {
-			s.remove(inc.ID)
+		switch {
+		case l.Seen != nil:
+			s.see(l.Seen.Signature, l.Seen.ID, l.Seen.ResolvedAt)
+		case l.Status == quell.IncidentResolved:
+			s.put(l.Incident)
+		default:
+			s.remove(l.ID)
+			s.unsee(l.ID)
 		}
 	}
 	return nil
 }
 
+// line is one line of the file: an incident, or the kind of one.
+type line struct {
+	quell.Incident
+	Seen *seenLine `json:"seen,omitempty"`
+}
+
+type seenLine struct {
+	ID         string    `json:"id"`
+	Signature  string    `json:"signature"`
+	ResolvedAt time.Time `json:"resolvedAt"`
+}
+
+// see remembers that incident id of kind sig resolved at; s.mu is held.
+func (s *Store) see(sig, id string, at time.Time) {
+	if s.seen[sig] == nil {
+		s.seen[sig] = map[string]time.Time{}
+	}
+	if _, ok := s.seen[sig][id]; !ok {
+		s.seenN++
+	}
+	s.seen[sig][id] = at
+}
+
+// unsee forgets incident id's kind (it reopened); s.mu is held.
+func (s *Store) unsee(id string) {
+	for sig, ids := range s.seen {
+		if _, ok := ids[id]; ok {
+			s.forgetSeen(sig, id)
+			return
+		}
+	}
+}
+
+func (s *Store) forgetSeen(sig, id string) {
+	if delete(s.seen[sig], id); len(s.seen[sig]) == 0 {
+		delete(s.seen, sig)
+	}
+	s.seenN--
+}
+
 // put keeps inc, replacing an earlier copy; s.mu is held.
 func (s *Store) put(inc quell.Incident) {
 	s.remove(inc.ID)
-	e := &entry{inc: inc, sig: correlate.Signature(&inc), size: size(&inc)}
+	e := &entry{inc: inc, size: size(&inc)}
 	s.byID[inc.ID] = e
-	if s.bySig[e.sig] == nil {
-		s.bySig[e.sig] = map[string]*entry{}
-	}
-	s.bySig[e.sig][inc.ID] = e
+	s.see(correlate.Signature(&inc), inc.ID, inc.ResolvedAt)
 	s.bytes += e.size
 }
 
@@ -117,14 +166,13 @@ func (s *Store) remove(id string) {
 	}
 	s.bytes -= e.size
 	delete(s.byID, id)
-	if delete(s.bySig[e.sig], id); len(s.bySig[e.sig]) == 0 {
-		delete(s.bySig, e.sig)
-	}
 }
 
 // trim drops what is past keep, then the oldest resolved until within
-// maxBytes; s.mu is held.
+// maxBytes; and the kinds past RecurFor, then the oldest until they hold a
+// quarter of maxBytes; s.mu is held.
 func (s *Store) trim(now time.Time) {
+	s.trimSeen(now)
 	var all []*entry
 	for id, e := range s.byID {
 		if now.Sub(e.inc.ResolvedAt) > s.keep {
@@ -145,6 +193,31 @@ func (s *Store) trim(now time.Time) {
 	}
 }
 
+func (s *Store) trimSeen(now time.Time) {
+	type seenAt struct {
+		sig, id string
+		at      time.Time
+	}
+	var all []seenAt
+	for sig, ids := range s.seen {
+		for id, at := range ids {
+			if now.Sub(at) > RecurFor {
+				s.forgetSeen(sig, id)
+				continue
+			}
+			all = append(all, seenAt{sig, id, at})
+		}
+	}
+	over := s.seenN - int(s.maxBytes/4/seenSize)
+	if over <= 0 {
+		return
+	}
+	slices.SortFunc(all, func(a, b seenAt) int { return a.at.Compare(b.at) })
+	for _, e := range all[:over] {
+		s.forgetSeen(e.sig, e.id)
+	}
+}
+
 // rewrite writes what is kept to a new file and puts it in place; s.mu is
 // held (or s not yet shared).
 func (s *Store) rewrite() error {
@@ -159,14 +232,31 @@ func (s *Store) rewrite() error {
 	}
 	w := bufio.NewWriter(f)
 	var n int64
-	for _, e := range s.byID {
-		b, err := json.Marshal(e.inc)
+	write := func(v any) error {
+		b, err := json.Marshal(v)
 		if err != nil {
-			f.Close()
 			return err
 		}
 		w.Write(append(b, '\n'))
 		n += int64(len(b) + 1)
+		return nil
+	}
+	for _, e := range s.byID {
+		if err := write(e.inc); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	for sig, ids := range s.seen {
+		for id, at := range ids {
+			if s.byID[id] != nil {
+				continue // its line says it
+			}
+			if err := write(line{Seen: &seenLine{ID: id, Signature: sig, ResolvedAt: at}}); err != nil {
+				f.Close()
+				return err
+			}
+		}
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -198,6 +288,7 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 				continue
 			}
 			s.remove(rec.ID)
+			s.unsee(rec.ID)
 			rec = quell.Incident{ID: rec.ID, Status: quell.IncidentOpen}
 		default:
 			continue
@@ -212,7 +303,7 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if s.bytes > s.maxBytes || s.written > 2*s.maxBytes {
+	if s.bytes > s.maxBytes || s.written > 2*s.maxBytes || s.seenN > int(s.maxBytes/4/seenSize) {
 		s.trim(time.Now())
 		return s.rewrite()
 	}
@@ -316,20 +407,20 @@ func (r Reader) Incidents(q correlate.Query) []quell.Incident {
 	return out
 }
 
-// recurrence notes on inc the earlier incidents of its signature the
-// history holds.
+// recurrence notes on inc the earlier incidents of its kind that resolved
+// in the RecurFor before now.
 func (s *Store) recurrence(inc *quell.Incident) {
 	sig := correlate.Signature(inc)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var rec quell.Recurrence
-	for id, e := range s.bySig[sig] {
-		if id == inc.ID || !e.inc.ResolvedAt.Before(inc.CreatedAt) || time.Since(e.inc.ResolvedAt) > s.keep {
+	for id, at := range s.seen[sig] {
+		if id == inc.ID || !at.Before(inc.CreatedAt) || time.Since(at) > RecurFor {
 			continue
 		}
 		rec.Seen++
-		if e.inc.ResolvedAt.After(rec.LastResolvedAt) {
-			rec.Last, rec.LastResolvedAt = id, e.inc.ResolvedAt
+		if at.After(rec.LastResolvedAt) || at.Equal(rec.LastResolvedAt) && id > rec.Last {
+			rec.Last, rec.LastResolvedAt = id, at
 		}
 	}
 	if rec.Seen > 0 {

@@ -111,3 +111,54 @@ func TestTornTail(t *testing.T) {
 		t.Error("a lost to a torn line after it")
 	}
 }
+
+// An incident's kind outlives its whole record: kept one day, an incident
+// of 20 days ago still makes a new one of its kind recurring, across a
+// restart; one of 31 days ago does not, nor one that reopened.
+func TestRecurrenceOutlivesTheHistory(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	day := 24 * time.Hour
+	ctx := context.Background()
+	s, err := Open(dir, day, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reopened := resolved("back", now.Add(-time.Hour))
+	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{resolved("month", now.Add(-31*day)), resolved("weeks", now.Add(-20*day)),
+		resolved("days", now.Add(-3*day)), reopened}}); err != nil {
+		t.Fatal(err)
+	}
+	reopened.Kind = quell.IncidentReopened
+	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{reopened}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+	s, err = Open(dir, day, 1<<20) // trims and rewrites: no incident is kept whole
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if _, ok := s.Incident("days"); ok {
+		t.Fatal("an incident of three days ago is kept whole, one day is kept")
+	}
+	now2 := resolved("now", now).Incident
+	now2.Status, now2.CreatedAt = quell.IncidentOpen, now.Add(-time.Minute)
+	inc, _ := Reader{Live: liveOf{now2}, History: s}.Incident("now")
+	if r := inc.Recurrence; r == nil || r.Seen != 2 || r.Last != "days" || !r.LastResolvedAt.Equal(now.Add(-3*day)) {
+		t.Fatalf("recurrence %+v, want seen 2 (weeks, days), last days", r)
+	}
+}
+
+// liveOf serves incs as the correlator would.
+type liveOf []quell.Incident
+
+func (l liveOf) Incidents(correlate.Query) []quell.Incident { return l }
+func (l liveOf) Incident(id string) (quell.Incident, bool) {
+	for _, inc := range l {
+		if inc.ID == id {
+			return inc, true
+		}
+	}
+	return quell.Incident{}, false
+}
