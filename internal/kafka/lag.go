@@ -167,28 +167,25 @@ type Behind struct {
 	Paced   bool
 }
 
-// Behind returns how far each consumption is behind (Records -1 where
-// it was never measured), as last measured: a read that finds the measure
+// behind returns how far consumption i is behind (Records -1 while it
+// was never measured), as last measured: a read that finds the measure
 // older than the interval starts a new one and does not wait for it, so
 // that ingest requests never queue behind the brokers.
-func (m *LagMonitor) Behind() []Behind {
+func (m *LagMonitor) behind(i int) Behind {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if time.Since(m.at) >= m.every && !m.measuring {
 		m.measuring = true
 		go m.measure()
 	}
-	out := make([]Behind, len(m.cs))
-	for i, h := range m.history {
-		if len(h) == 0 {
-			out[i].Records = -1
-			continue
-		}
-		last := h[len(h)-1]
-		out[i].Records = last.Lag()
-		out[i].CatchUp, out[i].Paced = last.CatchUp(h[0])
+	h := m.history[i]
+	if len(h) == 0 {
+		return Behind{Records: -1}
 	}
-	return out
+	last := h[len(h)-1]
+	b := Behind{Records: last.Lag()}
+	b.CatchUp, b.Paced = last.CatchUp(h[0])
+	return b
 }
 
 func (m *LagMonitor) measure() {
@@ -222,7 +219,7 @@ func (m *LagMonitor) measure() {
 // Late returns an error while the first consumption (the correlator on
 // the alerts topic) needs longer than bound to catch up.
 func (m *LagMonitor) Late(bound time.Duration) error {
-	b := m.Behind()[0]
+	b := m.behind(0) // per ingest request: the correlator's alone
 	if !b.Paced || b.CatchUp <= bound {
 		return nil
 	}
@@ -240,7 +237,8 @@ func (m *LagMonitor) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m *LagMonitor) Collect(ch chan<- prometheus.Metric) {
-	for i, b := range m.Behind() {
+	for i := range m.cs {
+		b := m.behind(i)
 		if b.Records >= 0 {
 			ch <- prometheus.MustNewConstMetric(m.lag, prometheus.GaugeValue, float64(b.Records), m.cs[i].Group, m.cs[i].Topic)
 		}
