@@ -53,6 +53,7 @@ type Store struct {
 
 type entry struct {
 	inc  quell.Incident
+	sig  string // its kind (correlate.Signature)
 	size int64
 }
 
@@ -102,8 +103,7 @@ func (s *Store) load() error {
 		case l.Status == quell.IncidentResolved:
 			s.put(l.Incident)
 		default:
-			s.remove(l.ID)
-			s.unsee(l.ID)
+			s.reopened(l.ID)
 		}
 	}
 	return nil
@@ -132,29 +132,32 @@ func (s *Store) see(sig, id string, at time.Time) {
 	s.seen[sig][id] = at
 }
 
-// unsee forgets incident id's kind (it reopened); s.mu is held.
-func (s *Store) unsee(id string) {
-	for sig, ids := range s.seen {
-		if _, ok := ids[id]; ok {
-			s.forgetSeen(sig, id)
-			return
-		}
-	}
-}
-
+// forgetSeen forgets that incident id is of kind sig, if it was kept.
 func (s *Store) forgetSeen(sig, id string) {
+	if _, ok := s.seen[sig][id]; !ok {
+		return
+	}
 	if delete(s.seen[sig], id); len(s.seen[sig]) == 0 {
 		delete(s.seen, sig)
 	}
 	s.seenN--
 }
 
+// reopened lets go of incident id and of its kind: it is not resolved any
+// more; s.mu is held.
+func (s *Store) reopened(id string) {
+	if e := s.byID[id]; e != nil {
+		s.forgetSeen(e.sig, id)
+		s.remove(id)
+	}
+}
+
 // put keeps inc, replacing an earlier copy; s.mu is held.
 func (s *Store) put(inc quell.Incident) {
-	s.remove(inc.ID)
-	e := &entry{inc: inc, size: size(&inc)}
+	s.reopened(inc.ID) // its kind may have changed since
+	e := &entry{inc: inc, sig: correlate.Signature(&inc), size: size(&inc)}
 	s.byID[inc.ID] = e
-	s.see(correlate.Signature(&inc), inc.ID, inc.ResolvedAt)
+	s.see(e.sig, inc.ID, inc.ResolvedAt)
 	s.bytes += e.size
 }
 
@@ -287,8 +290,7 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 			if s.byID[rec.ID] == nil {
 				continue
 			}
-			s.remove(rec.ID)
-			s.unsee(rec.ID)
+			s.reopened(rec.ID)
 			rec = quell.Incident{ID: rec.ID, Status: quell.IncidentOpen}
 		default:
 			continue
