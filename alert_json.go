@@ -25,6 +25,10 @@ func (d *Decision) AppendJSON(b []byte) []byte {
 	b = appendString(b, d.Reason)
 	b = append(b, `,"at":`...)
 	b = appendTime(b, d.At)
+	if d.Actor != "" {
+		b = append(b, `,"actor":`...)
+		b = appendString(b, d.Actor)
+	}
 	return append(b, '}')
 }
 

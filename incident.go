@@ -24,6 +24,15 @@ type Incident struct {
 	CreatedAt  time.Time      `json:"createdAt"`
 	UpdatedAt  time.Time      `json:"updatedAt"`
 	ResolvedAt time.Time      `json:"resolvedAt"`
+	// ResolvedBy names the person who resolved it (feedback); empty when
+	// its alerts did.
+	ResolvedBy string `json:"resolvedBy,omitempty"`
+	// AcknowledgedAt and AcknowledgedBy: someone took it on.
+	AcknowledgedAt time.Time `json:"acknowledgedAt,omitzero"`
+	AcknowledgedBy string    `json:"acknowledgedBy,omitempty"`
+	// MergedInto: a person merged it into that incident, which holds its
+	// alerts now; it takes no more.
+	MergedInto string `json:"mergedInto,omitempty"`
 	// Resolving: every alert resolved, and the incident closes at ClosesAt
 	// unless one fires again (correlate.resolve_hold).
 	Resolving bool      `json:"resolving,omitempty"`
@@ -73,16 +82,23 @@ const (
 	ActionDeduplicated Action = "deduplicated" // a repeat of an alert that already fires
 	ActionResolved     Action = "resolved"     // the alert resolved
 	ActionSuppressed   Action = "suppressed"   // recorded, but kept from changing any incident (flapping, unknown resolve)
+	// A person's feedback (see Feedback): each names its actor.
+	ActionAcknowledged Action = "acknowledged" // someone took the incident on
+	ActionMerged       Action = "merged"       // the alert's incident was merged into another
+	ActionMoved        Action = "moved"        // the alert was moved to another or a new incident
 )
 
 // Decision is one record of the decision log: every alert occurrence gets
-// exactly one, naming the incident it landed in and why.
+// exactly one, naming the incident it landed in and why. A person's
+// feedback gets one per alert it moved (merged, moved) or one for the
+// incident (acknowledged, resolved: Alert is then empty), naming the Actor.
 type Decision struct {
 	Alert    Alert     `json:"alert"`
 	Incident string    `json:"incident"`
 	Action   Action    `json:"action"`
 	Reason   string    `json:"reason"`
 	At       time.Time `json:"at"`
+	Actor    string    `json:"actor,omitempty"`
 }
 
 // Size estimates the bytes a member alert holds in memory (see Alert.Size).
@@ -105,6 +121,10 @@ func (d *Decision) ID() uint64 {
 		h.WriteString("\xff")
 		h.WriteString(s)
 	}
+	if d.Actor != "" {
+		h.WriteString("\xff")
+		h.WriteString(d.Actor)
+	}
 	return h.Sum64()
 }
 
@@ -119,6 +139,9 @@ const (
 	// IncidentEvicted: the correlator dropped the incident to stay within its
 	// memory bound; it takes no more alerts.
 	IncidentEvicted ChangeKind = "evicted"
+	// IncidentMerged: a person merged the incident into another (its
+	// MergedInto); it is resolved as a duplicate and takes no more alerts.
+	IncidentMerged ChangeKind = "merged"
 )
 
 // IncidentChange is what sinks receive: the incident as it is after the change.

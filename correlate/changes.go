@@ -279,6 +279,18 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 	b = quell.AppendJSONTime(b, is.UpdatedAt)
 	b = append(b, `,"resolvedAt":`...)
 	b = quell.AppendJSONTime(b, is.ResolvedAt)
+	if is.ResolvedBy != "" {
+		b = append(b, `,"resolvedBy":`...)
+		b = quell.AppendJSONString(b, is.ResolvedBy)
+	}
+	if !is.AcknowledgedAt.IsZero() {
+		b = append(b, `,"acknowledgedAt":`...)
+		b = quell.AppendJSONTime(b, is.AcknowledgedAt)
+	}
+	if is.AcknowledgedBy != "" {
+		b = append(b, `,"acknowledgedBy":`...)
+		b = quell.AppendJSONString(b, is.AcknowledgedBy)
+	}
 	b = append(b, `,"alerts":null,"scope":`...)
 	b = strconv.AppendUint(b, is.Scope, 10)
 	b = append(b, `,"lastActivity":`...)

@@ -275,7 +275,8 @@ func TestStateRecordsAreEncodingJSON(t *testing.T) {
 	for _, is := range []IncidentState{
 		{},
 		{Incident: quell.Incident{ID: "a1", Status: quell.IncidentOpen, Title: "Disk \"full\" <on> \u2028 db", Severity: quell.Critical,
-			CreatedAt: at, UpdatedAt: at.Add(time.Second), ResolvedAt: at.Add(time.Hour)},
+			CreatedAt: at, UpdatedAt: at.Add(time.Second), ResolvedAt: at.Add(time.Hour), ResolvedBy: "Zoë \"z\"",
+			AcknowledgedAt: at.Add(time.Minute), AcknowledgedBy: "ops <bot>"},
 			Scope: 1<<63 + 5, LastActivity: at, Seq: 7, Announced: true, Reopened: true, Cadence: 90 * time.Second, Sigs: []uint64{1, 1 << 62}, Joins: 12},
 	} {
 		var got IncidentState

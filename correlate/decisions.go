@@ -10,7 +10,11 @@ import (
 // incident may still merge into another, and the record must name where the
 // alert ended up. Every other decision goes out at once.
 func (e *Engine) decide(a *quell.Alert, inc *incident, action quell.Action, reason string, at time.Time) {
-	d := quell.Decision{Alert: *a, Action: action, Reason: reason, At: at}
+	e.record(quell.Decision{Alert: *a, Action: action, Reason: reason, At: at}, inc)
+}
+
+// record emits d, naming inc, or holds it while inc is young (see decide).
+func (e *Engine) record(d quell.Decision, inc *incident) {
 	if inc == nil || inc.announced {
 		if inc != nil {
 			d.Incident = inc.id

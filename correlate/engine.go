@@ -37,6 +37,7 @@ type Engine struct {
 	graph     *graph
 	rarity    *rarity
 	co        *cooccur
+	taught    *teaching
 	tracker   *dedupe.Tracker
 	out       Output
 	now       time.Time
@@ -71,6 +72,7 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		graph:     newGraph(topo, cfg.MaxLearnedNodes, cfg.MaxHops),
 		rarity:    newRarity(),
 		co:        newCooccur(cfg.MaxCooccurrence),
+		taught:    newTeaching(),
 		tracker:   dedupe.NewTracker(cfg.Flapping),
 		out:       out,
 		incidents: make(map[string]*incident),

@@ -61,6 +61,7 @@ type evidence struct {
 	alike    float64 // share of the summary alike; 0: the alertname if name > 0
 	co       float64
 	coN      uint32
+	taught   float64 // a person grouped (> 0) or set apart (< 0) its signature and the incident's
 	stranger bool
 	related  bool // a shared subject value or a graph path: not strangers
 }
@@ -98,7 +99,7 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	e.weighNames(&ev, in, inc)
 	e.weighCofiring(&ev, in, inc)
 	ev.stranger = e.isStranger(&ev, in, inc, own, at)
-	ev.total = prior + ev.entity + ev.name + ev.co
+	ev.total = prior + ev.entity + ev.name + ev.co + ev.taught
 	if ev.stranger {
 		ev.total += stranger
 	} else {
@@ -179,11 +180,13 @@ func (e *Engine) weighNames(ev *evidence, in *alertInfo, inc *incident) {
 }
 
 // weighCofiring: how often the alert's signature fired together with one
-// of the incident's before (learned online, see cooccur).
+// of the incident's before (learned online, see cooccur), and what people
+// said of the two (see teaching).
 func (e *Engine) weighCofiring(ev *evidence, in *alertInfo, inc *incident) {
 	if n, share := e.co.with(in.sig, inc); n > 1 {
 		ev.co, ev.coN = coShare*share*min(1, float64(n)/coCount), n
 	}
+	ev.taught = e.taught.with(in.sig, inc)
 }
 
 // isStranger: the alert is about another workload than the incident, and
@@ -194,6 +197,6 @@ func (e *Engine) weighCofiring(ev *evidence, in *alertInfo, inc *incident) {
 // arriving during it most likely belongs to it. Machines are never
 // strangers: a host's trouble shows on what runs there.
 func (e *Engine) isStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) bool {
-	return !own && !in.infra && !ev.related && ev.co == 0 && len(inc.workloads) >= 1 && len(inc.workloads) < 3 &&
+	return !own && !in.infra && !ev.related && ev.co == 0 && ev.taught <= 0 && len(inc.workloads) >= 1 && len(inc.workloads) < 3 &&
 		at.Sub(inc.created) < e.cfg.GroupWait
 }

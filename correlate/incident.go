@@ -21,6 +21,9 @@ type incident struct {
 	created      time.Time
 	updated      time.Time
 	resolvedAt   time.Time
+	resolvedBy   string    // a person resolved it (feedback)
+	ackedAt      time.Time // a person acknowledged it
+	ackedBy      string
 	lastActivity time.Time     // a member joined or fired again
 	lastSeen     time.Time     // any occurrence of a member, repeats too
 	cadence      time.Duration // how often its alerts report again (moving average)
@@ -379,8 +382,12 @@ func (e *Engine) EmitUpdates() {
 func (e *Engine) view(inc *incident) quell.Incident {
 	v := quell.Incident{
 		ID: inc.id, Status: inc.status, Title: inc.summary(), Severity: inc.severity,
-		CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt,
+		CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
+		AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy,
 		Alerts: make([]quell.IncidentAlert, 0, len(inc.order)),
+	}
+	if inc.mergedInto != nil {
+		v.MergedInto = inc.mergedInto.id
 	}
 	if inc.status == quell.IncidentOpen && inc.firing == 0 && len(inc.order) > 0 {
 		v.Resolving, v.ClosesAt = true, inc.updated.Add(e.cfg.ResolveHold) // as the resolve timer has it

@@ -53,6 +53,12 @@ func (e *Engine) reason(ev *evidence) string {
 		b = append(b, " times before"...)
 	}
 	switch {
+	case ev.taught > 0:
+		b = append(b, ", a person grouped them before"...)
+	case ev.taught < 0:
+		b = append(b, ", a person set them apart before"...)
+	}
+	switch {
 	case ev.alike > 0:
 		b = append(b, ", summary "...)
 		b = strconv.AppendFloat(b, 100*ev.alike, 'f', 0, 64)

@@ -71,6 +71,8 @@ type Learned struct {
 	Cooccur CooccurState `json:"cooccur"`
 	// Recent are the signatures each scope saw start firing lately.
 	Recent []ScopeSignatures `json:"recent,omitempty"`
+	// Taught are the pairs people grouped or set apart, oldest first.
+	Taught []TaughtPair `json:"taught,omitempty"`
 }
 
 // ScopeSignatures are one scope's recent signatures, oldest first.
@@ -109,7 +111,8 @@ func (e *Engine) incidentState(inc *incident) IncidentState {
 		Incident: quell.Incident{ID: inc.id, Status: inc.status, Severity: inc.severity,
 			// the opening alert's title; the summary is made from the members as they are
 			Title:     inc.title,
-			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt},
+			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
+			AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy},
 		Scope: inc.scope.key, LastActivity: inc.lastActivity, Seq: inc.seq, Announced: inc.announced,
 		Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder), Joins: inc.joins,
 	}
@@ -140,7 +143,7 @@ func (e *Engine) goneHeld() []*incident {
 
 // learned is what the engine learned, copied.
 func (e *Engine) learned() Learned {
-	l := Learned{Graph: e.graph.state(), Cooccur: e.co.state()}
+	l := Learned{Graph: e.graph.state(), Cooccur: e.co.state(), Taught: e.taught.state()}
 	for _, sc := range e.scopes {
 		if len(sc.recentSigs) == 0 {
 			continue
@@ -162,6 +165,7 @@ func (e *Engine) Restore(s Snapshot) {
 	e.tracker.Restore(s.Alerts)
 	e.graph.restore(s.Learned.Graph)
 	e.co.restore(s.Learned.Cooccur)
+	e.taught.restore(s.Learned.Taught)
 	for _, rs := range s.Learned.Recent {
 		sc := e.scope(rs.Scope)
 		for i, sig := range rs.Sigs {
@@ -240,7 +244,8 @@ func byCreation(a, b IncidentState) int {
 func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	inc := &incident{
 		id: is.ID, scope: sc, status: is.Status, title: is.Title, severity: is.Severity,
-		created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt,
+		created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt, resolvedBy: is.ResolvedBy,
+		ackedAt: is.AcknowledgedAt, ackedBy: is.AcknowledgedBy,
 		lastActivity: is.LastActivity, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
 		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
 		tokens:  make(map[uint64]int32), subjects: make(map[uint64]int32), workloads: make(map[uint64]int32),

@@ -156,13 +156,7 @@ func (e *Engine) fire(t timer) {
 	case timerResolve:
 		inc := t.inc
 		if inc.mergedInto == nil && inc.status == quell.IncidentOpen && inc.firing == 0 && !t.at.Before(inc.updated.Add(e.cfg.ResolveHold)) {
-			e.changedIncident(inc)
-			inc.status = quell.IncidentResolved
-			inc.resolvedAt = t.at
-			inc.updated = t.at
-			e.queueEviction(inc) // resolved ones go first
-			e.change(inc, quell.IncidentResolve, t.at)
-			e.schedule(timer{at: t.at.Add(e.cfg.ReopenWindow), kind: timerForget, inc: inc})
+			e.resolve(inc, t.at, "")
 		}
 	case timerExpire:
 		delete(e.armed, armedKey{t.fp, t.kind})
