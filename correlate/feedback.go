@@ -8,19 +8,26 @@ import (
 	"github.com/quellhq/quell"
 )
 
-// ErrNoChange: the feedback asks for what already holds (an incident
-// acknowledged or resolved before); nothing is decided or taught.
-var ErrNoChange = errors.New("nothing to change")
+// Why feedback does not apply: ErrNoChange, it asks for what already
+// holds (an incident acknowledged or resolved before), nothing is decided
+// or taught; ErrUnknown, it names an incident or alert the engine does not
+// track; ErrConflict, the incidents are not in a state it applies to.
+var (
+	ErrNoChange = errors.New("nothing to change")
+	ErrUnknown  = errors.New("not tracked")
+	ErrConflict = errors.New("not in a state the action applies to")
+)
 
 // Feedback applies a person's acknowledgement or correction at f.At, as
-// decisions naming f.Actor. A merge or a move also teaches the engine (see
-// teach.go): the same alerts later group as the person said. It returns an
-// error, and changes nothing, when f cannot apply to the incidents as they
-// are (ErrNoChange when it already holds); the same input refuses the same
+// decisions naming f.Actor, and returns the incident it leaves the alerts
+// in (the merge's survivor, the move's destination). A merge or a move also
+// teaches the engine (see teach.go): the same alerts later group as the
+// person said. It returns an error, and changes nothing, when f cannot
+// apply to the incidents as they are; the same input refuses the same
 // feedback again, so journals and replays stay deterministic.
-func (e *Engine) Feedback(f *quell.Feedback) error {
+func (e *Engine) Feedback(f *quell.Feedback) (string, error) {
 	if err := f.Validate(); err != nil {
-		return err
+		return "", err
 	}
 	e.Advance(f.At)
 	at := f.At
@@ -35,33 +42,33 @@ func (e *Engine) Feedback(f *quell.Feedback) error {
 	case quell.FeedbackAcknowledge:
 		inc, err := e.target(f.Incident)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !inc.ackedAt.IsZero() {
-			return fmt.Errorf("incident %s was acknowledged by %s at %s: %w", inc.id, inc.ackedBy, inc.ackedAt.Format(time.RFC3339), ErrNoChange)
+			return inc.id, fmt.Errorf("incident %s was acknowledged by %s at %s: %w", inc.id, inc.ackedBy, inc.ackedAt.Format(time.RFC3339), ErrNoChange)
 		}
 		e.changedIncident(inc)
 		inc.ackedAt, inc.ackedBy = at, f.Actor
 		inc.updated = at
 		e.change(inc, quell.IncidentUpdated, at)
 		e.record(quell.Decision{Action: quell.ActionAcknowledged, Reason: "acknowledged" + by, At: at, Actor: f.Actor}, inc)
+		return inc.id, nil
 	case quell.FeedbackResolve:
 		inc, err := e.target(f.Incident)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if inc.status == quell.IncidentResolved {
-			return fmt.Errorf("incident %s resolved at %s: %w", inc.id, inc.resolvedAt.Format(time.RFC3339), ErrNoChange)
+			return inc.id, fmt.Errorf("incident %s resolved at %s: %w", inc.id, inc.resolvedAt.Format(time.RFC3339), ErrNoChange)
 		}
 		e.resolve(inc, at, f.Actor)
 		e.record(quell.Decision{Action: quell.ActionResolved, At: at, Actor: f.Actor,
 			Reason: "resolved" + by + "; alerts still firing stay with it until they resolve"}, inc)
+		return inc.id, nil
 	case quell.FeedbackMerge:
 		return e.mergeBy(f, at, by)
-	case quell.FeedbackMove:
-		return e.moveBy(f, at, by)
 	}
-	return nil
+	return e.moveBy(f, at, by)
 }
 
 // target finds an incident feedback names: one the engine tracks and that
@@ -69,24 +76,24 @@ func (e *Engine) Feedback(f *quell.Feedback) error {
 func (e *Engine) target(id string) (*incident, error) {
 	inc := e.incidents[id]
 	if inc == nil {
-		return nil, fmt.Errorf("no incident %s among those the correlator tracks (open, or resolved within the reopen window)", id)
+		return nil, fmt.Errorf("no incident %s among those the correlator tracks (open, or resolved within the reopen window): %w", id, ErrUnknown)
 	}
 	return inc, nil
 }
 
 // mergeBy merges f.Incident into f.Into: the first's alerts join the
 // second, the first resolves as its duplicate.
-func (e *Engine) mergeBy(f *quell.Feedback, at time.Time, by string) error {
+func (e *Engine) mergeBy(f *quell.Feedback, at time.Time, by string) (string, error) {
 	src, err := e.target(f.Incident)
 	if err != nil {
-		return err
+		return "", err
 	}
 	dst, err := e.target(f.Into)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if src.status != quell.IncidentOpen || dst.status != quell.IncidentOpen {
-		return fmt.Errorf("incident %s is %s and %s is %s: only open incidents merge", src.id, src.status, dst.id, dst.status)
+		return "", fmt.Errorf("incident %s is %s and %s is %s: only open incidents merge: %w", src.id, src.status, dst.id, dst.status, ErrConflict)
 	}
 	e.teach(src.sigOrder, dst.sigOrder, true)
 	reason := "merged from incident " + src.id + " into " + dst.id + by
@@ -103,28 +110,28 @@ func (e *Engine) mergeBy(f *quell.Feedback, at time.Time, by string) error {
 			e.record(quell.Decision{Alert: *memberAlert(m), Action: quell.ActionMerged, Reason: reason, At: at, Actor: f.Actor}, dst)
 		}
 	}
-	return nil
+	return dst.id, nil
 }
 
 // moveBy moves alert f.Alert out of its incident into f.To, or into an
 // incident of its own.
-func (e *Engine) moveBy(f *quell.Feedback, at time.Time, by string) error {
+func (e *Engine) moveBy(f *quell.Feedback, at time.Time, by string) (string, error) {
 	cur := e.byAlert[f.Alert]
 	if cur == nil || cur.members[f.Alert] == nil {
-		return fmt.Errorf("alert %s is in no incident the correlator tracks", f.Alert)
+		return "", fmt.Errorf("alert %s is in no incident the correlator tracks: %w", f.Alert, ErrUnknown)
 	}
 	in := e.infos[f.Alert]
 	var dst *incident
 	if f.To != quell.MoveToNew {
 		var err error
 		if dst, err = e.target(f.To); err != nil {
-			return err
+			return "", err
 		}
 		switch {
 		case dst == cur:
-			return fmt.Errorf("alert %s is in incident %s already: %w", f.Alert, cur.id, ErrNoChange)
+			return cur.id, fmt.Errorf("alert %s is in incident %s already: %w", f.Alert, cur.id, ErrNoChange)
 		case dst.status != quell.IncidentOpen:
-			return fmt.Errorf("incident %s is %s: alerts move into open incidents only", dst.id, dst.status)
+			return "", fmt.Errorf("incident %s is %s: alerts move into open incidents only: %w", dst.id, dst.status, ErrConflict)
 		}
 	}
 	a := memberAlert(cur.members[f.Alert])
@@ -150,7 +157,7 @@ func (e *Engine) moveBy(f *quell.Feedback, at time.Time, by string) error {
 	e.add(dst, a, at, in, reason)
 	e.change(dst, quell.IncidentUpdated, at)
 	e.record(quell.Decision{Alert: *a, Action: quell.ActionMoved, Reason: reason, At: at, Actor: f.Actor}, dst)
-	return nil
+	return dst.id, nil
 }
 
 // resolve closes an open incident now: a person said it is over (actor),

@@ -40,7 +40,8 @@ func (r *run) feedback(f quell.Feedback) error {
 	if f.At.IsZero() {
 		f.At = r.eng.now
 	}
-	return r.eng.Feedback(&f)
+	_, err := r.eng.Feedback(&f)
+	return err
 }
 
 func TestMergeTeachesTheNextStorm(t *testing.T) {

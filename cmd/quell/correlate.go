@@ -25,7 +25,7 @@ Serves the incidents API (for its own partitions) and metrics on --listen.
 	mux := env.mux()
 	set := pipeline.NewSet(env.reg, env.log, env.topo)
 	env.setTopology = set.SetTopology
-	if err := env.mountAPI(mux, set); err != nil {
+	if err := env.mountAPI(mux, set, nil); err != nil {
 		return err
 	}
 	return runAll(ctx,

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
@@ -91,7 +92,7 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	}
 	set := pipeline.NewSet(env.reg, env.log, env.topo)
 	env.setTopology = set.SetTopology
-	if err := env.mountAPI(mux, set); err != nil {
+	if err := env.mountAPI(mux, set, nil); err != nil {
 		return err
 	}
 	err = runAll(ctx,
@@ -145,7 +146,10 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		return nil
 	}))
 	handle := func(ctx context.Context, e bus.Entry) error {
-		if e.Alerts == nil {
+		switch {
+		case e.Feedback != nil:
+			return pipe.Feedback(ctx, e.Feedback)
+		case e.IsTick():
 			return pipe.Tick(ctx, e.Tick)
 		}
 		return pipe.Handle(ctx, e.Alerts)
@@ -186,7 +190,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		return err
 	}
 	env.handleIngest(mux, ing)
-	if err := env.mountAPI(mux, src); err != nil {
+	if err := env.mountAPI(mux, src, awaitFeedback(&set.Outcomes, mem.Feedback)); err != nil {
 		return err
 	}
 	// The HTTP server stops first (ingest drains its requests into the bus);
@@ -622,9 +626,9 @@ func (env *stageEnv) handleIngest(mux *http.ServeMux, h *ingest.Handler) {
 
 // mountAPI serves the read API behind the API tokens when configured:
 // incidents and Alertmanager's alert routes (when this process correlates:
-// src not nil), the dead letters of this process's sinks, and silences.
-// Health probes stay open.
-func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source) error {
+// src not nil), feedback (when it can act on it: act not nil), the dead
+// letters of this process's sinks, and silences. Health probes stay open.
+func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source, act api.Act) error {
 	tokens, err := ingest.LoadTokens(env.cfg.APITokenFiles...)
 	if err != nil {
 		return fmt.Errorf("api_token_files: %w", err)
@@ -643,6 +647,9 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source) error {
 		api.Register(apiMux, src, reading)
 		alerts = src
 	}
+	if act != nil {
+		api.RegisterFeedback(apiMux, src, act)
+	}
 	api.RegisterDeadLetters(apiMux, env.dead.List)
 	amapi.Register(apiMux, alerts, env.silences, time.Now(), reading)
 	mux.Handle("/api/v1/", ingest.RequireToken(env.apiTokens, apiMux))
@@ -654,6 +661,29 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source) error {
 		mux.Handle(p, ingest.RequireToken(env.apiTokens, apiMux))
 	}
 	return nil
+}
+
+// feedbackWait bounds how long a feedback request waits for its outcome;
+// past it, the answer is "accepted" and the feedback applies in its turn.
+const feedbackWait = 10 * time.Second
+
+// awaitFeedback acts on feedback by sending it (through the journal or
+// Kafka) and waiting for the pipeline that applies it to say what became of it.
+func awaitFeedback(outcomes *pipeline.Outcomes, send func(context.Context, *quell.Feedback) error) api.Act {
+	return func(ctx context.Context, f *quell.Feedback) (string, error) {
+		ch, done := outcomes.Await(f.ID)
+		defer done()
+		if err := send(ctx, f); err != nil {
+			return "", err
+		}
+		select {
+		case o := <-ch:
+			return o.Incident, o.Err
+		case <-time.After(feedbackWait):
+		case <-ctx.Done():
+		}
+		return "", api.ErrPending
+	}
 }
 
 // registerBudget exports the memory budget and what it holds.

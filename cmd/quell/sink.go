@@ -27,7 +27,7 @@ redelivered copies are dropped by decision identity and incident change seq.
 		return err
 	}
 	mux := env.mux()
-	if err := env.mountAPI(mux, nil); err != nil {
+	if err := env.mountAPI(mux, nil, nil); err != nil {
 		return err
 	}
 	err = runAll(ctx,

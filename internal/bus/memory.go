@@ -18,13 +18,21 @@ var ErrClosed = errors.New("bus closed: quell is shutting down, retry against an
 var ErrStarting = errors.New("quell is starting and still handling the alerts it accepted before it stopped; retry shortly")
 
 // Entry is what the embedded bus carries and its journal keeps: a batch of
-// alerts or, with Alerts nil, the correlator's clock moving to Tick. The
-// clock moves through the bus so that a restart that handles the journal
-// again decides every alert at the same time as before.
+// alerts, a person's feedback, or, with both nil, the correlator's clock
+// moving to Tick. The clock and feedback move through the bus so that a
+// restart that handles the journal again decides every alert at the same
+// time, and with the same corrections, as before.
 type Entry struct {
-	Alerts []quell.Alert
-	Tick   time.Time
+	Alerts   []quell.Alert
+	Feedback *quell.Feedback
+	Tick     time.Time
 }
+
+// IsTick tells a clock entry.
+func (e *Entry) IsTick() bool { return e.Alerts == nil && e.Feedback == nil }
+
+// slots is the room an entry takes in the queue: its alerts, or one.
+func (e *Entry) slots() int { return max(len(e.Alerts), 1) }
 
 // Log keeps accepted entries durable (see package journal): Append returns
 // the position after the entry, and Sync returns once the entries up to pos
@@ -95,6 +103,16 @@ func (m *Memory) Start(handled int64) {
 }
 
 func (m *Memory) Publish(ctx context.Context, alerts []quell.Alert) error {
+	return m.publish(ctx, Entry{Alerts: alerts})
+}
+
+// Feedback queues a person's feedback in order with the alerts; it returns
+// once the log holds it, as Publish does.
+func (m *Memory) Feedback(ctx context.Context, f *quell.Feedback) error {
+	return m.publish(ctx, Entry{Feedback: f})
+}
+
+func (m *Memory) publish(ctx context.Context, e Entry) error {
 	for {
 		m.mu.Lock()
 		switch {
@@ -105,9 +123,9 @@ func (m *Memory) Publish(ctx context.Context, alerts []quell.Alert) error {
 			m.mu.Unlock()
 			return ErrStarting
 		}
-		size := batchSize(alerts)
-		if m.queued == 0 || m.queued+len(alerts) <= m.max && m.bytes+size <= m.maxBytes {
-			end, err := m.enqueue(Entry{Alerts: alerts}, size) // under mu: the log's order is the queue's
+		size := batchSize(e.Alerts)
+		if m.queued == 0 || m.queued+e.slots() <= m.max && m.bytes+size <= m.maxBytes {
+			end, err := m.enqueue(e, size) // under mu: the log's order is the queue's
 			m.mu.Unlock()
 			if err != nil || m.log == nil {
 				return err
@@ -151,9 +169,11 @@ func (m *Memory) enqueue(e Entry, size int64) (int64, error) {
 			return 0, err
 		}
 	}
-	m.queued += len(e.Alerts)
+	if !e.IsTick() {
+		m.queued += e.slots()
+	}
 	m.bytes += size
-	m.ch <- q // never blocks: at most max batches of at least one alert and one tick are queued
+	m.ch <- q // never blocks: at most max entries of at least one slot and one tick are queued
 	return q.end, nil
 }
 
@@ -195,11 +215,12 @@ func (m *Memory) Subscribe(_ context.Context, h func(context.Context, Entry) err
 		}
 		m.handling.Unlock()
 		m.mu.Lock()
-		m.queued -= len(q.Alerts)
-		m.bytes -= q.size
-		if q.Alerts == nil {
+		if q.IsTick() {
 			m.ticking = false
+		} else {
+			m.queued -= q.slots()
 		}
+		m.bytes -= q.size
 		close(m.freed)
 		m.freed = make(chan struct{})
 		m.mu.Unlock()

@@ -41,7 +41,10 @@ func names(t *testing.T, j *Journal, from int64) []string {
 	t.Helper()
 	var got []string
 	if err := j.Replay(from, func(e bus.Entry) error {
-		if e.Alerts == nil {
+		switch {
+		case e.Feedback != nil:
+			got = append(got, fmt.Sprintf("%s:%s:%s@%d", e.Feedback.Action, e.Feedback.Incident, e.Feedback.Actor, e.Feedback.At.Unix()))
+		case e.Alerts == nil:
 			got = append(got, fmt.Sprintf("@%d", e.Tick.Unix()))
 		}
 		for _, a := range e.Alerts {
@@ -71,12 +74,13 @@ func TestJournalKeepsEntriesUntilCut(t *testing.T) {
 	j := open(t, dir)
 	p1 := mustAppend(t, j, batch(0, 2))
 	mustAppend(t, j, bus.Entry{Tick: time.Unix(100, 0)})
+	mustAppend(t, j, bus.Entry{Feedback: &quell.Feedback{Action: quell.FeedbackAcknowledge, Incident: "ab12", Actor: "alice", At: time.Unix(101, 0)}})
 	p2 := mustAppend(t, j, batch(2, 3))
 	mustAppend(t, j, batch(5, 1))
-	if got := strings.Join(names(t, j, 0), " "); got != `A0{"n": 0} A1{"n": 1} @100 A2{"n": 2} A3{"n": 3} A4{"n": 4} A5{"n": 5}` {
+	if got := strings.Join(names(t, j, 0), " "); got != `A0{"n": 0} A1{"n": 1} @100 acknowledge:ab12:alice@101 A2{"n": 2} A3{"n": 3} A4{"n": 4} A5{"n": 5}` {
 		t.Fatalf("replay from the start: %v", got)
 	}
-	if got := names(t, j, p1); len(got) != 5 || got[0] != "@100" {
+	if got := names(t, j, p1); len(got) != 6 || got[0] != "@100" {
 		t.Fatalf("replay from after the first batch: %v", got)
 	}
 	// A saved state covers the first three entries: they go, positions stay.

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -19,8 +20,9 @@ const frameLen = 8
 
 // Record kinds.
 const (
-	kindAlerts byte = 'A' // a batch: each alert as a 4-byte length and ingest.AppendAlertRecord
-	kindTick   byte = 'T' // the clock moving: 8 bytes of Unix nanoseconds
+	kindAlerts   byte = 'A' // a batch: each alert as a 4-byte length and ingest.AppendAlertRecord
+	kindTick     byte = 'T' // the clock moving: 8 bytes of Unix nanoseconds
+	kindFeedback byte = 'F' // a person's feedback: its JSON
 )
 
 // maxRecord bounds a record's length; a frame that claims more is garbage.
@@ -34,9 +36,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func appendRecord(b []byte, e bus.Entry) []byte {
 	at := len(b)
 	b = append(b, make([]byte, frameLen)...)
-	if e.Alerts == nil {
+	switch {
+	case e.Feedback != nil:
+		// Feedback is rare and small, and every field marshals.
+		j, _ := json.Marshal(e.Feedback)
+		b = append(append(b, kindFeedback), j...)
+	case e.IsTick():
 		b = binary.BigEndian.AppendUint64(append(b, kindTick), uint64(e.Tick.UnixNano()))
-	} else {
+	default:
 		b = append(b, kindAlerts)
 		for i := range e.Alerts {
 			n := len(b)
@@ -60,7 +67,7 @@ func frameAt(b []byte) (int, bool) {
 		return 0, false
 	}
 	body := b[frameLen : frameLen+int(n)]
-	if body[0] != kindAlerts && body[0] != kindTick {
+	if body[0] != kindAlerts && body[0] != kindTick && body[0] != kindFeedback {
 		return 0, false
 	}
 	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(b[4:]) {
@@ -77,6 +84,12 @@ func decodeBody(body []byte) (bus.Entry, error) {
 			return bus.Entry{}, errors.New("a clock record of the wrong length")
 		}
 		return bus.Entry{Tick: time.Unix(0, int64(binary.BigEndian.Uint64(body[1:])))}, nil
+	case kindFeedback:
+		var f quell.Feedback
+		if err := json.Unmarshal(body[1:], &f); err != nil {
+			return bus.Entry{}, fmt.Errorf("a feedback record: %w", err)
+		}
+		return bus.Entry{Feedback: &f}, nil
 	case kindAlerts:
 		b := body[1:]
 		alerts := []quell.Alert{}

@@ -56,14 +56,20 @@ func (pt *partition) Handle(ctx context.Context, evs []kafka.Event) error {
 	for _, ev := range evs {
 		pt.steps = append(pt.steps, Step{Alert: ev.Alert, At: ev.At})
 	}
-	out := pt.p.decide(pt.steps)
+	out, done := pt.p.decide(pt.steps)
 	if err := pt.Flush(); err != nil {
 		return err
 	}
 	pt.sent = make(chan error, 1)
 	// Not cancelled with the partition: a release waits for it, so that
 	// its last checkpoint covers this batch.
-	go func() { pt.sent <- pt.p.dispatch(context.WithoutCancel(ctx), out) }()
+	go func() {
+		err := pt.p.dispatch(context.WithoutCancel(ctx), out)
+		if err == nil {
+			pt.p.waiters.deliver(done)
+		}
+		pt.sent <- err
+	}()
 	return nil
 }
 

@@ -26,6 +26,7 @@ type Pipeline struct {
 	pending sinks.Batch // what the engine emitted since the last dispatch
 	sinks   []sinks.Sink
 	m       *metrics
+	waiters *Outcomes // who waits for feedback's outcomes (shared by the Set)
 	// With changes tracked, a new topology waits for the next Changes (see
 	// SetTopology): topo is it when swap is set.
 	tracking bool
@@ -33,15 +34,16 @@ type Pipeline struct {
 	topo     *correlate.Topology
 }
 
-// Step is one input: an alert to process at At or, with Alert nil, the
-// clock moving to At.
+// Step is one input: an alert to process at At, a person's feedback, or,
+// with both nil, the clock moving to At.
 type Step struct {
-	Alert *quell.Alert
-	At    time.Time
+	Alert    *quell.Alert
+	Feedback *quell.Feedback
+	At       time.Time
 }
 
-func newPipeline(cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink, m *metrics) (*Pipeline, error) {
-	p := &Pipeline{sinks: ss, m: m}
+func newPipeline(cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink, m *metrics, waiters *Outcomes) (*Pipeline, error) {
+	p := &Pipeline{sinks: ss, m: m, waiters: waiters}
 	eng, err := correlate.New(cfg, topo, correlate.Output{
 		Decision: func(d quell.Decision) { p.pending.Decisions = append(p.pending.Decisions, d) },
 		Change:   func(c quell.IncidentChange) { p.pending.Changes = append(p.pending.Changes, c) },
@@ -66,24 +68,35 @@ func newPipeline(cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink
 func (p *Pipeline) Apply(ctx context.Context, steps []Step) error {
 	p.out.Lock()
 	defer p.out.Unlock()
-	return p.dispatch(ctx, p.decide(steps))
+	out, done := p.decide(steps)
+	if err := p.dispatch(ctx, out); err != nil {
+		return err
+	}
+	p.waiters.deliver(done)
+	return nil
 }
 
-// decide processes steps in order and returns what they produced.
-func (p *Pipeline) decide(steps []Step) sinks.Batch {
+// decide processes steps in order and returns what they produced, and the
+// outcomes of their feedback, to deliver once that is dispatched.
+func (p *Pipeline) decide(steps []Step) (sinks.Batch, []outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var done []outcome
 	for _, s := range steps {
-		if s.Alert == nil {
-			p.eng.Advance(s.At)
-		} else {
+		switch {
+		case s.Feedback != nil:
+			id, err := p.eng.Feedback(s.Feedback)
+			done = append(done, outcome{s.Feedback.ID, Outcome{id, err}})
+		case s.Alert != nil:
 			p.eng.Process(s.Alert, s.At)
+		default:
+			p.eng.Advance(s.At)
 		}
 	}
 	p.eng.EmitUpdates()
 	out := p.pending
 	p.pending = sinks.Batch{}
-	return out
+	return out, done
 }
 
 // Handle is the embedded bus's handler: alerts at their receive time.
@@ -97,6 +110,11 @@ func (p *Pipeline) Handle(ctx context.Context, batch []quell.Alert) error {
 		steps[i] = Step{Alert: &batch[i], At: at}
 	}
 	return p.Apply(ctx, steps)
+}
+
+// Feedback applies a person's feedback (the embedded bus's handler).
+func (p *Pipeline) Feedback(ctx context.Context, f *quell.Feedback) error {
+	return p.Apply(ctx, []Step{{Feedback: f, At: f.At}})
 }
 
 // Tick moves the engine's clock to now, releasing held decisions and

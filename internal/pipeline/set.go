@@ -22,6 +22,8 @@ type Set struct {
 	ps   map[int]*Pipeline
 	topo *correlate.Topology // every pipeline's, new ones' too
 	m    *metrics
+	// Outcomes of feedback, for whoever sent it.
+	Outcomes Outcomes
 }
 
 type metrics struct {
@@ -57,7 +59,7 @@ func NewSet(reg prometheus.Registerer, log *slog.Logger, topo *correlate.Topolog
 func (s *Set) New(key int, cfg correlate.Config, ss []sinks.Sink) (*Pipeline, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := newPipeline(cfg, s.topo, ss, s.m)
+	p, err := newPipeline(cfg, s.topo, ss, s.m, &s.Outcomes)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/api"
+)
+
+// act posts a feedback request and returns the status and the answer.
+func act(t *testing.T, url, body string) (int, api.FeedbackResult, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var res api.FeedbackResult
+	json.Unmarshal(b, &res)
+	return resp.StatusCode, res, string(b)
+}
+
+// feedbackStorm posts three alerts at once: two on web, one on db; endsAt
+// in the past resolves them.
+func feedbackStorm(t *testing.T, url string, resolved bool) {
+	t.Helper()
+	ends := ""
+	if resolved {
+		ends = `,"endsAt":"` + time.Now().Add(-time.Second).UTC().Format(time.RFC3339) + `"`
+	}
+	var alerts []string
+	for _, l := range []string{`"alertname":"HighLatency","service":"web"`, `"alertname":"DiskFull","service":"db"`, `"alertname":"ErrorBudgetBurn","service":"web"`} {
+		alerts = append(alerts, `{"labels":{`+l+`}`+ends+`}`)
+	}
+	resp, err := http.Post(url+"/api/v2/alerts", "application/json", strings.NewReader("["+strings.Join(alerts, ",")+"]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("posting the storm: %d", resp.StatusCode)
+	}
+}
+
+// TestFeedback drives the feedback API of quell serve: an operator
+// acknowledges an incident, merges another into it and moves an alert out
+// of it; each is a decision naming the operator in the decision log, the
+// merged incident's webhook hears it merged, and bad requests change
+// nothing. A kill -9 and restart keep it all. The same storm, once the
+// first has closed, groups as the operator said.
+func TestFeedback(t *testing.T) {
+	hooks, hookURL := newHookLog(t)
+	decisions := filepath.Join(t.TempDir(), "decisions.jsonl")
+	e := newEmbedded(t, filepath.Join(t.TempDir(), "data"), fmt.Sprintf(`decisions: %s
+correlate:
+  group_wait: 1s
+  resolve_hold: 1s
+  reopen_window: 2s
+webhooks:
+  - name: hook
+    url: %s
+`, decisions, hookURL))
+	p := e.start(t)
+	eventually(t, p, "ready", e.ready)
+	url := e.url("")
+	feedbackStorm(t, url, false)
+	byName := func(p *proc, want int) map[string]quell.Incident {
+		t.Helper()
+		got := map[string]quell.Incident{}
+		eventually(t, p, fmt.Sprintf("%d alerts in open incidents", want), func() (bool, string) {
+			clear(got)
+			incs, err := listIncidents(url, "open")
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, inc := range incs {
+				for _, a := range inc.Alerts {
+					got[a.Labels["alertname"]] = inc
+				}
+			}
+			return len(got) == want, fmt.Sprint(len(got))
+		})
+		return got
+	}
+	first := byName(p, 3)
+	web, db := first["HighLatency"].ID, first["DiskFull"].ID
+	if web == db || first["ErrorBudgetBurn"].ID != web {
+		t.Fatalf("the storm grouped as web %s, db %s, burn %s; want db apart", web, db, first["ErrorBudgetBurn"].ID)
+	}
+
+	// Announced (after group_wait): a merge then reaches db's receivers.
+	eventually(t, p, "the incidents to be announced", func() (bool, string) {
+		hooks.mu.Lock()
+		defer hooks.mu.Unlock()
+		return hooks.kinds[db][quell.IncidentCreated] && hooks.kinds[web][quell.IncidentCreated], fmt.Sprint(hooks.kinds)
+	})
+
+	// Requests that cannot apply change nothing.
+	for _, bad := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/api/v1/incidents/" + web + "/ack", `{"comment":"no actor"}`, 400},
+		{"/api/v1/incidents/" + web + "/ack", `{"actor":"alice","colour":"red"}`, 400},
+		{"/api/v1/incidents/nosuch/ack", `{"actor":"alice"}`, 404},
+		{"/api/v1/incidents/" + web + "/merge", `{"actor":"alice","into":"` + web + `"}`, 400},
+		{"/api/v1/incidents/" + db + "/merge", `{"actor":"alice","into":"nosuch"}`, 404},
+		{"/api/v1/alerts/zz/move", `{"actor":"alice","to":"new"}`, 400},
+		{"/api/v1/alerts/0123456789abcdef/move", `{"actor":"alice","to":"new"}`, 404},
+	} {
+		if code, _, body := act(t, url+bad.path, bad.body); code != bad.code {
+			t.Errorf("POST %s %s: %d %s, want %d", bad.path, bad.body, code, body, bad.code)
+		}
+	}
+
+	code, res, body := act(t, url+"/api/v1/incidents/"+web+"/ack", `{"actor":"alice","comment":"on it"}`)
+	if code != 200 || res.Result != "applied" || res.Incident == nil || res.Incident.AcknowledgedBy != "alice" {
+		t.Fatalf("ack: %d %s", code, body)
+	}
+	if code, res, body := act(t, url+"/api/v1/incidents/"+web+"/ack", `{"actor":"bob"}`); code != 200 || res.Result != "unchanged" {
+		t.Fatalf("a second ack: %d %s, want 200 unchanged", code, body)
+	}
+	code, res, body = act(t, url+"/api/v1/incidents/"+db+"/merge", `{"actor":"alice","into":"`+web+`","comment":"the disk slows web"}`)
+	if code != 200 || res.Incident == nil || res.Incident.ID != web || len(res.Incident.Alerts) != 3 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	burn := first["ErrorBudgetBurn"].Alerts
+	var burnFP quell.Fingerprint
+	for _, a := range first["ErrorBudgetBurn"].Alerts {
+		if a.Labels["alertname"] == "ErrorBudgetBurn" {
+			burnFP = a.Fingerprint
+		}
+	}
+	code, res, body = act(t, url+"/api/v1/alerts/"+burnFP.String()+"/move", `{"actor":"bob","to":"new","comment":"a budget alert, not the outage"}`)
+	if code != 200 || res.Incident == nil || res.Incident.ID == web || len(res.Incident.Alerts) != 1 {
+		t.Fatalf("move (burn alerts %d): %d %s", len(burn), code, body)
+	}
+	own := res.Incident.ID
+
+	// Killed at once: the journal and the saved state keep the feedback.
+	p.cmd.Process.Kill()
+	<-p.done
+	p = e.start(t)
+	p.wantCleanExit = true
+	eventually(t, p, "ready after kill -9", e.ready)
+	after := byName(p, 3)
+	if inc := after["DiskFull"]; inc.ID != web || inc.AcknowledgedBy != "alice" || after["HighLatency"].ID != web || after["ErrorBudgetBurn"].ID != own {
+		t.Fatalf("after a restart: DiskFull in %s (acknowledged by %q), HighLatency in %s, ErrorBudgetBurn in %s; want %s, alice, %s, %s",
+			inc.ID, inc.AcknowledgedBy, after["HighLatency"].ID, after["ErrorBudgetBurn"].ID, web, web, own)
+	}
+
+	// The decision log names the operators; the webhook heard the merge.
+	eventually(t, p, "the feedback decisions in the log", func() (bool, string) {
+		got := feedbackDecisions(t, decisions)
+		return got["acknowledged alice "+web] && got["merged alice "+web] && got["moved bob "+own], fmt.Sprint(got)
+	})
+	eventually(t, p, "the webhook to hear of the merge", func() (bool, string) {
+		hooks.mu.Lock()
+		defer hooks.mu.Unlock()
+		return hooks.kinds[db][quell.IncidentMerged], fmt.Sprint(hooks.kinds[db])
+	})
+
+	// The storm ends, its incidents close and are forgotten; the same storm
+	// again groups as the operators said.
+	feedbackStorm(t, url, true)
+	eventually(t, p, "the storm's incidents to close", func() (bool, string) {
+		incs, err := listIncidents(url, "open")
+		return err == nil && len(incs) == 0, fmt.Sprint(len(incs), err)
+	})
+	time.Sleep(3500 * time.Millisecond) // past the reopen window (2s) and a tick: forgotten, not reopened
+	feedbackStorm(t, url, false)
+	again := byName(p, 3)
+	if again["DiskFull"].ID != again["HighLatency"].ID || again["ErrorBudgetBurn"].ID == again["HighLatency"].ID {
+		t.Fatalf("the storm again: HighLatency in %s, DiskFull in %s, ErrorBudgetBurn in %s; want DiskFull with HighLatency, ErrorBudgetBurn apart",
+			again["HighLatency"].ID, again["DiskFull"].ID, again["ErrorBudgetBurn"].ID)
+	}
+	for _, a := range again["DiskFull"].Alerts {
+		if a.Labels["alertname"] == "DiskFull" && !strings.Contains(a.Reason, "a person grouped them before") {
+			t.Errorf("DiskFull joined for %q; want the teaching named", a.Reason)
+		}
+	}
+}
+
+// feedbackDecisions lists the decision log's feedback as "action actor incident".
+func feedbackDecisions(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		var d quell.Decision
+		if json.Unmarshal(sc.Bytes(), &d) == nil && d.Actor != "" {
+			out[string(d.Action)+" "+d.Actor+" "+d.Incident] = true
+		}
+	}
+	return out
+}
