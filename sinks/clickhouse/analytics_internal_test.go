@@ -124,3 +124,56 @@ func TestRecurringIncidents(t *testing.T) {
 		t.Errorf("the day of b: %v %v, want checkout with 1 recurring", tab.Values[0], tab.Values[2])
 	}
 }
+
+// TestFeedbackRows: people's feedback is stored as decisions naming the
+// actor, never as alert occurrences, and as itsm_events of system quell,
+// so MTTA counts an acknowledgement given in quell itself.
+func TestFeedbackRows(t *testing.T) {
+	conn := testDB(t)
+	ctx := context.Background()
+	s := testSink(t, conn, SinkConfig{BatchSize: 100, BatchAge: 10 * time.Millisecond, MaxBuffered: 1000}, nil)
+	var b sinks.Batch
+	inc := quell.Incident{ID: "fb-1", Status: quell.IncidentOpen, Title: "HighLatency", Severity: quell.Warning, CreatedAt: t0, UpdatedAt: t0}
+	for i, name := range []string{"HighLatency", "HighErrorRate"} {
+		d := decision(name, "checkout", quell.Firing, quell.ActionJoined, 0)
+		d.Incident, d.At = inc.ID, t0
+		if i == 0 {
+			d.Action = quell.ActionCreated
+		}
+		b.Decisions = append(b.Decisions, d)
+		inc.Alerts = append(inc.Alerts, quell.IncidentAlert{Fingerprint: d.Alert.Fingerprint, Source: "alertmanager", Status: quell.Firing, Labels: d.Alert.Labels})
+	}
+	b.Changes = append(b.Changes, quell.IncidentChange{Kind: quell.IncidentCreated, Incident: inc, Seq: 1, At: t0})
+	acked := t0.Add(2 * time.Minute)
+	b.Decisions = append(b.Decisions, quell.Decision{Incident: inc.ID, Action: quell.ActionAcknowledged, Reason: "acknowledged by alice", At: acked, Actor: "alice"})
+	for _, name := range []string{"DiskFull", "DiskLatency"} {
+		d := decision(name, "db", quell.Firing, quell.ActionMerged, 0)
+		d.Incident, d.At, d.Actor, d.Alert.ReceivedAt = inc.ID, t0.Add(3*time.Minute), "bob", time.Time{}
+		b.Decisions = append(b.Decisions, d)
+	}
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, "SELECT count() FROM alerts FINAL"); n != 2 {
+		t.Errorf("%d alert occurrences stored, want the 2 that were sent", n)
+	}
+	if n := count(t, conn, "SELECT count() FROM decisions FINAL WHERE actor = 'bob' AND action = 'merged' AND service = 'db' AND decided_at = toDateTime('2024-03-05 10:18:30', 'UTC')"); n != 2 {
+		t.Errorf("%d merged decisions by bob at their time, want 2", n)
+	}
+	if n := count(t, conn, "SELECT count() FROM decisions FINAL WHERE actor = ''"); n != 2 {
+		t.Errorf("%d decisions without an actor, want the correlator's 2", n)
+	}
+	if n := count(t, conn, "SELECT count() FROM itsm_events FINAL WHERE system = 'quell' AND incident_id = 'fb-1'"); n != 2 {
+		t.Errorf("%d itsm_events of quell for the incident, want 2 (acknowledged, merged)", n)
+	}
+	tab, err := NewAnalytics(conn).Run(ctx, Query{Type: ServiceResponse, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Rows != 1 || tab.Values[5].([]*float64)[0] == nil || *tab.Values[5].([]*float64)[0] != 120 {
+		t.Errorf("MTTA: %d rows, %v; want checkout acknowledged after 120 s", tab.Rows, tab.Values[5])
+	}
+}

@@ -60,9 +60,10 @@ var specs = map[QueryType]spec{
 		},
 	},
 	// A resolve nobody acted on: the source resolved the alert and its
-	// incident has no ITSM event (acknowledged, assigned, resolved). With no
-	// ITSM integration writing itsm_events, that is every resolve: an upper
-	// bound of what resolved on its own.
+	// incident has no ITSM event (acknowledged, assigned, resolved; people's
+	// actions in quell are events of system quell). Where nobody acts in
+	// quell or an ITSM tool, that is every resolve: an upper bound of what
+	// resolved on its own.
 	AutoResolvedAlerts: {
 		cols: []Column{{"alertname", KindString}, {"service", KindString}, {"auto_resolved", KindCount}, {"incidents", KindCount}},
 		sql: func(s span) string {
@@ -105,8 +106,8 @@ var specs = map[QueryType]spec{
 		},
 	},
 	// An incident belongs to the service of the alert that created it. MTTR
-	// (created to resolved) is always known; MTTA only where an ITSM tool
-	// reported an acknowledgement, else NULL.
+	// (created to resolved) is always known; MTTA only where someone
+	// acknowledged, in quell or an ITSM tool, else NULL.
 	ServiceResponse: {
 		cols: []Column{{"service", KindString}, {"incidents", KindCount}, {"resolved", KindCount}, {"mttr_seconds", KindNullFloat},
 			{"acknowledged", KindCount}, {"mtta_seconds", KindNullFloat}},

@@ -56,8 +56,13 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 		changed []int // indexes of state changes among the rows
 		rep     repeatRows
 	)
+	var feedback []quell.Decision
 	for i := range ds {
 		d, a := &ds[i], &ds[i].Alert
+		if d.Actor != "" {
+			feedback = append(feedback, *d) // not an occurrence: see feedbackInserts
+			continue
+		}
 		id := eventID(digest, a)
 		repeat := d.Action == quell.ActionDeduplicated
 		if repeat {
@@ -112,7 +117,52 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 	decisions.cols = append(decisions.cols, decided.cols("decided_at")...)
 	decisions.cols = append(decisions.cols, column{"incident_id", incs}, column{"action", acts}, column{"reason", reas})
 
-	return []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, names, svcs, evt, incs, acts), rep.insert()}
+	ins := []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, names, svcs, evt, incs, acts), rep.insert()}
+	if len(feedback) > 0 {
+		ins = append(ins, feedbackInserts(feedback)...)
+	}
+	return ins
+}
+
+// feedbackInserts lays out people's feedback: a decisions row each, at the
+// time it was given and naming the actor (no alert occurrence, so no row
+// in alerts or alert_state_changes), and what they did with the incident
+// as itsm_events of system quell, one per incident and action.
+func feedbackInserts(ds []quell.Decision) []insert {
+	n := len(ds)
+	var (
+		ids                           = make([]uint64, 0, n)
+		fps, srcs, stats, names, svcs = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		incs, acts, reas, actors      = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		at                            stamp
+		events                        []ITSMEvent
+		seen                          = map[string]bool{}
+	)
+	for i := range ds {
+		d, a := &ds[i], &ds[i].Alert
+		ids = append(ids, d.ID())
+		fps = append(fps, a.Fingerprint.String())
+		srcs = append(srcs, a.Source)
+		stats = append(stats, string(a.Status))
+		names = append(names, a.Labels["alertname"])
+		svcs = append(svcs, serviceOf(a.Labels))
+		incs = append(incs, d.Incident)
+		acts = append(acts, string(d.Action))
+		reas = append(reas, d.Reason)
+		actors = append(actors, d.Actor)
+		at.add(d.At)
+		if k := d.Incident + "\x00" + string(d.Action); !seen[k] {
+			seen[k] = true
+			events = append(events, ITSMEvent{IncidentID: d.Incident, System: "quell", Kind: string(d.Action), Actor: d.Actor, At: d.At})
+		}
+	}
+	decisions := insert{table: "decisions", rows: n, cols: []column{
+		{"event_id", ids}, {"fingerprint", fps}, {"source", srcs}, {"status", stats}, {"alertname", names}, {"service", svcs},
+	}}
+	decisions.cols = append(decisions.cols, at.cols("event_time")...)
+	decisions.cols = append(decisions.cols, at.cols("decided_at")...)
+	decisions.cols = append(decisions.cols, column{"incident_id", incs}, column{"action", acts}, column{"reason", reas}, column{"actor", actors})
+	return []insert{decisions, itsmInsert(events)}
 }
 
 // repeatRows are the columns of the repeats table.

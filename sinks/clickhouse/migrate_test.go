@@ -91,7 +91,7 @@ func TestMigrateResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"0001_initial", "0002_analytics", "0003_lean", "0005_signature"}; !reflect.DeepEqual(applied, want) {
+	if want := []string{"0001_initial", "0002_analytics", "0003_lean", "0005_signature", "0006_feedback"}; !reflect.DeepEqual(applied, want) {
 		t.Errorf("applied %q, want %q", applied, want)
 	}
 }
