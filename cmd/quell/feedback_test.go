@@ -170,6 +170,18 @@ webhooks:
 		return hooks.kinds[db][quell.IncidentMerged], fmt.Sprint(hooks.kinds[db])
 	})
 
+	// The merged incident is still served, as a duplicate of web's.
+	eventually(t, p, "the merged incident served from the history", func() (bool, string) {
+		resp, err := http.Get(url + "/api/v1/incidents/" + db)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var inc quell.Incident
+		json.NewDecoder(resp.Body).Decode(&inc)
+		return inc.MergedInto == web && inc.Status == quell.IncidentResolved && inc.ResolvedBy == "alice", fmt.Sprintf("%d %+v", resp.StatusCode, inc)
+	})
+
 	// The storm ends, its incidents close and are forgotten; the same storm
 	// again groups as the operators said.
 	feedbackStorm(t, url, true)

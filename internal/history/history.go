@@ -157,7 +157,9 @@ func (s *Store) put(inc quell.Incident) {
 	s.reopened(inc.ID) // its kind may have changed since
 	e := &entry{inc: inc, sig: correlate.Signature(&inc), size: size(&inc)}
 	s.byID[inc.ID] = e
-	s.see(e.sig, inc.ID, inc.ResolvedAt)
+	if inc.MergedInto == "" { // a duplicate is its survivor's occurrence, not one of its own
+		s.see(e.sig, inc.ID, inc.ResolvedAt)
+	}
 	s.bytes += e.size
 }
 
@@ -275,8 +277,8 @@ func (s *Store) rewrite() error {
 
 func (s *Store) Name() string { return "history" }
 
-// Write keeps the incidents that resolved and lets go of those that
-// reopened (the correlator serves them again).
+// Write keeps the incidents that resolved or merged into another and lets
+// go of those that reopened (the correlator serves them again).
 func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -284,7 +286,7 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 		c := &b.Changes[i]
 		rec := c.Incident
 		switch c.Kind {
-		case quell.IncidentResolve:
+		case quell.IncidentResolve, quell.IncidentMerged:
 			s.put(rec)
 		case quell.IncidentReopened:
 			if s.byID[rec.ID] == nil {

@@ -71,9 +71,11 @@ type ServiceNowConfig struct {
 	Table string `yaml:"table"`
 	// Fields are extra templated fields of a new ticket (assignment_group, caller_id, category, ...).
 	Fields map[string]string `yaml:"fields"`
-	// ResolveState (default 6, Resolved), ReopenState (default 2, In Progress).
+	// ResolveState (default 6, Resolved), ReopenState and AckState, when
+	// someone acknowledges the incident in quell (default 2, In Progress).
 	ResolveState string `yaml:"resolve_state"`
 	ReopenState  string `yaml:"reopen_state"`
+	AckState     string `yaml:"ack_state"`
 	// CloseCode is one of the instance's close_code choices (default "Resolved by caller").
 	CloseCode string `yaml:"close_code"`
 }
@@ -183,6 +185,9 @@ func (c *ServiceNowConfig) validate() error {
 	}
 	if c.ReopenState == "" {
 		c.ReopenState = "2"
+	}
+	if c.AckState == "" {
+		c.AckState = "2"
 	}
 	if c.CloseCode == "" {
 		c.CloseCode = "Resolved by caller"

@@ -9,7 +9,8 @@ import (
 
 // fakeJira implements Jira Cloud REST v3 as documented: create issue 201
 // {"id","key","self"}, comment 201, transitions GET {"transitions": [...]}
-// and POST 204, issue GET with fields, errors as {"errorMessages": [...],
+// and POST 204, issue GET with fields, issue link POST 201 (type by name,
+// inwardIssue and outwardIssue by key), errors as {"errorMessages": [...],
 // "errors": {...}}; rich text must be Atlassian Document Format.
 type fakeJira struct {
 	fakeAPI
@@ -20,6 +21,7 @@ type fakeJira struct {
 type jiraIssue struct {
 	Key, Summary, Status, Labels string
 	Comments                     int
+	Duplicates                   string // the issue it was linked to as a duplicate of
 }
 
 // workflow: from a status, the transitions (id, name, target) it offers.
@@ -71,6 +73,24 @@ func (f *fakeJira) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.error(w, http.StatusBadRequest, "Unexpected character in request body")
 			return
 		}
+	}
+	if r.URL.Path == "/rest/api/3/issueLink" && r.Method == http.MethodPost {
+		typ, _ := in["type"].(map[string]any)
+		inward, _ := in["inwardIssue"].(map[string]any)
+		outward, _ := in["outwardIssue"].(map[string]any)
+		from, to := f.issues[fmt.Sprint(inward["key"])], f.issues[fmt.Sprint(outward["key"])]
+		switch {
+		case typ["name"] != "Duplicate" && typ["name"] != "Blocks":
+			f.error(w, http.StatusNotFound, fmt.Sprintf("No issue link type with name '%v' found.", typ["name"]))
+		case from == nil || to == nil:
+			f.error(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
+		default:
+			if typ["name"] == "Duplicate" {
+				from.Duplicates = to.Key
+			}
+			w.WriteHeader(http.StatusCreated)
+		}
+		return
 	}
 	rest, _ := strings.CutPrefix(r.URL.Path, "/rest/api/3/issue")
 	parts := strings.Split(strings.Trim(rest, "/"), "/")

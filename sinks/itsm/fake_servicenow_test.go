@@ -20,6 +20,7 @@ type fakeServiceNow struct {
 type snIncident struct {
 	SysID, Number, CorrelationID, ShortDescription, Description string
 	Urgency, Impact, State, CloseCode, CloseNotes, Group        string
+	Parent                                                      string // parent_incident: a sys_id
 	WorkNotes                                                   []string
 }
 
@@ -95,6 +96,13 @@ func (f *fakeServiceNow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if in["state"] == "6" && (in["close_code"] == "" || in["close_notes"] == "") {
 			f.error(w, http.StatusBadRequest, "Data Policy Exception: Resolution code, Resolution notes are mandatory")
 			return
+		}
+		if v, ok := in["parent_incident"]; ok {
+			if f.incidents[v] == nil {
+				f.error(w, http.StatusBadRequest, "Invalid reference for field parent_incident")
+				return
+			}
+			inc.Parent = v
 		}
 		if v, ok := in["work_notes"]; ok {
 			inc.WorkNotes = append(inc.WorkNotes, v)

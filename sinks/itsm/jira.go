@@ -57,8 +57,32 @@ func (j *jira) update(t Ticket, r rendered, _ *View) []step {
 	return []step{j.comment(t, r.Note)}
 }
 
-func (j *jira) resolve(t Ticket, r rendered, _ *View) []step {
-	return []step{j.comment(t, r.Note), j.transition(t, j.cfg.DoneStatus, "done_status")}
+func (j *jira) acknowledge(t Ticket, r rendered, _ *View) []step {
+	return []step{j.comment(t, r.Note)}
+}
+
+// resolve comments and moves the issue to done; a merged incident's issue
+// is first linked to the survivor's as its duplicate.
+func (j *jira) resolve(t Ticket, r rendered, v *View) []step {
+	steps := []step{j.comment(t, r.Note)}
+	if v.MergedInto != "" && v.survivor.ID != "" {
+		steps = append(steps, j.duplicateOf(t, v.survivor))
+	}
+	return append(steps, j.transition(t, j.cfg.DoneStatus, "done_status"))
+}
+
+// duplicateOf links t to survivor with the Duplicate link type, so that t
+// shows "duplicates" survivor. Jira fills in the inwardIssue's side with
+// the type's outward description, whatever the field names suggest (see
+// Atlassian's issue linking model), hence t as inwardIssue.
+func (j *jira) duplicateOf(t, survivor Ticket) step {
+	return func(ctx context.Context, _ *Ticket) error {
+		return j.c.do(ctx, http.MethodPost, "/rest/api/3/issueLink", map[string]any{
+			"type":         map[string]string{"name": "Duplicate"},
+			"inwardIssue":  map[string]string{"key": t.ID},
+			"outwardIssue": map[string]string{"key": survivor.ID},
+		}, nil)
+	}
 }
 
 func (j *jira) reopen(t Ticket, r rendered, _ *View) []step {

@@ -108,6 +108,15 @@ func (p *pagerDuty) update(_ Ticket, r rendered, v *View) []step { return p.trig
 
 func (p *pagerDuty) reopen(_ Ticket, r rendered, v *View) []step { return p.trigger(r, v) }
 
+// acknowledge acknowledges the alert: PagerDuty stops escalating it.
+func (p *pagerDuty) acknowledge(t Ticket, _ rendered, _ *View) []step {
+	return []step{func(ctx context.Context, tt *Ticket) error {
+		return p.send(ctx, tt, pdEvent{RoutingKey: p.cfg.RoutingKey, DedupKey: t.ID, EventAction: "acknowledge"})
+	}}
+}
+
+// resolve resolves the alert; the Events API has no way to link a
+// duplicate, so a merged incident's alert just resolves.
 func (p *pagerDuty) resolve(t Ticket, _ rendered, _ *View) []step {
 	return []step{func(ctx context.Context, tt *Ticket) error {
 		return p.send(ctx, tt, pdEvent{RoutingKey: p.cfg.RoutingKey, DedupKey: t.ID, EventAction: "resolve"})

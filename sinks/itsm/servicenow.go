@@ -86,8 +86,20 @@ func (s *serviceNow) update(t Ticket, r rendered, _ *View) []step {
 	return s.patch(t, map[string]string{"work_notes": r.Note})
 }
 
-func (s *serviceNow) resolve(t Ticket, r rendered, _ *View) []step {
-	return s.patch(t, map[string]string{"state": s.cfg.ResolveState, "close_code": s.cfg.CloseCode, "close_notes": r.Note})
+// acknowledge moves the record to the acknowledged state (In Progress by
+// default) with a work note.
+func (s *serviceNow) acknowledge(t Ticket, r rendered, _ *View) []step {
+	return s.patch(t, map[string]string{"state": s.cfg.AckState, "work_notes": r.Note})
+}
+
+// resolve closes the record; a merged incident's becomes a child of the
+// survivor's record (parent_incident), as ServiceNow files duplicates.
+func (s *serviceNow) resolve(t Ticket, r rendered, v *View) []step {
+	fields := map[string]string{"state": s.cfg.ResolveState, "close_code": s.cfg.CloseCode, "close_notes": r.Note}
+	if v.MergedInto != "" && v.survivor.ID != "" {
+		fields["parent_incident"] = v.survivor.ID
+	}
+	return s.patch(t, fields)
 }
 
 func (s *serviceNow) reopen(t Ticket, r rendered, _ *View) []step {

@@ -1,6 +1,7 @@
 package itsm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ func New(cfg Config, store *Store, silences *silence.Store, dead *sinks.DeadLett
 type tracker interface {
 	open(r rendered, v *View) []step
 	update(t Ticket, r rendered, v *View) []step
+	acknowledge(t Ticket, r rendered, v *View) []step
+	// resolve closes the ticket; as a duplicate of v.survivor's when the
+	// incident was merged into another (v.MergedInto).
 	resolve(t Ticket, r rendered, v *View) []step
 	reopen(t Ticket, r rendered, v *View) []step
 }
@@ -98,6 +102,7 @@ type action string
 const (
 	actOpen    action = "open"
 	actUpdate  action = "update"
+	actAck     action = "acknowledge"
 	actResolve action = "resolve"
 	actReopen  action = "reopen"
 )
@@ -124,6 +129,13 @@ func (s *sink) deliver(ctx context.Context, c quell.IncidentChange) error {
 		s.skip("unchanged", c)
 		return nil
 	}
+	v.Acknowledged = act == actAck
+	if into := c.Incident.MergedInto; into != "" {
+		if sr, ok := s.store.get(s.id, into); ok {
+			v.survivor = sr.Ticket
+			v.Survivor = cmp.Or(sr.Ticket.Number, sr.Ticket.ID)
+		}
+	}
 	r, err := s.tmpl.render(v)
 	if err != nil {
 		return err
@@ -134,6 +146,8 @@ func (s *sink) deliver(ctx context.Context, c quell.IncidentChange) error {
 		steps = s.t.open(r, v)
 	case actUpdate:
 		steps = s.t.update(rec.Ticket, r, v)
+	case actAck:
+		steps = s.t.acknowledge(rec.Ticket, r, v)
 	case actResolve:
 		steps = s.t.resolve(rec.Ticket, r, v)
 	case actReopen:
@@ -152,6 +166,7 @@ func (s *sink) deliver(ctx context.Context, c quell.IncidentChange) error {
 	}
 	rec.Seq, rec.Pending = c.Seq, nil
 	rec.Resolved = c.Incident.Status == quell.IncidentResolved
+	rec.Acked = rec.Acked || act == actAck
 	rec.Severity, rec.Alerts = c.Incident.Severity, alertStates(c.Incident)
 	if err := s.store.put(rec); err != nil {
 		return err
@@ -174,6 +189,8 @@ func (s *sink) plan(rec Record, exists bool, c quell.IncidentChange, v *View) (a
 		return actReopen, 0
 	case !open && !rec.Resolved:
 		return actResolve, 0
+	case open && c.Incident.AcknowledgedBy != "" && !rec.Acked:
+		return actAck, 0
 	case open && (len(v.Joined)+len(v.Cleared)+len(v.Left) > 0 || c.Incident.Severity != rec.Severity):
 		return actUpdate, 0
 	}

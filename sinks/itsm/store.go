@@ -40,6 +40,7 @@ type Record struct {
 	// Seq is the last change of the incident fully delivered to the ticket.
 	Seq      uint64         `json:"seq"`
 	Resolved bool           `json:"resolved"`
+	Acked    bool           `json:"acked,omitempty"` // the ticket heard the incident was acknowledged
 	Severity quell.Severity `json:"severity"`
 	// Alerts are the alerts (fingerprint: status) the ticket was told of.
 	Alerts map[string]quell.Status `json:"alerts"`

@@ -26,6 +26,13 @@ type View struct {
 	// Joined alerts are new to the ticket or fire again, Cleared ones
 	// resolved, Left ones moved to another incident.
 	Joined, Cleared, Left []quell.IncidentAlert
+	// Acknowledged: this change tells the ticket someone acknowledged the
+	// incident (AcknowledgedBy).
+	Acknowledged bool
+	// Survivor names the ticket of the incident this one merged into
+	// (MergedInto), where this sink opened one.
+	Survivor string
+	survivor Ticket
 }
 
 func newView(c quell.IncidentChange, seen map[string]quell.Status) *View {
@@ -89,8 +96,11 @@ const (
 - [{{.Status}}] {{with index .Annotations "summary"}}{{.}}: {{end}}{{labels .Labels}}{{with .Reason}} ({{.}}){{end}}{{end}}{{with .Runbooks}}
 Runbooks:{{range .}}
 - {{.}}{{end}}{{end}}`
-	defaultNote = `{{if eq .Status "resolved"}}All alerts resolved: quell incident {{.ID}} is resolved.
+	defaultNote = `{{if .MergedInto}}Duplicate: {{with .ResolvedBy}}{{.}} merged {{end}}quell incident {{.ID}} {{if not .ResolvedBy}}merged {{end}}into {{.MergedInto}}{{with .Survivor}} (ticket {{.}}){{end}}, which holds its alerts now.
+{{else if and (eq .Status "resolved") .ResolvedBy}}Resolved by {{.ResolvedBy}}: quell incident {{.ID}} is resolved.
+{{else if eq .Status "resolved"}}All alerts resolved: quell incident {{.ID}} is resolved.
 {{else if eq .Kind "reopened"}}quell incident {{.ID}} fired again and is reopened.
+{{else if .Acknowledged}}Acknowledged by {{.AcknowledgedBy}} in quell.
 {{end}}{{range .Joined}}Firing: {{labels .Labels}}
 {{end}}{{range .Cleared}}Resolved: {{labels .Labels}}
 {{end}}{{range .Left}}Moved to another incident: alert {{.Fingerprint}}
