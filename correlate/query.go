@@ -102,3 +102,15 @@ func (e *Engine) Count(status quell.IncidentStatus) int {
 	}
 	return n
 }
+
+// Tracks tells whether the engine holds incident id (open, or resolved
+// within the reopen window): feedback can act on it.
+func (e *Engine) Tracks(id string) bool { return e.incidents[id] != nil }
+
+// IncidentOf is the id of the incident alert fp is in ("" for none).
+func (e *Engine) IncidentOf(fp quell.Fingerprint) string {
+	if inc := e.byAlert[fp]; inc != nil {
+		return inc.id
+	}
+	return ""
+}

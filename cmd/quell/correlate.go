@@ -17,7 +17,8 @@ decisions and incident changes to their topics. Each partition's state is
 kept in the state topic as small records written as they change, with a
 checkpoint every kafka.snapshot_every that covers only acknowledged output;
 it follows the partition to whichever instance owns it.
-Serves the incidents API (for its own partitions) and metrics on --listen.
+Serves the incidents and feedback API (for its own partitions) and metrics
+on --listen.
 `, args)
 	if err != nil {
 		return err
@@ -25,7 +26,9 @@ Serves the incidents API (for its own partitions) and metrics on --listen.
 	mux := env.mux()
 	set := pipeline.NewSet(env.reg, env.log, env.topo)
 	env.setTopology = set.SetTopology
-	if err := env.mountAPI(mux, set, nil); err != nil {
+	act, closeFeedback := env.splitFeedback(set)
+	defer closeFeedback()
+	if err := env.mountAPI(mux, set, act); err != nil {
 		return err
 	}
 	return runAll(ctx,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/internal/api"
+	"github.com/quellhq/quell/internal/testenv"
 )
 
 // act posts a feedback request and returns the status and the answer.
@@ -74,25 +75,7 @@ webhooks:
 	eventually(t, p, "ready", e.ready)
 	url := e.url("")
 	feedbackStorm(t, url, false)
-	byName := func(p *proc, want int) map[string]quell.Incident {
-		t.Helper()
-		got := map[string]quell.Incident{}
-		eventually(t, p, fmt.Sprintf("%d alerts in open incidents", want), func() (bool, string) {
-			clear(got)
-			incs, err := listIncidents(url, "open")
-			if err != nil {
-				return false, err.Error()
-			}
-			for _, inc := range incs {
-				for _, a := range inc.Alerts {
-					got[a.Labels["alertname"]] = inc
-				}
-			}
-			return len(got) == want, fmt.Sprint(len(got))
-		})
-		return got
-	}
-	first := byName(p, 3)
+	first := openByAlertname(t, p, url, 3)
 	web, db := first["HighLatency"].ID, first["DiskFull"].ID
 	if web == db || first["ErrorBudgetBurn"].ID != web {
 		t.Fatalf("the storm grouped as web %s, db %s, burn %s; want db apart", web, db, first["ErrorBudgetBurn"].ID)
@@ -153,7 +136,7 @@ webhooks:
 	p = e.start(t)
 	p.wantCleanExit = true
 	eventually(t, p, "ready after kill -9", e.ready)
-	after := byName(p, 3)
+	after := openByAlertname(t, p, url, 3)
 	if inc := after["DiskFull"]; inc.ID != web || inc.AcknowledgedBy != "alice" || after["HighLatency"].ID != web || after["ErrorBudgetBurn"].ID != own {
 		t.Fatalf("after a restart: DiskFull in %s (acknowledged by %q), HighLatency in %s, ErrorBudgetBurn in %s; want %s, alice, %s, %s",
 			inc.ID, inc.AcknowledgedBy, after["HighLatency"].ID, after["ErrorBudgetBurn"].ID, web, web, own)
@@ -191,7 +174,7 @@ webhooks:
 	})
 	time.Sleep(3500 * time.Millisecond) // past the reopen window (2s) and a tick: forgotten, not reopened
 	feedbackStorm(t, url, false)
-	again := byName(p, 3)
+	again := openByAlertname(t, p, url, 3)
 	if again["DiskFull"].ID != again["HighLatency"].ID || again["ErrorBudgetBurn"].ID == again["HighLatency"].ID {
 		t.Fatalf("the storm again: HighLatency in %s, DiskFull in %s, ErrorBudgetBurn in %s; want DiskFull with HighLatency, ErrorBudgetBurn apart",
 			again["HighLatency"].ID, again["DiskFull"].ID, again["ErrorBudgetBurn"].ID)
@@ -201,6 +184,65 @@ webhooks:
 			t.Errorf("DiskFull joined for %q; want the teaching named", a.Reason)
 		}
 	}
+}
+
+// openByAlertname waits until want alerts are in open incidents at url's
+// API and maps each alertname to its incident.
+func openByAlertname(t *testing.T, p *proc, url string, want int) map[string]quell.Incident {
+	t.Helper()
+	got := map[string]quell.Incident{}
+	eventually(t, p, fmt.Sprintf("%d alerts in open incidents", want), func() (bool, string) {
+		clear(got)
+		incs, err := listIncidents(url, "open")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, inc := range incs {
+			for _, a := range inc.Alerts {
+				got[a.Labels["alertname"]] = inc
+			}
+		}
+		return len(got) == want, fmt.Sprint(len(got))
+	})
+	return got
+}
+
+// TestSplitFeedback: in split mode the correlator's API takes feedback; it
+// travels through the incident's alerts partition, so a correlator killed
+// with SIGKILL and started again has it, and the sink stage logs it.
+func TestSplitFeedback(t *testing.T) {
+	s := newSplit(t, buildQuell(t), testenv.Kafka(t))
+	s.start("ingest")
+	s.start("sink")
+	corr := s.start("correlate")
+	api := "http://" + listenRE.FindStringSubmatch(corr.out.String())[1]
+	feedbackStorm(t, s.ingestBase, false)
+	first := openByAlertname(t, corr, api, 3)
+	web, db := first["HighLatency"].ID, first["DiskFull"].ID
+	if web == db {
+		t.Fatalf("the storm grouped web and db together in %s", web)
+	}
+	time.Sleep(time.Second) // past group_wait (300ms): announced
+	if code, res, body := act(t, api+"/api/v1/incidents/"+db+"/merge", `{"actor":"alice","into":"`+web+`"}`); code != 200 || res.Incident == nil || len(res.Incident.Alerts) != 3 {
+		t.Fatalf("merge: %d %s", code, body)
+	}
+	if code, res, body := act(t, api+"/api/v1/incidents/"+web+"/ack", `{"actor":"bob"}`); code != 200 || res.Incident.AcknowledgedBy != "bob" {
+		t.Fatalf("ack: %d %s", code, body)
+	}
+	if code, _, body := act(t, api+"/api/v1/incidents/"+db+"/ack", `{"actor":"bob"}`); code != 404 {
+		t.Fatalf("ack of the merged incident: %d %s, want 404", code, body)
+	}
+	killHard(t, corr)
+	corr = s.start("correlate")
+	api = "http://" + listenRE.FindStringSubmatch(corr.out.String())[1]
+	after := openByAlertname(t, corr, api, 3)
+	if inc := after["DiskFull"]; inc.ID != web || inc.AcknowledgedBy != "bob" {
+		t.Fatalf("after kill -9 and a new correlator: DiskFull in %s acknowledged by %q; want %s by bob", inc.ID, inc.AcknowledgedBy, web)
+	}
+	eventually(t, corr, "the feedback decisions in the sink's log", func() (bool, string) {
+		got := feedbackDecisions(t, s.decisions)
+		return got["merged alice "+web] && got["acknowledged bob "+web], fmt.Sprint(got)
+	})
 }
 
 // feedbackDecisions lists the decision log's feedback as "action actor incident".

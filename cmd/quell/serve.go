@@ -92,7 +92,9 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	}
 	set := pipeline.NewSet(env.reg, env.log, env.topo)
 	env.setTopology = set.SetTopology
-	if err := env.mountAPI(mux, set, nil); err != nil {
+	act, closeFeedback := env.splitFeedback(set)
+	defer closeFeedback()
+	if err := env.mountAPI(mux, set, act); err != nil {
 		return err
 	}
 	err = runAll(ctx,
@@ -684,6 +686,20 @@ func awaitFeedback(outcomes *pipeline.Outcomes, send func(context.Context, *quel
 		}
 		return "", api.ErrPending
 	}
+}
+
+// splitFeedback acts on feedback in split mode: it goes into the alerts
+// partition of the incident it acts on, whose pipeline (in this process)
+// applies it in order with that partition's alerts.
+func (env *stageEnv) splitFeedback(set *pipeline.Set) (api.Act, func() error) {
+	fw := kafka.NewFeedbackWriter(env.cfg.Kafka.Brokers, env.names, env.log)
+	return awaitFeedback(&set.Outcomes, func(ctx context.Context, f *quell.Feedback) error {
+		p, err := set.Owner(f)
+		if err != nil {
+			return err
+		}
+		return fw.Send(ctx, p, f)
+	}), fw.Close
 }
 
 // registerBudget exports the memory budget and what it holds.

@@ -13,11 +13,13 @@ import (
 	"github.com/quellhq/quell"
 )
 
-// Event is one record of an alerts partition: an alert, or a clock tick.
+// Event is one record of an alerts partition: an alert, a person's
+// feedback, or a clock tick (both nil).
 type Event struct {
-	// Alert is nil for a tick.
-	Alert *quell.Alert
-	// At is the alert's ReceivedAt (the record's time when unset) or the tick's time.
+	Alert    *quell.Alert
+	Feedback *quell.Feedback
+	// At is the alert's ReceivedAt (the record's time when unset), the
+	// feedback's time or the tick's.
 	At time.Time
 }
 
@@ -396,12 +398,15 @@ func (p *Partitioned) fetch(ctx context.Context, r *kafkago.Reader, w *writers, 
 
 func decodeEvent(m kafkago.Message) (Event, error) {
 	for _, h := range m.Headers {
-		if h.Key == HeaderTick {
+		switch h.Key {
+		case HeaderTick:
 			var at time.Time
 			if err := at.UnmarshalText(m.Value); err != nil {
 				return Event{}, fmt.Errorf("clock tick: %w", err)
 			}
 			return Event{At: at}, nil
+		case HeaderFeedback:
+			return decodeFeedback(m.Value)
 		}
 	}
 	a, err := decode[quell.Alert](m.Value)

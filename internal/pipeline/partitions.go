@@ -54,7 +54,7 @@ type partition struct {
 func (pt *partition) Handle(ctx context.Context, evs []kafka.Event) error {
 	pt.steps = pt.steps[:0]
 	for _, ev := range evs {
-		pt.steps = append(pt.steps, Step{Alert: ev.Alert, At: ev.At})
+		pt.steps = append(pt.steps, Step{Alert: ev.Alert, Feedback: ev.Feedback, At: ev.At})
 	}
 	out, done := pt.p.decide(pt.steps)
 	if err := pt.Flush(); err != nil {

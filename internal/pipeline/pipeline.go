@@ -145,6 +145,13 @@ func (p *Pipeline) Incidents(q correlate.Query) []quell.Incident {
 	return p.eng.Incidents(q)
 }
 
+// with runs read on the engine.
+func (p *Pipeline) with(read func(*correlate.Engine) bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return read(p.eng)
+}
+
 // Count is how many incidents have status ("" for all).
 func (p *Pipeline) Count(status quell.IncidentStatus) int {
 	p.mu.Lock()

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -132,4 +133,52 @@ func (s *Set) Incident(id string) (quell.Incident, bool) {
 		}
 	}
 	return quell.Incident{}, false
+}
+
+// Owner finds the partition whose pipeline holds what f acts on: its
+// incidents, or the alert it moves. Feedback goes there, in order with
+// that partition's alerts. Incidents in two partitions are in two scopes,
+// which never share an incident: correlate.ErrConflict.
+func (s *Set) Owner(f *quell.Feedback) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	owner := func(holds func(*Pipeline) bool, what string) (int, error) {
+		for key, p := range s.ps {
+			if holds(p) {
+				return key, nil
+			}
+		}
+		return 0, fmt.Errorf("no %s among those the correlators of this process track: %w", what, correlate.ErrUnknown)
+	}
+	tracks := func(id string) func(*Pipeline) bool {
+		return func(p *Pipeline) bool { return p.with(func(e *correlate.Engine) bool { return e.Tracks(id) }) }
+	}
+	var key int
+	var err error
+	other := ""
+	switch f.Action {
+	case quell.FeedbackMove:
+		key, err = owner(func(p *Pipeline) bool {
+			return p.with(func(e *correlate.Engine) bool { return e.IncidentOf(f.Alert) != "" })
+		}, "alert "+f.Alert.String())
+		if f.To != quell.MoveToNew {
+			other = f.To
+		}
+	case quell.FeedbackMerge:
+		key, err = owner(tracks(f.Incident), "incident "+f.Incident)
+		other = f.Into
+	default:
+		key, err = owner(tracks(f.Incident), "incident "+f.Incident)
+	}
+	if err != nil || other == "" {
+		return key, err
+	}
+	otherKey, err := owner(tracks(other), "incident "+other)
+	if err != nil {
+		return 0, err
+	}
+	if otherKey != key {
+		return 0, fmt.Errorf("incident %s is in another correlation scope (partition %d, not %d): incidents of two scopes never merge: %w", other, otherKey, key, correlate.ErrConflict)
+	}
+	return key, nil
 }
