@@ -8,15 +8,29 @@ import (
 )
 
 // Query asks for incidents newest first (by creation, then id): those with
-// Status ("" for all) that come after the cursor After, as Taken takes
-// them: at most Limit (all when 0), and at most MaxAlerts member alerts in
-// all (no bound when 0) and the incident after them. Only those are copied
-// out of the engine.
+// Status ("" for all) and an alert whose labels Labels accepts (nil: any)
+// that come after the cursor After, as Taken takes them: at most Limit (all
+// when 0), and at most MaxAlerts member alerts in all (no bound when 0) and
+// the incident after them. Only those are copied out of the engine.
 type Query struct {
 	Status    quell.IncidentStatus
+	Labels    func(map[string]string) bool
 	After     Cursor
 	Limit     int
 	MaxAlerts int
+}
+
+// Holds tells whether one of alerts has labels q.Labels accepts.
+func (q Query) Holds(alerts []quell.IncidentAlert) bool {
+	if q.Labels == nil {
+		return true
+	}
+	for i := range alerts {
+		if q.Labels(alerts[i].Labels) {
+			return true
+		}
+	}
+	return false
 }
 
 // Page is how many of n ordered incidents, of alerts(i) alerts each, make
@@ -71,7 +85,7 @@ func (c Cursor) Before(d Cursor) bool {
 func (e *Engine) Incidents(q Query) []quell.Incident {
 	var match []*incident
 	for _, inc := range e.incidents {
-		if (q.Status == "" || inc.status == q.Status) && q.After.Before(Cursor{inc.created, inc.id}) {
+		if (q.Status == "" || inc.status == q.Status) && q.After.Before(Cursor{inc.created, inc.id}) && e.holds(q, inc) {
 			match = append(match, inc)
 		}
 	}
@@ -90,6 +104,18 @@ func (e *Engine) Incidents(q Query) []quell.Incident {
 		out[i] = e.view(inc)
 	}
 	return out
+}
+
+func (e *Engine) holds(q Query, inc *incident) bool {
+	if q.Labels == nil {
+		return true
+	}
+	for _, m := range inc.members {
+		if q.Labels(m.Labels) {
+			return true
+		}
+	}
+	return false
 }
 
 // Count is how many incidents have status ("" for all).

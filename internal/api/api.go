@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/alertmanager/pkg/labels"
+
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/sinks"
@@ -123,12 +125,31 @@ func writeIncidents(w http.ResponseWriter, incs []quell.Incident, next string) {
 	bw.Flush()
 }
 
-// parseQuery reads ?status=open|resolved, ?limit=N and ?cursor=NEXT (the
-// "next" of the page before).
+// parseQuery reads ?status=open|resolved, ?filter=MATCHERS (Alertmanager's
+// matchers: the incidents with an alert they all match), ?limit=N and
+// ?cursor=NEXT (the "next" of the page before).
 func parseQuery(v url.Values) (correlate.Query, error) {
 	q := correlate.Query{Status: quell.IncidentStatus(v.Get("status")), Limit: defaultPage, MaxAlerts: maxPageAlerts}
 	if q.Status != "" && q.Status != quell.IncidentOpen && q.Status != quell.IncidentResolved {
 		return q, fmt.Errorf("status must be open or resolved, got %q", q.Status)
+	}
+	var ms labels.Matchers
+	for _, f := range v["filter"] {
+		m, err := labels.ParseMatchers(f)
+		if err != nil {
+			return q, fmt.Errorf("filter %q: %v (Alertmanager's matchers, e.g. service=\"checkout\",severity=~\"crit.*\")", f, err)
+		}
+		ms = append(ms, m...)
+	}
+	if len(ms) > 0 {
+		q.Labels = func(l map[string]string) bool {
+			for _, m := range ms {
+				if !m.Matches(l[m.Name]) {
+					return false
+				}
+			}
+			return true
+		}
 	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)

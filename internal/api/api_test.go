@@ -20,7 +20,7 @@ type fakeSource []quell.Incident
 func (f fakeSource) Incidents(q correlate.Query) []quell.Incident {
 	out := []quell.Incident{}
 	for _, inc := range f {
-		if (q.Status == "" || inc.Status == q.Status) && q.After.Before(correlate.CursorOf(inc)) {
+		if (q.Status == "" || inc.Status == q.Status) && q.After.Before(correlate.CursorOf(inc)) && q.Holds(inc.Alerts) {
 			out = append(out, inc)
 		}
 	}
@@ -39,7 +39,8 @@ func (f fakeSource) Incident(id string) (quell.Incident, bool) {
 func TestRoutes(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	src := fakeSource{
-		{ID: "a", Status: quell.IncidentOpen, CreatedAt: t0.Add(time.Second), Alerts: []quell.IncidentAlert{{Reason: "no related open incident"}}},
+		{ID: "a", Status: quell.IncidentOpen, CreatedAt: t0.Add(time.Second), Alerts: []quell.IncidentAlert{
+			{Reason: "no related open incident", Labels: map[string]string{"alertname": "HighLatency", "service": "checkout"}}}},
 		{ID: "b", Status: quell.IncidentResolved, CreatedAt: t0},
 	}
 	notReady := errors.New("bus unreachable")
@@ -72,6 +73,17 @@ func TestRoutes(t *testing.T) {
 				t.Fatal("no error message")
 			}
 		}},
+		{`/api/v1/incidents?filter=service%3D~%22check.*%22`, 200, func(t *testing.T, b map[string]any) {
+			if l := b["incidents"].([]any); len(l) != 1 || l[0].(map[string]any)["id"] != "a" {
+				t.Fatalf(`filter service=~"check.*": %v`, l)
+			}
+		}},
+		{`/api/v1/incidents?filter=%7Bservice%3D%22checkout%22,alertname!%3D%22HighLatency%22%7D`, 200, func(t *testing.T, b map[string]any) {
+			if l := b["incidents"].([]any); len(l) != 0 {
+				t.Fatalf(`filter {service="checkout",alertname!="HighLatency"}: %v`, l)
+			}
+		}},
+		{`/api/v1/incidents?filter=service%3D~%22(%22`, 400, nil},
 		{"/api/v1/incidents?limit=0", 400, nil},
 		{"/api/v1/incidents?limit=5000", 400, nil},
 		{"/api/v1/incidents?cursor=garbage", 400, nil},

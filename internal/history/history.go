@@ -345,7 +345,7 @@ func (s *Store) Incidents(q correlate.Query) []quell.Incident {
 	defer s.mu.RUnlock()
 	var out []quell.Incident
 	for _, e := range s.byID {
-		if c := correlate.CursorOf(e.inc); q.After.Before(c) && time.Since(e.inc.ResolvedAt) <= s.keep {
+		if c := correlate.CursorOf(e.inc); q.After.Before(c) && time.Since(e.inc.ResolvedAt) <= s.keep && q.Holds(e.inc.Alerts) {
 			out = append(out, e.inc)
 		}
 	}
