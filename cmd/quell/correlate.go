@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/pipeline"
 )
@@ -28,7 +29,7 @@ on --listen.
 	env.setTopology = set.SetTopology
 	act, closeFeedback := env.splitFeedback(set)
 	defer closeFeedback()
-	if err := env.mountAPI(mux, set, act); err != nil {
+	if err := env.mountAPI(mux, set, act, api.Details{Graph: set.Neighbourhood}); err != nil {
 		return err
 	}
 	return runAll(ctx,

@@ -153,6 +153,29 @@ webhooks:
 		return hooks.kinds[db][quell.IncidentMerged], fmt.Sprint(hooks.kinds[db])
 	})
 
+	// The timeline tells what happened, across the restart; the graph
+	// shows what the incident's alerts are about.
+	var tl struct {
+		Events []struct{ Kind, Actor, Title string }
+	}
+	if err := getJSON(url+"/api/v1/incidents/"+web+"/timeline", &tl); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range tl.Events {
+		kinds = append(kinds, e.Kind+"/"+e.Actor)
+	}
+	if got := strings.Join(kinds, " "); !strings.Contains(got, "created/ ") || !strings.Contains(got, "acknowledged/alice") || !strings.Contains(got, "merged/alice") {
+		t.Errorf("web's timeline: %s; want its creation, alice's acknowledgement and merge", got)
+	}
+	var nb struct{ Nodes []struct{ Name string } }
+	if err := getJSON(url+"/api/v1/incidents/"+web+"/graph", &nb); err != nil {
+		t.Fatal(err)
+	}
+	if len(nb.Nodes) == 0 || nb.Nodes[0].Name != "web" && nb.Nodes[0].Name != "db" {
+		t.Errorf("web's graph: %+v; want its services", nb)
+	}
+
 	// The merged incident is still served, as a duplicate of web's.
 	eventually(t, p, "the merged incident served from the history", func() (bool, string) {
 		resp, err := http.Get(url + "/api/v1/incidents/" + db)

@@ -34,6 +34,7 @@ import (
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/lograte"
 	"github.com/quellhq/quell/internal/pipeline"
+	"github.com/quellhq/quell/internal/timeline"
 	"github.com/quellhq/quell/silence"
 	"github.com/quellhq/quell/sinks"
 	"github.com/quellhq/quell/sinks/clickhouse"
@@ -94,7 +95,7 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	env.setTopology = set.SetTopology
 	act, closeFeedback := env.splitFeedback(set)
 	defer closeFeedback()
-	if err := env.mountAPI(mux, set, act); err != nil {
+	if err := env.mountAPI(mux, set, act, api.Details{Graph: set.Neighbourhood}); err != nil {
 		return err
 	}
 	err = runAll(ctx,
@@ -127,6 +128,11 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		ss = append(ss, hist)
 		src = history.Reader{Live: set, History: hist}
 	}
+	tl, err := timeline.Open(cfg.DataDir, env.budget.TimelineBytes())
+	if err != nil {
+		return err
+	}
+	ss = append(ss, tl)
 	pipe, err := set.New(0, cfg.Correlate, ss)
 	if err != nil {
 		return err
@@ -192,7 +198,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 		return err
 	}
 	env.handleIngest(mux, ing)
-	if err := env.mountAPI(mux, src, awaitFeedback(&set.Outcomes, mem.Feedback)); err != nil {
+	if err := env.mountAPI(mux, src, awaitFeedback(&set.Outcomes, mem.Feedback), api.Details{Timeline: tl.Of, Graph: set.Neighbourhood}); err != nil {
 		return err
 	}
 	// The HTTP server stops first (ingest drains its requests into the bus);
@@ -435,6 +441,9 @@ type stageEnv struct {
 	// silences: those of the configuration and those made through the
 	// API, applied by this process's ITSM sinks and shown by its API.
 	silences *silence.Store
+	// tickets lists an incident's tickets opened by this process's ITSM
+	// sinks (nil: it runs none).
+	tickets func(id string) []itsm.TicketLink
 	// What a reload replaces (see reload): the configuration read again
 	// with the flags over it, and the tokens in force (nil where this
 	// process serves no such routes).
@@ -594,6 +603,7 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 			return nil, err
 		}
 		ss = append(ss, its...)
+		env.tickets = func(id string) []itsm.TicketLink { return cfg.ITSM.Links(store, id) }
 	}
 	if cfg.ClickHouse.DSN != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -630,7 +640,7 @@ func (env *stageEnv) handleIngest(mux *http.ServeMux, h *ingest.Handler) {
 // incidents and Alertmanager's alert routes (when this process correlates:
 // src not nil), feedback (when it can act on it: act not nil), the dead
 // letters of this process's sinks, and silences. Health probes stay open.
-func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source, act api.Act) error {
+func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source, act api.Act, details api.Details) error {
 	tokens, err := ingest.LoadTokens(env.cfg.APITokenFiles...)
 	if err != nil {
 		return fmt.Errorf("api_token_files: %w", err)
@@ -652,6 +662,8 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source, act api.Act) e
 	if act != nil {
 		api.RegisterFeedback(apiMux, src, act)
 	}
+	details.Tickets = env.tickets
+	api.RegisterDetails(apiMux, details)
 	api.RegisterDeadLetters(apiMux, env.dead.List)
 	amapi.Register(apiMux, alerts, env.silences, time.Now(), reading)
 	mux.Handle("/api/v1/", ingest.RequireToken(env.apiTokens, apiMux))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/pipeline"
 	"github.com/quellhq/quell/sinks"
@@ -27,7 +28,7 @@ redelivered copies are dropped by decision identity and incident change seq.
 		return err
 	}
 	mux := env.mux()
-	if err := env.mountAPI(mux, nil, nil); err != nil {
+	if err := env.mountAPI(mux, nil, nil, api.Details{}); err != nil {
 		return err
 	}
 	err = runAll(ctx,

@@ -28,8 +28,10 @@ const (
 	stateShare = 0.25
 	queueShare = 0.1
 	sinkShare  = 0.1
-	// historyShare: resolved incidents kept for reading (see history).
-	historyShare = 0.05
+	// historyShare: resolved incidents kept for reading (see history);
+	// timelineShare: what happened to each incident (see timeline).
+	historyShare  = 0.05
+	timelineShare = 0.03
 	// minOutside: kept out of the Go runtime's soft limit for what
 	// the process holds outside the runtime's count (its code, mapped
 	// files), so that the resident total stays within the limit: a tenth of
@@ -136,6 +138,9 @@ func (b *Budget) QueueBytes() int64 { return int64(queueShare * float64(b.limit)
 
 // HistoryBytes is what the resolved incidents kept for reading may hold.
 func (b *Budget) HistoryBytes() int64 { return int64(historyShare * float64(b.limit)) }
+
+// TimelineBytes is what the incidents' timelines kept for reading may hold.
+func (b *Budget) TimelineBytes() int64 { return int64(timelineShare * float64(b.limit)) }
 
 // DefaultLimit is three quarters of the memory limit of the process's
 // cgroup (a container's limit), or 512 MiB without one.

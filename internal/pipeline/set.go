@@ -135,6 +135,24 @@ func (s *Set) Incident(id string) (quell.Incident, bool) {
 	return quell.Incident{}, false
 }
 
+// Neighbourhood is the graph around incident id, from the pipeline that
+// tracks it.
+func (s *Set) Neighbourhood(id string) (correlate.Neighbourhood, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.ps {
+		var nb correlate.Neighbourhood
+		if p.with(func(e *correlate.Engine) bool {
+			var ok bool
+			nb, ok = e.Neighbourhood(id)
+			return ok
+		}) {
+			return nb, true
+		}
+	}
+	return correlate.Neighbourhood{}, false
+}
+
 // Owner finds the partition whose pipeline holds what f acts on: its
 // incidents, or the alert it moves. Feedback goes there, in order with
 // that partition's alerts. Incidents in two partitions are in two scopes,

@@ -80,3 +80,30 @@ func TestAcknowledgedAndMergedTickets(t *testing.T) {
 		}
 	})
 }
+
+// TestTicketLinks: each ticket opens where its tool shows it.
+func TestTicketLinks(t *testing.T) {
+	sn, jr := newFakeServiceNow(), newFakeJira()
+	cfg := sn.config(serve(t, sn))
+	cfg.Jira = jr.config(serve(t, jr)).Jira
+	dir := t.TempDir()
+	h := start(t, cfg, dir)
+	h.send(feedbackChanges()[0])
+	h.close()
+	links := cfg.Links(h.store, "inc-web")
+	if len(links) != 2 {
+		t.Fatalf("links %+v, want one per tool", links)
+	}
+	for _, l := range links {
+		var want string
+		switch l.Sink {
+		case "jira/ops":
+			want = cfg.Jira[0].URL + "/browse/OPS-1"
+		case "servicenow/prod":
+			want = cfg.ServiceNow[0].URL + "/nav_to.do?uri=incident.do%3Fsys_id%3D" + l.ID
+		}
+		if l.URL != want {
+			t.Errorf("%s: %q, want %q", l.Sink, l.URL, want)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+// Package timeline keeps what happened to each incident, for people to
+// read on the embedded default (the console's timeline): the decisions
+// that opened it, placed, moved and resolved its alerts, with their
+// reasons, what people did and when, and the incident's own changes.
+// Repeats are left out (each alert counts its own). It is bounded in bytes
+// (the incidents least recently touched go first) and per incident (its
+// latest events), and kept in a file of the data dir across restarts.
+package timeline
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/sinks"
+)
+
+// File is the timeline's file in the data dir: one event a line.
+const File = "timeline.jsonl"
+
+// MaxEvents bounds what one incident keeps: its latest events.
+const MaxEvents = 500
+
+// Event is one thing that happened to an incident.
+type Event struct {
+	At       time.Time `json:"at"`
+	Incident string    `json:"incident"`
+	// Kind is the decision's action (created, joined, resolved, suppressed,
+	// acknowledged, merged, moved) or, for the incident's own changes,
+	// "incident " and the change (incident created, incident resolved, ...).
+	Kind   string            `json:"kind"`
+	Alert  quell.Fingerprint `json:"alert,omitempty"`
+	Title  string            `json:"title,omitempty"` // the alert, for people: its name and what it is about
+	Reason string            `json:"reason,omitempty"`
+	Actor  string            `json:"actor,omitempty"`
+}
+
+func (e *Event) size() int64 { return int64(160 + len(e.Incident) + len(e.Kind) + len(e.Title) + len(e.Reason) + len(e.Actor)) }
+
+// Timeline is the events kept; safe for concurrent use. It is a sink.
+type Timeline struct {
+	mu       sync.RWMutex
+	byInc    map[string]*events
+	bytes    int64
+	maxBytes int64
+	path     string
+	f        *os.File
+	w        *bufio.Writer
+	written  int64
+}
+
+type events struct {
+	list    []Event
+	dropped int // events let go past MaxEvents
+	bytes   int64
+	last    time.Time
+}
+
+// Open loads the timeline in dir (none yet is fine) within maxBytes and
+// rewrites its file with what it kept.
+func Open(dir string, maxBytes int64) (*Timeline, error) {
+	t := &Timeline{byInc: map[string]*events{}, maxBytes: maxBytes, path: filepath.Join(dir, File)}
+	if err := t.load(); err != nil {
+		return nil, err
+	}
+	if err := t.rewrite(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Timeline) load() error {
+	f, err := os.Open(t.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var e Event
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			break // a line cut short by a crash
+		}
+		t.add(e)
+	}
+	t.trim()
+	return nil
+}
+
+// add keeps e; t.mu is held.
+func (t *Timeline) add(e Event) {
+	es := t.byInc[e.Incident]
+	if es == nil {
+		es = &events{}
+		t.byInc[e.Incident] = es
+	}
+	es.list = append(es.list, e)
+	es.bytes += e.size()
+	t.bytes += e.size()
+	if e.At.After(es.last) {
+		es.last = e.At
+	}
+	if len(es.list) > MaxEvents {
+		gone := es.list[0].size()
+		es.list = slices.Delete(es.list, 0, 1)
+		es.bytes -= gone
+		t.bytes -= gone
+		es.dropped++
+	}
+}
+
+// trim lets go of the incidents touched longest ago until within
+// maxBytes; t.mu is held.
+func (t *Timeline) trim() {
+	if t.bytes <= t.maxBytes {
+		return
+	}
+	ids := make([]string, 0, len(t.byInc))
+	for id := range t.byInc {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int { return t.byInc[a].last.Compare(t.byInc[b].last) })
+	for _, id := range ids {
+		if t.bytes <= t.maxBytes*3/4 { // room to grow before the next trim
+			break
+		}
+		t.bytes -= t.byInc[id].bytes
+		delete(t.byInc, id)
+	}
+}
+
+func (t *Timeline) rewrite() error {
+	if t.f != nil {
+		t.f.Close()
+	}
+	tmp := t.path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	var n int64
+	for _, es := range t.byInc {
+		for i := range es.list {
+			b, _ := json.Marshal(&es.list[i])
+			w.Write(append(b, '\n'))
+			n += int64(len(b) + 1)
+		}
+	}
+	if err := errors.Join(w.Flush(), f.Sync(), f.Close(), os.Rename(tmp, t.path)); err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	if t.f, err = os.OpenFile(t.path, os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	t.w, t.written = bufio.NewWriter(t.f), n
+	return nil
+}
+
+func (t *Timeline) Name() string { return "timeline" }
+
+// Write keeps the events of a batch: its decisions but repeats, and its
+// incident changes but updates (their decisions tell them).
+func (t *Timeline) Write(_ context.Context, b sinks.Batch) error {
+	var evs []Event
+	for i := range b.Decisions {
+		d := &b.Decisions[i]
+		if d.Action == quell.ActionDeduplicated || d.Incident == "" {
+			continue
+		}
+		e := Event{At: d.At, Incident: d.Incident, Kind: string(d.Action), Reason: d.Reason, Actor: d.Actor}
+		if d.Alert.Labels != nil {
+			e.Alert, e.Title = d.Alert.Fingerprint, alertTitle(d.Alert.Labels)
+		}
+		evs = append(evs, e)
+	}
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		if c.Kind == quell.IncidentUpdated {
+			continue
+		}
+		e := Event{At: c.At, Incident: c.Incident.ID, Kind: "incident " + string(c.Kind), Title: c.Incident.Title}
+		switch {
+		case c.Kind == quell.IncidentMerged:
+			e.Reason, e.Actor = "merged into incident "+c.Incident.MergedInto, c.Incident.ResolvedBy
+		case c.Kind == quell.IncidentResolve && c.Incident.ResolvedBy != "":
+			e.Reason, e.Actor = "resolved by "+c.Incident.ResolvedBy, c.Incident.ResolvedBy
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range evs {
+		t.add(e)
+		b, _ := json.Marshal(&e)
+		t.w.Write(append(b, '\n'))
+		t.written += int64(len(b) + 1)
+	}
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	if t.bytes > t.maxBytes || t.written > 2*t.maxBytes {
+		t.trim()
+		return t.rewrite()
+	}
+	return nil
+}
+
+func (t *Timeline) Close(context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		return nil
+	}
+	err := errors.Join(t.w.Flush(), t.f.Close())
+	t.f = nil
+	return err
+}
+
+// Of returns an incident's events, oldest first, and how many earlier ones
+// were let go.
+func (t *Timeline) Of(id string) ([]Event, int) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	es := t.byInc[id]
+	if es == nil {
+		return nil, 0
+	}
+	out := slices.Clone(es.list)
+	slices.SortStableFunc(out, func(a, b Event) int { return a.At.Compare(b.At) })
+	return out, es.dropped
+}
+
+// alertTitle names an alert for people: its alertname and what it is about.
+func alertTitle(labels map[string]string) string {
+	name := labels["alertname"]
+	if _, v := correlate.Entity(labels); v != "" {
+		return name + " on " + v
+	}
+	return name
+}
