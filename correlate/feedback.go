@@ -107,6 +107,7 @@ func (e *Engine) mergeBy(f *quell.Feedback, at time.Time, by string) (string, er
 	}
 	for _, fp := range order {
 		if m := dst.members[fp]; m != nil {
+			m.Reason = reason // why it is here now
 			e.record(quell.Decision{Alert: *memberAlert(m), Action: quell.ActionMerged, Reason: reason, At: at, Actor: f.Actor}, dst)
 		}
 	}

@@ -70,8 +70,14 @@ func TestMergeTeachesTheNextStorm(t *testing.T) {
 	if _, ok := r.eng.Incident(db); ok {
 		t.Fatal("the merged incident is still tracked")
 	}
-	if inc, _ := r.eng.Incident(web); len(inc.Alerts) != 3 {
+	inc, _ := r.eng.Incident(web)
+	if len(inc.Alerts) != 3 {
 		t.Fatalf("web's incident holds %d alerts after the merge, want 3", len(inc.Alerts))
+	}
+	for _, a := range inc.Alerts {
+		if a.Labels["alertname"] == "DiskFull" && !strings.HasPrefix(a.Reason, "merged from incident "+db) {
+			t.Errorf("the merged alert is there because %q; want the merge", a.Reason)
+		}
 	}
 	if err := r.feedback(quell.Feedback{Action: quell.FeedbackMerge, Incident: db, Into: web, Actor: "alice"}); err == nil {
 		t.Fatal("merging an incident that merged away was accepted")

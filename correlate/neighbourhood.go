@@ -60,7 +60,7 @@ func (e *Engine) Neighbourhood(id string) (Neighbourhood, bool) {
 		}
 		frontier = next
 	}
-	nb := Neighbourhood{Nodes: make([]GraphNode, len(order))}
+	nb := Neighbourhood{Nodes: make([]GraphNode, len(order)), Edges: [][2]int{}}
 	at := make(map[int32]int, len(order))
 	for i, n := range order {
 		nb.Nodes[i] = GraphNode{Name: g.name(n), Hops: hops[n]}

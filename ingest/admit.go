@@ -35,7 +35,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, rt *route) (ok b
 		}
 	}
 	if tokens.Enabled() && !authed {
-		challenge(w)
+		challenge(w, r)
 		h.reject(w, r, rt, http.StatusUnauthorized, reasonUnauthorized, errUnauthorized)
 		return false
 	}

@@ -118,9 +118,14 @@ var errUnauthorized = errors.New("missing or wrong token: send it as \"Authoriza
 	"as the password of basic auth, or as the token query parameter")
 
 // challenge sets the WWW-Authenticate header of a 401: both schemes work.
-func challenge(w http.ResponseWriter) {
+func challenge(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("WWW-Authenticate", `Bearer realm="quell"`)
-	w.Header().Add("WWW-Authenticate", `Basic realm="quell"`)
+	// A Basic challenge makes a browser prompt for a password; a page's
+	// script (the console, which marks its requests) asks for the token
+	// itself.
+	if r.Header.Get("X-Requested-With") == "" {
+		w.Header().Add("WWW-Authenticate", `Basic realm="quell"`)
+	}
 }
 
 // RequireToken serves next only to requests that present one of the
@@ -136,7 +141,7 @@ func RequireToken(set *TokenSet, next http.Handler) http.Handler {
 			return
 		}
 		if _, ok := tokens.match(r); !ok {
-			challenge(w)
+			challenge(w, r)
 			writeJSON(w, http.StatusUnauthorized, errorBody{errUnauthorized.Error()})
 			return
 		}

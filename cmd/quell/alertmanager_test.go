@@ -432,8 +432,18 @@ func httpOK(url string) (bool, string) {
 	return resp.StatusCode == http.StatusOK, fmt.Sprintf("GET %s: %s %s", url, resp.Status, body)
 }
 
-func getJSON(url string, v any) error {
-	resp, err := client.Get(url)
+func getJSON(url string, v any) error { return getJSONWith(url, "", v) }
+
+// getJSONWith is getJSON with a bearer token (none when empty).
+func getJSONWith(url, token string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

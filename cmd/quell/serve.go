@@ -29,6 +29,7 @@ import (
 	"github.com/quellhq/quell/internal/budget"
 	"github.com/quellhq/quell/internal/bus"
 	"github.com/quellhq/quell/internal/config"
+	"github.com/quellhq/quell/internal/console"
 	"github.com/quellhq/quell/internal/history"
 	"github.com/quellhq/quell/internal/journal"
 	"github.com/quellhq/quell/internal/kafka"
@@ -667,6 +668,10 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source, act api.Act, d
 	api.RegisterDeadLetters(apiMux, env.dead.List)
 	amapi.Register(apiMux, alerts, env.silences, time.Now(), reading)
 	mux.Handle("/api/v1/", ingest.RequireToken(env.apiTokens, apiMux))
+	if src != nil {
+		// The page asks for the API token itself: its files hold no data.
+		console.Register(mux)
+	}
 	mux.Handle("POST /-/reload", ingest.RequireToken(env.apiTokens, http.HandlerFunc(env.reloadHandler)))
 	// Alertmanager's read API and silences; POST /api/v2/alerts stays
 	// ingest's (a method makes these patterns the more specific).

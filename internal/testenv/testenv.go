@@ -58,6 +58,12 @@ func Podman(t testing.TB) string {
 	return need(t, "QUELL_TEST_PODMAN", "podman: apt-get install podman")
 }
 
+// Chromium returns the path of Chromium (QUELL_TEST_CHROMIUM), which the
+// console's test drives headless.
+func Chromium(t testing.TB) string {
+	return need(t, "QUELL_TEST_CHROMIUM", "Chromium: deploy/local/chromium.sh")
+}
+
 // DeployCheck returns the path of deploy/check built
 // (QUELL_TEST_DEPLOYCHECK): Helm's command line, strict Kubernetes decoding
 // and the Compose loader.

@@ -44,7 +44,9 @@ type Event struct {
 	Actor  string            `json:"actor,omitempty"`
 }
 
-func (e *Event) size() int64 { return int64(160 + len(e.Incident) + len(e.Kind) + len(e.Title) + len(e.Reason) + len(e.Actor)) }
+func (e *Event) size() int64 {
+	return int64(160 + len(e.Incident) + len(e.Kind) + len(e.Title) + len(e.Reason) + len(e.Actor))
+}
 
 // Timeline is the events kept; safe for concurrent use. It is a sink.
 type Timeline struct {

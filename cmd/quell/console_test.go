@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/testenv"
+)
+
+// consoleShots is where TestConsole saves its screenshots (the README names
+// it): the repository's test-artifacts/console.
+var consoleShots = filepath.Join("..", "..", "test-artifacts", "console")
+
+// TestConsole drives the console in a real headless Chromium against quell
+// serve with API tokens: an Alertmanager webhook opens two incidents; the
+// page asks for the token, lists both, opens one with the reason its alert
+// is there, and merges it into the other through its merge control, as an
+// operator named in the page. The API then shows the merge, by that
+// operator. Screenshots of the three steps go to test-artifacts/console.
+func TestConsole(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "api-tokens")
+	writeFile(t, tokens, "console-token\n")
+	e := newEmbedded(t, filepath.Join(dir, "data"), "api_token_files: ["+tokens+"]\ncorrelate:\n  group_wait: 1s\n")
+	p := e.start(t)
+	p.wantCleanExit = true
+	eventually(t, p, "ready", e.ready)
+
+	body := `{"version":"4","groupKey":"{}:{}","status":"firing","receiver":"quell","groupLabels":{},"commonLabels":{},
+		"commonAnnotations":{},"externalURL":"http://alertmanager:9093","alerts":[
+		{"status":"firing","labels":{"alertname":"HighLatency","service":"checkout","severity":"critical"},
+		 "annotations":{"summary":"p99 latency above 2s","runbook_url":"https://runbooks.example.com/HighLatency"},"startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `"},
+		{"status":"firing","labels":{"alertname":"DiskFull","service":"db","severity":"warning"},
+		 "annotations":{"summary":"disk 97% full"},"startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `"}]}`
+	resp, err := http.Post(e.url("/webhooks/alertmanager"), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("posting the webhook: %d", resp.StatusCode)
+	}
+	var checkout, db quell.Incident
+	eventually(t, p, "two incidents", func() (bool, string) {
+		incs, err := authedIncidents(e.url("/api/v1/incidents?status=open"), "console-token")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, inc := range incs {
+			switch inc.Alerts[0].Labels["service"] {
+			case "checkout":
+				checkout = inc
+			case "db":
+				db = inc
+			}
+		}
+		return len(incs) == 2 && checkout.ID != "" && db.ID != "", fmt.Sprint(len(incs))
+	})
+
+	if err := os.MkdirAll(consoleShots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(consoleShots, name), png, 0o644)
+		}
+	}
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))...)
+	defer cancel()
+	browser, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	if err := chromedp.Do(browser); err != nil { // starts the browser, which lives as long as this context
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+
+	// step runs actions, each within 20 s, and on a failure shows the page.
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for i, a := range actions {
+			actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			err := chromedp.Do(actx, a)
+			cancel()
+			if err != nil {
+				page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+				t.Fatalf("%s, action %d: %v\nthe page:\n%s", what, i+1, err, page)
+			}
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return s
+	}
+	step("the list, after the token",
+		chromedp.Navigate(e.url("/")),
+		chromedp.WaitVisible(chromedp.CSS("#login")),
+		chromedp.SendKeys(chromedp.CSS("#token"), "console-token"),
+		chromedp.Click(chromedp.CSS("#login button")),
+		chromedp.WaitVisible(chromedp.CSS(`#incidents tr[data-id="`+checkout.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#incidents tr[data-id="`+db.ID+`"]`)),
+		shot("1-incidents.png"))
+	step("the db incident, with its reason",
+		chromedp.Click(chromedp.CSS(`#incidents tr[data-id="`+db.ID+`"] a`)),
+		chromedp.WaitVisible(chromedp.CSS("#alerts .reason")),
+		shot("2-incident.png"))
+	if reason := text("#alerts .reason"); !strings.Contains(reason, "opened the incident") {
+		t.Fatalf("the db alert's reason on its page: %q", reason)
+	}
+	dbFP := db.Alerts[0].Fingerprint.String()
+	step("merging db into checkout",
+		chromedp.SendKeys(chromedp.CSS("#actor"), "alice"),
+		chromedp.SetValue(chromedp.CSS("#merge-into"), checkout.ID),
+		chromedp.Click(chromedp.CSS("#merge")),
+		chromedp.WaitVisible(chromedp.CSS(`#alerts tr[data-fingerprint="`+dbFP+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline .event.merged`)),
+		shot("3-merged.png"))
+	title := text("#title")
+	if !strings.Contains(title, "checkout") {
+		t.Fatalf("after the merge the page shows %q; want checkout's incident", title)
+	}
+
+	incs, err := authedIncidents(e.url("/api/v1/incidents?status=open"), "console-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) != 1 || incs[0].ID != checkout.ID || len(incs[0].Alerts) != 2 {
+		t.Fatalf("after the merge the API lists %d open incidents (%+v); want checkout's with both alerts", len(incs), incs)
+	}
+	var merged quell.Incident
+	if err := getJSONWith(e.url("/api/v1/incidents/"+db.ID), "console-token", &merged); err != nil {
+		t.Fatal(err)
+	}
+	if merged.MergedInto != checkout.ID || merged.ResolvedBy != "alice" {
+		t.Fatalf("the db incident: merged into %q by %q; want %s by alice", merged.MergedInto, merged.ResolvedBy, checkout.ID)
+	}
+}
+
+// authedIncidents lists incidents with a bearer token.
+func authedIncidents(url, token string) ([]quell.Incident, error) {
+	var page struct{ Incidents []quell.Incident }
+	err := getJSONWith(url, token, &page)
+	return page.Incidents, err
+}
