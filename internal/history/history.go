@@ -8,12 +8,8 @@
 package history
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -21,6 +17,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/internal/jsonl"
 	"github.com/quellhq/quell/sinks"
 )
 
@@ -46,9 +43,7 @@ type Store struct {
 	maxBytes int64
 	keep     time.Duration
 	path     string
-	f        *os.File
-	w        *bufio.Writer
-	written  int64 // bytes in the file, kept ones and those replaced
+	f        *jsonl.File
 }
 
 type entry struct {
@@ -82,21 +77,7 @@ func Open(dir string, keep time.Duration, maxBytes int64) (*Store, error) {
 }
 
 func (s *Store) load() error {
-	f, err := os.Open(s.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
-		var l line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			break // a line cut short by a crash: what follows it is lost with it
-		}
+	err := jsonl.Read(s.path, func(l line) {
 		switch {
 		case l.Seen != nil:
 			s.see(l.Seen.Signature, l.Seen.ID, l.Seen.ResolvedAt)
@@ -105,6 +86,9 @@ func (s *Store) load() error {
 		default:
 			s.reopened(l.ID)
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
 	}
 	return nil
 }
@@ -227,51 +211,26 @@ func (s *Store) trimSeen(now time.Time) {
 // held (or s not yet shared).
 func (s *Store) rewrite() error {
 	if s.f != nil {
-		s.w.Flush()
 		s.f.Close()
 	}
-	tmp := s.path + ".new"
-	f, err := os.Create(tmp)
+	f, err := jsonl.Create(s.path, func(yield func(any) bool) {
+		for _, e := range s.byID {
+			if !yield(e.inc) {
+				return
+			}
+		}
+		for sig, ids := range s.seen {
+			for id, at := range ids {
+				if s.byID[id] == nil && !yield(line{Seen: &seenLine{ID: id, Signature: sig, ResolvedAt: at}}) { // a kept one's line says it
+					return
+				}
+			}
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	w := bufio.NewWriter(f)
-	var n int64
-	write := func(v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		w.Write(append(b, '\n'))
-		n += int64(len(b) + 1)
-		return nil
-	}
-	for _, e := range s.byID {
-		if err := write(e.inc); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	for sig, ids := range s.seen {
-		for id, at := range ids {
-			if s.byID[id] != nil {
-				continue // its line says it
-			}
-			if err := write(line{Seen: &seenLine{ID: id, Signature: sig, ResolvedAt: at}}); err != nil {
-				f.Close()
-				return err
-			}
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("history: %w", err)
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		f.Close()
-		return fmt.Errorf("history: %w", err)
-	}
-	s.f, s.w, s.written = f, bufio.NewWriter(f), n
+	s.f = f
 	return nil
 }
 
@@ -297,17 +256,14 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 		default:
 			continue
 		}
-		line, err := json.Marshal(rec)
-		if err != nil {
-			return err
+		if err := s.f.Append(rec); err != nil {
+			return fmt.Errorf("history: %w", err)
 		}
-		s.w.Write(append(line, '\n'))
-		s.written += int64(len(line) + 1)
 	}
-	if err := s.w.Flush(); err != nil {
+	if err := s.f.Flush(); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if s.bytes > s.maxBytes || s.written > 2*s.maxBytes || s.seenN > int(s.maxBytes/4/seenSize) {
+	if s.bytes > s.maxBytes || s.f.Written() > 2*s.maxBytes || s.seenN > int(s.maxBytes/4/seenSize) {
 		s.trim(time.Now())
 		return s.rewrite()
 	}
@@ -318,10 +274,6 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 func (s *Store) Close(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.w.Flush(); err != nil {
-		s.f.Close()
-		return err
-	}
 	return s.f.Close()
 }
 
@@ -429,6 +381,9 @@ func (s *Store) recurrence(inc *quell.Incident) {
 	}
 	if rec.Seen > 0 {
 		rec.Signature = sig
+		if e := s.byID[rec.Last]; e != nil { // still kept whole
+			rec.LastResolvedBy = e.inc.ResolvedBy
+		}
 		inc.Recurrence = &rec
 	}
 }

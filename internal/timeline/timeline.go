@@ -8,12 +8,9 @@
 package timeline
 
 import (
-	"bufio"
+	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/internal/jsonl"
 	"github.com/quellhq/quell/sinks"
 )
 
@@ -42,10 +40,11 @@ type Event struct {
 	Title  string            `json:"title,omitempty"` // the alert, for people: its name and what it is about
 	Reason string            `json:"reason,omitempty"`
 	Actor  string            `json:"actor,omitempty"`
+	Via    string            `json:"via,omitempty"` // the ITSM tool the actor acted in
 }
 
 func (e *Event) size() int64 {
-	return int64(160 + len(e.Incident) + len(e.Kind) + len(e.Title) + len(e.Reason) + len(e.Actor))
+	return int64(160 + len(e.Incident) + len(e.Kind) + len(e.Title) + len(e.Reason) + len(e.Actor) + len(e.Via))
 }
 
 // Timeline is the events kept; safe for concurrent use. It is a sink.
@@ -55,9 +54,7 @@ type Timeline struct {
 	bytes    int64
 	maxBytes int64
 	path     string
-	f        *os.File
-	w        *bufio.Writer
-	written  int64
+	f        *jsonl.File
 }
 
 type events struct {
@@ -81,22 +78,8 @@ func Open(dir string, maxBytes int64) (*Timeline, error) {
 }
 
 func (t *Timeline) load() error {
-	f, err := os.Open(t.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err := jsonl.Read(t.path, t.add); err != nil {
 		return fmt.Errorf("timeline: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		var e Event
-		if json.Unmarshal(sc.Bytes(), &e) != nil {
-			break // a line cut short by a crash
-		}
-		t.add(e)
 	}
 	t.trim()
 	return nil
@@ -134,7 +117,7 @@ func (t *Timeline) trim() {
 	for id := range t.byInc {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b string) int { return t.byInc[a].last.Compare(t.byInc[b].last) })
+	slices.SortFunc(ids, func(a, b string) int { return cmp.Or(t.byInc[a].last.Compare(t.byInc[b].last), cmp.Compare(a, b)) })
 	for _, id := range ids {
 		if t.bytes <= t.maxBytes*3/4 { // room to grow before the next trim
 			break
@@ -148,27 +131,19 @@ func (t *Timeline) rewrite() error {
 	if t.f != nil {
 		t.f.Close()
 	}
-	tmp := t.path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := jsonl.Create(t.path, func(yield func(any) bool) {
+		for _, es := range t.byInc {
+			for i := range es.list {
+				if !yield(&es.list[i]) {
+					return
+				}
+			}
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("timeline: %w", err)
 	}
-	w := bufio.NewWriter(f)
-	var n int64
-	for _, es := range t.byInc {
-		for i := range es.list {
-			b, _ := json.Marshal(&es.list[i])
-			w.Write(append(b, '\n'))
-			n += int64(len(b) + 1)
-		}
-	}
-	if err := errors.Join(w.Flush(), f.Sync(), f.Close(), os.Rename(tmp, t.path)); err != nil {
-		return fmt.Errorf("timeline: %w", err)
-	}
-	if t.f, err = os.OpenFile(t.path, os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-		return fmt.Errorf("timeline: %w", err)
-	}
-	t.w, t.written = bufio.NewWriter(t.f), n
+	t.f = f
 	return nil
 }
 
@@ -183,7 +158,7 @@ func (t *Timeline) Write(_ context.Context, b sinks.Batch) error {
 		if d.Action == quell.ActionDeduplicated || d.Incident == "" {
 			continue
 		}
-		e := Event{At: d.At, Incident: d.Incident, Kind: string(d.Action), Reason: d.Reason, Actor: d.Actor}
+		e := Event{At: d.At, Incident: d.Incident, Kind: string(d.Action), Reason: d.Reason, Actor: d.Actor, Via: d.Via}
 		if d.Alert.Labels != nil {
 			e.Alert, e.Title = d.Alert.Fingerprint, alertTitle(d.Alert.Labels)
 		}
@@ -210,14 +185,14 @@ func (t *Timeline) Write(_ context.Context, b sinks.Batch) error {
 	defer t.mu.Unlock()
 	for _, e := range evs {
 		t.add(e)
-		b, _ := json.Marshal(&e)
-		t.w.Write(append(b, '\n'))
-		t.written += int64(len(b) + 1)
+		if err := t.f.Append(&e); err != nil {
+			return fmt.Errorf("timeline: %w", err)
+		}
 	}
-	if err := t.w.Flush(); err != nil {
+	if err := t.f.Flush(); err != nil {
 		return fmt.Errorf("timeline: %w", err)
 	}
-	if t.bytes > t.maxBytes || t.written > 2*t.maxBytes {
+	if t.bytes > t.maxBytes || t.f.Written() > 2*t.maxBytes {
 		t.trim()
 		return t.rewrite()
 	}
@@ -230,7 +205,7 @@ func (t *Timeline) Close(context.Context) error {
 	if t.f == nil {
 		return nil
 	}
-	err := errors.Join(t.w.Flush(), t.f.Close())
+	err := t.f.Close()
 	t.f = nil
 	return err
 }

@@ -77,7 +77,7 @@ func TestTimeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		small.Write(ctx, sinks.Batch{Decisions: []quell.Decision{decision(fmt.Sprint(i), quell.ActionCreated, time.Duration(i)*time.Second, "X")}})
+		small.Write(ctx, sinks.Batch{Decisions: []quell.Decision{decision(fmt.Sprint(i), quell.ActionCreated, time.Hour+time.Duration(i)*time.Second, "X")}})
 		small.Write(ctx, sinks.Batch{Decisions: many[:100]})
 	}
 	if small.bytes > 64<<10 {
