@@ -29,6 +29,10 @@ func (d *Decision) AppendJSON(b []byte) []byte {
 		b = append(b, `,"actor":`...)
 		b = appendString(b, d.Actor)
 	}
+	if d.Via != "" {
+		b = append(b, `,"via":`...)
+		b = appendString(b, d.Via)
+	}
 	return append(b, '}')
 }
 

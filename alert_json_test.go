@@ -28,7 +28,7 @@ func FuzzAppendJSON(f *testing.F) {
 		}
 		// A decision, raw payload and all.
 		a.Raw = json.RawMessage(`{"labels": {"k": "v"}}`)
-		d := Decision{Alert: a, Incident: v, Action: ActionJoined, Reason: av, At: at, Actor: k}
+		d := Decision{Alert: a, Incident: v, Action: ActionJoined, Reason: av, At: at, Actor: k, Via: url}
 		if want, err = json.Marshal(&d); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ const (
 	FeedbackMerge       FeedbackAction = "merge"       // it is one problem with Into
 	FeedbackMove        FeedbackAction = "move"        // Alert belongs to To ("new": an incident of its own)
 	FeedbackResolve     FeedbackAction = "resolve"     // it is over
+	FeedbackAssign      FeedbackAction = "assign"      // Assignee has it now (from an ITSM tool)
 )
 
 // MoveToNew is the To of a move that gives the alert an incident of its own.
@@ -29,9 +30,13 @@ type Feedback struct {
 	Into     string         `json:"into,omitempty"`     // merge: the incident that takes Incident's alerts
 	Alert    Fingerprint    `json:"alert,omitempty"`    // move: the alert moved
 	To       string         `json:"to,omitempty"`       // move: an incident id, or "new"
+	Assignee string         `json:"assignee,omitempty"` // assign: who has it now
 	Actor    string         `json:"actor"`
 	Comment  string         `json:"comment,omitempty"`
-	At       time.Time      `json:"at"`
+	// Via names the ITSM tool a person acted in (pagerduty, jira,
+	// servicenow); empty for quell's API and console.
+	Via string    `json:"via,omitempty"`
+	At  time.Time `json:"at"`
 	// ID tells one request's feedback from another's, so its sender can
 	// wait for its outcome.
 	ID string `json:"id,omitempty"`
@@ -58,6 +63,10 @@ func (f *Feedback) Validate() error {
 		if f.Incident == "" {
 			return fmt.Errorf("%s needs an incident", f.Action)
 		}
+	case FeedbackAssign:
+		if f.Incident == "" || f.Assignee == "" {
+			return errors.New("assign needs an incident and an assignee")
+		}
 	case FeedbackMerge:
 		switch {
 		case f.Incident == "" || f.Into == "":
@@ -70,7 +79,7 @@ func (f *Feedback) Validate() error {
 			return errors.New(`move needs an alert fingerprint and "to": an incident id or "new"`)
 		}
 	default:
-		return fmt.Errorf("unknown action %q: acknowledge, merge, move or resolve", f.Action)
+		return fmt.Errorf("unknown action %q: acknowledge, merge, move, resolve or assign", f.Action)
 	}
 	return nil
 }

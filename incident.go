@@ -30,6 +30,8 @@ type Incident struct {
 	// AcknowledgedAt and AcknowledgedBy: someone took it on.
 	AcknowledgedAt time.Time `json:"acknowledgedAt,omitzero"`
 	AcknowledgedBy string    `json:"acknowledgedBy,omitempty"`
+	// AssignedTo: who has it in the ITSM tool that last said so.
+	AssignedTo string `json:"assignedTo,omitempty"`
 	// MergedInto: a person merged it into that incident, which holds its
 	// alerts now; it takes no more.
 	MergedInto string `json:"mergedInto,omitempty"`
@@ -47,12 +49,14 @@ type Incident struct {
 
 // Recurrence says an incident happened before: Seen earlier incidents
 // had its signature (the same alert names about the same kinds of
-// entity), the last of them Last, resolved at LastResolvedAt.
+// entity), the last of them Last, resolved at LastResolvedAt, by
+// LastResolvedBy when a person resolved it.
 type Recurrence struct {
 	Signature      string    `json:"signature"`
 	Seen           int       `json:"seen"`
 	Last           string    `json:"last"`
 	LastResolvedAt time.Time `json:"lastResolvedAt"`
+	LastResolvedBy string    `json:"lastResolvedBy,omitempty"`
 }
 
 // IncidentAlert is one member alert as the incident sees it.
@@ -86,6 +90,7 @@ const (
 	ActionAcknowledged Action = "acknowledged" // someone took the incident on
 	ActionMerged       Action = "merged"       // the alert's incident was merged into another
 	ActionMoved        Action = "moved"        // the alert was moved to another or a new incident
+	ActionAssigned     Action = "assigned"     // the incident was assigned to someone in an ITSM tool
 )
 
 // Decision is one record of the decision log: every alert occurrence gets
@@ -99,6 +104,8 @@ type Decision struct {
 	Reason   string    `json:"reason"`
 	At       time.Time `json:"at"`
 	Actor    string    `json:"actor,omitempty"`
+	// Via names the ITSM tool the actor acted in (empty: quell itself).
+	Via string `json:"via,omitempty"`
 }
 
 // Size estimates the bytes a member alert holds in memory (see Alert.Size).
@@ -124,6 +131,8 @@ func (d *Decision) ID() uint64 {
 	if d.Actor != "" {
 		h.WriteString("\xff")
 		h.WriteString(d.Actor)
+		h.WriteString("\xff")
+		h.WriteString(d.Via)
 	}
 	return h.Sum64()
 }

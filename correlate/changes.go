@@ -291,6 +291,10 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 		b = append(b, `,"acknowledgedBy":`...)
 		b = quell.AppendJSONString(b, is.AcknowledgedBy)
 	}
+	if is.AssignedTo != "" {
+		b = append(b, `,"assignedTo":`...)
+		b = quell.AppendJSONString(b, is.AssignedTo)
+	}
 	b = append(b, `,"alerts":null,"scope":`...)
 	b = strconv.AppendUint(b, is.Scope, 10)
 	b = append(b, `,"lastActivity":`...)

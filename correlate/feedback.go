@@ -35,6 +35,9 @@ func (e *Engine) Feedback(f *quell.Feedback) (string, error) {
 		at = e.now // as Process: decided now, never in the past
 	}
 	by := " by " + f.Actor
+	if f.Via != "" {
+		by += " in " + f.Via
+	}
 	if f.Comment != "" {
 		by += ": " + f.Comment
 	}
@@ -51,7 +54,20 @@ func (e *Engine) Feedback(f *quell.Feedback) (string, error) {
 		inc.ackedAt, inc.ackedBy = at, f.Actor
 		inc.updated = at
 		e.change(inc, quell.IncidentUpdated, at)
-		e.record(quell.Decision{Action: quell.ActionAcknowledged, Reason: "acknowledged" + by, At: at, Actor: f.Actor}, inc)
+		e.record(quell.Decision{Action: quell.ActionAcknowledged, Reason: "acknowledged" + by, At: at, Actor: f.Actor, Via: f.Via}, inc)
+		return inc.id, nil
+	case quell.FeedbackAssign:
+		inc, err := e.target(f.Incident)
+		if err != nil {
+			return "", err
+		}
+		if inc.assignedTo == f.Assignee {
+			return inc.id, fmt.Errorf("incident %s is assigned to %s: %w", inc.id, inc.assignedTo, ErrNoChange)
+		}
+		e.changedIncident(inc)
+		inc.assignedTo, inc.updated = f.Assignee, at
+		e.change(inc, quell.IncidentUpdated, at)
+		e.record(quell.Decision{Action: quell.ActionAssigned, Reason: "assigned to " + f.Assignee + by, At: at, Actor: f.Actor, Via: f.Via}, inc)
 		return inc.id, nil
 	case quell.FeedbackResolve:
 		inc, err := e.target(f.Incident)
@@ -62,7 +78,7 @@ func (e *Engine) Feedback(f *quell.Feedback) (string, error) {
 			return inc.id, fmt.Errorf("incident %s resolved at %s: %w", inc.id, inc.resolvedAt.Format(time.RFC3339), ErrNoChange)
 		}
 		e.resolve(inc, at, f.Actor)
-		e.record(quell.Decision{Action: quell.ActionResolved, At: at, Actor: f.Actor,
+		e.record(quell.Decision{Action: quell.ActionResolved, At: at, Actor: f.Actor, Via: f.Via,
 			Reason: "resolved" + by + "; alerts still firing stay with it until they resolve"}, inc)
 		return inc.id, nil
 	case quell.FeedbackMerge:
@@ -108,7 +124,7 @@ func (e *Engine) mergeBy(f *quell.Feedback, at time.Time, by string) (string, er
 	for _, fp := range order {
 		if m := dst.members[fp]; m != nil {
 			m.Reason = reason // why it is here now
-			e.record(quell.Decision{Alert: *memberAlert(m), Action: quell.ActionMerged, Reason: reason, At: at, Actor: f.Actor}, dst)
+			e.record(quell.Decision{Alert: *memberAlert(m), Action: quell.ActionMerged, Reason: reason, At: at, Actor: f.Actor, Via: f.Via}, dst)
 		}
 	}
 	return dst.id, nil
@@ -157,7 +173,7 @@ func (e *Engine) moveBy(f *quell.Feedback, at time.Time, by string) (string, err
 	}
 	e.add(dst, a, at, in, reason)
 	e.change(dst, quell.IncidentUpdated, at)
-	e.record(quell.Decision{Alert: *a, Action: quell.ActionMoved, Reason: reason, At: at, Actor: f.Actor}, dst)
+	e.record(quell.Decision{Alert: *a, Action: quell.ActionMoved, Reason: reason, At: at, Actor: f.Actor, Via: f.Via}, dst)
 	return dst.id, nil
 }
 

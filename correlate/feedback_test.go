@@ -177,6 +177,18 @@ func TestAcknowledgeAndResolve(t *testing.T) {
 		t.Fatalf("acknowledgement decision: %+v", d)
 	}
 
+	if err := r.feedback(quell.Feedback{Action: quell.FeedbackAssign, Incident: web, Assignee: "Dave", Actor: "PagerDuty", Via: "pagerduty"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.decisions[len(r.decisions)-1]; d.Action != quell.ActionAssigned || d.Via != "pagerduty" || d.Reason != "assigned to Dave by PagerDuty in pagerduty" {
+		t.Fatalf("assignment decision: %+v", d)
+	}
+	if err := r.feedback(quell.Feedback{Action: quell.FeedbackAssign, Incident: web, Assignee: "Dave", Actor: "PagerDuty", Via: "pagerduty"}); !errors.Is(err, ErrNoChange) {
+		t.Fatalf("the same assignment again: %v, want ErrNoChange", err)
+	}
+	if inc, _ := r.eng.Incident(web); inc.AssignedTo != "Dave" {
+		t.Fatalf("assigned to %q, want Dave", inc.AssignedTo)
+	}
 	if err := r.feedback(quell.Feedback{Action: quell.FeedbackResolve, Incident: web, Actor: "carol"}); err != nil {
 		t.Fatal(err)
 	}

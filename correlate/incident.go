@@ -24,6 +24,7 @@ type incident struct {
 	resolvedBy   string    // a person resolved it (feedback)
 	ackedAt      time.Time // a person acknowledged it
 	ackedBy      string
+	assignedTo   string // in an ITSM tool, as it last said
 	lastActivity time.Time     // a member joined or fired again
 	lastSeen     time.Time     // any occurrence of a member, repeats too
 	cadence      time.Duration // how often its alerts report again (moving average)
@@ -383,7 +384,7 @@ func (e *Engine) view(inc *incident) quell.Incident {
 	v := quell.Incident{
 		ID: inc.id, Status: inc.status, Title: inc.summary(), Severity: inc.severity,
 		CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
-		AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy,
+		AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo,
 		Alerts: make([]quell.IncidentAlert, 0, len(inc.order)),
 	}
 	if inc.mergedInto != nil {

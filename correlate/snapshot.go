@@ -112,7 +112,7 @@ func (e *Engine) incidentState(inc *incident) IncidentState {
 			// the opening alert's title; the summary is made from the members as they are
 			Title:     inc.title,
 			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
-			AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy},
+			AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo},
 		Scope: inc.scope.key, LastActivity: inc.lastActivity, Seq: inc.seq, Announced: inc.announced,
 		Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder), Joins: inc.joins,
 	}
@@ -245,7 +245,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	inc := &incident{
 		id: is.ID, scope: sc, status: is.Status, title: is.Title, severity: is.Severity,
 		created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt, resolvedBy: is.ResolvedBy,
-		ackedAt: is.AcknowledgedAt, ackedBy: is.AcknowledgedBy,
+		ackedAt: is.AcknowledgedAt, ackedBy: is.AcknowledgedBy, assignedTo: is.AssignedTo,
 		lastActivity: is.LastActivity, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
 		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
 		tokens:  make(map[uint64]int32), subjects: make(map[uint64]int32), workloads: make(map[uint64]int32),

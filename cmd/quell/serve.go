@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/dedupe"
 	"github.com/quellhq/quell/ingest"
@@ -443,8 +442,9 @@ type stageEnv struct {
 	// API, applied by this process's ITSM sinks and shown by its API.
 	silences *silence.Store
 	// tickets lists an incident's tickets opened by this process's ITSM
-	// sinks (nil: it runs none).
-	tickets func(id string) []itsm.TicketLink
+	// sinks (nil: it runs none); itsmStore holds them.
+	tickets   func(id string) []itsm.TicketLink
+	itsmStore *itsm.Store
 	// What a reload replaces (see reload): the configuration read again
 	// with the flags over it, and the tokens in force (nil where this
 	// process serves no such routes).
@@ -605,6 +605,7 @@ func (env *stageEnv) sinks() ([]sinks.Sink, error) {
 		}
 		ss = append(ss, its...)
 		env.tickets = func(id string) []itsm.TicketLink { return cfg.ITSM.Links(store, id) }
+		env.itsmStore = store
 	}
 	if cfg.ClickHouse.DSN != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -662,6 +663,11 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source, act api.Act, d
 	}
 	if act != nil {
 		api.RegisterFeedback(apiMux, src, act)
+		if env.itsmStore != nil {
+			// What people do with the tickets comes back as feedback: it
+			// needs both the tickets and the correlator (serve).
+			env.cfg.ITSM.Inbound(mux, env.itsmStore, itsm.Act(act))
+		}
 	}
 	details.Tickets = env.tickets
 	api.RegisterDetails(apiMux, details)
@@ -680,43 +686,6 @@ func (env *stageEnv) mountAPI(mux *http.ServeMux, src api.Source, act api.Act, d
 		mux.Handle(p, ingest.RequireToken(env.apiTokens, apiMux))
 	}
 	return nil
-}
-
-// feedbackWait bounds how long a feedback request waits for its outcome;
-// past it, the answer is "accepted" and the feedback applies in its turn.
-const feedbackWait = 10 * time.Second
-
-// awaitFeedback acts on feedback by sending it (through the journal or
-// Kafka) and waiting for the pipeline that applies it to say what became of it.
-func awaitFeedback(outcomes *pipeline.Outcomes, send func(context.Context, *quell.Feedback) error) api.Act {
-	return func(ctx context.Context, f *quell.Feedback) (string, error) {
-		ch, done := outcomes.Await(f.ID)
-		defer done()
-		if err := send(ctx, f); err != nil {
-			return "", err
-		}
-		select {
-		case o := <-ch:
-			return o.Incident, o.Err
-		case <-time.After(feedbackWait):
-		case <-ctx.Done():
-		}
-		return "", api.ErrPending
-	}
-}
-
-// splitFeedback acts on feedback in split mode: it goes into the alerts
-// partition of the incident it acts on, whose pipeline (in this process)
-// applies it in order with that partition's alerts.
-func (env *stageEnv) splitFeedback(set *pipeline.Set) (api.Act, func() error) {
-	fw := kafka.NewFeedbackWriter(env.cfg.Kafka.Brokers, env.names, env.log)
-	return awaitFeedback(&set.Outcomes, func(ctx context.Context, f *quell.Feedback) error {
-		p, err := set.Owner(f)
-		if err != nil {
-			return err
-		}
-		return fw.Send(ctx, p, f)
-	}), fw.Close
 }
 
 // registerBudget exports the memory budget and what it holds.

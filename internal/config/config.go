@@ -143,15 +143,17 @@ func (c *Config) readSecrets() error {
 	var fs []field
 	for i := range c.ITSM.ServiceNow {
 		s, p := &c.ITSM.ServiceNow[i], fmt.Sprintf("itsm.servicenow[%d].", i)
-		fs = append(fs, field{p + "password", &s.Password, s.PasswordFile}, field{p + "token", &s.Token, s.TokenFile})
+		fs = append(fs, field{p + "password", &s.Password, s.PasswordFile}, field{p + "token", &s.Token, s.TokenFile},
+			field{p + "webhook_secret", &s.WebhookSecret, s.WebhookSecretFile})
 	}
 	for i := range c.ITSM.Jira {
 		s, p := &c.ITSM.Jira[i], fmt.Sprintf("itsm.jira[%d].", i)
-		fs = append(fs, field{p + "api_token", &s.APIToken, s.APITokenFile}, field{p + "token", &s.Token, s.TokenFile})
+		fs = append(fs, field{p + "api_token", &s.APIToken, s.APITokenFile}, field{p + "token", &s.Token, s.TokenFile},
+			field{p + "webhook_secret", &s.WebhookSecret, s.WebhookSecretFile})
 	}
 	for i := range c.ITSM.PagerDuty {
-		s := &c.ITSM.PagerDuty[i]
-		fs = append(fs, field{fmt.Sprintf("itsm.pagerduty[%d].routing_key", i), &s.RoutingKey, s.RoutingKeyFile})
+		s, p := &c.ITSM.PagerDuty[i], fmt.Sprintf("itsm.pagerduty[%d].", i)
+		fs = append(fs, field{p + "routing_key", &s.RoutingKey, s.RoutingKeyFile}, field{p + "webhook_secret", &s.WebhookSecret, s.WebhookSecretFile})
 	}
 	for i := range c.Webhooks {
 		w := &c.Webhooks[i]

@@ -162,3 +162,26 @@ func (l liveOf) Incident(id string) (quell.Incident, bool) {
 	}
 	return quell.Incident{}, false
 }
+
+// TestRecurrenceNamesWhoResolvedIt: the last incident of the kind, kept
+// whole, says who resolved it.
+func TestRecurrenceNamesWhoResolvedIt(t *testing.T) {
+	now := time.Now()
+	s, err := Open(t.TempDir(), 7*24*time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	defer s.Close(ctx)
+	prev := resolved("prev", now.Add(-time.Hour))
+	prev.Incident.ResolvedBy = "alice"
+	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{prev}}); err != nil {
+		t.Fatal(err)
+	}
+	cur := resolved("cur", now).Incident
+	cur.Status, cur.CreatedAt = quell.IncidentOpen, now.Add(-time.Minute)
+	inc, _ := Reader{Live: liveOf{cur}, History: s}.Incident("cur")
+	if r := inc.Recurrence; r == nil || r.Last != "prev" || r.LastResolvedBy != "alice" {
+		t.Fatalf("recurrence %+v, want the last one, prev, resolved by alice", r)
+	}
+}

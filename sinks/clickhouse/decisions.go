@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"cmp"
 	"encoding/binary"
 
 	"github.com/cespare/xxhash/v2"
@@ -127,7 +128,8 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 // feedbackInserts lays out people's feedback: a decisions row each, at the
 // time it was given and naming the actor (no alert occurrence, so no row
 // in alerts or alert_state_changes), and what they did with the incident
-// as itsm_events of system quell, one per incident and action.
+// as itsm_events of the tool they acted in (quell for its API and console),
+// one per incident and action.
 func feedbackInserts(ds []quell.Decision) []insert {
 	n := len(ds)
 	var (
@@ -151,9 +153,10 @@ func feedbackInserts(ds []quell.Decision) []insert {
 		reas = append(reas, d.Reason)
 		actors = append(actors, d.Actor)
 		at.add(d.At)
-		if k := d.Incident + "\x00" + string(d.Action); !seen[k] {
+		system := cmp.Or(d.Via, "quell")
+		if k := d.Incident + "\x00" + system + "\x00" + string(d.Action); !seen[k] {
 			seen[k] = true
-			events = append(events, ITSMEvent{IncidentID: d.Incident, System: "quell", Kind: string(d.Action), Actor: d.Actor, At: d.At})
+			events = append(events, ITSMEvent{IncidentID: d.Incident, System: system, Kind: string(d.Action), Actor: d.Actor, At: d.At})
 		}
 	}
 	decisions := insert{table: "decisions", rows: n, cols: []column{

@@ -34,6 +34,13 @@ type Common struct {
 	Name           string `yaml:"name"`
 	sinks.Delivery `yaml:",inline"`
 	Templates      Templates `yaml:"templates"`
+	// WebhookSecret authenticates what the tool sends back to
+	// /webhooks/itsm/<kind> (see Inbound): PagerDuty's v3 webhook
+	// subscription secret, the secret of a Jira webhook, the bearer token
+	// of a ServiceNow outbound REST message. Without one that route takes
+	// nothing from this tool. webhook_secret_file reads it from a file.
+	WebhookSecret     string `yaml:"webhook_secret"`
+	WebhookSecretFile string `yaml:"webhook_secret_file"`
 }
 
 // Templates are Go text/templates over a View; empty ones take the
@@ -100,6 +107,9 @@ type JiraConfig struct {
 	DoneStatus string `yaml:"done_status"`
 	// ReopenStatus, when set, is where a reopened incident's issue moves back to.
 	ReopenStatus string `yaml:"reopen_status"`
+	// AckStatuses: an issue moved to one of them in Jira acknowledges its
+	// incident in quell (default In Progress).
+	AckStatuses []string `yaml:"ack_statuses"`
 }
 
 // PagerDutyConfig sends incidents as Events API v2 alerts.
@@ -210,6 +220,9 @@ func (c *JiraConfig) validate() error {
 	}
 	if c.DoneStatus == "" {
 		c.DoneStatus = "Done"
+	}
+	if c.AckStatuses == nil {
+		c.AckStatuses = []string{"In Progress"}
 	}
 	if c.Labels == nil {
 		c.Labels = []string{"quell"}

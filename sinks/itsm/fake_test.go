@@ -103,10 +103,4 @@ func (f *fakeAPI) bodies(route string) []json.RawMessage {
 	return out
 }
 
-func reply(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	if v != nil {
-		_ = json.NewEncoder(w).Encode(v)
-	}
-}
+

@@ -116,6 +116,13 @@ func (s *Store) Tickets(incident string) []Record {
 	return out
 }
 
+// records are all the records, in no order.
+func (s *Store) records() []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Values(s.recs))
+}
+
 // put stores r and writes the file before it returns.
 func (s *Store) put(r Record) error {
 	s.mu.Lock()

@@ -202,6 +202,9 @@ async function incidentPage(id) {
     api("/api/v1/incidents?status=open&limit=200").catch(() => ({ incidents: [] })),
   ]);
   const others = open.incidents.filter((o) => o.id !== id);
+  // The last incident of its kind: who resolved it and in which ticket.
+  const last = inc.recurrence ? await api("/api/v1/incidents/" + inc.recurrence.last + "/tickets").catch(() => null) : null;
+  const lastTickets = last ? last.tickets.map((k) => k.url ? h("a", { href: k.url, target: "_blank", rel: "noopener" }, k.number || k.id) : (k.number || k.id)) : [];
   const reload = () => incidentPage(id);
   const isOpen = inc.status === "open" && !inc.mergedInto;
 
@@ -214,10 +217,12 @@ async function incidentPage(id) {
       inc.closesAt && inc.resolving ? [" · closes ", when(inc.closesAt)] : null,
       inc.status === "resolved" ? [" · resolved ", when(inc.resolvedAt), inc.resolvedBy ? " by " + inc.resolvedBy : ""] : null,
       inc.acknowledgedBy ? [" · acknowledged by ", h("b", { id: "acked" }, inc.acknowledgedBy), " ", when(inc.acknowledgedAt)] : null,
+      inc.assignedTo ? [" · assigned to ", h("b", {}, inc.assignedTo)] : null,
       inc.mergedInto ? [" · merged into ", h("a", { href: "#/incidents/" + inc.mergedInto }, inc.mergedInto)] : null,
       " · id ", h("code", {}, inc.id)),
-    inc.recurrence ? h("p", { class: "recurrence" }, "Seen ", inc.recurrence.seen, " times in 30 days; last ",
-      h("a", { href: "#/incidents/" + inc.recurrence.last }, inc.recurrence.last), ", resolved ", when(inc.recurrence.lastResolvedAt), ".") : null);
+    inc.recurrence ? h("p", { class: "recurrence", id: "recurrence" }, "Seen ", inc.recurrence.seen, " times in 30 days; last ",
+      h("a", { href: "#/incidents/" + inc.recurrence.last }, inc.recurrence.last), ", resolved ", when(inc.recurrence.lastResolvedAt),
+      inc.recurrence.lastResolvedBy ? " by " + inc.recurrence.lastResolvedBy : "", lastTickets.length ? [", ticket ", lastTickets] : null, ".") : null);
 
   const mergeSel = h("select", { id: "merge-into" }, h("option", { value: "" }, "merge into…"),
     others.map((o) => h("option", { value: o.id }, o.title + " (" + o.alerts.length + " alerts, " + o.id + ")")));
@@ -280,7 +285,7 @@ function timelineList(tl) {
       h("time", { datetime: e.at }, new Date(e.at).toLocaleTimeString()), " ",
       h("span", { class: "kind" }, e.kind), " ",
       e.title ? h("b", {}, e.title) : null,
-      e.actor ? [" by ", h("i", {}, e.actor)] : null,
+      e.actor ? [" by ", h("i", {}, e.actor), e.via ? " in " + e.via : null] : null,
       e.reason ? h("div", { class: "reason" }, e.reason) : null)));
 }
 
