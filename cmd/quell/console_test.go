@@ -31,25 +31,35 @@ func TestConsole(t *testing.T) {
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "api-tokens")
 	writeFile(t, tokens, "console-token\n")
-	e := newEmbedded(t, filepath.Join(dir, "data"), "api_token_files: ["+tokens+"]\ncorrelate:\n  group_wait: 1s\n")
+	e := newEmbedded(t, filepath.Join(dir, "data"), "api_token_files: ["+tokens+"]\ncorrelate:\n  group_wait: 1s\n  reopen_window: 1s\n")
 	p := e.start(t)
 	p.wantCleanExit = true
 	eventually(t, p, "ready", e.ready)
 
-	body := `{"version":"4","groupKey":"{}:{}","status":"firing","receiver":"quell","groupLabels":{},"commonLabels":{},
-		"commonAnnotations":{},"externalURL":"http://alertmanager:9093","alerts":[
-		{"status":"firing","labels":{"alertname":"HighLatency","service":"checkout","severity":"critical"},
-		 "annotations":{"summary":"p99 latency above 2s","runbook_url":"https://runbooks.example.com/HighLatency"},"startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `"},
-		{"status":"firing","labels":{"alertname":"DiskFull","service":"db","severity":"warning"},
-		 "annotations":{"summary":"disk 97% full"},"startsAt":"` + time.Now().UTC().Format(time.RFC3339) + `"}]}`
-	resp, err := http.Post(e.url("/webhooks/alertmanager"), "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	// webhook posts Alertmanager's notification of the two alerts, firing or resolved.
+	webhook := func(status string) {
+		t.Helper()
+		ends := "0001-01-01T00:00:00Z"
+		if status == "resolved" {
+			ends = time.Now().UTC().Format(time.RFC3339)
+		}
+		starts := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+		body := `{"version":"4","groupKey":"{}:{}","status":"` + status + `","receiver":"quell","groupLabels":{},"commonLabels":{},
+			"commonAnnotations":{},"externalURL":"http://alertmanager:9093","alerts":[
+			{"status":"` + status + `","labels":{"alertname":"HighLatency","service":"checkout","severity":"critical"},
+			 "annotations":{"summary":"p99 latency above 2s","runbook_url":"https://runbooks.example.com/HighLatency"},"startsAt":"` + starts + `","endsAt":"` + ends + `"},
+			{"status":"` + status + `","labels":{"alertname":"DiskFull","service":"db","severity":"warning"},
+			 "annotations":{"summary":"disk 97% full"},"startsAt":"` + starts + `","endsAt":"` + ends + `"}]}`
+		resp, err := http.Post(e.url("/webhooks/alertmanager"), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("posting the webhook (%s): %d", status, resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("posting the webhook: %d", resp.StatusCode)
-	}
+	webhook("firing")
 	var checkout, db quell.Incident
 	eventually(t, p, "two incidents", func() (bool, string) {
 		incs, err := authedIncidents(e.url("/api/v1/incidents?status=open"), "console-token")
@@ -153,6 +163,32 @@ func TestConsole(t *testing.T) {
 	}
 	if merged.MergedInto != checkout.ID || merged.ResolvedBy != "alice" {
 		t.Fatalf("the db incident: merged into %q by %q; want %s by alice", merged.MergedInto, merged.ResolvedBy, checkout.ID)
+	}
+
+	// alice resolves it on the page; the alerts resolve; once the reopen
+	// window passed, the same storm again is a new incident, shown as one
+	// that happened before and who resolved it.
+	step("resolving through the page",
+		chromedp.Click(chromedp.CSS("#resolve")),
+		chromedp.WaitVisible(chromedp.CSS("#state.resolved")))
+	webhook("resolved")
+	time.Sleep(2500 * time.Millisecond) // reopen_window (1s) and a tick: the correlator lets it go
+	webhook("firing")
+	var again quell.Incident
+	eventually(t, p, "the storm again", func() (bool, string) {
+		incs, err := authedIncidents(e.url("/api/v1/incidents?status=open"), "console-token")
+		if err != nil || len(incs) == 0 {
+			return false, fmt.Sprint(len(incs), err)
+		}
+		again = incs[0]
+		return again.ID != checkout.ID && again.Recurrence != nil, fmt.Sprintf("%+v", again.Recurrence)
+	})
+	step("the storm again, seen before",
+		chromedp.Navigate(e.url("/#/incidents/"+again.ID)),
+		chromedp.WaitVisible(chromedp.CSS("#recurrence")),
+		shot("4-recurring.png"))
+	if rec := text("#recurrence"); !strings.Contains(rec, checkout.ID) || !strings.Contains(rec, "by alice") {
+		t.Fatalf("the recurring incident's page says %q; want the last one, %s, resolved by alice", rec, checkout.ID)
 	}
 }
 

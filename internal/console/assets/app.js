@@ -220,7 +220,7 @@ async function incidentPage(id) {
       inc.assignedTo ? [" · assigned to ", h("b", {}, inc.assignedTo)] : null,
       inc.mergedInto ? [" · merged into ", h("a", { href: "#/incidents/" + inc.mergedInto }, inc.mergedInto)] : null,
       " · id ", h("code", {}, inc.id)),
-    inc.recurrence ? h("p", { class: "recurrence", id: "recurrence" }, "Seen ", inc.recurrence.seen, " times in 30 days; last ",
+    inc.recurrence ? h("p", { class: "recurrence", id: "recurrence" }, "Seen ", inc.recurrence.seen === 1 ? "once" : inc.recurrence.seen + " times", " before in 30 days; last ",
       h("a", { href: "#/incidents/" + inc.recurrence.last }, inc.recurrence.last), ", resolved ", when(inc.recurrence.lastResolvedAt),
       inc.recurrence.lastResolvedBy ? " by " + inc.recurrence.lastResolvedBy : "", lastTickets.length ? [", ticket ", lastTickets] : null, ".") : null);
 
