@@ -109,8 +109,10 @@ func TestConsole(t *testing.T) {
 			err := chromedp.Do(actx, a)
 			cancel()
 			if err != nil {
+				chromedp.Do(ctx, shot("failed.png"))
 				page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
-				t.Fatalf("%s, action %d: %v\nthe page:\n%s", what, i+1, err, page)
+				url, _ := chromedp.Run(ctx, chromedp.Location())
+				t.Fatalf("%s, action %d: %v\nthe page (%s, shot in failed.png):\n%s", what, i+1, err, url, page)
 			}
 		}
 	}

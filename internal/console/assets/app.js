@@ -205,7 +205,8 @@ async function incidentPage(id) {
   // The last incident of its kind: who resolved it and in which ticket.
   const last = inc.recurrence ? await api("/api/v1/incidents/" + inc.recurrence.last + "/tickets").catch(() => null) : null;
   const lastTickets = last ? last.tickets.map((k) => k.url ? h("a", { href: k.url, target: "_blank", rel: "noopener" }, k.number || k.id) : (k.number || k.id)) : [];
-  const reload = () => incidentPage(id);
+  if (!location.hash.startsWith("#/incidents/" + id)) return; // the person went elsewhere meanwhile
+  const reload = route;
   const isOpen = inc.status === "open" && !inc.mergedInto;
 
   const head = h("section", { class: "head sev-" + inc.severity },
@@ -261,6 +262,13 @@ async function incidentPage(id) {
       } }, "Move")] : null));
   });
 
+  // The timeline grows as decisions come (those of a young incident wait
+  // out group_wait): it refreshes on its own, leaving the controls alone.
+  const timelineSection = h("section", { id: "timeline" }, h("h2", {}, "Timeline"), timelineList(timeline));
+  timer = setInterval(async () => {
+    const tl = await api("/api/v1/incidents/" + id + "/timeline").catch(() => null);
+    if (tl) timelineSection.replaceChildren(h("h2", {}, "Timeline"), timelineList(tl));
+  }, refreshEvery);
   main.replaceChildren(
     h("a", { href: "#/", class: "back" }, "← incidents"),
     head, actions,
@@ -271,7 +279,7 @@ async function incidentPage(id) {
     inc.runbooks && inc.runbooks.length ? h("section", {}, h("h2", {}, "Runbooks"),
       h("ul", {}, inc.runbooks.map((u) => h("li", {}, h("a", { href: u, target: "_blank", rel: "noopener" }, u))))) : null,
     h("div", { class: "split" },
-      h("section", { id: "timeline" }, h("h2", {}, "Timeline"), timelineList(timeline)),
+      timelineSection,
       h("section", { id: "graph" }, h("h2", {}, "Service graph around it"), graphPicture(graph))),
     h("section", { id: "tickets" }, h("h2", {}, "Tickets"), ticketList(tickets)));
 }
