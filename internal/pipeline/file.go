@@ -63,6 +63,15 @@ func writeFile(dir string, s saved) error {
 	return err
 }
 
+// StateSize is the bytes of the state saved in dir (0: none yet).
+func StateSize(dir string) int64 {
+	fi, err := os.Stat(filepath.Join(dir, snapshotFile))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
 // reserve writes a file as large as the state file, for the next save.
 // Best effort: on a full disk it keeps what it could write, and SaveFile
 // falls back on the journal's cut freeing space.
