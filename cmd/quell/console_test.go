@@ -49,7 +49,7 @@ func TestConsole(t *testing.T) {
 			{"status":"` + status + `","labels":{"alertname":"HighLatency","service":"checkout","severity":"critical"},
 			 "annotations":{"summary":"p99 latency above 2s","runbook_url":"https://runbooks.example.com/HighLatency"},"startsAt":"` + starts + `","endsAt":"` + ends + `"},
 			{"status":"` + status + `","labels":{"alertname":"DiskFull","service":"db","severity":"warning"},
-			 "annotations":{"summary":"disk 97% full"},"startsAt":"` + starts + `","endsAt":"` + ends + `"}]}`
+			 "annotations":{"summary":"disk 97% full","runbook_url":"javascript:alert(document.domain)"},"startsAt":"` + starts + `","endsAt":"` + ends + `"}]}`
 		resp, err := http.Post(e.url("/webhooks/alertmanager"), "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -138,6 +138,10 @@ func TestConsole(t *testing.T) {
 		shot("2-incident.png"))
 	if reason := text("#alerts .reason"); !strings.Contains(reason, "opened the incident") {
 		t.Fatalf("the db alert's reason on its page: %q", reason)
+	}
+	// An alert's annotations are text: a javascript: runbook URL is no link.
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('a[href^="javascript:" i]').length`)); err != nil || n != 0 {
+		t.Fatalf("links to javascript: URLs on the page: %d (%v)", n, err)
 	}
 	dbFP := db.Alerts[0].Fingerprint.String()
 	step("merging db into checkout",

@@ -82,6 +82,12 @@ function ago(t) {
   return Math.round(s / 86400) + "d";
 }
 
+// link makes an anchor for a URL from an alert or a tool, only for http(s):
+// an annotation could hold a javascript: URL.
+function link(url, text) {
+  return /^https?:\/\//i.test(url || "") ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, text) : text;
+}
+
 function when(t) {
   return t && !t.startsWith("0001-") ? new Date(t).toLocaleString() : "";
 }
@@ -204,7 +210,7 @@ async function incidentPage(id) {
   const others = open.incidents.filter((o) => o.id !== id);
   // The last incident of its kind: who resolved it and in which ticket.
   const last = inc.recurrence ? await api("/api/v1/incidents/" + inc.recurrence.last + "/tickets").catch(() => null) : null;
-  const lastTickets = last ? last.tickets.map((k) => k.url ? h("a", { href: k.url, target: "_blank", rel: "noopener" }, k.number || k.id) : (k.number || k.id)) : [];
+  const lastTickets = last ? last.tickets.map((k) => link(k.url, k.number || k.id)) : [];
   if (!location.hash.startsWith("#/incidents/" + id)) return; // the person went elsewhere meanwhile
   const reload = route;
   const isOpen = inc.status === "open" && !inc.mergedInto;
@@ -253,7 +259,7 @@ async function incidentPage(id) {
         ann.description ? h("div", { class: "description" }, ann.description) : null, h("div", { class: "labels" }, labels)),
       h("td", { class: "reason" }, a.reason),
       h("td", { class: "num" }, a.count),
-      h("td", {}, ann.runbook_url ? h("a", { href: ann.runbook_url, target: "_blank", rel: "noopener" }, "runbook") : ""),
+      h("td", {}, ann.runbook_url ? link(ann.runbook_url, "runbook") : ""),
       h("td", {}, isOpen || others.length ? [moveSel, h("button", { class: "move", onclick: async () => {
         if (!moveSel.value) { say("Pick where to move the alert.", true); return; }
         const res = await act("/api/v1/alerts/" + a.fingerprint + "/move", { to: moveSel.value, comment: comment.value });
@@ -277,7 +283,7 @@ async function incidentPage(id) {
         h("thead", {}, h("tr", {}, ["status", "alert", "why it is here", "occurrences", "runbook", ""].map((c) => h("th", {}, c)))),
         h("tbody", {}, alertRows))),
     inc.runbooks && inc.runbooks.length ? h("section", {}, h("h2", {}, "Runbooks"),
-      h("ul", {}, inc.runbooks.map((u) => h("li", {}, h("a", { href: u, target: "_blank", rel: "noopener" }, u))))) : null,
+      h("ul", {}, inc.runbooks.map((u) => h("li", {}, link(u, u))))) : null,
     h("div", { class: "split" },
       timelineSection,
       h("section", { id: "graph" }, h("h2", {}, "Service graph around it"), graphPicture(graph))),
@@ -325,8 +331,7 @@ function graphPicture(g) {
 
 function ticketList(t) {
   if (!t || !t.tickets.length) return h("p", { class: "empty" }, "No tickets from this process's ITSM sinks.");
-  return h("ul", {}, t.tickets.map((k) => h("li", {}, k.sink, ": ",
-    k.url ? h("a", { href: k.url, target: "_blank", rel: "noopener" }, k.number || k.id) : (k.number || k.id))));
+  return h("ul", {}, t.tickets.map((k) => h("li", {}, k.sink, ": ", link(k.url, k.number || k.id))));
 }
 
 // ---- routing ----
