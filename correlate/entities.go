@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -31,7 +32,6 @@ type alertInfo struct {
 	wordsInfo float64 // their sum
 	nodes     []int32 // graph nodes of the subject (and a call's peer)
 	sig       uint64  // signature for co-occurrence: alertname and subject
-	sigName   string  // what the signature names, for reasons
 }
 
 // entityRef is one entity value: its tokens (the value, and for a pod its
@@ -50,13 +50,27 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 		return in
 	}
 	in := &alertInfo{scope: Scope(e.cfg.ScopeLabels, a)}
+	// One array for every value's tokens and one for their rarities, each
+	// of the size they need: an alert seen for the first time costs few
+	// allocations, and what it keeps is what the state's bytes count.
+	type span struct {
+		label, value string
+		lo, hi       int
+	}
+	var tokBuf [32]uint64
+	var spanBuf [16]span
+	toks, spans := tokBuf[:0], spanBuf[:0]
 	for _, k := range e.cfg.EntityLabels { // configured order: the first present is the subject
-		v := a.Labels[k]
-		if v == "" {
-			continue
+		if v := a.Labels[k]; v != "" {
+			lo := len(toks)
+			toks = appendEntityTokens(toks, k, v)
+			spans = append(spans, span{k, v, lo, len(toks)})
 		}
-		ref := entityRef{label: k, value: v, tokens: entityTokens(k, v)}
-		ref.infos = make([]float64, len(ref.tokens))
+	}
+	all, infos := slices.Clone(toks), make([]float64, len(toks))
+	for _, sp := range spans {
+		k, v := sp.label, sp.value
+		ref := entityRef{label: k, value: v, tokens: all[sp.lo:sp.hi:sp.hi], infos: infos[sp.lo:sp.hi:sp.hi]}
 		switch {
 		case in.subject.tokens == nil:
 			in.subject = ref
@@ -77,11 +91,10 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 		in.about = append([]entityRef{in.subject}, in.also...)
 	}
 	name := a.Labels["alertname"]
-	in.name = xxhash.Sum64String("\x00name\x00" + name)
+	in.name = hash("\x00name\x00", name, "")
 	in.words = wordTokens(a.Annotations["summary"])
 	in.wordInfos = make([]float64, len(in.words))
-	in.sigName = name + " on " + in.subject.value
-	in.sig = xxhash.Sum64String(in.sigName)
+	in.sig = hash(name, " on ", in.subject.value)
 	e.graph.learn(a, in, e.cfg.TopologyLabels)
 	e.infos[a.Fingerprint] = in
 	return in
@@ -137,15 +150,25 @@ func isMachine(v string) bool {
 	return strings.HasPrefix(v, "ip-") && strings.Count(v, "-") >= 4
 }
 
-// entityTokens are the tokens of one entity value: the value as written
-// (lowercased, without a port) and, for a pod, its workload.
-func entityTokens(label, v string) []uint64 {
+// appendEntityTokens appends the tokens of one entity value: the value as
+// written (lowercased, without a port) and, for a pod, its workload.
+func appendEntityTokens(out []uint64, label, v string) []uint64 {
 	n := strings.ToLower(stripPort(v))
-	out := []uint64{xxhash.Sum64String(n)}
+	out = append(out, xxhash.Sum64String(n))
 	if w := workload(label, n); w != "" {
 		out = append(out, xxhash.Sum64String(w))
 	}
 	return out
+}
+
+// hash is the xxhash of a+b+c, without building the string.
+func hash(a, b, c string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	d.WriteString(a)
+	d.WriteString(b)
+	d.WriteString(c)
+	return d.Sum64()
 }
 
 // workload names the workload of a pod name, or "" for other values. A
@@ -216,7 +239,7 @@ func wordTokens(s string) []uint64 {
 		if len(w) < 3 || len(out) == 16 {
 			continue
 		}
-		t := xxhash.Sum64String("\x00word\x00" + w)
+		t := hash("\x00word\x00", w, "")
 		if !contains(out, t) {
 			out = append(out, t)
 		}

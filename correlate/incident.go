@@ -1,7 +1,8 @@
 package correlate
 
 import (
-	"fmt"
+	"encoding/binary"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,7 +90,7 @@ func incidentID(first quell.Fingerprint, at time.Time) string {
 		b[i] = byte(uint64(first) >> (8 * i))
 		b[8+i] = byte(uint64(at.UnixNano()) >> (8 * i))
 	}
-	return fmt.Sprintf("%016x", xxhash.Sum64(b[:]))
+	return hex.EncodeToString(binary.BigEndian.AppendUint64(nil, xxhash.Sum64(b[:])))
 }
 
 func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident {
