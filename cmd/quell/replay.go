@@ -24,7 +24,9 @@ func replayCmd(args []string) error {
 Reads files of alert payloads, one JSON document a line (an Alertmanager
 webhook message, or a v2 alerts array), runs them through the same dedupe and
 correlation code as 'quell serve' in event time (the alerts' own timestamps),
-and writes one decision record a line for every alert occurrence.
+and writes one decision record a line for every alert occurrence. A line
+{"feedback": {...}} is a person's acknowledgement or correction, applied at
+its "at" as the API would (see the README's Feedback).
 
 With --compare, it also runs the same alerts under a second configuration
 and prints what moved: incidents under each, and every alert that changed
@@ -63,15 +65,16 @@ incident, with the reason each configuration gave. The decision log (of
 	log := sinks.NewDecisionLog(w, c)
 	fp := dedupe.NewFingerprinter(cfg.IdentityLabels)
 	var alerts []quell.Alert
+	var feedback []quell.Feedback
 	for _, path := range fs.Args() {
-		a, err := replay.ReadFile(path, fp)
+		a, f, err := replay.ReadFile(path, fp)
 		if err != nil {
 			return err
 		}
-		alerts = append(alerts, a...)
+		alerts, feedback = append(alerts, a...), append(feedback, f...)
 	}
 	var batch sinks.Batch
-	if batch.Decisions, err = decide(cfg.Correlate, topo, slices.Clone(alerts)); err != nil {
+	if batch.Decisions, err = decide(cfg.Correlate, topo, slices.Clone(alerts), slices.Clone(feedback)); err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -97,7 +100,7 @@ incident, with the reason each configuration gave. The decision log (of
 			return err
 		}
 	}
-	b, err := decide(ocfg.Correlate, otopo, slices.Clone(alerts))
+	b, err := decide(ocfg.Correlate, otopo, slices.Clone(alerts), slices.Clone(feedback))
 	if err != nil {
 		return err
 	}
@@ -108,13 +111,17 @@ incident, with the reason each configuration gave. The decision log (of
 	return replay.Compare(batch.Decisions, b).Print(os.Stdout, nameA, *other)
 }
 
-// decide runs alerts through a correlator with cfg and returns its decisions.
-func decide(cfg correlate.Config, topo *correlate.Topology, alerts []quell.Alert) ([]quell.Decision, error) {
+// decide runs alerts and feedback through a correlator with cfg and
+// returns its decisions; feedback that does not apply there is named on
+// standard error.
+func decide(cfg correlate.Config, topo *correlate.Topology, alerts []quell.Alert, feedback []quell.Feedback) ([]quell.Decision, error) {
 	var ds []quell.Decision
 	eng, err := correlate.New(cfg, topo, correlate.Output{Decision: func(d quell.Decision) { ds = append(ds, d) }})
 	if err != nil {
 		return nil, err
 	}
-	replay.Run(alerts, eng)
+	for _, err := range replay.Run(alerts, feedback, eng) {
+		fmt.Fprintln(os.Stderr, "quell replay: not applied:", err)
+	}
 	return ds, nil
 }

@@ -37,7 +37,7 @@ func Replay(s Set, cfg correlate.Config) ([]quell.Decision, error) {
 	if err != nil {
 		return nil, err
 	}
-	replay.Run(alerts, eng)
+	replay.Run(alerts, nil, eng)
 	return ds, nil
 }
 

@@ -30,7 +30,7 @@ func TestCompareNamesWhatMoved(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := append([]quell.Alert(nil), alerts...)
-		Run(in, eng)
+		Run(in, nil, eng)
 		return ds
 	}
 	long := correlate.DefaultConfig()

@@ -53,7 +53,7 @@ func replayMicroSS() (sinks.Batch, error) {
 	if err != nil {
 		return out, err
 	}
-	replay.Run(alerts, eng)
+	replay.Run(alerts, nil, eng)
 	return out, nil
 }
 
