@@ -25,7 +25,7 @@ type incident struct {
 	resolvedBy   string    // a person resolved it (feedback)
 	ackedAt      time.Time // a person acknowledged it
 	ackedBy      string
-	assignedTo   string // in an ITSM tool, as it last said
+	assignedTo   string        // in an ITSM tool, as it last said
 	lastActivity time.Time     // a member joined or fired again
 	lastSeen     time.Time     // any occurrence of a member, repeats too
 	cadence      time.Duration // how often its alerts report again (moving average)

@@ -102,5 +102,3 @@ func (f *fakeAPI) bodies(route string) []json.RawMessage {
 	}
 	return out
 }
-
-

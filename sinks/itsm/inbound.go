@@ -310,4 +310,3 @@ func (in inbound) serviceNow(r *http.Request, body []byte) (*quell.Feedback, str
 	}
 	return f, "", nil
 }
-
