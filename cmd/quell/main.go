@@ -15,7 +15,7 @@ import (
 const usage = `quell: alert ingestion and correlation
 
 Usage:
-  quell serve     [flags]          run every stage in one process (HTTP ingest, correlator, sinks, API);
+  quell serve     [flags]          run every stage in one process (HTTP ingest, correlator, sinks, API, console);
                                    with --kafka BROKERS they are joined by Kafka topics instead of memory
   quell ingest    --kafka BROKERS  split mode: HTTP ingest, publishing alerts to Kafka
   quell correlate --kafka BROKERS  split mode: correlate alerts from Kafka into incidents and decisions

@@ -66,7 +66,9 @@ func serve(ctx context.Context, args []string) error {
 	env, err := loadStage("serve", `Usage: quell serve [flags]
 Runs every stage in one process: HTTP ingest (Alertmanager, Prometheus,
 Datadog, Splunk), dedupe and correlation, the sinks (webhooks, ITSM tools,
-ClickHouse, the decision log), and the API.
+ClickHouse, the decision log), the API (incidents, feedback, Alertmanager's
+read API and silences, the ITSM tools' webhooks back) and the console for
+people at http://<listen>/.
 With no servers configured it needs nothing else: the stages share an
 in-process bus and state is kept in --data-dir. With --kafka the same
 stages run joined by Kafka topics, exactly as 'quell ingest', 'quell
