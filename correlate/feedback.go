@@ -155,13 +155,7 @@ func (e *Engine) moveBy(f *quell.Feedback, at time.Time, by string) (string, err
 	if in == nil {
 		in = e.inspect(a)
 	}
-	others := make([]uint64, 0, len(cur.sigOrder))
-	for _, s := range cur.sigOrder {
-		if s != in.sig {
-			others = append(others, s)
-		}
-	}
-	e.teach([]uint64{in.sig}, others, false)
+	e.teach([]uint64{in.sig}, cur.sigOrder, false) // teach skips the alert's own signature
 	reason := "moved from incident " + cur.id
 	e.remove(cur, f.Alert, at)
 	if dst == nil {

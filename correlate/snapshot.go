@@ -270,8 +270,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		if cur := e.byAlert[m.Fingerprint]; cur == nil || cur.created.Before(inc.created) {
 			e.byAlert[m.Fingerprint] = inc
 		}
-		a := quell.Alert{Source: m.Source, Labels: m.Labels, Annotations: m.Annotations, Fingerprint: m.Fingerprint}
-		in := e.inspect(&a)
+		in := e.inspect(memberAlert(&m))
 		inc.index(in, 1)
 		e.rarity.add(in, 1)
 	}
