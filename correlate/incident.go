@@ -98,7 +98,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		id:        incidentID(a.Fingerprint, at),
 		scope:     sc,
 		status:    quell.IncidentOpen,
-		title:     quell.Printable(title(a)),
+		title:     quell.Printable(Title(a)),
 		created:   at,
 		updated:   at,
 		members:   make(map[quell.Fingerprint]*quell.IncidentAlert),
@@ -178,9 +178,10 @@ func (inc *incident) addSig(sig uint64) {
 	inc.sigs[sig] = true
 }
 
-// title names an incident after the alert that opened it. The caller
-// escapes it for people to read (quell.Printable).
-func title(a *quell.Alert) string {
+// Title names an alert for people (and an incident after the alert that
+// opened it): what is wrong and what it is about. The caller escapes it
+// for people to read (quell.Printable).
+func Title(a *quell.Alert) string {
 	name := symptom(a.Labels, a.Annotations, a.Source)
 	if _, v := Entity(a.Labels); v != "" {
 		return name + " on " + v

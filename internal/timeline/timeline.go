@@ -160,7 +160,7 @@ func (t *Timeline) Write(_ context.Context, b sinks.Batch) error {
 		}
 		e := Event{At: d.At, Incident: d.Incident, Kind: string(d.Action), Reason: d.Reason, Actor: d.Actor, Via: d.Via}
 		if d.Alert.Labels != nil {
-			e.Alert, e.Title = d.Alert.Fingerprint, alertTitle(d.Alert.Labels)
+			e.Alert, e.Title = d.Alert.Fingerprint, correlate.Title(&d.Alert)
 		}
 		evs = append(evs, e)
 	}
@@ -222,13 +222,4 @@ func (t *Timeline) Of(id string) ([]Event, int) {
 	out := slices.Clone(es.list)
 	slices.SortStableFunc(out, func(a, b Event) int { return a.At.Compare(b.At) })
 	return out, es.dropped
-}
-
-// alertTitle names an alert for people: its alertname and what it is about.
-func alertTitle(labels map[string]string) string {
-	name := labels["alertname"]
-	if _, v := correlate.Entity(labels); v != "" {
-		return name + " on " + v
-	}
-	return name
 }
