@@ -3,10 +3,7 @@ package itsm
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/correlate"
+	"github.com/quellhq/quell/sinks"
 )
 
 // Act applies a person's feedback and says what became of it (see the api
@@ -101,17 +99,6 @@ func reply(w http.ResponseWriter, code int, v any) {
 	}
 }
 
-// secrets are the webhook secrets configured for one kind of tool.
-func secrets[T any](cs []T, common func(*T) *Common) []string {
-	var out []string
-	for i := range cs {
-		if s := common(&cs[i]).WebhookSecret; s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // incidentOf finds the incident whose ticket in a tool of kind is ref.
 func (in inbound) incidentOf(kind, ref string) (string, bool) {
 	for _, r := range in.store.records() {
@@ -127,7 +114,11 @@ func (in inbound) incidentOf(kind, ref string) (string, bool) {
 // incident.acknowledged, incident.resolved and incident.reassigned of an
 // incident quell triggered (its incident_key is quell's dedup_key).
 func (in inbound) pagerDuty(r *http.Request, body []byte) (*quell.Feedback, string, error) {
-	if !pdSigned(r.Header.Get("X-PagerDuty-Signature"), body, secrets(in.cfg.PagerDuty, func(c *PagerDutyConfig) *Common { return &c.Common })) {
+	signed := false
+	for _, c := range in.cfg.PagerDuty {
+		signed = signed || c.WebhookSecret != "" && pdSigned(r.Header.Get("X-PagerDuty-Signature"), body, c.WebhookSecret)
+	}
+	if !signed {
 		return nil, "", errUnauthorized
 	}
 	var msg struct {
@@ -174,15 +165,11 @@ func (in inbound) pagerDuty(r *http.Request, body []byte) (*quell.Feedback, stri
 	return f, "", nil
 }
 
-func pdSigned(header string, body []byte, secrets []string) bool {
-	for _, s := range secrets {
-		mac := hmac.New(sha256.New, []byte(s))
-		mac.Write(body)
-		want := "v1=" + hex.EncodeToString(mac.Sum(nil))
-		for sig := range strings.SplitSeq(header, ",") {
-			if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(sig)), []byte(want)) == 1 {
-				return true
-			}
+func pdSigned(header string, body []byte, secret string) bool {
+	want := "v1=" + strings.TrimPrefix(sinks.Sign(secret, body), "sha256=") // the same HMAC-SHA256, PagerDuty's prefix
+	for sig := range strings.SplitSeq(header, ",") {
+		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(sig)), []byte(want)) == 1 {
+			return true
 		}
 	}
 	return false
@@ -249,9 +236,7 @@ func (in inbound) jira(r *http.Request, body []byte) (*quell.Feedback, string, e
 }
 
 func hubSigned(header string, body []byte, secret string) bool {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return subtle.ConstantTimeCompare([]byte(header), []byte("sha256="+hex.EncodeToString(mac.Sum(nil)))) == 1
+	return subtle.ConstantTimeCompare([]byte(header), []byte(sinks.Sign(secret, body))) == 1 // Jira signs as quell's webhooks do
 }
 
 // serviceNow reads what an outbound REST message (a business rule on the
