@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
@@ -26,14 +25,7 @@ type FeedbackWriter struct {
 
 // NewFeedbackWriter writes to the alerts topic of names.
 func NewFeedbackWriter(brokers []string, names Names, log *slog.Logger) *FeedbackWriter {
-	return &FeedbackWriter{w: &kafkago.Writer{
-		Addr: kafkago.TCP(brokers...), Topic: names.Alerts,
-		Balancer:     partitionBalancer{},
-		RequiredAcks: kafkago.RequireAll,
-		BatchTimeout: time.Millisecond, // someone waits for each
-		MaxAttempts:  5, WriteBackoffMin: 50 * time.Millisecond, WriteBackoffMax: 500 * time.Millisecond,
-		ErrorLogger: kafkaLogger(log, slog.LevelDebug),
-	}}
+	return &FeedbackWriter{w: partitionWriter(brokers, names.Alerts, nil, log)}
 }
 
 // Send writes f into partition and returns once all in-sync replicas hold it.
