@@ -114,8 +114,6 @@ owned_pid() {
 	tr '\0' ' ' <"/proc/$1/cmdline" | grep -q -- "$props"
 }
 
-listening() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
-
 # ready: the broker logs "Kafka Server started" once its listeners serve
 # requests; the port check guards against a line left from an earlier run.
 ready() {
@@ -132,9 +130,7 @@ fail_start() {
 
 start() {
 	need java "install a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless)"
-	if running; then
-		log "already running (pid $(cat "$pidfile"), logs in $dir/logs)"
-		echo "$addr"
+	if started_already "$addr"; then
 		return
 	fi
 	for p in "$port" "$cport"; do

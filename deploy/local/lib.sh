@@ -59,6 +59,17 @@ running() {
 	owned_pid "$pid"
 }
 
+# started_already VALUE: when a server this script started still runs,
+# says so and prints VALUE (its address), for the caller to return.
+started_already() {
+	running || return 1
+	log "already running (pid $(cat "$pidfile"), logs in $dir/logs)"
+	echo "$1"
+}
+
+# listening PORT: something answers on $host:PORT.
+listening() { (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; }
+
 # alive: the process just started (pid file) has not exited. While starting,
 # its command line may still be the forking shell's until setsid execs the
 # server, so ownership is not judged here: this run wrote the pid file.

@@ -73,12 +73,10 @@ fail_start() {
 
 start() {
 	need java "install a Java 17+ runtime (Debian: apt-get install -y openjdk-17-jre-headless)"
-	if running; then
-		log "already running (pid $(cat "$pidfile"), logs in $dir/logs)"
-		echo "$addr"
+	if started_already "$addr"; then
 		return
 	fi
-	if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+	if listening "$port"; then
 		log "port $port on $host is taken by a process this script did not start; stop it or set QUELL_ZOOKEEPER_ADDR"
 		exit 1
 	fi
