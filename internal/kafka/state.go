@@ -335,7 +335,29 @@ func keysOf(live map[string]bool, pending map[string]kafkago.Message) []string {
 }
 
 // stateOffsets returns the first and next offsets of state partition id.
+// A partition whose leader is moving or still being elected (a topic just
+// created) answers with a transient error: retry that in place for a while
+// rather than make every partition of the group rejoin.
 func (p *Partitioned) stateOffsets(ctx context.Context, id int) (first, last int64, err error) {
+	deadline := time.Now().Add(stateOffsetsPatience)
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		first, last, err = p.listStateOffsets(ctx, id)
+		if err == nil || !transient(err) || time.Now().Add(backoff).After(deadline) {
+			return first, last, err
+		}
+		p.log.Debug("listing state offsets: retrying", "partition", id, "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// stateOffsetsPatience bounds the retries of stateOffsets.
+const stateOffsetsPatience = 10 * time.Second
+
+func (p *Partitioned) listStateOffsets(ctx context.Context, id int) (first, last int64, err error) {
 	tr := newTransport([]string{p.cfg.Names.State})
 	defer tr.CloseIdleConnections()
 	client := &kafkago.Client{Addr: kafkago.TCP(p.cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}
