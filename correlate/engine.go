@@ -60,6 +60,7 @@ type Engine struct {
 	stamp      uint64       // candidates() visit mark
 	cands      []*incident  // scratch for candidates
 	evs        []evidence   // scratch for weighAll
+	reasonBuf  []byte       // scratch for reasons
 }
 
 // New returns an engine; topo (the topology file's graph) may be nil.

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -28,14 +29,21 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	if len(evs) == 0 || evs[0].score() < e.cfg.JoinScore {
 		reason := "no open incident in its scope could take it"
 		if len(evs) > 0 {
-			reason = fmt.Sprintf("no open incident scored %.2f or more; best %s %s", e.cfg.JoinScore, evs[0].inc.id, e.reason(&evs[0]))
+			b := append(e.reasonBuf[:0], "no open incident scored "...)
+			b = strconv.AppendFloat(b, e.cfg.JoinScore, 'f', 2, 64)
+			b = append(b, " or more; best "...)
+			b = append(b, evs[0].inc.id...)
+			b = append(b, ' ')
+			e.reasonBuf = e.appendReason(b, &evs[0])
+			reason = string(e.reasonBuf)
 		}
 		e.leave(cur, a.Fingerprint, at, &reason)
 		e.open(sc, a, at, in, reason)
 		return
 	}
 	best := &evs[0]
-	reason := e.reason(best) + e.runnerUp(evs)
+	e.reasonBuf = e.appendRunnerUp(e.appendReason(e.reasonBuf[:0], best), evs)
+	reason := string(e.reasonBuf)
 	switch {
 	case best.inc == cur && cur.status == quell.IncidentOpen:
 		e.touch(cur, at)
@@ -60,13 +68,16 @@ func (e *Engine) leave(cur *incident, fp quell.Fingerprint, at time.Time, reason
 	}
 }
 
-// runnerUp names the second best candidate, so that an operator sees why
+// appendRunnerUp names the second best candidate, so that an operator sees why
 // the alert did not go there.
-func (e *Engine) runnerUp(evs []evidence) string {
+func (e *Engine) appendRunnerUp(b []byte, evs []evidence) []byte {
 	if len(evs) < 2 {
-		return "; no other candidate"
+		return append(b, "; no other candidate"...)
 	}
-	return fmt.Sprintf("; runner-up %s %s", evs[1].inc.id, e.reason(&evs[1]))
+	b = append(b, "; runner-up "...)
+	b = append(b, evs[1].inc.id...)
+	b = append(b, ' ')
+	return e.appendReason(b, &evs[1])
 }
 
 // weighAll weighs every candidate; the best comes first and the runner-up

@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// reason tells the evidence, e.g. "score 0.81: 2 hops (a -> b -> c), 14s
-// after the incident's last alert, co-fired 31 times before". Written with
-// appends, not fmt: two reasons go with nearly every new alert.
-func (e *Engine) reason(ev *evidence) string {
-	b := make([]byte, 0, 160)
+// appendReason tells the evidence, e.g. "score 0.81: 2 hops (a -> b -> c),
+// 14s after the incident's last alert, co-fired 31 times before". Written
+// with appends into a buffer the engine reuses, not fmt: two reasons go
+// with nearly every new alert.
+func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 	b = append(b, "score "...)
 	b = strconv.AppendFloat(b, ev.score(), 'f', 2, 64)
 	b = append(b, ": "...)
@@ -66,5 +66,5 @@ func (e *Engine) reason(ev *evidence) string {
 	case ev.name > 0:
 		b = append(b, ", same alertname"...)
 	}
-	return string(b)
+	return b
 }
