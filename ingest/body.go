@@ -47,11 +47,29 @@ func (a *arriving) release(addr string) {
 	}
 }
 
-// readBody reads the whole body within MaxBodyBytes, at the minimum rate;
-// on error it returns the status and metrics reason to answer with.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (b []byte, status int, reason string, err error) {
+// bodies holds buffers for request bodies. Parsers copy what alerts keep
+// (see arena), so a body's buffer is free once its request is answered;
+// one grown past maxPooledBody is left to the collector.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 4 << 20
+
+// putBody gives a buffer from readBody back.
+func putBody(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBody {
+		b.Reset()
+		bodies.Put(b)
+	}
+}
+
+// readBody reads the whole body within MaxBodyBytes, at the minimum rate,
+// into a buffer the caller gives back with putBody; on error it returns the
+// status and metrics reason to answer with.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (_ *bytes.Buffer, status int, reason string, err error) {
+	buf := bodies.Get().(*bytes.Buffer)
 	defer func() {
 		if err != nil {
+			putBody(buf)
 			// Answer at once and drop the connection, rather than let the
 			// server read the rest of the body first to keep it alive.
 			w.Header().Set("Connection", "close")
@@ -69,7 +87,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (b []byte, st
 			"%d request bodies from this address are still arriving (ingest.max_bodies_per_client): retry in %s s", h.cfg.MaxBodiesPerClient, retryBusy)
 	}
 	defer h.arriving.release(addr)
-	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(min(r.ContentLength, maxPregrow)) + bytes.MinRead) // MinRead: ReadFrom's final read needs room
 	}
@@ -86,7 +103,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (b []byte, st
 		}
 		return nil, http.StatusBadRequest, reasonRead, fmt.Errorf("reading the body: %v", err)
 	}
-	return buf.Bytes(), 0, "", nil
+	return buf, 0, "", nil
 }
 
 // paced reads a body under a deadline that grows with what has arrived:

@@ -167,11 +167,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, status, reason, err := h.readBody(w, r)
+	buf, status, reason, err := h.readBody(w, r)
 	if err != nil {
 		h.reject(w, r, rt, status, reason, err)
 		return
 	}
+	defer putBody(buf)
+	body := buf.Bytes()
 	if !h.slot(w, r, rt) {
 		return
 	}

@@ -184,7 +184,16 @@ func (j *Journal) roll() error {
 // then safe from a crash of the process; Sync makes it safe from a crash of
 // the machine, as the sync setting says.
 func (j *Journal) Append(e bus.Entry) (int64, error) {
-	rec := appendRecord(make([]byte, 0, 512*len(e.Alerts)+64), e)
+	buf := records.Get().(*[]byte)
+	rec := appendRecord((*buf)[:0], e)
+	defer func() {
+		// Records are written and let go of: reusing their buffers spares
+		// the collector what was most of the bytes ingest allocated.
+		if cap(rec) <= maxPooledRecord {
+			*buf = rec
+			records.Put(buf)
+		}
+	}()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.repair(); err != nil {
@@ -209,6 +218,12 @@ func (j *Journal) Append(e bus.Entry) (int64, error) {
 	}
 	return j.end, nil
 }
+
+// records holds buffers for Append's records; one larger than
+// maxPooledRecord (a rare huge request) is left to the collector.
+var records = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledRecord = 4 << 20
 
 // repair cuts off the bytes of a failed write; j.mu is held. Truncating
 // frees space, so it works on a full disk; until it has, nothing is written.

@@ -81,6 +81,11 @@ func (p *Pipeline) Apply(ctx context.Context, steps []Step) error {
 func (p *Pipeline) decide(steps []Step) (sinks.Batch, []outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Most steps decide one alert: room for that many decisions spares the
+	// copies of a slice grown by appends.
+	if p.pending.Decisions == nil {
+		p.pending.Decisions = make([]quell.Decision, 0, len(steps))
+	}
 	var done []outcome
 	for _, s := range steps {
 		switch {
