@@ -311,28 +311,42 @@ func readSegment(path string, size int64) ([]byte, error) {
 // Cut drops the entries before position pos, which a saved state covers:
 // it starts a new segment and deletes the segments that end by pos.
 func (j *Journal) Cut(pos int64) error {
+	drop, err := j.cut(pos)
+	// Deleting segments of 64 MiB takes a while on some file systems (with
+	// online discard, tens of milliseconds): it is done after appends and
+	// syncs may go on. A segment left behind by a crash meanwhile is
+	// skipped by Replay, which starts after it, and deleted by the next Cut.
+	for _, path := range drop {
+		if rerr := os.Remove(path); rerr != nil && err == nil {
+			err = fmt.Errorf("journal: %w", rerr)
+		}
+	}
+	return err
+}
+
+// cut is Cut under the locks: it returns the segments to delete.
+func (j *Journal) cut(pos int64) ([]string, error) {
 	j.syncs.mu.Lock() // a group sync must not use a segment roll closes
 	defer j.syncs.mu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.repair(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := j.next(pos); err != nil {
-		return err
+		return nil, err
 	}
+	var drop []string
 	keep := j.segs[:0]
 	for i, start := range j.segs {
 		if i+1 < len(j.segs) && j.segs[i+1] <= pos {
-			if err := os.Remove(j.path(start)); err != nil {
-				return fmt.Errorf("journal: %w", err)
-			}
+			drop = append(drop, j.path(start))
 			continue
 		}
 		keep = append(keep, start)
 	}
 	j.segs = keep
-	return nil
+	return drop, nil
 }
 
 // next gives Cut a current segment that starts at or after pos, or holds
