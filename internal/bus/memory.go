@@ -34,13 +34,20 @@ func (e *Entry) IsTick() bool { return e.Alerts == nil && e.Feedback == nil }
 // slots is the room an entry takes in the queue: its alerts, or one.
 func (e *Entry) slots() int { return max(len(e.Alerts), 1) }
 
-// Log keeps accepted entries durable (see package journal): Append returns
-// the position after the entry, and Sync returns once the entries up to pos
-// are as durable as the log's setting promises.
+// Log keeps accepted entries durable (see package journal): Encode makes an
+// entry's record, Append writes it and returns the position after it, and
+// Sync returns once the entries up to pos are as durable as the log's
+// setting promises. The bus encodes before it takes its lock and appends
+// under it: publishers encode at once, and the log keeps the queue's order.
 type Log interface {
-	Append(e Entry) (int64, error)
+	Encode(e Entry) *Record
+	Append(r *Record) (int64, error)
 	Sync(pos int64) error
 }
+
+// Record is an entry encoded for a Log. Append may reuse its bytes: it is
+// appended once.
+type Record struct{ B []byte }
 
 // Memory is the in-process bus of the embedded default: a queue bounded by
 // the number of alerts it holds and their bytes, whose fullness pushes back on ingest
@@ -113,6 +120,10 @@ func (m *Memory) Feedback(ctx context.Context, f *quell.Feedback) error {
 }
 
 func (m *Memory) publish(ctx context.Context, e Entry) error {
+	var rec *Record
+	if m.log != nil {
+		rec = m.log.Encode(e)
+	}
 	for {
 		m.mu.Lock()
 		switch {
@@ -125,7 +136,7 @@ func (m *Memory) publish(ctx context.Context, e Entry) error {
 		}
 		size := batchSize(e.Alerts)
 		if m.queued == 0 || m.queued+e.slots() <= m.max && m.bytes+size <= m.maxBytes {
-			end, err := m.enqueue(e, size) // under mu: the log's order is the queue's
+			end, err := m.enqueue(e, rec, size) // under mu: the log's order is the queue's
 			m.mu.Unlock()
 			if err != nil || m.log == nil {
 				return err
@@ -153,19 +164,24 @@ func (m *Memory) Tick(at time.Time) error {
 	if m.closed || !m.started || m.ticking {
 		return nil
 	}
-	if _, err := m.enqueue(Entry{Tick: at}, 0); err != nil {
+	e := Entry{Tick: at}
+	var rec *Record
+	if m.log != nil {
+		rec = m.log.Encode(e) // a few bytes
+	}
+	if _, err := m.enqueue(e, rec, 0); err != nil {
 		return err
 	}
 	m.ticking = true
 	return nil
 }
 
-// enqueue logs e and queues it; m.mu is held.
-func (m *Memory) enqueue(e Entry, size int64) (int64, error) {
+// enqueue logs e (encoded as rec) and queues it; m.mu is held.
+func (m *Memory) enqueue(e Entry, rec *Record, size int64) (int64, error) {
 	q := queued{Entry: e, size: size}
 	if m.log != nil {
 		var err error
-		if q.end, err = m.log.Append(e); err != nil {
+		if q.end, err = m.log.Append(rec); err != nil {
 			return 0, err
 		}
 	}

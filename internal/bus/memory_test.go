@@ -98,8 +98,9 @@ func TestMemoryStopLeavesTheBacklog(t *testing.T) {
 // countingLog numbers the entries it is given.
 type countingLog struct{ n int64 }
 
-func (l *countingLog) Append(Entry) (int64, error) { l.n++; return l.n, nil }
-func (l *countingLog) Sync(int64) error            { return nil }
+func (l *countingLog) Encode(Entry) *Record          { return &Record{} }
+func (l *countingLog) Append(*Record) (int64, error) { l.n++; return l.n, nil }
+func (l *countingLog) Sync(int64) error              { return nil }
 
 // TestMemoryBoundsBytes: a few big alerts fill the queue as many small ones
 // would; a big batch still goes through once the queue is empty.

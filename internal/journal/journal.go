@@ -180,20 +180,25 @@ func (j *Journal) roll() error {
 	return syncDir(j.dir)
 }
 
-// Append writes one entry and returns the position after it. The entry is
+// Encode makes e's record for Append.
+func (j *Journal) Encode(e bus.Entry) *bus.Record {
+	r := records.Get().(*bus.Record)
+	r.B = appendRecord(r.B[:0], e)
+	return r
+}
+
+// Append writes one record and returns the position after it. The entry is
 // then safe from a crash of the process; Sync makes it safe from a crash of
 // the machine, as the sync setting says.
-func (j *Journal) Append(e bus.Entry) (int64, error) {
-	buf := records.Get().(*[]byte)
-	rec := appendRecord((*buf)[:0], e)
+func (j *Journal) Append(r *bus.Record) (int64, error) {
 	defer func() {
 		// Records are written and let go of: reusing their buffers spares
 		// the collector what was most of the bytes ingest allocated.
-		if cap(rec) <= maxPooledRecord {
-			*buf = rec
-			records.Put(buf)
+		if cap(r.B) <= maxPooledRecord {
+			records.Put(r)
 		}
 	}()
+	rec := r.B
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.repair(); err != nil {
@@ -219,9 +224,9 @@ func (j *Journal) Append(e bus.Entry) (int64, error) {
 	return j.end, nil
 }
 
-// records holds buffers for Append's records; one larger than
-// maxPooledRecord (a rare huge request) is left to the collector.
-var records = sync.Pool{New: func() any { return new([]byte) }}
+// records holds Encode's records; one larger than maxPooledRecord (a rare
+// huge request) is left to the collector.
+var records = sync.Pool{New: func() any { return new(bus.Record) }}
 
 const maxPooledRecord = 4 << 20
 

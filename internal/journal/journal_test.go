@@ -59,7 +59,7 @@ func names(t *testing.T, j *Journal, from int64) []string {
 
 func mustAppend(t *testing.T, j *Journal, e bus.Entry) int64 {
 	t.Helper()
-	p, err := j.Append(e)
+	p, err := j.Append(j.Encode(e))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestJournalCutsOffAFailedWrite(t *testing.T) {
 	var err error
 	for i := 0; err == nil; i++ {
 		var p int64
-		if p, err = j.Append(batch(i*50, 50)); err == nil {
+		if p, err = j.Append(j.Encode(batch(i*50, 50))); err == nil {
 			acked = append(acked, p)
 		}
 	}
