@@ -30,6 +30,10 @@ const coWindow = 2 * time.Minute
 // maxPartners bounds what one signature remembers: its strongest partners.
 const maxPartners = 32
 
+// smallSigs: with sig's partners, an incident of at most this many
+// signatures is searched by comparing, a larger one by lookups (see with).
+const smallSigs = 4
+
 // recentSig is a signature that started firing in a scope, and when.
 type recentSig struct {
 	sig uint64
@@ -119,9 +123,22 @@ func (c *cooccur) age() {
 // with returns how often sig co-fired with its strongest partner among
 // the incident's signatures, and that count as a share of sig's firings.
 func (c *cooccur) with(sig uint64, inc *incident) (n uint32, share float64) {
-	for _, p := range c.partners[sig] {
-		if p.n > n && inc.sigs[p.sig] {
-			n = p.n
+	ps := c.partners[sig]
+	if len(inc.sigOrder) <= smallSigs {
+		// Most incidents hold a few signatures: comparing them with the
+		// partners costs less than a lookup in the incident's set each.
+		for _, s := range inc.sigOrder {
+			for _, p := range ps {
+				if p.sig == s && p.n > n {
+					n = p.n
+				}
+			}
+		}
+	} else {
+		for _, p := range ps {
+			if p.n > n && inc.sigs[p.sig] {
+				n = p.n
+			}
 		}
 	}
 	if n > 0 {

@@ -150,9 +150,10 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 		take(cur)
 	}
 	n := 0
+	oldest := at.Add(-e.cfg.Window)
 	for i := len(sc.recent) - 1; i >= 0 && n < recentCandidates; i-- {
 		r := sc.recent[i]
-		if at.Sub(r.at) > e.cfg.Window {
+		if r.at.Before(oldest) {
 			break
 		}
 		if r.at.Equal(r.inc.lastActivity) && take(r.inc) {
