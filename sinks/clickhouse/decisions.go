@@ -26,6 +26,20 @@ func eventID(d *xxhash.Digest, a *quell.Alert) uint64 {
 	return d.Sum64()
 }
 
+// rowBytes is what d adds to an insert's column buffers: a repeat that is
+// only counted (see repeatRows) a few short columns, any other occurrence
+// all of its alert.
+func rowBytes(d *quell.Decision, storeRepeats bool) int {
+	if d.Action == quell.ActionDeduplicated && d.Actor == "" && !storeRepeats {
+		return repeatRowBytes
+	}
+	return d.Size()
+}
+
+// repeatRowBytes: a repeat's row in repeats (event id, fingerprint, time,
+// five short strings), with room to spare.
+const repeatRowBytes = 128
+
 // decisionInserts lays a batch of decisions out as the rows of four
 // tables: alerts (the occurrence) and decisions for every decision but a
 // repeat, unless storeRepeats; alert_state_changes for every decision but a

@@ -59,7 +59,7 @@ func (s *Sink) next() (ds []quell.Decision, cs []quell.IncidentChange, ok bool) 
 			return nil, nil, false
 		}
 	}
-	ds = s.decisions[:s.batchEnd(len(s.decisions), func(i int) int { return s.decisions[i].Size() })]
+	ds = s.decisions[:s.batchEnd(len(s.decisions), func(i int) int { return rowBytes(&s.decisions[i], s.cfg.StoreRepeats) })]
 	cs = s.changes[:s.batchEnd(len(s.changes), func(i int) int { return s.changes[i].Size() })]
 	if len(ds) < len(s.decisions) || len(cs) < len(s.changes) {
 		s.oldest = time.Now().Add(-s.cfg.BatchAge) // the rest is due too
