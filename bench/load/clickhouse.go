@@ -67,7 +67,12 @@ func (s *storage) report() string {
 		rows, occurrences, 100*float64(rows)/float64(max(occurrences, 1)))
 }
 
+// drop deletes the database; once dropped, drop does nothing.
 func (s *storage) drop() {
+	if s.admin == nil {
+		return
+	}
 	s.admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+s.name)
 	s.admin.Close()
+	s.admin = nil
 }

@@ -156,6 +156,8 @@ func loadTest(targets []target, am string, dur, warmup time.Duration, conc, batc
 		}
 		if store != nil {
 			notes = append(notes, p.name+": "+store.report())
+			// Its merges would otherwise go on through the next phase.
+			store.drop()
 		}
 		if err != nil && !crash {
 			return err
