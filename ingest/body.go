@@ -48,15 +48,14 @@ func (a *arriving) release(addr string) {
 }
 
 // bodies holds buffers for request bodies. Parsers copy what alerts keep
-// (see arena), so a body's buffer is free once its request is answered;
-// one grown past maxPooledBody is left to the collector.
+// (see arena), so a body's buffer is free once its request is answered.
+// One grown past maxPregrow is left to the collector: a slow sender is
+// never handed more room up front than it would have been given anyway.
 var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBody = 4 << 20
 
 // putBody gives a buffer from readBody back.
 func putBody(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBody {
+	if b.Cap() <= maxPregrow+bytes.MinRead {
 		b.Reset()
 		bodies.Put(b)
 	}
