@@ -319,15 +319,7 @@ func (am *amProc) post(t *testing.T, alerts []amAlert) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.Post(am.url+"/api/v2/alerts", "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("posting alerts to Alertmanager: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("Alertmanager answered %s to POST /api/v2/alerts: %s", resp.Status, body)
-	}
+	postOK(t, am.url+"/api/v2/alerts", b)
 }
 
 // freeAddr returns a loopback address with a port free a moment ago; for a
@@ -421,6 +413,20 @@ func eventuallyWithin(t *testing.T, p *proc, waitFor time.Duration, what string,
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}
+
+// postOK posts a JSON body and fails the test unless the answer is 200.
+func postOK(t *testing.T, url string, body []byte) {
+	t.Helper()
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		answer, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %s %s", url, resp.Status, answer)
+	}
+}
 
 func httpOK(url string) (bool, string) {
 	resp, err := client.Get(url)

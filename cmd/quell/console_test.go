@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,14 +49,7 @@ func TestConsole(t *testing.T) {
 			 "annotations":{"summary":"p99 latency above 2s","runbook_url":"https://runbooks.example.com/HighLatency"},"startsAt":"` + starts + `","endsAt":"` + ends + `"},
 			{"status":"` + status + `","labels":{"alertname":"DiskFull","service":"db","severity":"warning"},
 			 "annotations":{"summary":"disk 97% full","runbook_url":"javascript:alert(document.domain)"},"startsAt":"` + starts + `","endsAt":"` + ends + `"}]}`
-		resp, err := http.Post(e.url("/webhooks/alertmanager"), "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("posting the webhook (%s): %d", status, resp.StatusCode)
-		}
+		postOK(t, e.url("/webhooks/alertmanager"), []byte(body))
 	}
 	webhook("firing")
 	var checkout, db quell.Incident

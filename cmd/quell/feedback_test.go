@@ -43,14 +43,7 @@ func feedbackStorm(t *testing.T, url string, resolved bool) {
 	for _, l := range []string{`"alertname":"HighLatency","service":"web"`, `"alertname":"DiskFull","service":"db"`, `"alertname":"ErrorBudgetBurn","service":"web"`} {
 		alerts = append(alerts, `{"labels":{`+l+`}`+ends+`}`)
 	}
-	resp, err := http.Post(url+"/api/v2/alerts", "application/json", strings.NewReader("["+strings.Join(alerts, ",")+"]"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("posting the storm: %d", resp.StatusCode)
-	}
+	postOK(t, url+"/api/v2/alerts", []byte("["+strings.Join(alerts, ",")+"]"))
 }
 
 // TestFeedback drives the feedback API of quell serve: an operator

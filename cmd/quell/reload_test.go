@@ -118,15 +118,8 @@ func TestReloadTopology(t *testing.T) {
 	p.wantCleanExit = true
 	eventually(t, p, "ready", e.ready)
 	post := func(alertname, service string) {
-		body := `[{"labels":{"alertname":"` + alertname + `","service":"` + service + `"}}]`
-		resp, err := http.Post(e.url("/api/v2/alerts"), "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("posting %s: %d", alertname, resp.StatusCode)
-		}
+		t.Helper()
+		postOK(t, e.url("/api/v2/alerts"), []byte(`[{"labels":{"alertname":"`+alertname+`","service":"`+service+`"}}]`))
 	}
 	// incidentOf maps each alertname to its incident and the reason it
 	// joined, once all of names are there.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -92,12 +90,5 @@ func postAlerts(t *testing.T, base string, alerts []amAlert) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := client.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("posting alerts to quell: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("quell answered %s to POST /api/v2/alerts", resp.Status)
-	}
+	postOK(t, base+"/api/v2/alerts", b)
 }
