@@ -339,19 +339,12 @@ func keysOf(live map[string]bool, pending map[string]kafkago.Message) []string {
 // created) answers with a transient error: retry that in place for a while
 // rather than make every partition of the group rejoin.
 func (p *Partitioned) stateOffsets(ctx context.Context, id int) (first, last int64, err error) {
-	deadline := time.Now().Add(stateOffsetsPatience)
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+	err = retryTransient(ctx, stateOffsetsPatience, 100*time.Millisecond, time.Second, p.log.With("partition", id), "listing state offsets", func() error {
+		var err error
 		first, last, err = p.listStateOffsets(ctx, id)
-		if err == nil || !transient(err) || time.Now().Add(backoff).After(deadline) {
-			return first, last, err
-		}
-		p.log.Debug("listing state offsets: retrying", "partition", id, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return 0, 0, ctx.Err()
-		case <-time.After(backoff):
-		}
-	}
+		return err
+	})
+	return first, last, err
 }
 
 // stateOffsetsPatience bounds the retries of stateOffsets.

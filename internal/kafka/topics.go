@@ -106,16 +106,32 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, log 
 	}
 	// A broker that just started answers before its controller has it
 	// registered: retry what a moment fixes, for a while.
-	deadline := time.Now().Add(createTopicsPatience)
-	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
-		err := createTopics(ctx, client, req, specs, log)
-		if err == nil {
-			return waitForLeaders(ctx, client, specs, log)
+	err := retryTransient(ctx, createTopicsPatience, 200*time.Millisecond, 2*time.Second, log, "creating topics", func() error {
+		return createTopics(ctx, client, req, specs, log)
+	})
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("%w; check that the brokers %v are reachable (locally: deploy/local/kafka.sh start)", err, brokers)
+	}
+	return waitForLeaders(ctx, client, specs, log)
+}
+
+// createTopicsPatience bounds the retries of EnsureTopics.
+const createTopicsPatience = 30 * time.Second
+
+// retryTransient calls try until it succeeds, fails with an error that is
+// not transient, or patience would pass; the waits double from first up
+// to most. It returns try's last error, or ctx's once ctx ends.
+func retryTransient(ctx context.Context, patience, first, most time.Duration, log *slog.Logger, what string, try func() error) error {
+	deadline := time.Now().Add(patience)
+	for backoff := first; ; backoff = min(2*backoff, most) {
+		err := try()
+		if err == nil || !transient(err) || time.Now().Add(backoff).After(deadline) {
+			return err
 		}
-		if !transient(err) || time.Now().Add(backoff).After(deadline) {
-			return fmt.Errorf("%w; check that the brokers %v are reachable (locally: deploy/local/kafka.sh start)", err, brokers)
-		}
-		log.Debug("creating topics: broker not ready yet, retrying", "err", err, "in", backoff)
+		log.Debug(what+": retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -123,9 +139,6 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, log 
 		}
 	}
 }
-
-// createTopicsPatience bounds the retries of EnsureTopics.
-const createTopicsPatience = 30 * time.Second
 
 func createTopics(ctx context.Context, client *kafkago.Client, req *kafkago.CreateTopicsRequest, specs []TopicSpec, log *slog.Logger) error {
 	resp, err := client.CreateTopics(ctx, req)
