@@ -26,11 +26,16 @@ func eventID(d *xxhash.Digest, a *quell.Alert) uint64 {
 	return d.Sum64()
 }
 
+// countedOnly: d is a repeat, counted in repeats (see repeatRows) and,
+// unless storeRepeats, stored as no row of alerts or decisions.
+func countedOnly(d *quell.Decision, storeRepeats bool) bool {
+	return d.Actor == "" && d.Action == quell.ActionDeduplicated && !storeRepeats
+}
+
 // rowBytes is what d adds to an insert's column buffers: a repeat that is
-// only counted (see repeatRows) a few short columns, any other occurrence
-// all of its alert.
+// only counted a few short columns, any other occurrence all of its alert.
 func rowBytes(d *quell.Decision, storeRepeats bool) int {
-	if d.Action == quell.ActionDeduplicated && d.Actor == "" && !storeRepeats {
+	if countedOnly(d, storeRepeats) {
 		return repeatRowBytes
 	}
 	return d.Size()
@@ -79,14 +84,13 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 			continue
 		}
 		id := eventID(digest, a)
-		repeat := d.Action == quell.ActionDeduplicated
-		if repeat {
+		if d.Action == quell.ActionDeduplicated {
 			rep.add(id, a)
-			if !storeRepeats {
-				continue
-			}
 		} else {
 			changed = append(changed, len(ids))
+		}
+		if countedOnly(d, storeRepeats) {
+			continue
 		}
 		ids = append(ids, id)
 		fps = append(fps, a.Fingerprint.String())
