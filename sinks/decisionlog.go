@@ -17,7 +17,7 @@ import (
 type DecisionLog struct {
 	mu   sync.Mutex
 	w    *bufio.Writer
-	enc  *json.Encoder
+	line []byte // reused for each record
 	c    io.Closer
 	path string              // the file, when the log is one (OpenDecisionLog)
 	size int64               // bytes in the file
@@ -28,7 +28,6 @@ type DecisionLog struct {
 func NewDecisionLog(w io.Writer, c io.Closer) *DecisionLog {
 	d := &DecisionLog{c: c}
 	d.w = bufio.NewWriterSize(countingWriter{w, &d.size}, 1<<16)
-	d.enc = json.NewEncoder(d.w)
 	return d
 }
 
@@ -124,11 +123,10 @@ func (d *DecisionLog) Write(_ context.Context, b Batch) error {
 				continue
 			}
 		}
-		rec := b.Decisions[i]
-		rec.Alert.Raw = nil // the journal and ClickHouse keep the payload as sent; the log says what was decided
-		if err := d.enc.Encode(&rec); err != nil {
-			return fmt.Errorf("decision log: %w", err)
-		}
+		rec := b.Decisions[i] // a copy: other sinks read the batch too
+		rec.Alert.Raw = nil   // the journal and ClickHouse keep the payload as sent; the log says what was decided
+		d.line = append(rec.AppendJSON(d.line[:0]), '\n')
+		d.w.Write(d.line) // a write error stays in d.w and Flush returns it
 	}
 	if err := d.w.Flush(); err != nil {
 		return fmt.Errorf("decision log: %w", err)

@@ -60,7 +60,7 @@ func main() {
 		senders    = flag.Int("senders", 4, "concurrent senders of -sustained")
 		killAt     = flag.Duration("kill-at", 20*time.Second, "when -sustained kills the correlator")
 		drain      = flag.Duration("drain", 2*time.Minute, "how long -sustained waits for every acknowledged alert's decision")
-		pprof      = flag.String("pprof", "", "serve the -sustained correlator's profiler on this address (before the kill)")
+		pprof      = flag.String("pprof", "", "serve the profiler of the -sustained correlator (before the kill) and of quell serve on this address")
 		memLimit   = flag.Int64("memory-limit", 0, "memory_limit in bytes of every -sustained process (0: quell's default)")
 		embedded   = flag.Bool("embedded", true, "-sustained also runs quell serve on the same load, for comparison")
 	)

@@ -131,7 +131,11 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	}
 	os.WriteFile(cfg, []byte(yaml), 0o644)
 	serveLog := filepath.Join(dir, "serve.log")
-	serve := launch(bin, dir, cfg, "", "serve", "--decisions", filepath.Join(dir, "serve-decisions.jsonl"))
+	extra := []string{"--decisions", filepath.Join(dir, "serve-decisions.jsonl")}
+	if pprof != "" {
+		extra = append(extra, "--pprof", pprof)
+	}
+	serve := launch(bin, dir, cfg, "", "serve", extra...)
 	stages["serve"] = serve
 	ingestLog = serveLog
 	base = waitListen(func() {})

@@ -41,6 +41,7 @@ type File struct {
 	f       *os.File
 	w       *bufio.Writer
 	written int64
+	line    []byte // the last line, its buffer reused
 }
 
 // Create writes every value of all to path, replacing it only once the
@@ -69,14 +70,23 @@ func Create(path string, all iter.Seq[any]) (*File, error) {
 	return out, nil // still open: the rename moved the file, not the handle
 }
 
+// Appender is a record that writes its own JSON, as encoding/json would:
+// for stores whose records come at the rate of decisions.
+type Appender interface{ AppendJSON([]byte) []byte }
+
 // Append writes v as a line; Flush hands what was appended to the file.
 func (f *File) Append(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encoding a line: %w", err)
+	if a, ok := v.(Appender); ok {
+		f.line = append(a.AppendJSON(f.line[:0]), '\n')
+	} else {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encoding a line: %w", err)
+		}
+		f.line = append(b, '\n')
 	}
-	f.w.Write(append(b, '\n'))
-	f.written += int64(len(b) + 1)
+	f.w.Write(f.line)
+	f.written += int64(len(f.line))
 	return nil
 }
 

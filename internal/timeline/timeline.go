@@ -43,6 +43,30 @@ type Event struct {
 	Via    string            `json:"via,omitempty"` // the ITSM tool the actor acted in
 }
 
+// AppendJSON appends e's JSON, as encoding/json writes it: a storm's
+// decisions are each an event, and reflection cost more than the rest of
+// keeping them.
+func (e *Event) AppendJSON(b []byte) []byte {
+	b = append(b, `{"at":`...)
+	b = quell.AppendJSONTime(b, e.At)
+	b = append(b, `,"incident":`...)
+	b = quell.AppendJSONString(b, e.Incident)
+	b = append(b, `,"kind":`...)
+	b = quell.AppendJSONString(b, e.Kind)
+	if e.Alert != 0 {
+		b = append(b, `,"alert":"`...)
+		b, _ = e.Alert.AppendText(b)
+		b = append(b, '"')
+	}
+	for _, f := range [...]struct{ name, v string }{{`,"title":`, e.Title}, {`,"reason":`, e.Reason}, {`,"actor":`, e.Actor}, {`,"via":`, e.Via}} {
+		if f.v != "" {
+			b = append(b, f.name...)
+			b = quell.AppendJSONString(b, f.v)
+		}
+	}
+	return append(b, '}')
+}
+
 func (e *Event) size() int64 {
 	return int64(160 + len(e.Incident) + len(e.Kind) + len(e.Title) + len(e.Reason) + len(e.Actor) + len(e.Via))
 }
@@ -192,8 +216,11 @@ func (t *Timeline) Write(_ context.Context, b sinks.Batch) error {
 	if err := t.f.Flush(); err != nil {
 		return fmt.Errorf("timeline: %w", err)
 	}
-	if t.bytes > t.maxBytes || t.f.Written() > 2*t.maxBytes {
-		t.trim()
+	t.trim()
+	// The file keeps what was let go until it is twice the bound (read
+	// back, it is trimmed again): rewritten on every trim, it cost a storm
+	// of new alerts more than appending their decisions.
+	if t.f.Written() > 2*t.maxBytes {
 		return t.rewrite()
 	}
 	return nil

@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -101,4 +102,24 @@ func kinds(tl *Timeline, id string) string {
 		}
 	}
 	return out
+}
+
+// TestEventJSON: what an event writes reads back as what encoding/json
+// writes, with every field set and with the optional ones left out.
+func TestEventJSON(t *testing.T) {
+	for _, e := range []Event{
+		{At: t0, Incident: "a", Kind: "created"},
+		{At: t0.Add(time.Nanosecond), Incident: "b", Kind: "incident merged", Alert: quell.Fingerprint(0xdeadbeef),
+			Title: "HighLatency on <web>", Reason: "2 hops (web -> db), \"quoted\"\n\u2028", Actor: "alice", Via: "jira"},
+	} {
+		var got, want Event
+		if err := json.Unmarshal(e.AppendJSON(nil), &got); err != nil {
+			t.Fatalf("%s: %v", e.AppendJSON(nil), err)
+		}
+		b, _ := json.Marshal(&e)
+		json.Unmarshal(b, &want)
+		if got != want || got != e {
+			t.Errorf("AppendJSON reads back as %+v, encoding/json as %+v, want %+v", got, want, e)
+		}
+	}
 }
