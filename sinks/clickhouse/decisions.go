@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"cmp"
 	"encoding/binary"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -26,24 +27,16 @@ func eventID(d *xxhash.Digest, a *quell.Alert) uint64 {
 	return d.Sum64()
 }
 
-// countedOnly: d is a repeat, counted in repeats (see repeatRows) and,
+// countedOnly: d is a repeat, counted in repeats (see repeat) and,
 // unless storeRepeats, stored as no row of alerts or decisions.
 func countedOnly(d *quell.Decision, storeRepeats bool) bool {
 	return d.Actor == "" && d.Action == quell.ActionDeduplicated && !storeRepeats
 }
 
-// rowBytes is what d adds to an insert's column buffers: a repeat that is
-// only counted a few short columns, any other occurrence all of its alert.
-func rowBytes(d *quell.Decision, storeRepeats bool) int {
-	if countedOnly(d, storeRepeats) {
-		return repeatRowBytes
-	}
-	return d.Size()
-}
-
-// repeatRowBytes: a repeat's row in repeats (event id, fingerprint, time,
-// five short strings), with room to spare.
-const repeatRowBytes = 128
+// repeatRowBytes: a lean repeat, queued (see repeat: 136 bytes, its
+// strings mostly shared with the alert's state) and as its row in repeats
+// (event id, fingerprint, time, five short strings).
+const repeatRowBytes = 192
 
 // decisionInserts lays a batch of decisions out as the rows of four
 // tables: alerts (the occurrence) and decisions for every decision but a
@@ -74,7 +67,7 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 		evt, starts, ends, recv, decided stamp
 
 		changed []int // indexes of state changes among the rows
-		rep     repeatRows
+		reps    []repeat
 	)
 	var feedback []quell.Decision
 	for i := range ds {
@@ -83,15 +76,15 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 			feedback = append(feedback, *d) // not an occurrence: see feedbackInserts
 			continue
 		}
-		id := eventID(digest, a)
 		if d.Action == quell.ActionDeduplicated {
-			rep.add(id, a)
+			reps = append(reps, newRepeat(digest, d))
 		} else {
 			changed = append(changed, len(ids))
 		}
 		if countedOnly(d, storeRepeats) {
 			continue
 		}
+		id := eventID(digest, a)
 		ids = append(ids, id)
 		fps = append(fps, a.Fingerprint.String())
 		srcs = append(srcs, a.Source)
@@ -136,7 +129,7 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 	decisions.cols = append(decisions.cols, decided.cols("decided_at")...)
 	decisions.cols = append(decisions.cols, column{"incident_id", incs}, column{"action", acts}, column{"reason", reas})
 
-	ins := []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, names, svcs, evt, incs, acts), rep.insert()}
+	ins := []insert{alerts, decisions, stateChanges(changed, ids, fps, srcs, stats, names, svcs, evt, incs, acts), repeatInsert(reps)}
 	if len(feedback) > 0 {
 		ins = append(ins, feedbackInserts(feedback)...)
 	}
@@ -186,29 +179,42 @@ func feedbackInserts(ds []quell.Decision) []insert {
 	return []insert{decisions, itsmInsert(events)}
 }
 
-// repeatRows are the columns of the repeats table.
-type repeatRows struct {
-	ids                                []uint64
-	fps, srcs, stats, sevs, names, svc []string
-	evt                                []int64
+// repeat is a repeat that is only counted, as the sink queues it: what
+// its row in repeats needs and not its alert, whose labels, annotations and
+// payload were most of what a queued repeat held. Dead-lettered, it is
+// written as this.
+type repeat struct {
+	EventID     uint64            `json:"eventId"`
+	Fingerprint quell.Fingerprint `json:"fingerprint"`
+	Source      string            `json:"source"`
+	Status      quell.Status      `json:"status"`
+	Severity    quell.Severity    `json:"severity"`
+	Alertname   string            `json:"alertname"`
+	Service     string            `json:"service"`
+	EventTime   time.Time         `json:"eventTime"`
+	Incident    string            `json:"incident"`
 }
 
-func (r *repeatRows) add(id uint64, a *quell.Alert) {
-	r.ids = append(r.ids, id)
-	r.fps = append(r.fps, a.Fingerprint.String())
-	r.srcs = append(r.srcs, a.Source)
-	r.stats = append(r.stats, string(a.Status))
-	r.sevs = append(r.sevs, string(a.Severity))
-	r.names = append(r.names, a.Labels["alertname"])
-	r.svc = append(r.svc, serviceOf(a.Labels))
-	sec, _ := splitTime(a.EventTime())
-	r.evt = append(r.evt, sec)
+func newRepeat(digest *xxhash.Digest, d *quell.Decision) repeat {
+	a := &d.Alert
+	return repeat{EventID: eventID(digest, a), Fingerprint: a.Fingerprint, Source: a.Source, Status: a.Status, Severity: a.Severity,
+		Alertname: a.Labels["alertname"], Service: serviceOf(a.Labels), EventTime: a.EventTime(), Incident: d.Incident}
 }
 
-func (r *repeatRows) insert() insert {
-	return insert{table: "repeats", rows: len(r.ids), cols: []column{
-		{"event_id", r.ids}, {"fingerprint", r.fps}, {"source", r.srcs}, {"status", r.stats}, {"severity", r.sevs},
-		{"alertname", r.names}, {"service", r.svc}, {"event_time", r.evt},
+// repeatInsert lays repeats out as rows of the repeats table.
+func repeatInsert(rs []repeat) insert {
+	n := len(rs)
+	ids, evt := make([]uint64, n), make([]int64, n)
+	fps, srcs, stats, sevs, names, svcs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i := range rs {
+		r := &rs[i]
+		ids[i], fps[i], srcs[i], stats[i] = r.EventID, r.Fingerprint.String(), r.Source, string(r.Status)
+		sevs[i], names[i], svcs[i] = string(r.Severity), r.Alertname, r.Service
+		evt[i], _ = splitTime(r.EventTime)
+	}
+	return insert{table: "repeats", rows: n, cols: []column{
+		{"event_id", ids}, {"fingerprint", fps}, {"source", srcs}, {"status", stats}, {"severity", sevs},
+		{"alertname", names}, {"service", svcs}, {"event_time", evt},
 	}}
 }
 

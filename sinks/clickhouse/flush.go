@@ -11,22 +11,22 @@ import (
 func (s *Sink) run() {
 	defer close(s.done)
 	for {
-		ds, cs, ok := s.next()
+		ds, rs, cs, ok := s.next()
 		if !ok {
 			return
 		}
-		if !s.store(ds, cs) {
+		if !s.store(ds, rs, cs) {
 			return // Close ran out of time; it dead-letters what is queued
 		}
 		s.mu.Lock()
-		s.dequeue(len(ds), len(cs))
+		s.dequeue(len(ds), len(rs), len(cs))
 		s.mu.Unlock()
 	}
 }
 
 // next waits until a batch is due and returns it, without dequeuing; ok is
 // false once the sink is closing with nothing queued.
-func (s *Sink) next() (ds []quell.Decision, cs []quell.IncidentChange, ok bool) {
+func (s *Sink) next() (ds []quell.Decision, rs []repeat, cs []quell.IncidentChange, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -36,7 +36,7 @@ func (s *Sink) next() (ds []quell.Decision, cs []quell.IncidentChange, ok bool) 
 			break
 		}
 		if s.closing {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		wait := s.changed
 		s.mu.Unlock()
@@ -56,17 +56,18 @@ func (s *Sink) next() (ds []quell.Decision, cs []quell.IncidentChange, ok bool) 
 		}
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 	}
-	ds = s.decisions[:s.batchEnd(len(s.decisions), func(i int) int { return rowBytes(&s.decisions[i], s.cfg.StoreRepeats) })]
+	ds = s.decisions[:s.batchEnd(len(s.decisions), func(i int) int { return s.decisions[i].Size() })]
+	rs = s.repeats[:s.batchEnd(len(s.repeats), func(int) int { return repeatRowBytes })]
 	cs = s.changes[:s.batchEnd(len(s.changes), func(i int) int { return s.changes[i].Size() })]
-	if len(ds) < len(s.decisions) || len(cs) < len(s.changes) {
+	if len(ds) < len(s.decisions) || len(rs) < len(s.repeats) || len(cs) < len(s.changes) {
 		s.oldest = time.Now().Add(-s.cfg.BatchAge) // the rest is due too
 	} else {
 		s.oldest = time.Now()
 	}
-	return ds, cs, true
+	return ds, rs, cs, true
 }
 
 // batchEnd is how many of n queued items (of size(i) bytes) the next
@@ -89,10 +90,13 @@ func (s *Sink) batchEnd(n int, size func(i int) int) int {
 
 // store inserts one batch, retrying transient failures until they pass or
 // Close gives up (false). Refused parts go to the dead letters.
-func (s *Sink) store(ds []quell.Decision, cs []quell.IncidentChange) bool {
+func (s *Sink) store(ds []quell.Decision, rs []repeat, cs []quell.IncidentChange) bool {
 	for attempt := 1; ; attempt++ {
 		if len(ds) > 0 && settled(s, "decisions", s.w.WriteDecisions(s.ctx, ds), ds) {
 			ds = nil
+		}
+		if len(rs) > 0 && settled(s, "repeats", s.w.write(s.ctx, repeatInsert(rs)), rs) {
+			rs = nil
 		}
 		if len(ds) == 0 && len(cs) > 0 {
 			err := s.w.write(s.ctx, incidentInserts(cs, s.members)...)
@@ -103,14 +107,14 @@ func (s *Sink) store(ds []quell.Decision, cs []quell.IncidentChange) bool {
 				cs = nil
 			}
 		}
-		if len(ds) == 0 && len(cs) == 0 {
+		if len(ds) == 0 && len(rs) == 0 && len(cs) == 0 {
 			return true
 		}
 		if s.ctx.Err() != nil {
 			return false
 		}
 		s.log.Error("clickhouse unreachable; holding the batch and retrying (Write blocks once max_buffered is reached)",
-			"decisions", len(ds), "incident_changes", len(cs), "attempt", attempt)
+			"decisions", len(ds), "repeats", len(rs), "incident_changes", len(cs), "attempt", attempt)
 		if err := s.w.backoff.wait(s.ctx, min(attempt, 8)); err != nil {
 			return false
 		}

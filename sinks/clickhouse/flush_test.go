@@ -14,7 +14,7 @@ import (
 // such repeats go in one insert, stored occurrences three at a time, and
 // repeats stored as rows (store_repeats) as the occurrences they then are.
 func TestInsertsCountRepeatsLean(t *testing.T) {
-	alert := quell.Alert{Source: "alertmanager", Status: quell.Firing, Labels: map[string]string{"alertname": "DiskFull"}, Raw: make([]byte, 50_000)}
+	alert := quell.Alert{Source: "alertmanager", Status: quell.Firing, Labels: map[string]string{"alertname": "DiskFull"}, Raw: make([]byte, 100_000)}
 	size := int64((&quell.Decision{Alert: alert}).Size())
 	for _, tc := range []struct {
 		name   string
@@ -29,10 +29,10 @@ func TestInsertsCountRepeatsLean(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Sink{cfg: SinkConfig{BatchSize: 10_000, BatchAge: time.Second, MaxBuffered: 10_000, MaxBufferedBytes: 4 * 3 * size, StoreRepeats: tc.store},
 				changed: make(chan struct{}), oldest: time.Now().Add(-time.Minute)}
-			s.decisions = slices.Repeat([]quell.Decision{{Alert: alert, Action: tc.action}}, 1000)
-			ds, _, ok := s.next()
-			if !ok || len(ds) != tc.want {
-				t.Errorf("the next insert takes %d of 1,000 (ok %v); want %d", len(ds), ok, tc.want)
+			s.decisions, s.repeats = lean(slices.Repeat([]quell.Decision{{Alert: alert, Action: tc.action}}, 1000), tc.store)
+			ds, rs, _, ok := s.next()
+			if n := len(ds) + len(rs); !ok || n != tc.want {
+				t.Errorf("the next insert takes %d of 1,000 (ok %v); want %d", n, ok, tc.want)
 			}
 		})
 	}

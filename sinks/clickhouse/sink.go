@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quellhq/quell"
@@ -33,13 +34,14 @@ type Sink struct {
 	changed   chan struct{} // closed and replaced whenever the queue changes
 	waiting   int           // writers waiting for room
 	decisions []quell.Decision
+	repeats   []repeat // repeats only counted, queued lean (see repeat)
 	changes   []quell.IncidentChange
-	bytes     int64     // their size (batchBytes)
+	bytes     int64     // their size (queuedBytes)
 	oldest    time.Time // when the oldest queued item arrived
 	closing   bool
-	// given and finished count the decisions and changes queued and then
-	// stored or dead-lettered (see sinks.Holder).
-	given, finished [2]uint64
+	// given and finished count the decisions, repeats and changes queued
+	// and then stored or dead-lettered (see sinks.Holder).
+	given, finished [3]uint64
 
 	stop context.CancelFunc // ends retries when Close runs out of time
 	ctx  context.Context
@@ -84,7 +86,8 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 	if n == 0 {
 		return nil
 	}
-	size := batchBytes(b.Decisions, b.Changes)
+	ds, rs := lean(b.Decisions, s.cfg.StoreRepeats)
+	size := queuedBytes(ds, rs, b.Changes)
 	s.mu.Lock()
 	// A batch larger than the bound waits for an empty queue rather than
 	// for room it could never get.
@@ -110,11 +113,13 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) error {
 	if s.held() == 0 {
 		s.oldest = time.Now()
 	}
-	s.decisions = append(s.decisions, b.Decisions...)
+	s.decisions = append(s.decisions, ds...)
+	s.repeats = append(s.repeats, rs...)
 	s.changes = append(s.changes, b.Changes...)
 	s.bytes += size
-	s.given[0] += uint64(len(b.Decisions))
-	s.given[1] += uint64(len(b.Changes))
+	s.given[0] += uint64(len(ds))
+	s.given[1] += uint64(len(rs))
+	s.given[2] += uint64(len(b.Changes))
 	s.notify()
 	return nil
 }
@@ -127,20 +132,23 @@ func (s *Sink) Holding() func() bool {
 	return func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.finished[0] >= given[0] && s.finished[1] >= given[1]
+		return s.finished[0] >= given[0] && s.finished[1] >= given[1] && s.finished[2] >= given[2]
 	}
 }
 
-// dequeue drops the first nd decisions and nc changes, stored or
-// dead-lettered; s.mu is held.
-func (s *Sink) dequeue(nd, nc int) {
-	s.bytes -= batchBytes(s.decisions[:nd], s.changes[:nc])
+// dequeue drops the first nd decisions, nr repeats and nc changes, stored
+// or dead-lettered; s.mu is held.
+func (s *Sink) dequeue(nd, nr, nc int) {
+	s.bytes -= queuedBytes(s.decisions[:nd], s.repeats[:nr], s.changes[:nc])
 	clear(s.decisions[:nd]) // the backing array outlives them otherwise
+	clear(s.repeats[:nr])
 	clear(s.changes[:nc])
 	s.decisions = s.decisions[nd:]
+	s.repeats = s.repeats[nr:]
 	s.changes = s.changes[nc:]
 	s.finished[0] += uint64(nd)
-	s.finished[1] += uint64(nc)
+	s.finished[1] += uint64(nr)
+	s.finished[2] += uint64(nc)
 	s.notify()
 }
 
@@ -165,23 +173,40 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	n := s.held()
 	reason := fmt.Sprintf("clickhouse sink closed before these could be stored: %v", ctx.Err())
-	if err := s.deadLetterFile(s.decisions, s.changes, reason); err != nil {
+	if err := s.deadLetterFile(s.decisions, s.repeats, s.changes, reason); err != nil {
 		return fmt.Errorf("clickhouse sink: %d items not stored and not dead-lettered: %w", n, err)
 	}
-	s.dequeue(len(s.decisions), len(s.changes))
+	s.dequeue(len(s.decisions), len(s.repeats), len(s.changes))
 	return fmt.Errorf("clickhouse sink: closed with %d items not stored; they are in %s (replay them once ClickHouse is back)", n, s.dead.Path())
 }
 
+// lean splits decisions into those queued whole and the repeats that are
+// only counted, which become lean rows before they wait: their alerts are
+// garbage at once instead of filling the buffer's bytes.
+func lean(all []quell.Decision, storeRepeats bool) (ds []quell.Decision, rs []repeat) {
+	digest := xxhash.New()
+	for i := range all {
+		if d := &all[i]; countedOnly(d, storeRepeats) {
+			rs = append(rs, newRepeat(digest, d))
+		} else {
+			ds = append(ds, *d)
+		}
+	}
+	return ds, rs
+}
+
 // held counts queued items; s.mu is held.
-func (s *Sink) held() int { return len(s.decisions) + len(s.changes) }
+func (s *Sink) held() int { return len(s.decisions) + len(s.repeats) + len(s.changes) }
 
 // overBytes tells whether size more bytes pass MaxBufferedBytes; s.mu is held.
 func (s *Sink) overBytes(size int64) bool {
 	return s.cfg.MaxBufferedBytes > 0 && s.bytes+size > s.cfg.MaxBufferedBytes
 }
 
-func batchBytes(ds []quell.Decision, cs []quell.IncidentChange) int64 {
-	var n int64
+// queuedBytes is what queued items hold: a lean repeat about the bytes of
+// its row (repeatRowBytes), the others their size.
+func queuedBytes(ds []quell.Decision, rs []repeat, cs []quell.IncidentChange) int64 {
+	n := int64(len(rs)) * repeatRowBytes
 	for i := range ds {
 		n += int64(ds[i].Size())
 	}

@@ -52,7 +52,8 @@ func TestSinkConfigValidate(t *testing.T) {
 // server is back everything arrives.
 func TestSinkOutage(t *testing.T) {
 	const batches, per = 60, 50
-	size := batchBytes(batchN(0, per).Decisions, batchN(0, per).Changes)
+	ds, rs := lean(batchN(0, per).Decisions, false)
+	size := queuedBytes(ds, rs, batchN(0, per).Changes)
 	for _, cfg := range []SinkConfig{
 		{BatchSize: 300, BatchAge: 20 * time.Millisecond, MaxBuffered: 1000},
 		{BatchSize: 300, BatchAge: 20 * time.Millisecond, MaxBuffered: 100_000, MaxBufferedBytes: 8 * size},
@@ -168,6 +169,59 @@ func TestSinkRefused(t *testing.T) {
 	if len(letters) != 1 || !strings.Contains(letters[0], `"sink":"clickhouse.incident_changes"`) || !strings.Contains(letters[0], "quell migrate") {
 		t.Errorf("dead-letter file:\n%s\nwant one incident_changes record with the reason", strings.Join(letters, "\n"))
 	}
+}
+
+// TestSinkRepeats: repeats written through the sink, queued lean, are
+// counted exactly (alert_repeats, per fingerprint) and stored as no row;
+// refused, they reach the dead letters with what their row said.
+func TestSinkRepeats(t *testing.T) {
+	ctx := context.Background()
+	batch := func() sinks.Batch {
+		b := sinks.Batch{Decisions: []quell.Decision{decision("DiskFull", "db", quell.Firing, quell.ActionCreated, 0)}}
+		for r := 1; r <= 30; r++ {
+			b.Decisions = append(b.Decisions, decision("DiskFull", "db", quell.Firing, quell.ActionDeduplicated, time.Duration(r)*time.Second))
+		}
+		return b
+	}
+	t.Run("counted", func(t *testing.T) {
+		conn := testDB(t)
+		s := testSink(t, conn, SinkConfig{BatchSize: 7, BatchAge: 10 * time.Millisecond, MaxBuffered: 1000}, nil)
+		for range 2 { // delivered again, as after a restart
+			if err := s.Write(ctx, batch()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, conn, "SELECT count() FROM alerts FINAL"); n != 1 {
+			t.Errorf("alerts has %d rows, want 1: repeats are counted, not stored", n)
+		}
+		if n := count(t, conn, "SELECT toUInt64(uniqExactMerge(occurrences)) FROM alert_repeats WHERE alertname = 'DiskFull' AND service = 'db'"); n != 30 {
+			t.Errorf("alert_repeats counts %d repeats, want 30", n)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		conn := testDB(t)
+		if err := conn.Exec(ctx, "DROP TABLE repeats"); err != nil {
+			t.Fatal(err)
+		}
+		s := testSink(t, conn, SinkConfig{BatchSize: 100, BatchAge: 10 * time.Millisecond, MaxBuffered: 1000}, nil)
+		if err := s.Write(ctx, batch()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, conn, "SELECT count() FROM alerts FINAL"); n != 1 {
+			t.Errorf("alerts has %d rows, want 1: refused repeats must not hold back the others", n)
+		}
+		letters := readLines(t, s.dead.Path())
+		if len(letters) != 1 || !strings.Contains(letters[0], `"sink":"clickhouse.repeats"`) ||
+			strings.Count(letters[0], `"alertname":"DiskFull","service":"db"`) != 30 {
+			t.Errorf("dead-letter file:\n%s\nwant one record of the 30 repeats, each naming its alert", strings.Join(letters, "\n"))
+		}
+	})
 }
 
 // TestSinkCloseFlushes: Close stores a batch that is neither full nor old.

@@ -50,10 +50,15 @@ func deadLetterTable[T any](s *Sink, kind, reason string, items []T) {
 }
 
 // deadLetterFile keeps what Close could not store.
-func (s *Sink) deadLetterFile(ds []quell.Decision, cs []quell.IncidentChange, reason string) error {
+func (s *Sink) deadLetterFile(ds []quell.Decision, rs []repeat, cs []quell.IncidentChange, reason string) error {
 	if len(ds) > 0 {
 		if err := s.dead.Add(s.Name()+".decisions", reason, ds); err != nil {
 			return fmt.Errorf("dead-lettering %d decisions: %w", len(ds), err)
+		}
+	}
+	if len(rs) > 0 {
+		if err := s.dead.Add(s.Name()+".repeats", reason, rs); err != nil {
+			return fmt.Errorf("dead-lettering %d repeats: %w", len(rs), err)
 		}
 	}
 	if len(cs) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -15,7 +16,7 @@ import (
 //
 // A call returns nil, a *PermanentError (dead-letter the batch), or another
 // error once retries are spent or ctx ends (keep the batch and try again
-// later). Tables written before a failure keep their rows; writing the
+// later). Tables written despite a failure keep their rows; writing the
 // whole batch again is safe, since every table dedupes by row identity.
 type Writer struct {
 	conn    driver.Conn
@@ -58,16 +59,31 @@ func (w *Writer) WriteDeadLetters(ctx context.Context, ls []DeadLetter) error {
 	return w.write(ctx, deadLetterInsert(ls))
 }
 
+// write sends the inserts side by side, each on a connection of its own:
+// one after the other, the server's round trips added up, and its parts and
+// views for one table wait for nothing of another's. A transient failure
+// wins over a permanent one: the batch is written again, not dead-lettered
+// while a retry could still store it.
 func (w *Writer) write(ctx context.Context, ins ...insert) error {
-	for _, in := range ins {
-		if in.rows == 0 {
-			continue
-		}
-		if err := w.retry(ctx, in); err != nil {
-			return err
+	errs := make([]error, len(ins))
+	var wg sync.WaitGroup
+	for i, in := range ins {
+		if in.rows > 0 {
+			wg.Go(func() { errs[i] = w.retry(ctx, in) })
 		}
 	}
-	return nil
+	wg.Wait()
+	var permanent error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case !IsPermanent(err):
+			return err
+		case permanent == nil:
+			permanent = err
+		}
+	}
+	return permanent
 }
 
 // retry sends one insert until it succeeds, fails permanently, or the
