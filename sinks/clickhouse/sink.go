@@ -184,6 +184,13 @@ func (s *Sink) Close(ctx context.Context) error {
 // only counted, which become lean rows before they wait: their alerts are
 // garbage at once instead of filling the buffer's bytes.
 func lean(all []quell.Decision, storeRepeats bool) (ds []quell.Decision, rs []repeat) {
+	n := 0
+	for i := range all {
+		if countedOnly(&all[i], storeRepeats) {
+			n++
+		}
+	}
+	ds, rs = make([]quell.Decision, 0, len(all)-n), make([]repeat, 0, n)
 	digest := xxhash.New()
 	for i := range all {
 		if d := &all[i]; countedOnly(d, storeRepeats) {
