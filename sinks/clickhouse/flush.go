@@ -72,8 +72,8 @@ func (s *Sink) next() (ds []quell.Decision, rs []repeat, cs []quell.IncidentChan
 
 // batchEnd is how many of n queued items (of size(i) bytes) the next
 // insert takes: at most batch_size, and under a byte bound at most a
-// quarter of it, since the driver keeps buffers as large as the largest
-// insert it encoded.
+// quarter of it, since the decisions, repeats and changes of one batch are
+// encoded into buffers of their own while the queue holds them too.
 func (s *Sink) batchEnd(n int, size func(i int) int) int {
 	n = min(n, s.cfg.BatchSize)
 	if s.cfg.MaxBufferedBytes <= 0 {

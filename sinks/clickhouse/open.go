@@ -32,6 +32,11 @@ func options(dsn string) (*ch.Options, error) {
 		// LZ4 roughly halves what big label and payload batches put on the wire.
 		opts.Compression = &ch.Compression{Method: ch.CompressionLZ4}
 	}
+	// The driver would keep each connection's buffers as large as the
+	// largest insert it encoded; the sink inserts a batch's tables on
+	// connections side by side, so kept buffers would add up past the
+	// sink's share of memory_limit.
+	opts.FreeBufOnConnRelease = true
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
