@@ -76,15 +76,15 @@ func decisionInserts(ds []quell.Decision, storeRepeats bool) []insert {
 			feedback = append(feedback, *d) // not an occurrence: see feedbackInserts
 			continue
 		}
+		id := eventID(digest, a)
 		if d.Action == quell.ActionDeduplicated {
-			reps = append(reps, newRepeat(digest, d))
+			reps = append(reps, newRepeat(id, d))
 		} else {
 			changed = append(changed, len(ids))
 		}
 		if countedOnly(d, storeRepeats) {
 			continue
 		}
-		id := eventID(digest, a)
 		ids = append(ids, id)
 		fps = append(fps, a.Fingerprint.String())
 		srcs = append(srcs, a.Source)
@@ -195,9 +195,10 @@ type repeat struct {
 	Incident    string            `json:"incident"`
 }
 
-func newRepeat(digest *xxhash.Digest, d *quell.Decision) repeat {
+// newRepeat is d's repeat row; id is its occurrence's eventID.
+func newRepeat(id uint64, d *quell.Decision) repeat {
 	a := &d.Alert
-	return repeat{EventID: eventID(digest, a), Fingerprint: a.Fingerprint, Source: a.Source, Status: a.Status, Severity: a.Severity,
+	return repeat{EventID: id, Fingerprint: a.Fingerprint, Source: a.Source, Status: a.Status, Severity: a.Severity,
 		Alertname: a.Labels["alertname"], Service: serviceOf(a.Labels), EventTime: a.EventTime(), Incident: d.Incident}
 }
 

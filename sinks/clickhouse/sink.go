@@ -190,11 +190,14 @@ func lean(all []quell.Decision, storeRepeats bool) (ds []quell.Decision, rs []re
 			n++
 		}
 	}
+	if n == 0 {
+		return all, nil // the caller copies them into its queue
+	}
 	ds, rs = make([]quell.Decision, 0, len(all)-n), make([]repeat, 0, n)
 	digest := xxhash.New()
 	for i := range all {
 		if d := &all[i]; countedOnly(d, storeRepeats) {
-			rs = append(rs, newRepeat(digest, d))
+			rs = append(rs, newRepeat(eventID(digest, &d.Alert), d))
 		} else {
 			ds = append(ds, *d)
 		}
