@@ -18,6 +18,8 @@ type Batch struct {
 // Sink receives batches in order. Write returns once the sink holds the
 // batch (delivered, or queued within its bound); an error stops the
 // pipeline's acknowledgement upstream, so the batch is delivered again.
+// The batch's slices are reused once Write returns: a sink copies what it
+// keeps.
 type Sink interface {
 	Name() string
 	Write(ctx context.Context, b Batch) error

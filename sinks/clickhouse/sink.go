@@ -140,16 +140,22 @@ func (s *Sink) Holding() func() bool {
 // or dead-lettered; s.mu is held.
 func (s *Sink) dequeue(nd, nr, nc int) {
 	s.bytes -= queuedBytes(s.decisions[:nd], s.repeats[:nr], s.changes[:nc])
-	clear(s.decisions[:nd]) // the backing array outlives them otherwise
-	clear(s.repeats[:nr])
-	clear(s.changes[:nc])
-	s.decisions = s.decisions[nd:]
-	s.repeats = s.repeats[nr:]
-	s.changes = s.changes[nc:]
+	s.decisions = consume(s.decisions, nd)
+	s.repeats = consume(s.repeats, nr)
+	s.changes = consume(s.changes, nc)
 	s.finished[0] += uint64(nd)
 	s.finished[1] += uint64(nr)
 	s.finished[2] += uint64(nc)
 	s.notify()
+}
+
+// consume drops the first n items of a queue and moves the rest to the front
+// of its array, so that appends reuse it: sliced forward instead, the queue
+// would outgrow its array and copy itself into a new one again and again.
+func consume[T any](q []T, n int) []T {
+	kept := copy(q, q[n:])
+	clear(q[kept:]) // the moved items' old places would keep what they hold alive
+	return q[:kept]
 }
 
 // Close inserts everything queued. If ctx ends first (ClickHouse still
