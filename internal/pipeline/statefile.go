@@ -40,8 +40,8 @@ func encodeState(w io.Writer, s saved) error {
 	if err := enc.Encode(record{Version: stateVersion, Header: &head}); err != nil {
 		return err
 	}
-	// Member alerts and held decisions, most of a state, are written
-	// directly, as the same JSON: encoding/json walks their label maps by
+	// Member alerts, tracked alerts and held decisions, most of a state, are
+	// written directly, as the same JSON: encoding/json walks their label maps by
 	// reflection and validates held raw payloads again byte by byte.
 	var b []byte
 	for i := range s.Incidents {
@@ -59,7 +59,8 @@ func encodeState(w io.Writer, s saved) error {
 		}
 	}
 	for _, a := range s.Alerts {
-		if err := enc.Encode(record{Alert: a}); err != nil {
+		b = append(a.AppendJSON(append(b[:0], `{"alert":`...)), "}\n"...)
+		if _, err := bw.Write(b); err != nil {
 			return err
 		}
 	}
