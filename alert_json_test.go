@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,6 +52,26 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("IncidentAlert.AppendJSON read back as\n%+v\nencoding/json as\n%+v", gm, wm)
 		}
 	})
+}
+
+// appendString tests eight bytes at a time: each character that needs
+// escaping, at every offset of a word, must still be escaped as
+// encoding/json escapes it.
+func TestAppendStringEveryOffset(t *testing.T) {
+	for _, special := range []string{"\"", "\\", "\x00", "\x1f", "\n", "\xff", "é", "\u2028", "\x7f"} {
+		for at := range 17 {
+			s := strings.Repeat("a", at) + special + strings.Repeat("b", 16-at)
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(s); err != nil {
+				t.Fatal(err)
+			}
+			if got := appendString(nil, s); string(got) != strings.TrimSuffix(want.String(), "\n") {
+				t.Errorf("%q: wrote %s, encoding/json %s", s, got, want.Bytes())
+			}
+		}
+	}
 }
 
 func readBoth(t *testing.T, got, want []byte, g, w any) {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/quellhq/quell/internal/jsonword"
 )
 
 // scanner is a small validating JSON reader over one request body, used by
@@ -169,20 +171,6 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special has a byte's high bit set when that byte of w is not plain: below
-// 0x20, a quote, a backslash or non-ASCII. Bits above the first such byte may
-// be spurious (borrows), so only "any" and the lowest one are meaningful.
-func special(w uint64) uint64 {
-	q := w ^ (lsb * '"')
-	bs := w ^ (lsb * '\\')
-	return ((w-lsb*0x20)&^w | (q-lsb)&^q | (bs-lsb)&^bs | w) & msb
-}
-
 // str reads a string value.
 func (s *scanner) str() (string, error) {
 	if s.peek() != '"' {
@@ -207,7 +195,7 @@ func (s *scanner) strInto(own bool) ([]byte, error) {
 	// Eight bytes at a time while none needs attention: most strings in
 	// alert bodies are plain ASCII, and this loop is most of a parse.
 	for ; j+8 <= len(s.b); j += 8 {
-		if special(binary.LittleEndian.Uint64(s.b[j:])) != 0 {
+		if jsonword.Special(binary.LittleEndian.Uint64(s.b[j:])) != 0 {
 			break
 		}
 	}
