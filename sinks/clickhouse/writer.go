@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -120,13 +121,38 @@ func (w *Writer) send(ctx context.Context, in insert) error {
 	if err != nil {
 		return err
 	}
-	for i, c := range in.cols {
-		if err := b.Column(i).Append(c.data); err != nil {
-			// The driver could not convert our values to the table's column
-			// type: a schema mismatch that no retry fixes.
-			b.Abort()
-			return &PermanentError{Table: in.table, Err: fmt.Errorf("column %s: %w (its type differs from what quell writes: run quell migrate)", c.name, err)}
+	for lo := 0; lo < in.rows; lo += insertBlock {
+		hi := min(lo+insertBlock, in.rows)
+		for i, c := range in.cols {
+			if err := b.Column(i).Append(rowsOf(c.data, lo, hi, in.rows)); err != nil {
+				// The driver could not convert our values to the table's column
+				// type: a schema mismatch that no retry fixes.
+				b.Abort()
+				return &PermanentError{Table: in.table, Err: fmt.Errorf("column %s: %w (its type differs from what quell writes: run quell migrate)", c.name, err)}
+			}
+		}
+		if hi < in.rows {
+			if err := b.Flush(); err != nil {
+				b.Abort()
+				return err
+			}
 		}
 	}
 	return b.Send()
+}
+
+// insertBlock is the rows an insert sends per block. The driver's columns
+// grow by appends, a quarter at a time, and are reused from one block of an
+// insert to the next: in blocks, an insert's buffers grow to one block's
+// size once, instead of growing, copy by copy, to the whole batch's (about
+// five times its bytes allocated, a third of all quell allocated under
+// load). The server squashes an insert's blocks into parts as before.
+const insertBlock = 16384
+
+// rowsOf is rows [lo, hi) of a column's values (a slice of n).
+func rowsOf(data any, lo, hi, n int) any {
+	if lo == 0 && hi == n {
+		return data
+	}
+	return reflect.ValueOf(data).Slice(lo, hi).Interface()
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,35 @@ func ms(t time.Time) uint64 {
 		return 0
 	}
 	return uint64(t.UnixMilli())
+}
+
+// An insert larger than a block goes in several; every row arrives whole,
+// its columns from the same decision.
+func TestInsertInBlocks(t *testing.T) {
+	conn := testDB(t)
+	n := 2*insertBlock + 5
+	ds := make([]quell.Decision, n)
+	for i := range ds {
+		id := strconv.Itoa(i)
+		ds[i] = decision("A"+id, "s"+id, quell.Firing, quell.ActionCreated, time.Duration(i)*time.Millisecond)
+		ds[i].Alert.Fingerprint = quell.Fingerprint(i + 1)
+		ds[i].Alert.Raw = []byte(`{"i":` + id + `}`)
+		ds[i].Incident = "inc-" + id
+	}
+	if err := testWriter(t, conn).WriteDecisions(context.Background(), ds); err != nil {
+		t.Fatal(err)
+	}
+	whole := `countIf(raw = concat('{"i":', substring(alertname, 2), '}') AND service = concat('s', substring(alertname, 2))
+		AND has(label_values, concat('s', substring(alertname, 2), '-1')))`
+	if got := count(t, conn, "SELECT "+whole+" FROM alerts"); got != uint64(n) {
+		t.Errorf("alerts: %d whole rows, want %d", got, n)
+	}
+	if got := count(t, conn, "SELECT uniqExact(alertname) FROM alerts"); got != uint64(n) {
+		t.Errorf("alerts: %d distinct rows, want %d", got, n)
+	}
+	if got := count(t, conn, "SELECT countIf(incident_id = concat('inc-', substring(alertname, 2))) FROM decisions"); got != uint64(n) {
+		t.Errorf("decisions: %d whole rows, want %d", got, n)
+	}
 }
 
 func TestRedeliveryDoesNotDoubleCount(t *testing.T) {
