@@ -124,7 +124,10 @@ func (t *Timeline) add(e Event) {
 	}
 	if len(es.list) > MaxEvents {
 		gone := es.list[0].size()
-		es.list = slices.Delete(es.list, 0, 1)
+		// Sliced off, not shifted: appends copy the rest into a new array
+		// only once in a while, where a shift copied it at every event.
+		es.list[0] = Event{}
+		es.list = es.list[1:]
 		es.bytes -= gone
 		t.bytes -= gone
 		es.dropped++
