@@ -331,8 +331,8 @@ func (j *Journal) Cut(pos int64) error {
 
 // cut is Cut under the locks: it returns the segments to delete.
 func (j *Journal) cut(pos int64) ([]string, error) {
-	j.syncs.mu.Lock() // a group sync must not use a segment roll closes
-	defer j.syncs.mu.Unlock()
+	j.syncs.file.Lock() // a group sync must not use a segment roll closes
+	defer j.syncs.file.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.repair(); err != nil {

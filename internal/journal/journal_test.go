@@ -229,3 +229,48 @@ func appendFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// Concurrent writers share fsyncs: each Sync returns once a sync covered
+// its record, and cuts that roll segments meanwhile lose nothing.
+func TestGroupSyncCoversEveryWriter(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir)
+	defer j.Close()
+	const writers, each = 8, 50
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				p, err := j.Append(j.Encode(batch(w*each+i, 1)))
+				if err == nil {
+					err = j.Sync(p)
+				}
+				if err == nil {
+					j.syncs.mu.Lock()
+					if j.syncs.synced < p {
+						err = fmt.Errorf("Sync(%d) returned with the journal synced up to %d", p, j.syncs.synced)
+					}
+					j.syncs.mu.Unlock()
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 5 { // cuts at position 0 keep everything, and roll a segment
+		if err := j.Cut(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := names(t, j, 0); len(got) != writers*each {
+		t.Fatalf("replay gives %d alerts, want %d", len(got), writers*each)
+	}
+}

@@ -45,8 +45,10 @@ func (s Sync) Validate(interval time.Duration) error {
 type syncer struct {
 	mode     Sync
 	interval time.Duration
-	mu       sync.Mutex // one fsync at a time; Cut holds it while it rolls
-	synced   int64      // position up to which the journal is synced
+	file     sync.Mutex // held for each fsync; Cut holds it while it rolls
+	mu       sync.Mutex
+	synced   int64         // position up to which the journal is synced
+	flight   chan struct{} // closed when the fsync in flight ends; nil: none in flight
 	done     chan struct{}
 	stopped  sync.WaitGroup
 }
@@ -88,10 +90,39 @@ func (j *Journal) Sync(pos int64) error {
 func (j *Journal) sync(pos int64) error {
 	s := &j.syncs
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	for s.synced < pos && s.flight != nil {
+		// Every request waiting on the fsync in flight wakes when it ends,
+		// together: queued on one lock instead, they woke one after another,
+		// each after the last was scheduled, and under load that chain took
+		// longer than the fsync.
+		wait := s.flight
+		s.mu.Unlock()
+		<-wait
+		s.mu.Lock()
+	}
 	if s.synced >= pos {
+		s.mu.Unlock()
 		return nil // a sync that started after pos was written covered it
 	}
+	done := make(chan struct{})
+	s.flight = done
+	s.mu.Unlock()
+	end, err := j.fsync()
+	s.mu.Lock()
+	if err == nil {
+		s.synced = max(s.synced, end)
+	}
+	s.flight = nil
+	close(done)
+	s.mu.Unlock()
+	return err
+}
+
+// fsync makes the current segment durable and returns the position that
+// covers.
+func (j *Journal) fsync() (int64, error) {
+	j.syncs.file.Lock()
+	defer j.syncs.file.Unlock()
 	j.mu.Lock()
 	f, end := j.f, j.end
 	j.mu.Unlock()
@@ -99,8 +130,7 @@ func (j *Journal) sync(pos int64) error {
 	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 		j.mu.Lock()
 		defer j.mu.Unlock()
-		return j.failed(fmt.Errorf("journal: fsync: %w", err))
+		return 0, j.failed(fmt.Errorf("journal: fsync: %w", err))
 	}
-	s.synced = end
-	return nil
+	return end, nil
 }
