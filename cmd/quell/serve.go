@@ -150,6 +150,7 @@ func serveEmbedded(ctx context.Context, env *stageEnv) error {
 	}
 	defer jrn.Close()
 	mem := bus.NewMemory(embeddedQueue, env.budget.QueueBytes(), jrn)
+	registerQueue(env.reg, mem)
 	var started atomic.Bool
 	env.readiers = append(env.readiers, readyFunc(func() error {
 		if !started.Load() {
@@ -706,6 +707,19 @@ func registerBudget(reg prometheus.Registerer, b *budget.Budget) {
 		gauge("quell_memory_limit_bytes", "The memory budget (memory_limit).", b.Limit),
 		gauge("quell_memory_live_bytes", "Heap bytes live after the last collection: the correlator's state, queues and buffers.", b.Live),
 		gauge("quell_memory_pending_bytes", "What the ingest requests being handled are reckoned to cost.", b.Pending),
+	)
+}
+
+// registerQueue exports how full the queue between ingest and the
+// correlator is: full, ingest waits for the correlator.
+func registerQueue(reg prometheus.Registerer, mem *bus.Memory) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "quell_queue_alerts", Help: "Alerts accepted and not yet correlated (embedded mode)."},
+			func() float64 { n, _ := mem.Queued(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "quell_queue_bytes", Help: "The bytes of the alerts accepted and not yet correlated; ingest waits while this is at its share of memory_limit."},
+			func() float64 { _, b := mem.Queued(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "quell_queue_max_bytes", Help: "The queue's share of memory_limit."},
+			func() float64 { return float64(mem.MaxBytes()) }),
 	)
 }
 

@@ -193,6 +193,17 @@ func (m *Memory) enqueue(e Entry, rec *Record, size int64) (int64, error) {
 	return q.end, nil
 }
 
+// MaxBytes is the queue's bound in bytes.
+func (m *Memory) MaxBytes() int64 { return m.maxBytes }
+
+// Queued is how many alerts are accepted and not yet handled, and their
+// bytes (see quell.Alert.Size): a full queue is what makes ingest wait.
+func (m *Memory) Queued() (alerts int, bytes int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.queued, m.bytes
+}
+
 // Close stops accepting alerts; Subscribe delivers what is queued, then returns.
 func (m *Memory) Close() {
 	m.mu.Lock()

@@ -19,6 +19,9 @@ func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
 	if err := m.Publish(ctx, make([]quell.Alert, 2)); err != nil {
 		t.Fatal(err)
 	}
+	if n, b := m.Queued(); n != 2 || b != batchSize(make([]quell.Alert, 2)) {
+		t.Fatalf("queued %d alerts of %d bytes, want 2 of %d", n, b, batchSize(make([]quell.Alert, 2)))
+	}
 	// 2 + 2 > 3: the second batch waits for room.
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
@@ -51,6 +54,9 @@ func TestMemoryBoundsAlertsAndDrainsOnClose(t *testing.T) {
 	}
 	if total != 9 {
 		t.Fatalf("%d alerts delivered, want all 9 accepted", total)
+	}
+	if n, b := m.Queued(); n != 0 || b != 0 {
+		t.Fatalf("after the drain %d alerts of %d bytes queued, want none", n, b)
 	}
 }
 
