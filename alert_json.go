@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/quellhq/quell/internal/jsonword"
 )
 
 // The JSON of alerts and decisions, written directly: quell encodes every
@@ -205,5 +203,17 @@ func plain8(s string, i int) bool {
 	_ = s[i+7]
 	w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
 		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-	return jsonword.Special(w) == 0
+	return JSONSpecialBytes(w) == 0
+}
+
+// JSONSpecialBytes has a byte's high bit set when that byte of w
+// (little-endian) cannot stand as it is in a JSON string: below 0x20, a
+// quote, a backslash or non-ASCII. Bits above the first such byte may be
+// spurious (borrows), so only "any" and the lowest one are meaningful.
+// Readers and writers of JSON skip plain text with it a word at a time.
+func JSONSpecialBytes(w uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lsb * '"')
+	bs := w ^ (lsb * '\\')
+	return ((w-lsb*0x20)&^w | (q-lsb)&^q | (bs-lsb)&^bs | w) & msb
 }

@@ -7,7 +7,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/quellhq/quell/internal/jsonword"
+	"github.com/quellhq/quell"
 )
 
 // scanner is a small validating JSON reader over one request body, used by
@@ -195,7 +195,7 @@ func (s *scanner) strInto(own bool) ([]byte, error) {
 	// Eight bytes at a time while none needs attention: most strings in
 	// alert bodies are plain ASCII, and this loop is most of a parse.
 	for ; j+8 <= len(s.b); j += 8 {
-		if jsonword.Special(binary.LittleEndian.Uint64(s.b[j:])) != 0 {
+		if quell.JSONSpecialBytes(binary.LittleEndian.Uint64(s.b[j:])) != 0 {
 			break
 		}
 	}
