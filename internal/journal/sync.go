@@ -45,8 +45,8 @@ func (s Sync) Validate(interval time.Duration) error {
 type syncer struct {
 	mode     Sync
 	interval time.Duration
-	file     sync.Mutex // held for each fsync; Cut holds it while it rolls
-	mu       sync.Mutex
+	file     sync.Mutex    // held for each fsync; Cut holds it while it rolls
+	mu       sync.Mutex    // synced and flight
 	synced   int64         // position up to which the journal is synced
 	flight   chan struct{} // closed when the fsync in flight ends; nil: none in flight
 	done     chan struct{}

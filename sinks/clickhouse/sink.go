@@ -149,10 +149,17 @@ func (s *Sink) dequeue(nd, nr, nc int) {
 	s.notify()
 }
 
-// consume drops the first n items of a queue and moves the rest to the front
-// of its array, so that appends reuse it: sliced forward instead, the queue
-// would outgrow its array and copy itself into a new one again and again.
+// consume drops the first n items of a queue. When no more remain than
+// were dropped, the rest moves to the front of the array, so that appends
+// reuse it (only ever sliced forward, the queue outgrew its array and copied
+// itself into a new one again and again); otherwise it is sliced forward,
+// so that a dequeue copies at most what it took, as the correlator's held
+// decisions do.
 func consume[T any](q []T, n int) []T {
+	if len(q)-n > n {
+		clear(q[:n]) // the backing array outlives them otherwise
+		return q[n:]
+	}
 	kept := copy(q, q[n:])
 	clear(q[kept:]) // the moved items' old places would keep what they hold alive
 	return q[:kept]

@@ -146,7 +146,7 @@ func (w *Writer) send(ctx context.Context, in insert) error {
 // insert to the next: in blocks, an insert's buffers grow to one block's
 // size once, instead of growing, copy by copy, to the whole batch's (about
 // five times its bytes allocated, a third of all quell allocated under
-// load). The server squashes an insert's blocks into parts as before.
+// load). The blocks stay one INSERT, sent and answered as one.
 const insertBlock = 16384
 
 // rowsOf is rows [lo, hi) of a column's values (a slice of n).
