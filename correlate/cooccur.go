@@ -30,10 +30,6 @@ const coWindow = 2 * time.Minute
 // maxPartners bounds what one signature remembers: its strongest partners.
 const maxPartners = 32
 
-// smallSigs: with sig's partners, an incident of at most this many
-// signatures is searched by comparing, a larger one by lookups (see with).
-const smallSigs = 4
-
 // recentSig is a signature that started firing in a scope, and when.
 type recentSig struct {
 	sig uint64
@@ -118,33 +114,6 @@ func (c *cooccur) age() {
 			c.seen[k] = n / 2
 		}
 	}
-}
-
-// with returns how often sig co-fired with its strongest partner among
-// the incident's signatures, and that count as a share of sig's firings.
-func (c *cooccur) with(sig uint64, inc *incident) (n uint32, share float64) {
-	ps := c.partners[sig]
-	if len(inc.sigOrder) <= smallSigs {
-		// Most incidents hold a few signatures: comparing them with the
-		// partners costs less than a lookup in the incident's set each.
-		for _, s := range inc.sigOrder {
-			for _, p := range ps {
-				if p.sig == s && p.n > n {
-					n = p.n
-				}
-			}
-		}
-	} else {
-		for _, p := range ps {
-			if p.n > n && inc.sigs[p.sig] {
-				n = p.n
-			}
-		}
-	}
-	if n > 0 {
-		share = float64(n) / float64(max(c.seen[sig], n))
-	}
-	return n, share
 }
 
 // CooccurState is what an engine learned of co-firing, for snapshots.

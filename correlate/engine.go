@@ -60,6 +60,7 @@ type Engine struct {
 	stamp      uint64       // candidates() visit mark
 	cands      []*incident  // scratch for candidates
 	evs        []evidence   // scratch for weighAll
+	partners   partnerTable // scratch for weighAll: the alert's signature's partners
 	reasonBuf  []byte       // scratch for reasons
 }
 

@@ -97,7 +97,7 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	e.weighValues(&ev, in, inc)
 	e.weighGraph(&ev, in, inc)
 	e.weighNames(&ev, in, inc)
-	e.weighCofiring(&ev, in, inc)
+	e.weighCofiring(&ev, inc)
 	ev.stranger = e.isStranger(&ev, in, inc, own, at)
 	ev.total = prior + ev.entity + ev.name + ev.co + ev.taught
 	if ev.stranger {
@@ -181,12 +181,13 @@ func (e *Engine) weighNames(ev *evidence, in *alertInfo, inc *incident) {
 
 // weighCofiring: how often the alert's signature fired together with one
 // of the incident's before (learned online, see cooccur), and what people
-// said of the two (see teaching).
-func (e *Engine) weighCofiring(ev *evidence, in *alertInfo, inc *incident) {
-	if n, share := e.co.with(in.sig, inc); n > 1 {
+// said of the two (see teaching); e.partners holds the alert's partners.
+func (e *Engine) weighCofiring(ev *evidence, inc *incident) {
+	n, share, taught := e.partners.with(inc)
+	if n > 1 {
 		ev.co, ev.coN = coShare*share*min(1, float64(n)/coCount), n
 	}
-	ev.taught = e.taught.with(in.sig, inc)
+	ev.taught = taught
 }
 
 // isStranger: the alert is about another workload than the incident, and

@@ -43,8 +43,7 @@ type incident struct {
 	names     map[uint64]int32 // alertnames
 	words     map[uint64]int32 // summary words
 	nodes     map[int32]int32  // graph nodes
-	sigs      map[uint64]bool  // signatures for co-occurrence: the last maxSigs,
-	sigOrder  []uint64         // in the order they came
+	sigOrder  []uint64         // signatures for co-occurrence: the last maxSigs, in the order they came
 	stamp     uint64           // candidates() visit mark
 	seq       uint64
 	// announced: its creation went out. Until then (GroupWait) it may merge
@@ -109,7 +108,6 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		names:     make(map[uint64]int32),
 		words:     make(map[uint64]int32),
 		nodes:     make(map[int32]int32),
-		sigs:      make(map[uint64]bool),
 		severity:  a.Severity,
 	}
 	e.incidents[inc.id] = inc
@@ -164,18 +162,21 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 			inc.scope.fileNode(n, inc)
 		}
 	}
-	if delta > 0 && !inc.sigs[in.sig] {
+	if delta > 0 {
 		inc.addSig(in.sig)
 	}
 }
 
+// addSig notes a signature the incident holds, once: a scan of at most
+// maxSigs, done once per member.
 func (inc *incident) addSig(sig uint64) {
+	if slices.Contains(inc.sigOrder, sig) {
+		return
+	}
 	if len(inc.sigOrder) == maxSigs {
-		delete(inc.sigs, inc.sigOrder[0])
 		inc.sigOrder = inc.sigOrder[1:]
 	}
 	inc.sigOrder = append(inc.sigOrder, sig)
-	inc.sigs[sig] = true
 }
 
 // Title names an alert for people (and an incident after the alert that

@@ -84,6 +84,7 @@ func (e *Engine) appendRunnerUp(b []byte, evs []evidence) []byte {
 // second (ties: the older incident), the rest in no order.
 func (e *Engine) weighAll(sc *scope, in *alertInfo, at time.Time, cur *incident) []evidence {
 	evs := e.evs[:0]
+	e.prepare(&e.partners, in.sig)
 	for _, inc := range e.candidates(sc, in, at, cur) {
 		evs = append(evs, e.weigh(in, inc, inc == cur, at))
 	}

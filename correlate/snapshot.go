@@ -249,7 +249,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		lastActivity: is.LastActivity, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
 		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
 		tokens:  make(map[uint64]int32), subjects: make(map[uint64]int32), workloads: make(map[uint64]int32),
-		names: make(map[uint64]int32), words: make(map[uint64]int32), nodes: make(map[int32]int32), sigs: make(map[uint64]bool),
+		names: make(map[uint64]int32), words: make(map[uint64]int32), nodes: make(map[int32]int32),
 	}
 	inc.pos = make(map[quell.Fingerprint]uint64, len(is.Alerts))
 	inc.joins = max(is.Joins, uint64(len(is.Alerts)))
@@ -275,7 +275,6 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		e.rarity.add(in, 1)
 	}
 	inc.sigOrder = nil
-	clear(inc.sigs)
 	for _, sig := range is.Sigs {
 		inc.addSig(sig)
 	}

@@ -78,23 +78,6 @@ func (t *teaching) forget(p sigPair) {
 	drop(p.b, p.a)
 }
 
-// with is what people said of sig and the incident's signatures: apart if
-// any pair was set apart, else together if any was grouped, else nothing
-// (0).
-func (t *teaching) with(sig uint64, inc *incident) float64 {
-	v := 0.0
-	for _, o := range t.partners[sig] {
-		if !inc.sigs[o] {
-			continue
-		}
-		if !t.together[pairOf(sig, o)] {
-			return taughtApart
-		}
-		v = taughtTogether
-	}
-	return v
-}
-
 // TaughtPair is one pair of signatures a person grouped or set apart.
 type TaughtPair struct {
 	A        uint64 `json:"a"`

@@ -228,7 +228,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order, inc.pos = nil, nil, nil
 	inc.tokens, inc.subjects, inc.workloads, inc.names, inc.words, inc.nodes = nil, nil, nil, nil, nil, nil
-	inc.sigs, inc.sigOrder = nil, nil
+	inc.sigOrder = nil
 }
 
 // forgetState drops what is known of a resolved alert that no incident holds,
