@@ -14,11 +14,13 @@ import (
 // Each alert's Raw is its element of the array. Fingerprint is left for the
 // caller (see Handler).
 func ParseAlertmanagerWebhook(body []byte, now time.Time) ([]quell.Alert, error) {
-	return parseAlertmanagerWebhook(body, now, limits{})
+	return parseAlertmanagerWebhook(body, now, limits{}, nil)
 }
 
 // parseAlertmanagerWebhook is ParseAlertmanagerWebhook within lim.
-func parseAlertmanagerWebhook(body []byte, now time.Time, lim limits) ([]quell.Alert, error) {
+// recent, when not nil, gives the alerts it recalls without parsing them
+// (see recentAlerts).
+func parseAlertmanagerWebhook(body []byte, now time.Time, lim limits, recent *recentAlerts) ([]quell.Alert, error) {
 	s := scanner{b: body, lim: lim}
 	if k := kindOf(s.peek()); k != "" && k != "an object" {
 		return nil, problemf("want an Alertmanager webhook message (a JSON object with an \"alerts\" array), got %s%s", k, hint(body))
@@ -31,7 +33,17 @@ func parseAlertmanagerWebhook(body []byte, now time.Time, lim limits) ([]quell.A
 		}
 		seen = true // a repeated key replaces, as in encoding/json
 		var err error
-		out, err = s.readAMAlerts(true, func(a *quell.Alert, r amAlert) error { return webhookAlert(a, r, now) })
+		var recall func([]byte, *quell.Alert) bool
+		if recent != nil {
+			recall = func(raw []byte, a *quell.Alert) bool {
+				if !recent.get(raw, a) {
+					return false
+				}
+				a.ReceivedAt = now
+				return true
+			}
+		}
+		out, err = s.readAMAlerts(true, func(a *quell.Alert, r amAlert) error { return webhookAlert(a, r, now) }, recall)
 		if err != nil {
 			return at("alerts", err)
 		}

@@ -135,7 +135,7 @@ func (s *scanner) time() (time.Time, error) {
 
 // readAMAlerts reads an array of Alertmanager alert objects, calling finish
 // on each; errors name the element's index.
-func (s *scanner) readAMAlerts(webhook bool, finish func(*quell.Alert, amAlert) error) ([]quell.Alert, error) {
+func (s *scanner) readAMAlerts(webhook bool, finish func(*quell.Alert, amAlert) error, recall func(raw []byte, a *quell.Alert) bool) ([]quell.Alert, error) {
 	var out []quell.Alert
 	err := s.array(func(i int) error {
 		if err := s.lim.alert(i); err != nil {
@@ -146,12 +146,20 @@ func (s *scanner) readAMAlerts(webhook bool, finish func(*quell.Alert, amAlert) 
 			prev = &out[i-1]
 		}
 		out = append(out, quell.Alert{})
-		r, err := s.readAMAlert(&out[i], webhook, prev)
-		if err == nil {
-			err = finish(&out[i], r)
+		recalled := false
+		if s.ws(); recall != nil && s.peek() == '{' {
+			if end := objectEnd(s.b, s.i); end > 0 && recall(s.b[s.i:end], &out[i]) {
+				s.i, recalled = end, true
+			}
 		}
-		if err != nil {
-			return atIndex("", i, err)
+		if !recalled {
+			r, err := s.readAMAlert(&out[i], webhook, prev)
+			if err == nil {
+				err = finish(&out[i], r)
+			}
+			if err != nil {
+				return atIndex("", i, err)
+			}
 		}
 		if i == 0 {
 			// Size the slice from the first alert instead of doubling; the

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -77,7 +78,9 @@ func FuzzScanner(f *testing.F) {
 func FuzzParseAlertmanagerWebhook(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got := checkParser(t, parseAlertmanagerWebhook, body)
+		got := checkParser(t, func(b []byte, now time.Time, lim limits) ([]quell.Alert, error) {
+			return parseAlertmanagerWebhook(b, now, lim, nil)
+		}, body)
 		if got == nil {
 			return
 		}
@@ -95,6 +98,17 @@ func FuzzParseAlertmanagerWebhook(f *testing.F) {
 				g.SourceFingerprint != w.SourceFingerprint || g.Severity != w.Severity || !bytes.Equal(g.Raw, w.Raw) {
 				t.Fatalf("alert %d differs:\n got %+v\nwant %+v", i, g, w)
 			}
+		}
+		// Parsed again with its alerts remembered, each is recalled whole.
+		recent := newRecentAlerts(1 << 30)
+		for i := range got {
+			got[i].Fingerprint = 1 // what the handler sets before it remembers
+			a := got[i]
+			recent.put(&a)
+		}
+		again, err := parseAlertmanagerWebhook(body, now, fuzzLimits, recent)
+		if err != nil || !reflect.DeepEqual(again, got) {
+			t.Fatalf("recalled (%v):\n%+v\nparsed:\n%+v", err, again, got)
 		}
 	})
 }

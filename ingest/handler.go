@@ -58,6 +58,7 @@ type route struct {
 	format   string // the metrics' "source" label
 	parse    func(body []byte, now time.Time) ([]quell.Alert, error)
 	emptyOK  bool // answer success with an empty body, as Alertmanager's v2 API does
+	remember bool // its alerts go to recentAlerts, which parse recalls
 	duration prometheus.Observer
 }
 
@@ -81,7 +82,8 @@ type Handler struct {
 	// refused logs the requests quell could not accept (5xx), once per
 	// interval.
 	refused *lograte.Limit
-	rate    *limiter // nil: no per-client limit
+	rate    *limiter      // nil: no per-client limit
+	recent  *recentAlerts // Alertmanager webhook alerts parsed lately, for repeats to recall
 }
 
 // NewHandler checks cfg, loads its token files, and registers the ingest
@@ -106,9 +108,10 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 		return nil, err
 	}
 	lim := cfg.limits()
-	h := &Handler{cfg: cfg, pub: pub, fp: fp, log: log, m: m, now: time.Now, lim: lim, routes: map[string]*route{
-		PathAlertmanager: {format: "alertmanager", parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
-			return parseAlertmanagerWebhook(b, now, lim)
+	recent := newRecentAlerts(defaultRecentBytes)
+	h := &Handler{recent: recent, cfg: cfg, pub: pub, fp: fp, log: log, m: m, now: time.Now, lim: lim, routes: map[string]*route{
+		PathAlertmanager: {format: "alertmanager", remember: true, parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
+			return parseAlertmanagerWebhook(b, now, lim, recent)
 		}},
 		PathAlertsV2: {format: "alertmanager_v2", emptyOK: true, parse: func(b []byte, now time.Time) ([]quell.Alert, error) {
 			return parseAlertsV2(b, now, lim, cfg.ResolveTimeout)
@@ -132,9 +135,16 @@ func NewHandler(cfg Config, pub bus.Publisher, fp *dedupe.Fingerprinter, log *sl
 	return h, nil
 }
 
+// defaultRecentBytes bounds the alerts remembered for recall (see
+// recentAlerts) until UseBudget gives them their share.
+const defaultRecentBytes = 32 << 20
+
 // UseBudget makes the handler answer 503 while handling a request would
-// pass the memory budget.
-func (h *Handler) UseBudget(b *budget.Budget) { h.budget = b }
+// pass the memory budget, and gives recalled alerts their share of it.
+func (h *Handler) UseBudget(b *budget.Budget) {
+	h.budget = b
+	h.recent.max = b.RecentBytes()
+}
 
 // UseBackPressure makes the handler answer 503 while behind returns an
 // error (split mode: the correlator too far behind, see kafka.max_delay).
@@ -202,8 +212,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, rt, http.StatusBadRequest, why, err)
 		return
 	}
+	recalled := 0
 	for i := range alerts {
-		alerts[i].Fingerprint = h.fp.Fingerprint(&alerts[i])
+		a := &alerts[i]
+		if a.Fingerprint != 0 {
+			recalled++ // fingerprint and all (see recentAlerts)
+			continue
+		}
+		a.Fingerprint = h.fp.Fingerprint(a)
+		// Not when its start was filled in with now: a repeat would get this
+		// one's. A copy, which nothing downstream of the bus can reach.
+		if rt.remember && !a.StartsAt.Equal(now) {
+			c := *a
+			h.recent.put(&c)
+		}
 	}
 	if len(alerts) > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishWait)
@@ -217,6 +239,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.m.accepted.WithLabelValues(rt.format).Add(float64(len(alerts)))
+	h.m.recalled.Add(float64(recalled))
 	h.log.Debug("alerts accepted", "source", rt.format, "alerts", len(alerts), "bytes", len(body))
 	if rt.emptyOK {
 		w.WriteHeader(http.StatusOK)

@@ -32,6 +32,7 @@ const (
 
 type metrics struct {
 	accepted *prometheus.CounterVec
+	recalled prometheus.Counter
 	rejected *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 }
@@ -43,6 +44,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "quell_ingest_alerts_accepted_total",
 			Help: "Alerts accepted onto the bus, by ingest format (alertmanager, alertmanager_v2, datadog, splunk).",
 		}, []string{"source"}),
+		recalled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quell_ingest_alerts_recalled_total",
+			Help: "Alertmanager webhook alerts that came byte for byte as one parsed lately and were copied from it instead of parsed (of those accepted).",
+		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_ingest_requests_rejected_total",
 			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, annotation_too_large, time_out_of_range, publish_failed, memory, read_error, slow_body, method_not_allowed).",
@@ -56,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.accepted, m.rejected, m.duration} {
+	for _, c := range []prometheus.Collector{m.accepted, m.recalled, m.rejected, m.duration} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("ingest: registering metrics (is a second ingest handler using the same registry?)"), err)
 		}

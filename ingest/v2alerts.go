@@ -33,7 +33,7 @@ func parseAlertsV2(body []byte, now time.Time, lim limits, resolveTimeout time.D
 			r.endsAt = from.Add(resolveTimeout)
 		}
 		return postableAlert(a, r, now)
-	})
+	}, nil)
 	if err == nil {
 		err = s.end()
 	}

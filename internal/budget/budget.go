@@ -32,6 +32,10 @@ const (
 	// timelineShare: what happened to each incident (see timeline).
 	historyShare  = 0.05
 	timelineShare = 0.03
+	// recentShare: alerts ingest parsed lately, which repeats of them
+	// recall instead of being parsed again (see ingest.recentAlerts). Their
+	// maps are mostly those the correlator's state holds too.
+	recentShare = 0.08
 	// minOutside: kept out of the Go runtime's soft limit for what
 	// the process holds outside the runtime's count (its code, mapped
 	// files), so that the resident total stays within the limit: a tenth of
@@ -141,6 +145,9 @@ func (b *Budget) HistoryBytes() int64 { return int64(historyShare * float64(b.li
 
 // TimelineBytes is what the incidents' timelines kept for reading may hold.
 func (b *Budget) TimelineBytes() int64 { return int64(timelineShare * float64(b.limit)) }
+
+// RecentBytes is what ingest's recently parsed alerts may hold.
+func (b *Budget) RecentBytes() int64 { return int64(recentShare * float64(b.limit)) }
 
 // DefaultLimit is three quarters of the memory limit of the process's
 // cgroup (a container's limit), or 512 MiB without one.
