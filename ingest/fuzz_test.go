@@ -192,6 +192,11 @@ func checkParser(t *testing.T, parse func([]byte, time.Time, limits) ([]quell.Al
 		if !sameAlert(*a, back) {
 			t.Fatalf("alert %d changed in a JSON round trip:\n  %s\n->%s", i, show(*a), show(back))
 		}
+		// The journal's record, lean for Alertmanager's format, reads back whole.
+		rec := AppendLeanRecord(nil, a)
+		if read, err := ParseAlertRecord(rec); err != nil || !reflect.DeepEqual(read, *a) {
+			t.Fatalf("alert %d changed in its journal record %q (%v):\n  %s\n->%s", i, rec, err, show(*a), show(read))
+		}
 	}
 	return got
 }

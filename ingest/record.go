@@ -19,9 +19,43 @@ func AppendAlertRecord(b []byte, a *quell.Alert) []byte {
 	return b
 }
 
+// AppendLeanRecord appends a as AppendAlertRecord does, except that an
+// alert in Alertmanager's format leaves out of its JSON what its raw payload
+// holds (labels, annotations, generatorURL), which ParseAlertRecord reads
+// from there: the journal's records, written for every alert accepted and
+// read only to recover, take about half the bytes and half the encoding.
+// Kafka's records stay whole, for correlators that read only those.
+func AppendLeanRecord(b []byte, a *quell.Alert) []byte {
+	if a.Source != SourceAlertmanager || len(a.Raw) == 0 {
+		return AppendAlertRecord(b, a)
+	}
+	b = append(b, `{"source":`...)
+	b = quell.AppendJSONString(b, a.Source)
+	b = append(b, `,"status":`...)
+	b = quell.AppendJSONString(b, string(a.Status))
+	b = append(b, `,"startsAt":`...)
+	b = quell.AppendJSONTime(b, a.StartsAt)
+	b = append(b, `,"endsAt":`...)
+	b = quell.AppendJSONTime(b, a.EndsAt)
+	b = append(b, `,"severity":`...)
+	b = quell.AppendJSONString(b, string(a.Severity))
+	b = append(b, `,"fingerprint":"`...)
+	b, _ = a.Fingerprint.AppendText(b)
+	b = append(b, '"')
+	if a.SourceFingerprint != "" {
+		b = append(b, `,"sourceFingerprint":`...)
+		b = quell.AppendJSONString(b, a.SourceFingerprint)
+	}
+	b = append(b, `,"receivedAt":`...)
+	b = quell.AppendJSONTime(b, a.ReceivedAt)
+	b = append(b, "}\n"...)
+	return append(b, a.Raw...)
+}
+
 // ParseAlertRecord reads one alert as quell itself writes it: the JSON of a
 // quell.Alert, with its raw payload either inside ("raw") or after the first
-// newline (the records of Kafka's alerts topic). The correlator reads every
+// newline (the records of Kafka's alerts topic), or a lean record (see
+// AppendLeanRecord). The correlator reads every
 // alert ingest publishes, so it uses the same scanner as ingest's parsers
 // rather than encoding/json, which spent most of its CPU. The caller
 // validates the alert (quell.Alert.Validate).
@@ -30,13 +64,6 @@ func ParseAlertRecord(b []byte) (quell.Alert, error) {
 	var raw []byte
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b, raw = b[:i], b[i+1:]
-		r := scanner{b: raw}
-		if err := r.skip(); err != nil {
-			return a, problemf("the raw payload after the alert: %v", err)
-		}
-		if err := r.end(); err != nil {
-			return a, problemf("the raw payload after the alert: %v", err)
-		}
 	}
 	s := scanner{b: b}
 	if k := kindOf(s.peek()); k != "an object" {
@@ -94,7 +121,26 @@ func ParseAlertRecord(b []byte) (quell.Alert, error) {
 		return a, err
 	}
 	if raw != nil {
+		if err := readRaw(&a, raw); err != nil {
+			return a, problemf("the raw payload after the alert: %v", err)
+		}
 		a.Raw = bytes.Clone(raw)
 	}
 	return a, nil
+}
+
+// readRaw checks a record's raw payload and, for a lean record (an
+// Alertmanager alert without labels), reads from it what the record left out.
+func readRaw(a *quell.Alert, raw []byte) error {
+	r := scanner{b: raw}
+	if a.Labels == nil && a.Source == SourceAlertmanager {
+		var from quell.Alert
+		if _, err := r.readAMAlert(&from, false, nil); err != nil {
+			return err
+		}
+		a.Labels, a.Annotations, a.GeneratorURL = from.Labels, from.Annotations, from.GeneratorURL
+	} else if err := r.skip(); err != nil {
+		return err
+	}
+	return r.end()
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,7 @@ func batch(from, n int) bus.Entry {
 	for i := range out {
 		out[i] = quell.Alert{Source: "alertmanager", Status: quell.Firing, Severity: quell.Warning,
 			Labels: map[string]string{"alertname": fmt.Sprintf("A%d", from+i)}, StartsAt: time.Unix(int64(from+i), 0).UTC(),
-			Raw: []byte(fmt.Sprintf(`{"n": %d}`, from+i))}
+			Raw: []byte(fmt.Sprintf(`{"labels":{"alertname":"A%d"},"n": %d}`, from+i, from+i))} // as ingest reads it
 	}
 	return bus.Entry{Alerts: out}
 }
@@ -36,7 +37,8 @@ func open(t *testing.T, dir string) *Journal {
 	return j
 }
 
-// names replays from and lists each alert as name+raw, each tick as @unix.
+// names replays from and lists each alert as its name and its raw payload's
+// n, each tick as @unix.
 func names(t *testing.T, j *Journal, from int64) []string {
 	t.Helper()
 	var got []string
@@ -48,7 +50,11 @@ func names(t *testing.T, j *Journal, from int64) []string {
 			got = append(got, fmt.Sprintf("@%d", e.Tick.Unix()))
 		}
 		for _, a := range e.Alerts {
-			got = append(got, a.Labels["alertname"]+string(a.Raw))
+			var raw struct{ N int }
+			if err := json.Unmarshal(a.Raw, &raw); err != nil {
+				t.Fatalf("raw payload %q: %v", a.Raw, err)
+			}
+			got = append(got, fmt.Sprintf(`%s{"n": %d}`, a.Labels["alertname"], raw.N))
 		}
 		return nil
 	}); err != nil {

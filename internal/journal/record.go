@@ -20,7 +20,7 @@ const frameLen = 8
 
 // Record kinds.
 const (
-	kindAlerts   byte = 'A' // a batch: each alert as a 4-byte length and ingest.AppendAlertRecord
+	kindAlerts   byte = 'A' // a batch: each alert as a 4-byte length and ingest.AppendLeanRecord
 	kindTick     byte = 'T' // the clock moving: 8 bytes of Unix nanoseconds
 	kindFeedback byte = 'F' // a person's feedback: its JSON
 )
@@ -47,7 +47,7 @@ func appendRecord(b []byte, e bus.Entry) []byte {
 		b = append(b, kindAlerts)
 		for i := range e.Alerts {
 			n := len(b)
-			b = ingest.AppendAlertRecord(append(b, 0, 0, 0, 0), &e.Alerts[i])
+			b = ingest.AppendLeanRecord(append(b, 0, 0, 0, 0), &e.Alerts[i])
 			binary.BigEndian.PutUint32(b[n:], uint32(len(b)-n-4))
 		}
 	}
