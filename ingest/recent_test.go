@@ -2,10 +2,13 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,4 +122,56 @@ func TestRecentBound(t *testing.T) {
 	if int64(held) != r.bytes.Load() || held < int(r.max)/2 {
 		t.Errorf("counted %d bytes, held %d, bound %d", r.bytes.Load(), held, r.max)
 	}
+}
+
+// TestRecallConcurrently: senders posting the same alerts at once each get
+// them whole, recalled or parsed (run with -race).
+func TestRecallConcurrently(t *testing.T) {
+	h, _ := newTestHandler(t, DefaultConfig(), &fakeBus{})
+	pub := &lockedBus{}
+	h.pub = pub
+	var body bytes.Buffer
+	body.WriteString(`{"alerts":[`)
+	for i := range 50 {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"status":"firing","labels":{"alertname":"A","n":"%d"},"startsAt":"2024-03-01T10:00:00Z"}`, i)
+	}
+	body.WriteString(`]}`)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("POST", PathAlertmanager, bytes.NewReader(body.Bytes())))
+				if rec.Code != 200 {
+					t.Errorf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, b := range pub.batches {
+		for i, a := range b {
+			if a.Labels["n"] != strconv.Itoa(i) || a.Fingerprint == 0 {
+				t.Fatalf("alert %d came out as %+v", i, a)
+			}
+		}
+	}
+	if n := counter(t, h.m.recalled); n < 8*20*50/2 {
+		t.Errorf("recalled %v of %d alerts", n, 8*20*50)
+	}
+}
+
+// lockedBus is a fakeBus for concurrent requests.
+type lockedBus struct {
+	mu sync.Mutex
+	fakeBus
+}
+
+func (b *lockedBus) Publish(ctx context.Context, alerts []quell.Alert) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fakeBus.Publish(ctx, alerts)
 }
