@@ -29,7 +29,13 @@ type recentAlerts struct {
 
 type recentShard struct {
 	mu    sync.Mutex
-	pairs [recentPairs][2]*quell.Alert
+	pairs [recentPairs][2]remembered
+}
+
+// remembered is one alert and its size.
+type remembered struct {
+	a    *quell.Alert
+	size int64
 }
 
 const (
@@ -42,7 +48,7 @@ const (
 
 func newRecentAlerts(max int64) *recentAlerts { return &recentAlerts{max: max} }
 
-func (r *recentAlerts) pair(raw []byte) (*recentShard, *[2]*quell.Alert) {
+func (r *recentAlerts) pair(raw []byte) (*recentShard, *[2]remembered) {
 	h := xxhash.Sum64(raw)
 	sh := &r.shards[h%recentShards]
 	return sh, &sh.pairs[h/recentShards%recentPairs]
@@ -52,11 +58,11 @@ func (r *recentAlerts) pair(raw []byte) (*recentShard, *[2]*quell.Alert) {
 func (r *recentAlerts) get(raw []byte, a *quell.Alert) bool {
 	sh, p := r.pair(raw)
 	sh.mu.Lock()
-	first, second := p[0], p[1]
+	both := *p
 	sh.mu.Unlock()
-	for _, c := range [2]*quell.Alert{first, second} {
-		if c != nil && bytes.Equal(c.Raw, raw) {
-			*a = *c
+	for _, c := range both {
+		if c.a != nil && bytes.Equal(c.a.Raw, raw) {
+			*a = *c.a
 			return true
 		}
 	}
@@ -73,14 +79,11 @@ func (r *recentAlerts) put(a *quell.Alert) {
 	sh, p := r.pair(a.Raw)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	var freed int64
-	if p[1] != nil {
-		freed = int64(p[1].Size())
-	}
+	freed := p[1].size
 	if r.bytes.Load()-freed+size > r.max {
 		return
 	}
-	p[0], p[1] = a, p[0]
+	p[0], p[1] = remembered{a, size}, p[0]
 	r.bytes.Add(size - freed)
 }
 

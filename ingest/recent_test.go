@@ -112,9 +112,9 @@ func TestRecentBound(t *testing.T) {
 	held := 0
 	for i := range r.shards {
 		for _, p := range r.shards[i].pairs {
-			for _, a := range p {
-				if a != nil {
-					held += a.Size()
+			for _, c := range p {
+				if c.a != nil {
+					held += c.a.Size()
 				}
 			}
 		}
