@@ -42,6 +42,7 @@ type Engine struct {
 	out       Output
 	now       time.Time
 	incidents map[string]*incident
+	away      mergedAway // incidents merged away unannounced, whose ids still answer
 	// stateBytes is what the incidents' alerts hold (see bytes.go).
 	stateBytes int64
 	byAlert    map[quell.Fingerprint]*incident

@@ -208,3 +208,40 @@ func TestAcknowledgeAndResolve(t *testing.T) {
 		t.Fatalf("a repeat reopened the incident a person resolved")
 	}
 }
+
+// TestMergedYoungStillAnswers: an incident a person merges before it was
+// announced (so no sink heard of it) still answers by its id, resolved and
+// naming the incident its alerts went to, also once that one merged on.
+func TestMergedYoungStillAnswers(t *testing.T) {
+	cfg := fastConfig()
+	r := newRun(t, cfg, nil)
+	r.feed(0, storm(0)...)
+	r.feed(0, occ{3 * time.Second, "alertname=QueueFull,service=mail", ""})
+	ids := map[string]string{}
+	for id, inc := range r.eng.incidents {
+		if inc.announced {
+			t.Fatalf("incident %s announced within group_wait", id)
+		}
+		ids[inc.title] = id
+	}
+	web, db, mail := ids["HighLatency on web"], ids["DiskFull on db"], ids["QueueFull on mail"]
+	if web == "" || db == "" || mail == "" || len(ids) != 3 {
+		t.Fatalf("incidents %v; want web's, db's and mail's", ids)
+	}
+	if err := r.feedback(quell.Feedback{Action: quell.FeedbackMerge, Incident: db, Into: web, Actor: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := r.eng.Incident(db)
+	if !ok || got.ID != db || got.MergedInto != web || got.Status != quell.IncidentResolved || got.Title != "DiskFull on db" {
+		t.Fatalf("merged-away incident %s answers %v %+v; want resolved, merged into %s", db, ok, got, web)
+	}
+	if err := r.feedback(quell.Feedback{Action: quell.FeedbackMerge, Incident: web, Into: mail, Actor: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.eng.Incident(db); got.MergedInto != mail {
+		t.Errorf("after %s merged into %s, %s names %s", web, mail, db, got.MergedInto)
+	}
+	if _, ok := r.eng.Incident("no-such-incident"); ok {
+		t.Errorf("an unknown id answers")
+	}
+}

@@ -410,7 +410,7 @@ func (e *Engine) view(inc *incident) quell.Incident {
 func (e *Engine) Incident(id string) (quell.Incident, bool) {
 	inc, ok := e.incidents[id]
 	if !ok {
-		return quell.Incident{}, false
+		return e.away.get(id)
 	}
 	return e.view(inc), true
 }
@@ -461,5 +461,8 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 	src.mergedInto, src.mergeReason = dst, reason
 	e.account(src, -src.bytes)
 	delete(e.incidents, src.id)
+	if !src.announced {
+		e.away.note(src, dst, at)
+	}
 	e.change(dst, quell.IncidentUpdated, at)
 }
