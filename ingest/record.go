@@ -29,27 +29,9 @@ func AppendLeanRecord(b []byte, a *quell.Alert) []byte {
 	if a.Source != SourceAlertmanager || len(a.Raw) == 0 {
 		return AppendAlertRecord(b, a)
 	}
-	b = append(b, `{"source":`...)
-	b = quell.AppendJSONString(b, a.Source)
-	b = append(b, `,"status":`...)
-	b = quell.AppendJSONString(b, string(a.Status))
-	b = append(b, `,"startsAt":`...)
-	b = quell.AppendJSONTime(b, a.StartsAt)
-	b = append(b, `,"endsAt":`...)
-	b = quell.AppendJSONTime(b, a.EndsAt)
-	b = append(b, `,"severity":`...)
-	b = quell.AppendJSONString(b, string(a.Severity))
-	b = append(b, `,"fingerprint":"`...)
-	b, _ = a.Fingerprint.AppendText(b)
-	b = append(b, '"')
-	if a.SourceFingerprint != "" {
-		b = append(b, `,"sourceFingerprint":`...)
-		b = quell.AppendJSONString(b, a.SourceFingerprint)
-	}
-	b = append(b, `,"receivedAt":`...)
-	b = quell.AppendJSONTime(b, a.ReceivedAt)
-	b = append(b, "}\n"...)
-	return append(b, a.Raw...)
+	lean := *a // "labels":null marks the record lean
+	lean.Labels, lean.Annotations, lean.GeneratorURL = nil, nil, ""
+	return AppendAlertRecord(b, &lean)
 }
 
 // ParseAlertRecord reads one alert as quell itself writes it: the JSON of a
