@@ -44,8 +44,8 @@ ingest:
 	lorisConns                        = 20
 	// maxRSS bounds quell's peak resident memory under the flood: bodies
 	// (6 slots of 64 KiB), the tens of thousands of noise alerts the
-	// correlator then holds, and the Go runtime's slack. (About 110 MiB
-	// was measured.)
+	// correlator then holds, and the Go runtime's slack. (About 150 MiB
+	// was measured; the collector waits for 3x the live heap, see budget.)
 	maxRSS = 256 << 20
 	// lorisHold bounds how long a client trickling headers holds a
 	// connection: serve's ReadHeaderTimeout (10 s) and a margin.

@@ -48,6 +48,12 @@ const (
 	// how old a collection may be while over the budget.
 	refreshEvery = 50 * time.Millisecond
 	staleAfter   = time.Second
+	// gcPercent paces the collector below the soft limit: what is live is
+	// bounded by admission, and the soft limit makes the collector run
+	// before the heap passes the budget, so the runtime's default of 100
+	// (a collection per live heap allocated) only spends CPU: 12% of
+	// quell's under load with 170 MB live.
+	gcPercent = 300
 )
 
 // Budget is a memory limit in bytes and what is admitted under it.
@@ -67,6 +73,7 @@ type Budget struct {
 // New makes a budget of limit bytes and sets the runtime's soft limit.
 func New(limit int64) *Budget {
 	debug.SetMemoryLimit(runtimeLimit(limit))
+	debug.SetGCPercent(gcPercent)
 	return &Budget{limit: limit, cycleAt: time.Now(), samples: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}}
 }
 

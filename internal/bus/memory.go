@@ -124,6 +124,7 @@ func (m *Memory) publish(ctx context.Context, e Entry) error {
 	if m.log != nil {
 		rec = m.log.Encode(e)
 	}
+	size := batchSize(e.Alerts) // outside mu: it walks every alert's maps
 	for {
 		m.mu.Lock()
 		switch {
@@ -134,7 +135,6 @@ func (m *Memory) publish(ctx context.Context, e Entry) error {
 			m.mu.Unlock()
 			return ErrStarting
 		}
-		size := batchSize(e.Alerts)
 		if m.queued == 0 || m.queued+e.slots() <= m.max && m.bytes+size <= m.maxBytes {
 			end, err := m.enqueue(e, rec, size) // under mu: the log's order is the queue's
 			m.mu.Unlock()
