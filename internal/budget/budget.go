@@ -73,7 +73,9 @@ type Budget struct {
 // New makes a budget of limit bytes and sets the runtime's soft limit.
 func New(limit int64) *Budget {
 	debug.SetMemoryLimit(runtimeLimit(limit))
-	debug.SetGCPercent(gcPercent)
+	if os.Getenv("GOGC") == "" { // an operator's GOGC wins
+		debug.SetGCPercent(gcPercent)
+	}
 	return &Budget{limit: limit, cycleAt: time.Now(), samples: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}}
 }
 
