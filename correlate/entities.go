@@ -14,13 +14,12 @@ import (
 // fingerprint: an alert's identity labels do not change between occurrences.
 type alertInfo struct {
 	scope uint64
-	// subject: the entity the alert is about (its first entity label, in
-	// EntityLabels order). Other entity values are context: the exporter's
+	// refs are its entity values: the subject (the entity the alert is
+	// about: its first entity label, in EntityLabels order) and what the
+	// subject is named after, refs[:about], then context: the exporter's
 	// job or instance, the namespace, the callee of a failing call.
-	subject  entityRef
-	also     []entityRef // what the subject is named after: the alert is about it too
-	about    []entityRef // the subject, then also
-	context  []entityRef
+	refs     []entityRef
+	about    int
 	infra    bool     // the subject is a machine (host, node, IP), not a workload
 	workload uint64   // the subject's token that names its workload
 	name     uint64   // alertname token
@@ -50,73 +49,84 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 		return in
 	}
 	in := &alertInfo{scope: Scope(e.cfg.ScopeLabels, a)}
-	// One array for every value's tokens and one for their rarities, each
-	// of the size they need: an alert seen for the first time costs few
-	// allocations, and what it keeps is what the state's bytes count.
+	// One array for every token (values, then summary words), one for
+	// their rarities and one for the values: an alert seen for the first
+	// time costs few allocations, and what it keeps is what the state's
+	// bytes count.
 	type span struct {
 		label, value string
 		lo, hi       int
+		about        bool
 	}
-	var tokBuf [32]uint64
+	var tokBuf [48]uint64
 	var spanBuf [16]span
 	toks, spans := tokBuf[:0], spanBuf[:0]
 	for _, k := range e.cfg.EntityLabels { // configured order: the first present is the subject
 		if v := a.Labels[k]; v != "" {
 			lo := len(toks)
 			toks = appendEntityTokens(toks, k, v)
-			spans = append(spans, span{k, v, lo, len(toks)})
+			spans = append(spans, span{k, v, lo, len(toks), false})
 		}
 	}
-	all, infos := slices.Clone(toks), make([]float64, len(toks))
-	for _, sp := range spans {
-		k, v := sp.label, sp.value
-		ref := entityRef{label: k, value: v, tokens: all[sp.lo:sp.hi:sp.hi], infos: infos[sp.lo:sp.hi:sp.hi]}
-		switch {
-		case in.subject.tokens == nil:
-			in.subject = ref
-			in.workload = ref.tokens[len(ref.tokens)-1]
-			// A host label may name a pod (Splunk's host field): then it is a workload.
-			in.infra = hostLabels[k] && len(ref.tokens) == 1 || isMachine(v)
-		case !in.infra && !contextLabels[k] && namedAfter(in.subject.value, v):
+	if len(spans) > 0 {
+		subj := &spans[0]
+		subj.about, in.about = true, 1
+		in.workload = toks[subj.hi-1]
+		// A host label may name a pod (Splunk's host field): then it is a workload.
+		in.infra = hostLabels[subj.label] && subj.hi-subj.lo == 1 || isMachine(subj.value)
+		for i := 1; i < len(spans); i++ {
 			// The service a pod is named after is what the alert is about
 			// too (pod checkout-api-x2k, service checkout); a service the
 			// pod is not named after (the exporter's) is context.
-			in.also = append(in.also, ref)
-			in.workload = ref.tokens[0]
-		default:
-			in.context = append(in.context, ref)
+			if sp := &spans[i]; !in.infra && !contextLabels[sp.label] && namedAfter(subj.value, sp.value) {
+				sp.about = true
+				in.about++
+				in.workload = toks[sp.lo]
+			}
 		}
 	}
-	if in.subject.tokens != nil {
-		in.about = append([]entityRef{in.subject}, in.also...)
+	values := len(toks)
+	toks = appendWordTokens(toks, a.Annotations["summary"])
+	all, infos := slices.Clone(toks), make([]float64, len(toks))
+	in.refs = make([]entityRef, 0, len(spans))
+	for _, about := range []bool{true, false} {
+		for _, sp := range spans {
+			if sp.about == about {
+				in.refs = append(in.refs, entityRef{label: sp.label, value: sp.value, tokens: all[sp.lo:sp.hi:sp.hi], infos: infos[sp.lo:sp.hi:sp.hi]})
+			}
+		}
 	}
+	in.words, in.wordInfos = all[values:], infos[values:]
 	name := a.Labels["alertname"]
 	in.name = hash("\x00name\x00", name, "")
-	in.words = wordTokens(a.Annotations["summary"])
-	in.wordInfos = make([]float64, len(in.words))
-	in.sig = hash(name, " on ", in.subject.value)
+	in.sig = hash(name, " on ", in.subject().value)
 	e.graph.learn(a, in, e.cfg.TopologyLabels)
 	e.infos[a.Fingerprint] = in
 	return in
 }
 
+// subject is the entity the alert is about; its tokens are nil when the
+// alert has no entity label.
+func (in *alertInfo) subject() entityRef {
+	if in.about == 0 {
+		return entityRef{}
+	}
+	return in.refs[0]
+}
+
 // subjects are the subject and what it is named after.
-func (in *alertInfo) subjects() []entityRef { return in.about }
+func (in *alertInfo) subjects() []entityRef { return in.refs[:in.about] }
+
+// context are the entity values the alert is not about.
+func (in *alertInfo) context() []entityRef { return in.refs[in.about:] }
 
 // rate computes the rarity of the alert's tokens once for its placement,
 // rather than once per candidate.
 func (e *Engine) rate(in *alertInfo) {
-	each := func(ref *entityRef) {
+	for _, ref := range in.refs {
 		for i, t := range ref.tokens {
 			ref.infos[i] = e.rarity.info(t)
 		}
-	}
-	each(&in.subject)
-	for i := range in.also {
-		each(&in.also[i])
-	}
-	for i := range in.context {
-		each(&in.context[i])
 	}
 	in.nameInfo = e.rarity.info(in.name)
 	in.wordsInfo = 0
@@ -231,16 +241,17 @@ func isDigits(s string) bool {
 	return true
 }
 
-// wordTokens are the distinct words of a summary (letters only, three or
-// more), at most 16: enough to tell "disk full on db-1" from "latency high".
-func wordTokens(s string) []uint64 {
-	var out []uint64
+// appendWordTokens appends the distinct words of a summary (letters only,
+// three or more), at most 16: enough to tell "disk full on db-1" from
+// "latency high".
+func appendWordTokens(out []uint64, s string) []uint64 {
+	start := len(out)
 	for w := range strings.FieldsFuncSeq(strings.ToLower(s), func(r rune) bool { return r < 'a' || r > 'z' }) {
-		if len(w) < 3 || len(out) == 16 {
+		if len(w) < 3 || len(out)-start == 16 {
 			continue
 		}
 		t := hash("\x00word\x00", w, "")
-		if !contains(out, t) {
+		if !contains(out[start:], t) {
 			out = append(out, t)
 		}
 	}

@@ -124,11 +124,15 @@ func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) 
 func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
 	share := func(ref entityRef, subject bool) {
 		for i, t := range ref.tokens {
-			if inc.tokens[t] == 0 {
+			if !inc.filter.may(t) {
+				continue
+			}
+			c := inc.counts[t]
+			if c[asValue] == 0 {
 				continue
 			}
 			w := contextShare
-			if subject || inc.subjects[t] > 0 {
+			if subject || c[asSubject] > 0 {
 				w = subjectShare
 				ev.related = true
 			}
@@ -137,11 +141,10 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
 			}
 		}
 	}
-	share(in.subject, true)
-	for _, c := range in.also {
-		share(c, true)
+	for _, ref := range in.subjects() {
+		share(ref, true)
 	}
-	for _, c := range in.context {
+	for _, c := range in.context() {
 		share(c, false)
 	}
 }
@@ -163,13 +166,13 @@ func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident) {
 // weighNames: the same alertname, or summary words in common, weighted by
 // rarity.
 func (e *Engine) weighNames(ev *evidence, in *alertInfo, inc *incident) {
-	if inc.names[in.name] > 0 {
+	if inc.has(in.name, asName) {
 		ev.name = nameShare * in.nameInfo
 	}
 	if all := in.wordsInfo; all > 0 {
 		var shared float64
 		for i, w := range in.words {
-			if inc.words[w] > 0 {
+			if inc.has(w, asWord) {
 				shared += in.wordInfos[i]
 			}
 		}
@@ -198,6 +201,6 @@ func (e *Engine) weighCofiring(ev *evidence, inc *incident) {
 // arriving during it most likely belongs to it. Machines are never
 // strangers: a host's trouble shows on what runs there.
 func (e *Engine) isStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) bool {
-	return !own && !in.infra && !ev.related && ev.co == 0 && ev.taught <= 0 && len(inc.workloads) >= 1 && len(inc.workloads) < 3 &&
+	return !own && !in.infra && !ev.related && ev.co == 0 && ev.taught <= 0 && inc.workloads >= 1 && inc.workloads < 3 &&
 		at.Sub(inc.created) < e.cfg.GroupWait
 }

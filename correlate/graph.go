@@ -82,16 +82,16 @@ func (g *graph) node(label, value string, create bool) (int32, bool) {
 // learn finds the alert's nodes (its subject, and a failing call's peer) and
 // learns the edges the alert tells of.
 func (g *graph) learn(a *quell.Alert, in *alertInfo, topologyLabels []string) {
-	if in.subject.tokens == nil || !contains(topologyLabels, in.subject.label) {
+	if in.about == 0 || !contains(topologyLabels, in.subject().label) {
 		return
 	}
 	learning := g.max > 0
-	subj, ok := g.node(in.subject.label, in.subject.value, learning)
+	subj, ok := g.node(in.subject().label, in.subject().value, learning)
 	if !ok {
 		return
 	}
 	in.nodes = append(in.nodes, subj)
-	for _, c := range in.context {
+	for _, c := range in.context() {
 		if !contains(topologyLabels, c.label) {
 			continue
 		}

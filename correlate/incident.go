@@ -14,46 +14,52 @@ import (
 )
 
 type incident struct {
-	id           string
-	scope        *scope
+	// What weighing a candidate reads comes first, together: an alert
+	// weighs many incidents, most of them once.
+	stamp        uint64 // candidates() visit mark
 	status       quell.IncidentStatus
-	title        string
-	severity     quell.Severity
 	created      time.Time
-	updated      time.Time
-	resolvedAt   time.Time
-	resolvedBy   string    // a person resolved it (feedback)
-	ackedAt      time.Time // a person acknowledged it
-	ackedBy      string
-	assignedTo   string        // in an ITSM tool, as it last said
-	lastActivity time.Time     // a member joined or fired again
-	lastSeen     time.Time     // any occurrence of a member, repeats too
+	lastActivity time.Time // a member joined or fired again
+	// older and newer link the scope's incidents in the order of their
+	// last activity, while listed (see noteActivity).
+	older, newer *incident
+	listed       bool
 	cadence      time.Duration // how often its alerts report again (moving average)
-	members      map[quell.Fingerprint]*quell.IncidentAlert
-	order        []quell.Fingerprint          // join order, for stable output
-	pos          map[quell.Fingerprint]uint64 // each member's number in join order
-	joins        uint64                       // the number the next member gets
-	firing       int                          // members firing, flapping ones included
-	bytes        int64                        // what its members hold (memberBytes)
+	mergedInto   *incident
+	filter       tokenFilter // the tokens counts holds, and some it held: most lookups of a token it lacks end here
 	// What its members are and are about, counted per member so that a
-	// member leaving takes its part away (see index).
-	tokens    map[uint64]int32 // entity values
-	subjects  map[uint64]int32 // entity values members are about
-	workloads map[uint64]int32 // the workloads (not machines) members are about
-	names     map[uint64]int32 // alertnames
-	words     map[uint64]int32 // summary words
-	nodes     map[int32]int32  // graph nodes
-	sigOrder  []uint64         // signatures for co-occurrence: the last maxSigs, in the order they came
-	stamp     uint64           // candidates() visit mark
-	seq       uint64
+	// member leaving takes its part away (see index): one map for every
+	// kind of token, since weighing an alert looks each token up once.
+	counts    map[uint64]tokenCount
+	workloads int                 // distinct workloads (not machines) members are about
+	nodes     map[int32]int32     // graph nodes
+	sigOrder  []uint64            // signatures for co-occurrence: the last maxSigs, in the order they came
+	order     []quell.Fingerprint // members in join order, for stable output
 	// announced: its creation went out. Until then (GroupWait) it may merge
 	// into an older incident, and none of its changes leave the engine.
-	announced   bool
-	reopened    bool
-	evicted     bool
-	dirty       bool      // an update waits for EmitUpdates
-	dirtyAt     time.Time // the time of that update
-	mergedInto  *incident
+	announced bool
+	reopened  bool
+	evicted   bool
+	dirty     bool // an update waits for EmitUpdates
+
+	id          string
+	scope       *scope
+	title       string
+	severity    quell.Severity
+	updated     time.Time
+	resolvedAt  time.Time
+	resolvedBy  string    // a person resolved it (feedback)
+	ackedAt     time.Time // a person acknowledged it
+	ackedBy     string
+	assignedTo  string    // in an ITSM tool, as it last said
+	lastSeen    time.Time // any occurrence of a member, repeats too
+	members     map[quell.Fingerprint]*quell.IncidentAlert
+	pos         map[quell.Fingerprint]uint64 // each member's number in join order
+	joins       uint64                       // the number the next member gets
+	firing      int                          // members firing, flapping ones included
+	bytes       int64                        // what its members hold (memberBytes)
+	seq         uint64
+	dirtyAt     time.Time // the time of the update waiting for EmitUpdates
 	mergeReason string
 }
 
@@ -94,21 +100,17 @@ func incidentID(first quell.Fingerprint, at time.Time) string {
 
 func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident {
 	inc := &incident{
-		id:        incidentID(a.Fingerprint, at),
-		scope:     sc,
-		status:    quell.IncidentOpen,
-		title:     quell.Printable(Title(a)),
-		created:   at,
-		updated:   at,
-		members:   make(map[quell.Fingerprint]*quell.IncidentAlert),
-		pos:       make(map[quell.Fingerprint]uint64),
-		tokens:    make(map[uint64]int32),
-		subjects:  make(map[uint64]int32),
-		workloads: make(map[uint64]int32),
-		names:     make(map[uint64]int32),
-		words:     make(map[uint64]int32),
-		nodes:     make(map[int32]int32),
-		severity:  a.Severity,
+		id:       incidentID(a.Fingerprint, at),
+		scope:    sc,
+		status:   quell.IncidentOpen,
+		title:    quell.Printable(Title(a)),
+		created:  at,
+		updated:  at,
+		members:  make(map[quell.Fingerprint]*quell.IncidentAlert),
+		pos:      make(map[quell.Fingerprint]uint64),
+		counts:   make(map[uint64]tokenCount),
+		nodes:    make(map[int32]int32),
+		severity: a.Severity,
 	}
 	e.incidents[inc.id] = inc
 	e.changedIncident(inc)
@@ -117,39 +119,80 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 	return inc
 }
 
+// tokenCount is how many members carry one token, as each kind of token.
+type tokenCount [tokenKinds]int32
+
+type tokenKind uint8
+
+const (
+	asValue    tokenKind = iota // an entity value
+	asSubject                   // an entity value a member is about
+	asWorkload                  // the workload (not machine) a member is about
+	asName                      // an alertname
+	asWord                      // a summary word
+	tokenKinds
+)
+
+// has tells whether some member carries t as kind k.
+func (inc *incident) has(t uint64, k tokenKind) bool {
+	return inc.filter.may(t) && inc.counts[t][k] > 0
+}
+
+// tokenFilter is a bit per token hash: a token counts has sets its bit,
+// and a bit is never cleared, so a clear bit proves the token absent. It
+// sits in the incident beside the fields every candidate reads, which
+// spares weighing most lookups of the incident's map.
+type tokenFilter [4]uint64
+
+func (f *tokenFilter) add(t uint64)      { f[t>>6&3] |= 1 << (t & 63) }
+func (f *tokenFilter) may(t uint64) bool { return f[t>>6&3]&(1<<(t&63)) != 0 }
+
+// count adds delta to t's count as kind k, and as kind also unless it is k;
+// it tells whether a member now carries t as k for the first time.
+func (inc *incident) count(t uint64, delta int32, k, also tokenKind) bool {
+	if delta > 0 {
+		inc.filter.add(t)
+	}
+	c := inc.counts[t]
+	c[k] += delta
+	if also != k {
+		c[also] += delta
+	}
+	if c == (tokenCount{}) {
+		delete(inc.counts, t)
+	} else {
+		inc.counts[t] = c
+	}
+	return c[k] == 1 && delta > 0
+}
+
 // index adds (delta 1) or takes away (-1) what one member is and is about,
 // and files the incident under the member's values and nodes in its scope.
 func (inc *incident) index(in *alertInfo, delta int32) {
-	count := func(m map[uint64]int32, t uint64) bool {
-		n := m[t] + delta
-		if n > 0 {
-			m[t] = n
-		} else {
-			delete(m, t)
-		}
-		return n == 1 && delta > 0
-	}
 	for _, ref := range in.subjects() {
 		for _, t := range ref.tokens {
-			count(inc.subjects, t)
-			if count(inc.tokens, t) {
+			if inc.count(t, delta, asValue, asSubject) {
 				inc.scope.fileToken(t, inc)
 			}
 		}
 	}
-	for _, c := range in.context {
+	for _, c := range in.context() {
 		for _, t := range c.tokens {
-			if count(inc.tokens, t) {
+			if inc.count(t, delta, asValue, asValue) {
 				inc.scope.fileToken(t, inc)
 			}
 		}
 	}
-	if !in.infra && len(in.subject.tokens) > 0 {
-		count(inc.workloads, in.workload)
+	if !in.infra && in.about > 0 {
+		was := inc.has(in.workload, asWorkload)
+		inc.count(in.workload, delta, asWorkload, asWorkload)
+		if now := inc.has(in.workload, asWorkload); now != was {
+			inc.workloads += int(delta)
+		}
 	}
-	count(inc.names, in.name)
+	inc.count(in.name, delta, asName, asName)
 	for _, w := range in.words {
-		count(inc.words, w)
+		inc.count(w, delta, asWord, asWord)
 	}
 	for _, n := range in.nodes {
 		c := inc.nodes[n] + delta
@@ -297,7 +340,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 func (e *Engine) touch(inc *incident, at time.Time) {
 	e.changedIncident(inc)
 	inc.lastActivity = at
-	inc.scope.noteActivity(inc, at)
+	inc.scope.noteActivity(inc)
 }
 
 // remove takes fp out of inc (it moved to another incident).

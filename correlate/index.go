@@ -13,18 +13,13 @@ import (
 // activity, by entity value and by graph node.
 type scope struct {
 	key uint64
-	// recent: activity in time order; an entry is current while its time
-	// is the incident's last activity (later activity appends another).
-	recent     []activity
-	byToken    map[uint64][]*incident // oldest incident first
-	byNode     map[int32][]*incident  // oldest incident first
-	recentSigs []recentSig            // signatures that started firing lately (see cooccur)
-	adds       int                    // index entries added since the last sweep
-}
-
-type activity struct {
-	inc *incident
-	at  time.Time
+	// newest and oldest end the list of the incidents in the order of
+	// their last activity (see noteActivity).
+	newest, oldest *incident
+	byToken        map[uint64][]*incident // oldest incident first
+	byNode         map[int32][]*incident  // oldest incident first
+	recentSigs     []recentSig            // signatures that started firing lately (see cooccur)
+	adds           int                    // index entries added since the last sweep
 }
 
 func newScope(key uint64) *scope {
@@ -63,9 +58,35 @@ func before(a, b *incident) bool {
 	return a.id < b.id
 }
 
-func (sc *scope) noteActivity(inc *incident, at time.Time) {
-	sc.recent = append(sc.recent, activity{inc, at})
-	sc.adds++
+// noteActivity moves inc to the newest end of the activity list: an
+// incident active again leaves no old entry behind, so that finding the
+// incidents most recently active costs what it finds, however busy the
+// busiest incident is.
+func (sc *scope) noteActivity(inc *incident) {
+	if inc.listed {
+		sc.unlist(inc)
+	}
+	inc.older, inc.newer, inc.listed = sc.newest, nil, true
+	if sc.newest != nil {
+		sc.newest.newer = inc
+	} else {
+		sc.oldest = inc
+	}
+	sc.newest = inc
+}
+
+func (sc *scope) unlist(inc *incident) {
+	if inc.older != nil {
+		inc.older.newer = inc.newer
+	} else {
+		sc.oldest = inc.newer
+	}
+	if inc.newer != nil {
+		inc.newer.older = inc.older
+	} else {
+		sc.newest = inc.older
+	}
+	inc.older, inc.newer, inc.listed = nil, nil, false
 }
 
 // live tells whether an incident can still take alerts and so belongs in
@@ -78,14 +99,13 @@ func live(inc *incident) bool {
 // alerts, and activity older than window. The engine calls it once dead
 // entries may outnumber live ones, so it costs O(1) per change over time.
 func (sc *scope) sweep(now time.Time, window time.Duration) {
-	keep := sc.recent[:0]
-	for _, r := range sc.recent {
-		if live(r.inc) && r.at.Equal(r.inc.lastActivity) && now.Sub(r.at) <= window {
-			keep = append(keep, r)
+	for inc := sc.oldest; inc != nil; {
+		next := inc.newer
+		if !live(inc) || now.Sub(inc.lastActivity) > window {
+			sc.unlist(inc)
 		}
+		inc = next
 	}
-	clear(sc.recent[len(keep):])
-	sc.recent = keep
 	liveOnly(sc.byToken)
 	liveOnly(sc.byNode)
 }

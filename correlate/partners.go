@@ -9,6 +9,7 @@ type partnerTable struct {
 	slots []partnerSlot
 	mask  uint64
 	seen  uint32 // the signature's own firings (cooccur.seen)
+	used  int    // slots used: none, and no incident has a partner
 }
 
 type partnerSlot struct {
@@ -32,6 +33,7 @@ func (e *Engine) prepare(t *partnerTable, sig uint64) {
 	clear(t.slots)
 	t.mask = uint64(size - 1)
 	t.seen = e.co.seen[sig]
+	t.used = len(co) + len(taught)
 	for _, p := range co {
 		t.slot(p.sig).n = p.n
 	}
@@ -76,6 +78,9 @@ func (t *partnerTable) find(sig uint64) *partnerSlot {
 // signature's firings, and what people said of the two: apart if any pair
 // was set apart, else together if any was grouped.
 func (t *partnerTable) with(inc *incident) (n uint32, share, taught float64) {
+	if t.used == 0 {
+		return 0, 0, 0
+	}
 	for _, sig := range inc.sigOrder {
 		s := t.find(sig)
 		if s == nil {

@@ -152,12 +152,11 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 	}
 	n := 0
 	oldest := at.Add(-e.cfg.Window)
-	for i := len(sc.recent) - 1; i >= 0 && n < recentCandidates; i-- {
-		r := sc.recent[i]
-		if r.at.Before(oldest) {
+	for inc := sc.newest; inc != nil && n < recentCandidates; inc = inc.older {
+		if inc.lastActivity.Before(oldest) {
 			break
 		}
-		if r.at.Equal(r.inc.lastActivity) && take(r.inc) {
+		if take(inc) {
 			n++
 		}
 	}
@@ -183,7 +182,7 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 	for _, ref := range in.subjects() {
 		byValue(ref)
 	}
-	for _, c := range in.context {
+	for _, c := range in.context() {
 		byValue(c)
 	}
 	for _, node := range in.nodes {
@@ -206,7 +205,7 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 // takes tells whether an open incident still takes new alerts.
 func (e *Engine) takes(inc *incident, at time.Time) bool {
 	return inc.status == quell.IncidentOpen && inc.mergedInto == nil && !inc.reopened &&
-		at.Sub(inc.lastActivity) <= e.cfg.Window && at.Sub(inc.created) <= e.cfg.MaxAge && len(inc.members) < e.cfg.MaxAlerts
+		at.Sub(inc.lastActivity) <= e.cfg.Window && at.Sub(inc.created) <= e.cfg.MaxAge && len(inc.order) < e.cfg.MaxAlerts
 }
 
 // mergeYoung merges into one the incidents that one alert links: the best

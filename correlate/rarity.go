@@ -28,7 +28,7 @@ func (r *rarity) add(in *alertInfo, delta int32) {
 			each(t)
 		}
 	}
-	for _, c := range in.context {
+	for _, c := range in.context() {
 		for _, t := range c.tokens {
 			each(t)
 		}

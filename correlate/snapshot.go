@@ -195,7 +195,7 @@ func (e *Engine) Restore(s Snapshot) {
 	slices.SortStableFunc(restored, func(a, b *incident) int { return a.lastActivity.Compare(b.lastActivity) })
 	for _, inc := range restored {
 		if live(inc) {
-			inc.scope.noteActivity(inc, inc.lastActivity)
+			inc.scope.noteActivity(inc)
 		}
 	}
 	for _, st := range s.Alerts {
@@ -248,8 +248,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		ackedAt: is.AcknowledgedAt, ackedBy: is.AcknowledgedBy, assignedTo: is.AssignedTo,
 		lastActivity: is.LastActivity, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
 		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
-		tokens:  make(map[uint64]int32), subjects: make(map[uint64]int32), workloads: make(map[uint64]int32),
-		names: make(map[uint64]int32), words: make(map[uint64]int32), nodes: make(map[int32]int32),
+		counts:  make(map[uint64]tokenCount), nodes: make(map[int32]int32),
 	}
 	inc.pos = make(map[quell.Fingerprint]uint64, len(is.Alerts))
 	inc.joins = max(is.Joins, uint64(len(is.Alerts)))

@@ -227,7 +227,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	// longer (an announce timer for GroupWait: under a flood, many evicted
 	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order, inc.pos = nil, nil, nil
-	inc.tokens, inc.subjects, inc.workloads, inc.names, inc.words, inc.nodes = nil, nil, nil, nil, nil, nil
+	inc.counts, inc.workloads, inc.nodes = nil, 0, nil
 	inc.sigOrder = nil
 }
 
