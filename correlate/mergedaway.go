@@ -7,7 +7,7 @@ import (
 )
 
 // mergedAway remembers incidents that merged into another before they were
-// announced (one alert linked both while they were young, or a person
+// announced (one alert linked it to another while it was young, or a person
 // merged them). No sink heard of them, but the console and the API list
 // young incidents, so a person may hold the id of one: it still answers,
 // resolved and naming the incident its alerts went to. The latest

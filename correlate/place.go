@@ -209,15 +209,16 @@ func (e *Engine) takes(inc *incident, at time.Time) bool {
 }
 
 // mergeYoung merges into one the incidents that one alert links: the best
-// and every other candidate that would take the alert on evidence beyond
-// time alone and is still young enough to merge away unannounced. The
-// oldest survives; it returns the incident the alert joins.
+// and every other open candidate that would take the alert on evidence
+// beyond time alone. The oldest survives; of the others, those still young
+// enough to merge away unannounced merge into it. It returns the incident
+// the alert joins.
 func (e *Engine) mergeYoung(best *incident, others []evidence, at time.Time) *incident {
 	group := []*incident{best}
 	for i := range others {
 		ev := &others[i]
-		if ev.score() >= e.cfg.JoinScore && ev.entity >= entityLink && !ev.inc.announced &&
-			at.Sub(ev.inc.created) < e.cfg.GroupWait && ev.inc.status == quell.IncidentOpen {
+		young := !ev.inc.announced && at.Sub(ev.inc.created) < e.cfg.GroupWait
+		if ev.score() >= e.cfg.JoinScore && ev.entity >= entityLink && ev.inc.status == quell.IncidentOpen && (young || ev.time > 0) {
 			group = append(group, ev.inc)
 		}
 	}
@@ -231,9 +232,12 @@ func (e *Engine) mergeYoung(best *incident, others []evidence, at time.Time) *in
 		}
 	}
 	for _, inc := range group {
-		if inc != dst && !inc.announced {
-			e.merge(dst, inc, at, fmt.Sprintf("merged into incident %s: one alert linked both while they were young", dst.id))
+		if inc != dst && !inc.announced && at.Sub(inc.created) < e.cfg.GroupWait {
+			e.merge(dst, inc, at, fmt.Sprintf("merged into incident %s: one alert linked both while %s was young", dst.id, inc.id))
 		}
 	}
-	return dst
+	if best.mergedInto != nil {
+		return dst
+	}
+	return best
 }
