@@ -199,8 +199,9 @@ func (e *Engine) weighCofiring(ev *evidence, inc *incident) {
 // stranger in: unrelated workloads failing at once are problems of their
 // own. Once a problem is under way, or has spread further, a stranger
 // arriving during it most likely belongs to it. Machines are never
-// strangers: a host's trouble shows on what runs there.
+// strangers, nor is anything to an incident about a machine: a host's
+// trouble shows on what runs there, and what runs where is seldom known.
 func (e *Engine) isStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) bool {
-	return !own && !in.infra && !ev.related && ev.co == 0 && ev.taught <= 0 && inc.workloads >= 1 && inc.workloads < 3 &&
+	return !own && !in.infra && !ev.related && ev.co == 0 && ev.taught <= 0 && inc.machines == 0 && inc.workloads >= 1 && inc.workloads < 3 &&
 		at.Sub(inc.created) < e.cfg.GroupWait
 }

@@ -32,6 +32,7 @@ type incident struct {
 	// kind of token, since weighing an alert looks each token up once.
 	counts    map[uint64]tokenCount
 	workloads int                 // distinct workloads (not machines) members are about
+	machines  int                 // members about a machine
 	nodes     map[int32]int32     // graph nodes
 	sigOrder  []uint64            // signatures for co-occurrence: the last maxSigs, in the order they came
 	order     []quell.Fingerprint // members in join order, for stable output
@@ -182,6 +183,9 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 				inc.scope.fileToken(t, inc)
 			}
 		}
+	}
+	if in.infra && in.about > 0 {
+		inc.machines += int(delta)
 	}
 	if !in.infra && in.about > 0 {
 		was := inc.has(in.workload, asWorkload)
