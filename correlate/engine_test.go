@@ -132,6 +132,21 @@ func TestGrouping(t *testing.T) {
 			{0, "alertname=A,service=web", ""},
 			{time.Second, "alertname=B,instance=10.0.0.7:9100", ""},
 		}, [][]string{{"A", "B"}}},
+		{"workloads failing with a machine are one problem", []occ{
+			{0, "alertname=A,node=node9", ""},
+			{time.Second, "alertname=B,service=checkout", ""},
+			{time.Second, "alertname=C,service=billing", ""},
+		}, [][]string{{"A", "B", "C"}}},
+		{"a machine alert merges the young incidents of workloads failing at once", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{0, "alertname=B,service=billing", ""},
+			{time.Second, "alertname=C,node=node9", ""},
+		}, [][]string{{"A", "B", "C"}}},
+		{"a young incident linked to an older active one merges into it", []occ{
+			{0, "alertname=A,service=checkout", ""},
+			{40 * time.Second, "alertname=B,service=billing", ""}, // too late to join A on time alone
+			{41 * time.Second, "alertname=C,service=billing,peer_service=checkout", ""},
+		}, [][]string{{"A", "B", "C"}}},
 		{"disconnected topology stays apart", []occ{
 			{0, "alertname=A,service=web", ""},
 			{time.Second, "alertname=B,service=mail", ""},

@@ -51,7 +51,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	case best.inc == cur:
 		e.reopen(cur, a, at, in, reason)
 	default:
-		dst := e.mergeYoung(best.inc, evs[1:], at)
+		dst := e.mergeYoung(best.inc, evs[1:], in, at)
 		if dst != best.inc {
 			reason += "; it links incidents that merged into " + dst.id
 		}
@@ -210,15 +210,17 @@ func (e *Engine) takes(inc *incident, at time.Time) bool {
 
 // mergeYoung merges into one the incidents that one alert links: the best
 // and every other open candidate that would take the alert on evidence
-// beyond time alone. The oldest survives; of the others, those still young
+// beyond time alone, or on time alone if the alert is about a machine (a
+// node's trouble shows on what runs there: workloads failing with it are
+// one problem). The oldest survives; of the others, those still young
 // enough to merge away unannounced merge into it. It returns the incident
 // the alert joins.
-func (e *Engine) mergeYoung(best *incident, others []evidence, at time.Time) *incident {
+func (e *Engine) mergeYoung(best *incident, others []evidence, in *alertInfo, at time.Time) *incident {
 	group := []*incident{best}
 	for i := range others {
 		ev := &others[i]
 		young := !ev.inc.announced && at.Sub(ev.inc.created) < e.cfg.GroupWait
-		if ev.score() >= e.cfg.JoinScore && ev.entity >= entityLink && ev.inc.status == quell.IncidentOpen && (young || ev.time > 0) {
+		if ev.score() >= e.cfg.JoinScore && (ev.entity >= entityLink || in.infra) && ev.inc.status == quell.IncidentOpen && (young || ev.time > 0) {
 			group = append(group, ev.inc)
 		}
 	}
@@ -231,9 +233,13 @@ func (e *Engine) mergeYoung(best *incident, others []evidence, at time.Time) *in
 			dst = inc
 		}
 	}
+	why := "one alert linked both"
+	if in.infra {
+		why = "an alert about machine " + in.subject().value + " came to both"
+	}
 	for _, inc := range group {
 		if inc != dst && !inc.announced && at.Sub(inc.created) < e.cfg.GroupWait {
-			e.merge(dst, inc, at, fmt.Sprintf("merged into incident %s: one alert linked both while %s was young", dst.id, inc.id))
+			e.merge(dst, inc, at, fmt.Sprintf("merged into incident %s: %s while %s was young", dst.id, why, inc.id))
 		}
 	}
 	if best.mergedInto != nil {
