@@ -9,7 +9,7 @@ type partnerTable struct {
 	slots []partnerSlot
 	mask  uint64
 	seen  uint32 // the signature's own firings (cooccur.seen)
-	used  int    // slots used: none, and no incident has a partner
+	used  int    // slots used: none, and no incident has a partner worth weighing
 }
 
 type partnerSlot struct {
@@ -33,9 +33,12 @@ func (e *Engine) prepare(t *partnerTable, sig uint64) {
 	clear(t.slots)
 	t.mask = uint64(size - 1)
 	t.seen = e.co.seen[sig]
-	t.used = len(co) + len(taught)
+	t.used = len(taught)
 	for _, p := range co {
-		t.slot(p.sig).n = p.n
+		if p.n > 1 { // one co-firing is no evidence (see weighCofiring)
+			t.slot(p.sig).n = p.n
+			t.used++
+		}
 	}
 	for _, o := range taught {
 		s := t.slot(o)
