@@ -153,3 +153,28 @@ func BenchmarkEvicting(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBusyIncidents measures distinct alerts about 1,000 services,
+// each also naming its own instance: the incidents grow to many members
+// and the index to a value per alert, which finding candidates and
+// keeping the index must not pay for per alert.
+func BenchmarkBusyIncidents(b *testing.B) {
+	as := make([]quell.Alert, 600000) // past the 500,000 tracked alerts
+	for i := range as {
+		as[i] = alert(occ{labels: fmt.Sprintf("alertname=Busy%d,service=svc%d,instance=10.%d.%d.%d:9100,n=%d", i%7, i%1000, i>>16&255, i>>8&255, i&255, i)})
+	}
+	b.ResetTimer()
+	cpu := cputime.Now()
+	n := 0
+	for b.Loop() {
+		eng, err := New(DefaultConfig(), nil, Output{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range as {
+			eng.Process(&as[i], t0.Add(time.Duration(i)*50*time.Microsecond))
+		}
+		n += len(as)
+	}
+	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+}

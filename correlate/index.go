@@ -20,6 +20,7 @@ type scope struct {
 	byNode         map[int32][]*incident  // oldest incident first
 	recentSigs     []recentSig            // signatures that started firing lately (see cooccur)
 	adds           int                    // index entries added since the last sweep
+	kept           int                    // index entries the last sweep kept
 }
 
 func newScope(key uint64) *scope {
@@ -106,13 +107,13 @@ func (sc *scope) sweep(now time.Time, window time.Duration) {
 		}
 		inc = next
 	}
-	liveOnly(sc.byToken)
-	liveOnly(sc.byNode)
+	sc.kept = liveOnly(sc.byToken) + liveOnly(sc.byNode)
 }
 
-// liveOnly keeps the live incidents of every posting list, and drops the
-// lists left empty.
-func liveOnly[K comparable](m map[K][]*incident) {
+// liveOnly keeps the live incidents of every posting list, drops the
+// lists left empty, and returns the entries kept.
+func liveOnly[K comparable](m map[K][]*incident) int {
+	n := 0
 	for k, list := range m {
 		keep := list[:0]
 		for _, inc := range list {
@@ -121,19 +122,21 @@ func liveOnly[K comparable](m map[K][]*incident) {
 			}
 		}
 		clear(list[len(keep):])
+		n += len(keep)
 		if len(keep) == 0 {
 			delete(m, k)
 		} else {
 			m[k] = keep
 		}
 	}
+	return n
 }
 
 // maybeSweep sweeps a scope once the entries added since its last sweep
-// may outnumber the live ones: O(1) per change over time, and dead
-// incidents do not pile up in the index.
+// may outnumber those it kept (a sweep walks both): O(1) per change over
+// time, and dead incidents do not pile up in the index.
 func (e *Engine) maybeSweep(sc *scope) {
-	if sc.adds < 4*len(e.incidents)+4096 {
+	if sc.adds < sc.kept+4096 {
 		return
 	}
 	sc.adds = 0
