@@ -140,20 +140,53 @@ func (inc *incident) has(t uint64, k tokenKind) bool {
 }
 
 // tokenFilter is a bit per token hash: a token counts has sets its bit,
-// and a bit is never cleared, so a clear bit proves the token absent. It
-// sits in the incident beside the fields every candidate reads, which
-// spares weighing most lookups of the incident's map.
-type tokenFilter [4]uint64
+// and a bit is only cleared when the filter grows (rebuilt from counts),
+// so a clear bit proves the token absent. Its first 256 bits sit in the
+// incident beside the fields every candidate reads; an incident of many
+// tokens gets about eight bits a token instead, so that its filter still
+// spares weighing most lookups of its large map.
+type tokenFilter struct {
+	small [4]uint64
+	big   []uint64 // when set, the bits (a power of two words)
+}
 
-func (f *tokenFilter) add(t uint64)      { f[t>>6&3] |= 1 << (t & 63) }
-func (f *tokenFilter) may(t uint64) bool { return f[t>>6&3]&(1<<(t&63)) != 0 }
+func (f *tokenFilter) bits() []uint64 {
+	if f.big != nil {
+		return f.big
+	}
+	return f.small[:]
+}
+
+func (f *tokenFilter) add(t uint64) {
+	b := f.bits()
+	b[t>>6&uint64(len(b)-1)] |= 1 << (t & 63)
+}
+
+func (f *tokenFilter) may(t uint64) bool {
+	b := f.bits()
+	return b[t>>6&uint64(len(b)-1)]&(1<<(t&63)) != 0
+}
+
+// fit grows the filter to about eight bits for each of the n tokens of
+// counts, rebuilding it from them; doubling keeps the cost O(1) a token.
+func (f *tokenFilter) fit(counts map[uint64]tokenCount) {
+	n := len(counts)
+	words := len(f.bits())
+	if 8*n <= 64*words {
+		return
+	}
+	for 8*n > 32*words { // room for twice as many before the next rebuild
+		words *= 2
+	}
+	f.big, f.small = make([]uint64, words), [4]uint64{}
+	for t := range counts {
+		f.add(t)
+	}
+}
 
 // count adds delta to t's count as kind k, and as kind also unless it is k;
 // it tells whether a member now carries t as k for the first time.
 func (inc *incident) count(t uint64, delta int32, k, also tokenKind) bool {
-	if delta > 0 {
-		inc.filter.add(t)
-	}
 	c := inc.counts[t]
 	c[k] += delta
 	if also != k {
@@ -163,6 +196,10 @@ func (inc *incident) count(t uint64, delta int32, k, also tokenKind) bool {
 		delete(inc.counts, t)
 	} else {
 		inc.counts[t] = c
+	}
+	if delta > 0 {
+		inc.filter.add(t)
+		inc.filter.fit(inc.counts)
 	}
 	return c[k] == 1 && delta > 0
 }
