@@ -545,6 +545,10 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 	src.mergedInto, src.mergeReason = dst, reason
 	e.account(src, -src.bytes)
 	delete(e.incidents, src.id)
+	if src.listed {
+		src.scope.unlist(src)
+	}
+	src.scope.dropped++
 	if !src.announced {
 		e.away.note(src, dst, at)
 	}

@@ -21,6 +21,7 @@ type scope struct {
 	recentSigs     []recentSig            // signatures that started firing lately (see cooccur)
 	adds           int                    // index entries added since the last sweep
 	kept           int                    // index entries the last sweep kept
+	dropped        int                    // incidents dropped (evicted, merged away) since the last sweep
 }
 
 func newScope(key uint64) *scope {
@@ -133,12 +134,14 @@ func liveOnly[K comparable](m map[K][]*incident) int {
 }
 
 // maybeSweep sweeps a scope once the entries added since its last sweep
-// may outnumber those it kept (a sweep walks both): O(1) per change over
-// time, and dead incidents do not pile up in the index.
+// may outnumber those it kept (a sweep walks both), or once the incidents
+// dropped since, which the index's lists keep alive, may outnumber those
+// quell holds: O(1) per change over time, and dead incidents do not pile
+// up in memory.
 func (e *Engine) maybeSweep(sc *scope) {
-	if sc.adds < sc.kept+4096 {
+	if sc.adds < sc.kept+4096 && sc.dropped < len(e.incidents)+1024 {
 		return
 	}
-	sc.adds = 0
+	sc.adds, sc.dropped = 0, 0
 	sc.sweep(e.now, e.cfg.Window)
 }

@@ -223,8 +223,12 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 			forget(fp)
 		}
 	}
-	// Timers and the index's recent activity may point at inc a while
-	// longer (an announce timer for GroupWait: under a flood, many evicted
+	if inc.listed {
+		inc.scope.unlist(inc)
+	}
+	inc.scope.dropped++
+	// Timers and the index's posting lists may point at inc a while longer
+	// (an announce timer for GroupWait: under a flood, many evicted
 	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order, inc.pos = nil, nil, nil
 	inc.counts, inc.workloads, inc.nodes = nil, 0, nil
