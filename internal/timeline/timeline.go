@@ -176,13 +176,25 @@ func (t *Timeline) rewrite() error {
 
 func (t *Timeline) Name() string { return "timeline" }
 
+// kept tells whether a decision is an event: repeats are not (each alert
+// counts its own), nor decisions that name no incident.
+func kept(d *quell.Decision) bool {
+	return d.Action != quell.ActionDeduplicated && d.Incident != ""
+}
+
 // Write keeps the events of a batch: its decisions but repeats, and its
 // incident changes but updates (their decisions tell them).
 func (t *Timeline) Write(_ context.Context, b sinks.Batch) error {
-	var evs []Event
+	n := len(b.Changes)
+	for i := range b.Decisions {
+		if kept(&b.Decisions[i]) {
+			n++
+		}
+	}
+	evs := make([]Event, 0, n) // sized once: in a storm every new alert's decision is an event
 	for i := range b.Decisions {
 		d := &b.Decisions[i]
-		if d.Action == quell.ActionDeduplicated || d.Incident == "" {
+		if !kept(d) {
 			continue
 		}
 		e := Event{At: d.At, Incident: d.Incident, Kind: string(d.Action), Reason: d.Reason, Actor: d.Actor, Via: d.Via}
