@@ -82,11 +82,12 @@ func (g *graph) node(label, value string, create bool) (int32, bool) {
 // learn finds the alert's nodes (its subject, and a failing call's peer) and
 // learns the edges the alert tells of.
 func (g *graph) learn(a *quell.Alert, in *alertInfo, topologyLabels []string) {
-	if in.about == 0 || !contains(topologyLabels, in.subject().label) {
+	subject := in.subject()
+	if in.about == 0 || !contains(topologyLabels, subject.label) {
 		return
 	}
 	learning := g.max > 0
-	subj, ok := g.node(in.subject().label, in.subject().value, learning)
+	subj, ok := g.node(subject.label, subject.value, learning)
 	if !ok {
 		return
 	}

@@ -185,8 +185,8 @@ func (f *tokenFilter) fit(counts map[uint64]tokenCount) {
 }
 
 // count adds delta to t's count as kind k, and as kind also unless it is k;
-// it tells whether a member now carries t as k for the first time.
-func (inc *incident) count(t uint64, delta int32, k, also tokenKind) bool {
+// it returns how many members now carry t as k.
+func (inc *incident) count(t uint64, delta int32, k, also tokenKind) int32 {
 	c := inc.counts[t]
 	c[k] += delta
 	if also != k {
@@ -201,7 +201,7 @@ func (inc *incident) count(t uint64, delta int32, k, also tokenKind) bool {
 		inc.filter.add(t)
 		inc.filter.fit(inc.counts)
 	}
-	return c[k] == 1 && delta > 0
+	return c[k]
 }
 
 // index adds (delta 1) or takes away (-1) what one member is and is about,
@@ -209,14 +209,14 @@ func (inc *incident) count(t uint64, delta int32, k, also tokenKind) bool {
 func (inc *incident) index(in *alertInfo, delta int32) {
 	for _, ref := range in.subjects() {
 		for _, t := range ref.tokens {
-			if inc.count(t, delta, asValue, asSubject) {
+			if inc.count(t, delta, asValue, asSubject) == 1 && delta > 0 {
 				inc.scope.fileToken(t, inc)
 			}
 		}
 	}
 	for _, c := range in.context() {
 		for _, t := range c.tokens {
-			if inc.count(t, delta, asValue, asValue) {
+			if inc.count(t, delta, asValue, asValue) == 1 && delta > 0 {
 				inc.scope.fileToken(t, inc)
 			}
 		}
@@ -225,9 +225,8 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 		inc.machines += int(delta)
 	}
 	if !in.infra && in.about > 0 {
-		was := inc.has(in.workload, asWorkload)
-		inc.count(in.workload, delta, asWorkload, asWorkload)
-		if now := inc.has(in.workload, asWorkload); now != was {
+		// A workload counts once however many members are about it.
+		if n := inc.count(in.workload, delta, asWorkload, asWorkload); delta > 0 && n == 1 || delta < 0 && n == 0 {
 			inc.workloads += int(delta)
 		}
 	}
@@ -545,10 +544,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 	src.mergedInto, src.mergeReason = dst, reason
 	e.account(src, -src.bytes)
 	delete(e.incidents, src.id)
-	if src.listed {
-		src.scope.unlist(src)
-	}
-	src.scope.dropped++
+	src.scope.drop(src)
 	if !src.announced {
 		e.away.note(src, dst, at)
 	}

@@ -91,6 +91,15 @@ func (sc *scope) unlist(inc *incident) {
 	inc.older, inc.newer, inc.listed = nil, nil, false
 }
 
+// drop takes an incident that left quell's memory (evicted, merged away)
+// off the activity list and counts it for the next sweep (see maybeSweep).
+func (sc *scope) drop(inc *incident) {
+	if inc.listed {
+		sc.unlist(inc)
+	}
+	sc.dropped++
+}
+
 // live tells whether an incident can still take alerts and so belongs in
 // the index.
 func live(inc *incident) bool {

@@ -219,8 +219,7 @@ func (e *Engine) mergeYoung(best *incident, others []evidence, in *alertInfo, at
 	group := []*incident{best}
 	for i := range others {
 		ev := &others[i]
-		young := !ev.inc.announced && at.Sub(ev.inc.created) < e.cfg.GroupWait
-		if ev.score() >= e.cfg.JoinScore && (ev.entity >= entityLink || in.infra) && ev.inc.status == quell.IncidentOpen && (young || ev.time > 0) {
+		if ev.score() >= e.cfg.JoinScore && (ev.entity >= entityLink || in.infra) && ev.inc.status == quell.IncidentOpen && (e.young(ev.inc, at) || ev.time > 0) {
 			group = append(group, ev.inc)
 		}
 	}
@@ -238,7 +237,7 @@ func (e *Engine) mergeYoung(best *incident, others []evidence, in *alertInfo, at
 		why = "an alert about machine " + in.subject().value + " came to both"
 	}
 	for _, inc := range group {
-		if inc != dst && !inc.announced && at.Sub(inc.created) < e.cfg.GroupWait {
+		if inc != dst && e.young(inc, at) {
 			e.merge(dst, inc, at, fmt.Sprintf("merged into incident %s: %s while %s was young", dst.id, why, inc.id))
 		}
 	}
@@ -246,4 +245,10 @@ func (e *Engine) mergeYoung(best *incident, others []evidence, in *alertInfo, at
 		return dst
 	}
 	return best
+}
+
+// young tells whether an incident may still merge away: unannounced and
+// younger than GroupWait.
+func (e *Engine) young(inc *incident, at time.Time) bool {
+	return !inc.announced && at.Sub(inc.created) < e.cfg.GroupWait
 }

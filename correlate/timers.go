@@ -223,10 +223,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 			forget(fp)
 		}
 	}
-	if inc.listed {
-		inc.scope.unlist(inc)
-	}
-	inc.scope.dropped++
+	inc.scope.drop(inc)
 	// Timers and the index's posting lists may point at inc a while longer
 	// (an announce timer for GroupWait: under a flood, many evicted
 	// incidents); its alerts and what indexes them need not live as long.
