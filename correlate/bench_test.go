@@ -89,23 +89,8 @@ func BenchmarkNewAlerts(b *testing.B) {
 	if n := len(eng.incidents); n < open/2 {
 		b.Fatalf("%d incidents open, want about %d", n, open)
 	}
-	news := make([]quell.Alert, 200000)
-	for i := range news {
-		news[i] = mk(open + i)
-	}
 	start := t0.Add(open * 30 * time.Millisecond)
-	b.ResetTimer()
-	cpu := cputime.Now()
-	n := 0
-	for b.Loop() {
-		if n == len(news) {
-			b.StopTimer()
-			b.Fatalf("ran out of new alerts; run with -benchtime below %d", len(news))
-		}
-		eng.Process(&news[n], start.Add(time.Duration(n)*time.Microsecond))
-		n++
-	}
-	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+	processNew(b, eng, mk, open, func(n int) time.Time { return start.Add(time.Duration(n) * time.Microsecond) })
 	b.ReportMetric(float64(len(eng.incidents)), "incidents")
 }
 
@@ -132,23 +117,8 @@ func BenchmarkEvicting(b *testing.B) {
 				a := mk(i)
 				eng.Process(&a, t0.Add(time.Duration(i)*time.Millisecond))
 			}
-			news := make([]quell.Alert, 200000)
-			for i := range news {
-				news[i] = mk(held + i)
-			}
 			start := t0.Add(held * time.Millisecond)
-			b.ResetTimer()
-			cpu := cputime.Now()
-			n := 0
-			for b.Loop() {
-				if n == len(news) {
-					b.StopTimer()
-					b.Fatalf("ran out of new alerts; run with -benchtime below %d", len(news))
-				}
-				eng.Process(&news[n], start.Add(time.Duration(n)*time.Millisecond))
-				n++
-			}
-			b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+			processNew(b, eng, mk, held, func(n int) time.Time { return start.Add(time.Duration(n) * time.Millisecond) })
 			b.ReportMetric(float64(len(eng.incidents)), "incidents")
 		})
 	}
@@ -173,9 +143,15 @@ func BenchmarkBusyIncidents(b *testing.B) {
 		a := mk(i)
 		eng.Process(&a, at(i))
 	}
+	processNew(b, eng, mk, held, func(n int) time.Time { return at(held + n) })
+}
+
+// processNew measures eng deciding new alerts mk(first), mk(first+1), ...,
+// the n-th of them at at(n), one an op (at most 200,000, made beforehand).
+func processNew(b *testing.B, eng *Engine, mk func(int) quell.Alert, first int, at func(n int) time.Time) {
 	news := make([]quell.Alert, 200000)
 	for i := range news {
-		news[i] = mk(held + i)
+		news[i] = mk(first + i)
 	}
 	b.ResetTimer()
 	cpu := cputime.Now()
@@ -185,7 +161,7 @@ func BenchmarkBusyIncidents(b *testing.B) {
 			b.StopTimer()
 			b.Fatalf("ran out of new alerts; run with -benchtime below %d", len(news))
 		}
-		eng.Process(&news[n], at(held+n))
+		eng.Process(&news[n], at(n))
 		n++
 	}
 	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
