@@ -147,6 +147,16 @@ func TestGrouping(t *testing.T) {
 			{40 * time.Second, "alertname=B,service=billing", ""}, // too late to join A on time alone
 			{41 * time.Second, "alertname=C,service=billing,peer_service=checkout", ""},
 		}, [][]string{{"A", "B", "C"}}},
+		{"a related alert at the next evaluation of slow rules joins", []occ{
+			{0, "alertname=A,service=web", ""},
+			{2 * time.Minute, "alertname=A,service=web", ""}, // its rule reports every 2m
+			{2 * time.Minute, "alertname=B,service=api", ""}, // one hop
+		}, [][]string{{"A", "B"}}},
+		{"an unrelated alert at the next evaluation of slow rules stays apart", []occ{
+			{0, "alertname=A,service=web", ""},
+			{2 * time.Minute, "alertname=A,service=web", ""},
+			{2 * time.Minute, "alertname=B,service=mail", ""},
+		}, [][]string{{"A"}, {"B"}}},
 		{"disconnected topology stays apart", []occ{
 			{0, "alertname=A,service=web", ""},
 			{time.Second, "alertname=B,service=mail", ""},
@@ -199,6 +209,20 @@ func TestGrouping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSlowRulesReason: when an incident's reporting interval weighed in
+// the time evidence, the reason says so.
+func TestSlowRulesReason(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	ds := r.feed(time.Minute,
+		occ{0, "alertname=A,service=web", ""},
+		occ{2 * time.Minute, "alertname=A,service=web", ""},
+		occ{2 * time.Minute, "alertname=B,service=web", ""},
+	)
+	if d := ds[2]; d.Action != quell.ActionJoined || !strings.Contains(d.Reason, "2m0s after the incident's last alert (its alerts report every 2m0s)") {
+		t.Fatalf("decisions: %s", reasons(ds))
 	}
 }
 

@@ -50,6 +50,7 @@ type evidence struct {
 	inc      *incident
 	total    float64
 	since    time.Duration
+	cadence  time.Duration // the incident's, when it weighed in the time evidence
 	time     float64
 	entity   float64
 	by       entityKind
@@ -81,7 +82,13 @@ func (ev *evidence) score() float64 { return 1 / (1 + math.Exp(-ev.total)) }
 // timeEvidence fades with the time since the incident's last activity, on
 // the scale of TimeScale or, for alerts that report less often, half
 // their cadence: the silence between two evaluations is no sign of an end.
-func (e *Engine) timeEvidence(d, cadence time.Duration) float64 {
+// For an alert related to the incident (a shared subject, a graph path)
+// the first half of that cadence does not count at all: a symptom of the
+// same problem that shows at the incident's next evaluation is on time.
+func (e *Engine) timeEvidence(d, cadence time.Duration, related bool) float64 {
+	if related {
+		d = max(0, d-cadence/2)
+	}
 	scale := max(e.cfg.TimeScale, cadence/2)
 	return timeNow - timeFall*math.Log1p(float64(d)/float64(scale))
 }
@@ -90,12 +97,12 @@ func (e *Engine) timeEvidence(d, cadence time.Duration) float64 {
 // below is one function, to be read, tuned or replaced on its own.
 func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evidence {
 	ev := evidence{inc: inc}
-	e.weighTime(&ev, inc, own, at)
 	if own {
 		ev.entity, ev.by = sameAlert, bySameAlert
 	}
 	e.weighValues(&ev, in, inc)
 	e.weighGraph(&ev, in, inc)
+	e.weighTime(&ev, inc, own, at)
 	e.weighNames(&ev, in, inc)
 	e.weighCofiring(&ev, inc)
 	ev.stranger = e.isStranger(&ev, in, inc, own, at)
@@ -109,13 +116,18 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 }
 
 // weighTime: the time since the incident's last activity (since it
-// resolved, for the alert's own resolved incident), fading with no cliff.
+// resolved, for the alert's own resolved incident), fading with no cliff;
+// it reads what weighValues and weighGraph found of a relation.
 func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) {
 	ev.since = at.Sub(inc.lastActivity)
 	if own && inc.status == quell.IncidentResolved {
 		ev.since = at.Sub(inc.resolvedAt) // its problem went away that long ago
 	}
-	ev.time = e.timeEvidence(ev.since, inc.cadence)
+	related := ev.related && !own
+	ev.time = e.timeEvidence(ev.since, inc.cadence, related)
+	if related && ev.since > 0 || inc.cadence/2 > e.cfg.TimeScale {
+		ev.cadence = inc.cadence
+	}
 }
 
 // weighValues: entity values the alert shares with the incident's alerts,

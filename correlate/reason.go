@@ -47,6 +47,11 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 	}
 	b = append(b, ev.since.Round(time.Second).String()...)
 	b = append(b, " after the incident's last alert"...)
+	if ev.cadence > 0 {
+		b = append(b, " (its alerts report every "...)
+		b = append(b, ev.cadence.Round(time.Second).String()...)
+		b = append(b, ')')
+	}
 	if ev.coN > 0 {
 		b = append(b, ", co-fired "...)
 		b = strconv.AppendUint(b, uint64(ev.coN), 10)
