@@ -197,6 +197,15 @@ func checkParser(t *testing.T, parse func([]byte, time.Time, limits) ([]quell.Al
 		if read, err := ParseAlertRecord(rec); err != nil || !reflect.DeepEqual(read, *a) {
 			t.Fatalf("alert %d changed in its journal record %q (%v):\n  %s\n->%s", i, rec, err, show(*a), show(read))
 		}
+		// A decision about it, as the correlator writes it to Kafka, reads back whole.
+		d := quell.Decision{Alert: *a, Incident: "0360421948f7bcb0", Action: quell.ActionJoined, Reason: a.Labels["alertname"], At: a.StartsAt, Actor: a.Source}
+		read, err := ParseDecisionRecord(d.AppendJSON(nil))
+		if err != nil || !sameAlert(read.Alert, d.Alert) {
+			t.Fatalf("alert %d changed in a decision record (%v):\n  %s\n->%s", i, err, show(d.Alert), show(read.Alert))
+		}
+		if read.Alert = d.Alert; !reflect.DeepEqual(read, d) {
+			t.Fatalf("decision about alert %d changed in its record:\n  %+v\n->%+v", i, d, read)
+		}
 	}
 	return got
 }

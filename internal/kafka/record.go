@@ -25,13 +25,17 @@ func appendRecord[T any](b []byte, v *T) ([]byte, error) {
 // decode reads one record and, for types that can check themselves
 // (quell.Alert), validates it: a record that decodes to nothing usable is as
 // poisonous as one that does not decode. Alerts, which the correlator reads
-// by the hundred thousand, go through ingest's scanner.
+// by the hundred thousand, and decisions, which the sinks read as many of,
+// go through ingest's scanner.
 func decode[T any](b []byte) (T, error) {
 	var v T
 	var err error
-	if a, ok := any(&v).(*quell.Alert); ok {
-		*a, err = ingest.ParseAlertRecord(b)
-	} else {
+	switch p := any(&v).(type) {
+	case *quell.Alert:
+		*p, err = ingest.ParseAlertRecord(b)
+	case *quell.Decision:
+		*p, err = ingest.ParseDecisionRecord(b)
+	default:
 		err = json.Unmarshal(b, &v)
 	}
 	if err != nil {
