@@ -13,8 +13,11 @@ const trackedOverhead = 1600
 func memberBytes(m *quell.IncidentAlert) int64 { return trackedOverhead + int64(m.Size()) }
 
 // account adds delta bytes to inc and to the engine's total that
-// MaxStateBytes bounds; inc is one of e.incidents.
+// MaxStateBytes bounds (and its StateBudget's); inc is one of e.incidents.
 func (e *Engine) account(inc *incident, delta int64) {
 	inc.bytes += delta
 	e.stateBytes += delta
+	if b := e.cfg.StateBudget; b != nil && !e.released {
+		b.held.Add(delta)
+	}
 }

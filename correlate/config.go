@@ -56,6 +56,9 @@ type Config struct {
 	// annotations, estimated) the same way; 0 for no bound. quell sets it
 	// from memory_limit.
 	MaxStateBytes int64 `yaml:"-"`
+	// StateBudget, when set, makes MaxStateBytes the bound of every engine
+	// sharing it together (see StateBudget); nil: of this engine alone.
+	StateBudget *StateBudget `yaml:"-"`
 	// MaxHeldDecisions bounds the decisions held for GroupWait (see
 	// Engine.decide); in a storm beyond it the oldest are emitted early.
 	MaxHeldDecisions int `yaml:"max_held_decisions"`

@@ -45,6 +45,7 @@ type Engine struct {
 	away      mergedAway // incidents merged away unannounced, whose ids still answer
 	// stateBytes is what the incidents' alerts hold (see bytes.go).
 	stateBytes int64
+	released   bool // its part of cfg.StateBudget was given back (Release)
 	byAlert    map[quell.Fingerprint]*incident
 	scopes     map[uint64]*scope
 	infos      map[quell.Fingerprint]*alertInfo
@@ -69,6 +70,9 @@ type Engine struct {
 func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.StateBudget != nil {
+		cfg.StateBudget.engines.Add(1)
 	}
 	return &Engine{
 		cfg:       cfg,

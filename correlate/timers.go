@@ -121,6 +121,14 @@ func (e *Engine) Advance(now time.Time) {
 	e.release(e.now, false)
 }
 
+// Tick is Advance for a clock tick that brings no alert: it also evicts
+// what the bounds no longer allow, which a StateBudget shared with busier
+// engines may have come to.
+func (e *Engine) Tick(now time.Time) {
+	e.Advance(now)
+	e.bound(e.now)
+}
+
 // Flush decides and emits everything still held, as at the end of a replay;
 // deadlines that only time would reach (resolve holds, expiries) stay unfired.
 func (e *Engine) Flush() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/internal/api"
 	"github.com/quellhq/quell/internal/kafka"
 	"github.com/quellhq/quell/internal/pipeline"
@@ -53,7 +54,10 @@ func runCorrelator(ctx context.Context, env *stageEnv, set *pipeline.Set) error 
 	if err != nil {
 		return err
 	}
-	parts := &pipeline.Partitions{Set: set, Config: env.cfg.Correlate, Out: out}
+	// The partitions' engines share the correlator's state share of memory_limit.
+	cfg := env.cfg.Correlate
+	cfg.StateBudget = &correlate.StateBudget{}
+	parts := &pipeline.Partitions{Set: set, Config: cfg, Out: out}
 	err = pc.Run(ctx, parts.Open)
 	return errors.Join(err, out.Close(context.Background()))
 }

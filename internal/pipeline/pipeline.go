@@ -114,7 +114,7 @@ func (p *Pipeline) decide(steps []Step) (sinks.Batch, []outcome) {
 		case s.Alert != nil:
 			p.eng.Process(s.Alert, s.At)
 		default:
-			p.eng.Advance(s.At)
+			p.eng.Tick(s.At)
 		}
 	}
 	p.eng.EmitUpdates()
@@ -254,4 +254,12 @@ func (p *Pipeline) Restore(s correlate.Snapshot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.eng.Restore(s)
+}
+
+// release gives back the engine's part of a shared state budget: the
+// pipeline is dropped (see Set.Remove).
+func (p *Pipeline) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.eng.Release()
 }

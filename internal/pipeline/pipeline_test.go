@@ -136,3 +136,46 @@ func TestTopologyWaitsForTheCheckpoint(t *testing.T) {
 		t.Fatalf("the records written across the switch restore\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestRemovedPartitionGivesBackItsBytes: the pipelines of a Set share one
+// StateBudget (split mode's partitions); one removed, or replaced under
+// its key, leaves the count with what it held.
+func TestRemovedPartitionGivesBackItsBytes(t *testing.T) {
+	set := NewSet(prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
+	cfg := correlate.DefaultConfig()
+	cfg.MaxStateBytes = 1 << 20
+	cfg.StateBudget = &correlate.StateBudget{}
+	at := time.Unix(1_700_000_000, 0)
+	feed := func(p *Pipeline, n int) {
+		for i := range n {
+			a := quell.Alert{Source: "alertmanager", Status: quell.Firing, Fingerprint: quell.Fingerprint(n*100 + i + 1), StartsAt: at, ReceivedAt: at,
+				Labels: map[string]string{"alertname": fmt.Sprintf("A%d", i), "service": fmt.Sprintf("svc%d", n)}}
+			if err := p.Handle(context.Background(), []quell.Alert{a}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var ps []*Pipeline
+	for key, n := range []int{3, 5, 7} {
+		p, err := set.New(key, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed(p, n)
+		ps = append(ps, p)
+	}
+	three := cfg.StateBudget.Held()
+	set.Remove(0, ps[0])
+	two := cfg.StateBudget.Held()
+	if two <= 0 || two >= three {
+		t.Fatalf("after removing a partition the budget counts %d bytes, before %d", two, three)
+	}
+	if _, err := set.New(1, cfg, nil); err != nil { // partition 1 again, afresh
+		t.Fatal(err)
+	}
+	one := cfg.StateBudget.Held()
+	set.Remove(2, ps[2])
+	if one <= 0 || one >= two || cfg.StateBudget.Held() != 0 {
+		t.Fatalf("the budget counts %d bytes with partitions 1 (new) and 2, %d with partition 1 (new), want 0 there", one, cfg.StateBudget.Held())
+	}
+}

@@ -64,6 +64,9 @@ func (s *Set) New(key int, cfg correlate.Config, ss []sinks.Sink) (*Pipeline, er
 	if err != nil {
 		return nil, err
 	}
+	if old := s.ps[key]; old != nil {
+		old.release()
+	}
 	s.ps[key] = p
 	return p, nil
 }
@@ -75,6 +78,7 @@ func (s *Set) Remove(key int, p *Pipeline) {
 	if s.ps[key] == p {
 		delete(s.ps, key)
 	}
+	p.release()
 }
 
 // SetTopology gives every pipeline, and those made later, topo (see
