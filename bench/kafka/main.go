@@ -58,6 +58,7 @@ func main() {
 		snapEvery  = flag.Duration("snapshot-every", 2*time.Second, "kafka.snapshot_every of the started correlator")
 		sustain    = flag.Bool("sustained", false, "instead: distinct alerts for -duration from -senders, the correlator killed at -kill-at (see sustained.go)")
 		senders    = flag.Int("senders", 4, "concurrent senders of -sustained")
+		clusters   = flag.Int("clusters", 0, "-sustained spreads its alerts over this many clusters (correlation scopes; 0: no cluster label, one scope)")
 		killAt     = flag.Duration("kill-at", 20*time.Second, "when -sustained kills the correlator")
 		drain      = flag.Duration("drain", 2*time.Minute, "how long -sustained waits for every acknowledged alert's decision")
 		pprof      = flag.String("pprof", "", "serve the profiler of the -sustained correlator (before the kill) and of quell serve on this address")
@@ -69,7 +70,7 @@ func main() {
 		if *bin == "" {
 			log.Fatal("-sustained needs -quell BINARY")
 		}
-		sustained(*bin, *broker, *partitions, *senders, *batch, *duration, *killAt, *drain, *snapEvery, *memLimit, *pprof, *embedded)
+		sustained(*bin, *broker, *partitions, *senders, *batch, *clusters, *duration, *killAt, *drain, *snapEvery, *memLimit, *pprof, *embedded)
 		return
 	}
 	if *prefix == "" {

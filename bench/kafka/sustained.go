@@ -31,7 +31,7 @@ import (
 // different incidents, how long after the load every acknowledged alert
 // had its decision, the restore time, and each stage's peak resident
 // memory.
-func sustained(bin, broker string, partitions, senders, batch int, duration, killAt, drain, snapEvery time.Duration, memoryLimit int64, pprof string, embedded bool) {
+func sustained(bin, broker string, partitions, senders, batch, clusters int, duration, killAt, drain, snapEvery time.Duration, memoryLimit int64, pprof string, embedded bool) {
 	prefix := fmt.Sprintf("sustained%d", time.Now().UnixNano())
 	dir, err := os.MkdirTemp("", "quell-sustained")
 	if err != nil {
@@ -84,8 +84,12 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 		killedAt = time.Now()
 		stages["correlate"] = launch(bin, dir, cfg, broker, "correlate")
 	}()
-	fmt.Printf("%d senders posting %d new alerts a request for %s; the correlator is killed with SIGKILL at %s\n", senders, batch, duration, killAt)
-	acked, fails, took := driveDistinct(base, senders, batch, duration)
+	spread := "one scope"
+	if clusters > 0 {
+		spread = fmt.Sprintf("%d clusters", clusters)
+	}
+	fmt.Printf("%d senders posting %d new alerts a request (%s) for %s; the correlator is killed with SIGKILL at %s\n", senders, batch, spread, duration, killAt)
+	acked, fails, took := driveDistinct(base, senders, batch, clusters, duration)
 	end := time.Now()
 	<-killed
 	fmt.Printf("acknowledged: %d alerts in %s: %.0f alerts/s (%d requests refused)\n", len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails)
@@ -110,7 +114,9 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 			restore, read = max(restore, s), max(read, n)
 		}
 	}
-	fmt.Printf("restore after the kill (at %s): %.2fs for the slowest partition (%d state records read)\n", killedAt.Format("15:04:05"), restore, read)
+	if !killedAt.IsZero() {
+		fmt.Printf("restore after the kill (at %s): %.2fs for the slowest partition (%d state records read)\n", killedAt.Format("15:04:05"), restore, read)
+	}
 	fmt.Printf("state saves that failed: %d; records the broker refused: %d\n",
 		bytes.Count(b, []byte("saving the partition's state failed")), bytes.Count(b, []byte("Message Size Too Large")))
 	fmt.Printf("peak RSS: ingest %d MB, correlate %d MB, sink %d MB\n", peak["ingest"]>>10, peak["correlate"]>>10, peak["sink"]>>10)
@@ -141,7 +147,7 @@ func sustained(bin, broker string, partitions, senders, batch int, duration, kil
 	base = waitListen(func() {})
 	fd := newFileIncidentReader(filepath.Join(dir, "serve-decisions.jsonl"))
 	defer fd.close()
-	acked, fails, took = driveDistinct(base, senders, batch, duration)
+	acked, fails, took = driveDistinct(base, senders, batch, clusters, duration)
 	caughtUp = fd.waitDecided(acked, batch, time.Now(), drain)
 	decided, splitN := fd.count(acked, batch)
 	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB\n",
@@ -178,7 +184,7 @@ func vmHWM(pid int) int64 {
 
 // driveDistinct posts batches of alerts never sent before until d passed;
 // it returns the first alert number of every acknowledged batch.
-func driveDistinct(base string, senders, batch int, d time.Duration) (acked []int64, fails int64, took time.Duration) {
+func driveDistinct(base string, senders, batch, clusters int, d time.Duration) (acked []int64, fails int64, took time.Duration) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: 30 * time.Second}
 	var next, f atomic.Int64
 	var mu sync.Mutex
@@ -191,7 +197,7 @@ func driveDistinct(base string, senders, batch int, d time.Duration) (acked []in
 			var body []byte
 			for ctx.Err() == nil {
 				first := next.Add(int64(batch)) - int64(batch)
-				body = distinctBody(body[:0], first, batch)
+				body = distinctBody(body[:0], first, batch, clusters)
 				resp, err := client.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
 				if err != nil {
 					f.Add(1)
@@ -216,8 +222,9 @@ func driveDistinct(base string, senders, batch int, d time.Duration) (acked []in
 	return acked, f.Load(), time.Since(start)
 }
 
-// distinctBody appends a v2 alert array of alerts first… first+n-1.
-func distinctBody(b []byte, first int64, n int) []byte {
+// distinctBody appends a v2 alert array of alerts first… first+n-1,
+// spread over clusters (0: no cluster label).
+func distinctBody(b []byte, first int64, n, clusters int) []byte {
 	b = append(b, '[')
 	for i := first; i < first+int64(n); i++ {
 		if i > first {
@@ -233,7 +240,13 @@ func distinctBody(b []byte, first int64, n int) []byte {
 		b = strconv.AppendInt(b, i>>8&255, 10)
 		b = append(b, '.')
 		b = strconv.AppendInt(b, i&255, 10)
-		b = append(b, `:9100","n":"`...)
+		if clusters > 0 {
+			b = append(b, `:9100","cluster":"c`...)
+			b = strconv.AppendInt(b, i%int64(clusters), 10)
+			b = append(b, `","n":"`...)
+		} else {
+			b = append(b, `:9100","n":"`...)
+		}
 		b = strconv.AppendInt(b, i, 10)
 		b = append(b, `","severity":"warning"},"annotations":{"summary":"sustained load"}}`...)
 	}
