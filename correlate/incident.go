@@ -114,6 +114,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		severity: a.Severity,
 	}
 	e.incidents[inc.id] = inc
+	e.account(inc, incidentOverhead)
 	e.changedIncident(inc)
 	e.queueEviction(inc)
 	e.schedule(timer{at: at.Add(e.cfg.GroupWait), kind: timerAnnounce, inc: inc})

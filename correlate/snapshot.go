@@ -278,6 +278,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		inc.addSig(sig)
 	}
 	e.incidents[inc.id] = inc
+	e.account(inc, incidentOverhead)
 	for _, m := range inc.members {
 		e.account(inc, memberBytes(m))
 	}
