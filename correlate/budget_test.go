@@ -54,3 +54,20 @@ func TestStateBudgetIsShared(t *testing.T) {
 		t.Fatalf("b alone held at most %d bytes of the share %d", peak, cfg.MaxStateBytes)
 	}
 }
+
+// TestReloadKeepsTheStateBudget: an engine remade for a new topology (a
+// reload) takes its predecessor's part of the budget instead of adding to it.
+func TestReloadKeepsTheStateBudget(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxStateBytes = 1 << 20
+	cfg.StateBudget = &StateBudget{}
+	r := newRun(t, cfg, nil)
+	r.feed(0, occ{0, "alertname=A,service=web", ""}, occ{time.Second, "alertname=B,service=api", ""})
+	ne, err := r.eng.WithTopology(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held := cfg.StateBudget.Held(); held != ne.stateBytes || held == 0 || cfg.StateBudget.engines.Load() != 1 {
+		t.Fatalf("after the reload the budget counts %d bytes of %d engines, the engine holds %d", held, cfg.StateBudget.engines.Load(), ne.stateBytes)
+	}
+}

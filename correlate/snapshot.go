@@ -291,7 +291,8 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 // restart carries it (Snapshot, then Restore), so nothing decided or
 // learned is lost; what comes next is decided with topo. With changes
 // tracked, call it right after Changes: the new engine records what
-// changes after that, as e would have.
+// changes after that, as e would have. e's part of a StateBudget goes to
+// the new engine: e is done.
 func (e *Engine) WithTopology(topo *Topology) (*Engine, error) {
 	ne, err := New(e.cfg, topo, e.out)
 	if err != nil {
@@ -299,5 +300,6 @@ func (e *Engine) WithTopology(topo *Topology) (*Engine, error) {
 	}
 	ne.Restore(e.Snapshot())
 	ne.track = e.track
+	e.Release()
 	return ne, nil
 }
