@@ -47,16 +47,7 @@ func ParseAlertRecord(b []byte) (quell.Alert, error) {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b, raw = b[:i], b[i+1:]
 	}
-	s := scanner{b: b}
-	if k := kindOf(s.peek()); k != "an object" {
-		return a, problemf("want a quell alert (a JSON object), got %s", k)
-	}
-	s.arena.reset(len(b))
-	err := s.alertRecord(&a)
-	if err == nil {
-		err = s.end()
-	}
-	if err != nil {
+	if err := readRecord(b, "a quell alert", func(s *scanner) error { return s.alertRecord(&a) }); err != nil {
 		return a, err
 	}
 	if raw != nil {
@@ -122,12 +113,13 @@ func (s *scanner) alertRecord(a *quell.Alert) error {
 // encoding/json, decoding took most of a sink's CPU.
 func ParseDecisionRecord(b []byte) (quell.Decision, error) {
 	var d quell.Decision
-	s := scanner{b: b}
-	if k := kindOf(s.peek()); k != "an object" {
-		return d, problemf("want a quell decision (a JSON object), got %s", k)
-	}
-	s.arena.reset(len(b))
-	err := s.object(func(key []byte) error {
+	err := readRecord(b, "a quell decision", func(s *scanner) error { return s.decisionRecord(&d) })
+	return d, err
+}
+
+// decisionRecord reads the object of a quell.Decision as AppendJSON writes it.
+func (s *scanner) decisionRecord(d *quell.Decision) error {
+	return s.object(func(key []byte) error {
 		var err error
 		var v string
 		switch string(key) {
@@ -154,10 +146,20 @@ func ParseDecisionRecord(b []byte) (quell.Decision, error) {
 		}
 		return nil
 	})
-	if err == nil {
-		err = s.end()
+}
+
+// readRecord reads b, one JSON object of what with read and nothing after it,
+// its strings from one arena.
+func readRecord(b []byte, what string, read func(s *scanner) error) error {
+	s := scanner{b: b}
+	if k := kindOf(s.peek()); k != "an object" {
+		return problemf("want %s (a JSON object), got %s", what, k)
 	}
-	return d, err
+	s.arena.reset(len(b))
+	if err := read(&s); err != nil {
+		return err
+	}
+	return s.end()
 }
 
 // readRaw checks a record's raw payload and, for a lean record (an
