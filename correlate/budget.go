@@ -1,6 +1,9 @@
 package correlate
 
-import "sync/atomic"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // StateBudget is MaxStateBytes shared by the engines of one process: split
 // mode runs an engine a partition, and the correlator's share of
@@ -28,6 +31,15 @@ func (e *Engine) overBytes() bool {
 		return e.stateBytes > limit
 	}
 	return b.held.Load() > limit && e.stateBytes > limit/max(1, b.engines.Load())
+}
+
+// overBytesWhy words the bound overBytes found passed, for eviction records.
+func (e *Engine) overBytesWhy() string {
+	if b := e.cfg.StateBudget; b != nil {
+		return fmt.Sprintf("the correlator's incidents may hold %d bytes (a share of memory_limit) and held %d, this partition's %d",
+			e.cfg.MaxStateBytes, b.Held(), e.stateBytes)
+	}
+	return fmt.Sprintf("its incidents' alerts may hold %d bytes (a share of memory_limit) and held %d", e.cfg.MaxStateBytes, e.stateBytes)
 }
 
 // Release gives back what the engine counted in its StateBudget, once it

@@ -18,11 +18,8 @@ func (e *Engine) bound(at time.Time) {
 		case len(e.incidents) > e.cfg.MaxIncidents || e.tracker.Len() > e.cfg.MaxTrackedAlerts:
 			why = fmt.Sprintf("quell holds at most %d incidents and %d alerts (correlate.max_incidents, max_tracked_alerts)",
 				e.cfg.MaxIncidents, e.cfg.MaxTrackedAlerts)
-		case e.overBytes() && e.cfg.StateBudget != nil:
-			why = fmt.Sprintf("the correlator's incidents may hold %d bytes (a share of memory_limit) and held %d, this partition's %d",
-				e.cfg.MaxStateBytes, e.cfg.StateBudget.Held(), e.stateBytes)
 		case e.overBytes():
-			why = fmt.Sprintf("its incidents' alerts may hold %d bytes (a share of memory_limit) and held %d", e.cfg.MaxStateBytes, e.stateBytes)
+			why = e.overBytesWhy()
 		default:
 			return
 		}

@@ -240,13 +240,13 @@ func distinctBody(b []byte, first int64, n, clusters int) []byte {
 		b = strconv.AppendInt(b, i>>8&255, 10)
 		b = append(b, '.')
 		b = strconv.AppendInt(b, i&255, 10)
+		b = append(b, `:9100"`...)
 		if clusters > 0 {
-			b = append(b, `:9100","cluster":"c`...)
+			b = append(b, `,"cluster":"c`...)
 			b = strconv.AppendInt(b, i%int64(clusters), 10)
-			b = append(b, `","n":"`...)
-		} else {
-			b = append(b, `:9100","n":"`...)
+			b = append(b, '"')
 		}
+		b = append(b, `,"n":"`...)
 		b = strconv.AppendInt(b, i, 10)
 		b = append(b, `","severity":"warning"},"annotations":{"summary":"sustained load"}}`...)
 	}
