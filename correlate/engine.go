@@ -125,9 +125,9 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	inc := e.byAlert[a.Fingerprint]
 	switch kind {
 	case dedupe.Repeat:
-		e.dedupe(inc, a, at, "repeat of a firing alert (occurrence "+strconv.Itoa(st.Count)+")")
+		e.dedupe(inc, a, at, kind, "repeat of a firing alert (occurrence "+strconv.Itoa(st.Count)+")")
 	case dedupe.ResolveRepeat:
-		e.dedupe(inc, a, at, "repeat of a resolve: the alert is already resolved")
+		e.dedupe(inc, a, at, kind, "repeat of a resolve: the alert is already resolved")
 	case dedupe.ResolveUnknown:
 		e.decide(a, nil, quell.ActionSuppressed, "resolve of an alert never seen firing: nothing to resolve", at)
 	case dedupe.Resolve:
@@ -140,10 +140,15 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	}
 }
 
-func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, reason string) {
+// dedupe keeps the alert in inc. Unless it fires again after a resolve
+// (kind New), the time since it was last seen is how often its source
+// reports (see noteCadence); after a resolve it is how long it was away.
+func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, kind dedupe.Kind, reason string) {
 	if inc != nil {
 		if m := inc.members[a.Fingerprint]; m != nil {
-			inc.noteCadence(at.Sub(m.LastSeen), e.cfg.Window)
+			if kind != dedupe.New {
+				inc.noteCadence(at.Sub(m.LastSeen), e.cfg.Window)
+			}
 			m.Count++
 			m.LastSeen = at
 			inc.lastSeen = at

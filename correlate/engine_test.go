@@ -157,6 +157,13 @@ func TestGrouping(t *testing.T) {
 			{2 * time.Minute, "alertname=A,service=web", ""},
 			{2 * time.Minute, "alertname=B,service=mail", ""},
 		}, [][]string{{"A"}, {"B"}}},
+		{"an alert firing again after a resolve is no sign of slow rules", []occ{
+			{0, "alertname=A,service=web", ""},
+			{0, "alertname=B,service=web", ""},
+			{30 * time.Second, "alertname=A,service=web", quell.Resolved},
+			{90 * time.Second, "alertname=A,service=web", ""}, // away for a minute, not silent between evaluations
+			{170 * time.Second, "alertname=C,service=api", ""},
+		}, [][]string{{"A", "B"}, {"C"}}},
 		{"disconnected topology stays apart", []occ{
 			{0, "alertname=A,service=web", ""},
 			{time.Second, "alertname=B,service=mail", ""},

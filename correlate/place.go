@@ -22,7 +22,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	if cur != nil && cur.status == quell.IncidentOpen && (kind == dedupe.Retrigger || flapping) {
 		// Re-triggered without a resolve, or flapping: the same episode to
 		// a person, however its sender toggles it.
-		e.dedupe(cur, a, at, "fired again while its incident is open: stays in it")
+		e.dedupe(cur, a, at, kind, "fired again while its incident is open: stays in it")
 		return
 	}
 	evs := e.weighAll(sc, in, at, cur)
@@ -47,7 +47,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	switch {
 	case best.inc == cur && cur.status == quell.IncidentOpen:
 		e.touch(cur, at)
-		e.dedupe(cur, a, at, "fired again, "+reason)
+		e.dedupe(cur, a, at, kind, "fired again, "+reason)
 	case best.inc == cur:
 		e.reopen(cur, a, at, in, reason)
 	default:
