@@ -182,10 +182,25 @@ func (m *LagMonitor) behind(i int) Behind {
 	if len(h) == 0 {
 		return Behind{Records: -1}
 	}
-	last := h[len(h)-1]
-	b := Behind{Records: last.Lag()}
-	b.CatchUp, b.Paced = last.CatchUp(h[0])
+	b := Behind{Records: h[len(h)-1].Lag()}
+	b.CatchUp, b.Paced = catchUp(h)
 	return b
+}
+
+// catchUp is the catch-up time at the newest of h (oldest first), at the
+// slower of two paces: over the whole history and over its last
+// minPaceSpan. A correlator slows down as its state fills: the pace of
+// the whole window alone promised a 30 s catch-up that took 45.
+func catchUp(h []Offsets) (time.Duration, bool) {
+	last := h[len(h)-1]
+	d, ok := last.CatchUp(h[0])
+	for i := len(h) - 2; i > 0; i-- {
+		if last.At.Sub(h[i].At) >= minPaceSpan {
+			recent, _ := last.CatchUp(h[i])
+			return max(d, recent), ok
+		}
+	}
+	return d, ok
 }
 
 func (m *LagMonitor) measure() {

@@ -168,3 +168,23 @@ func TestCatchUp(t *testing.T) {
 		}
 	}
 }
+
+func TestCatchUpFollowsASlowdown(t *testing.T) {
+	t0 := time.Now()
+	at := func(s int, committed, end int64) Offsets {
+		return Offsets{At: t0.Add(time.Duration(s) * time.Second), Committed: map[int]int64{0: committed}, End: map[int]int64{0: end}}
+	}
+	// 1,000 records a second for 20 s, then 250 a second: 5,000 behind.
+	h := []Offsets{at(0, 0, 1000), at(10, 10000, 12000), at(20, 20000, 24000), at(25, 21250, 26000), at(30, 22500, 27500)}
+	if d, ok := catchUp(h); d != 20*time.Second || !ok {
+		t.Errorf("catch-up %s, %v; want 20s at the last 10 s's pace (the 30 s pace, 750/s, says 6.7s)", d, ok)
+	}
+	// The other way round the 30 s pace is the slower.
+	h = []Offsets{at(0, 0, 1000), at(10, 2500, 12000), at(20, 5000, 24000), at(30, 15000, 25000)}
+	if d, ok := catchUp(h); d != 20*time.Second || !ok {
+		t.Errorf("catch-up %s, %v; want 20s at the 30 s pace", d, ok)
+	}
+	if _, ok := catchUp(h[:1]); ok {
+		t.Error("one sample gave a pace")
+	}
+}
