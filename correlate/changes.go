@@ -310,6 +310,9 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 		b = append(b, `,"cadence":`...)
 		b = strconv.AppendInt(b, int64(is.Cadence), 10)
 	}
+	if is.Pending {
+		b = append(b, `,"pending":true`...)
+	}
 	if len(is.Sigs) > 0 {
 		b = append(b, `,"sigs":[`...)
 		for i, s := range is.Sigs {

@@ -42,6 +42,8 @@ type incident struct {
 	reopened  bool
 	evicted   bool
 	dirty     bool // an update waits for EmitUpdates
+	// emittedAt is when its last change left the engine (engine time).
+	emittedAt time.Time
 
 	id          string
 	scope       *scope
@@ -425,10 +427,11 @@ func (e *Engine) maybeResolve(inc *incident, at time.Time) {
 }
 
 // change emits an incident's change. Updates (an alert joined, resolved or
-// left) are coalesced until EmitUpdates: a storm of joins makes one update
-// per incident and batch, not one copy of a growing incident per alert.
-// Every change carries the whole incident, so a coalesced update loses
-// nothing, and a later change of another kind supersedes it.
+// left) are coalesced until EmitUpdates, and an incident's are emitted at
+// most every updateGap: a storm of joins makes one update per incident and
+// second, not one copy of a growing incident per alert or batch. Every
+// change carries the whole incident, so a coalesced update loses nothing,
+// and a later change of another kind supersedes it.
 func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
 	if !inc.announced {
 		return // its creation, when announced, carries the state so far
@@ -437,6 +440,7 @@ func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
 		if !inc.dirty {
 			inc.dirty = true
 			e.dirty = append(e.dirty, inc)
+			e.changedIncident(inc) // the update it owes is part of its state
 		}
 		inc.dirtyAt = at
 		return
@@ -448,22 +452,38 @@ func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
 func (e *Engine) emitChange(inc *incident, kind quell.ChangeKind, at time.Time) {
 	e.changedIncident(inc)
 	inc.seq++
+	inc.emittedAt = e.now
 	if e.out.Change != nil {
 		e.out.Change(quell.IncidentChange{Kind: kind, Incident: e.view(inc), Seq: inc.seq, At: at})
 	}
 }
 
-// EmitUpdates emits one update for every incident changed since the last
-// call; callers call it after each batch of alerts (Flush does too).
-func (e *Engine) EmitUpdates() {
+// updateGap is how often an incident's updates may leave the engine
+// (engine time). Every change carries the whole incident: without a gap, a
+// storm joining incidents of a thousand alerts copied and encoded all of
+// them with every batch, which took most of a busy correlator's time.
+const updateGap = time.Second
+
+// EmitUpdates emits one update for every incident changed since its last
+// change left, unless that was under updateGap ago: those wait for a later
+// call. Callers call it after each batch of alerts and clock tick; Flush
+// emits every update that waits.
+func (e *Engine) EmitUpdates() { e.emitUpdates(false) }
+
+func (e *Engine) emitUpdates(all bool) {
+	wait := e.dirty[:0]
 	for _, inc := range e.dirty {
-		if inc.dirty && inc.mergedInto == nil && !inc.evicted {
+		switch {
+		case !inc.dirty || inc.mergedInto != nil || inc.evicted:
+		case !all && e.now.Sub(inc.emittedAt) < updateGap:
+			wait = append(wait, inc)
+		default:
 			inc.dirty = false
 			e.emitChange(inc, quell.IncidentUpdated, inc.dirtyAt)
 		}
 	}
-	clear(e.dirty)
-	e.dirty = e.dirty[:0]
+	clear(e.dirty[len(wait):])
+	e.dirty = wait
 }
 
 // view copies the incident for readers outside the engine.

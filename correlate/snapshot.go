@@ -55,6 +55,8 @@ type IncidentState struct {
 	Announced    bool          `json:"announced"`
 	Reopened     bool          `json:"reopened,omitempty"`
 	Cadence      time.Duration `json:"cadence,omitempty"`
+	// Pending: an update of it waits to be emitted (see EmitUpdates).
+	Pending bool `json:"pending,omitempty"`
 	// Sigs are the alert signatures it weighs co-firing against.
 	Sigs []uint64 `json:"sigs,omitempty"`
 	// Pos numbers the members (Alerts) in join order; Joins is the number
@@ -114,7 +116,7 @@ func (e *Engine) incidentState(inc *incident) IncidentState {
 			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
 			AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo},
 		Scope: inc.scope.key, LastActivity: inc.lastActivity, Seq: inc.seq, Announced: inc.announced,
-		Reopened: inc.reopened, Cadence: inc.cadence, Sigs: slices.Clone(inc.sigOrder), Joins: inc.joins,
+		Reopened: inc.reopened, Cadence: inc.cadence, Pending: inc.dirty, Sigs: slices.Clone(inc.sigOrder), Joins: inc.joins,
 	}
 }
 
@@ -276,6 +278,10 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	inc.sigOrder = nil
 	for _, sig := range is.Sigs {
 		inc.addSig(sig)
+	}
+	if is.Pending { // emitted at the next EmitUpdates
+		inc.dirty, inc.dirtyAt = true, is.UpdatedAt
+		e.dirty = append(e.dirty, inc)
 	}
 	e.incidents[inc.id] = inc
 	e.account(inc, incidentOverhead)

@@ -144,7 +144,7 @@ func (e *Engine) Flush() {
 	e.timers = rest
 	heap.Init(&e.timers)
 	e.release(e.now, true)
-	e.EmitUpdates()
+	e.emitUpdates(true)
 }
 
 func (e *Engine) fire(t timer) {

@@ -1,0 +1,54 @@
+package correlate
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
+)
+
+// A storm joining one announced incident sends an update of it at most
+// every updateGap, each with the whole incident; none of what joined is
+// lost, and an update that waits at a checkpoint waits in the restored
+// engine too.
+func TestBusyIncidentUpdatesAtMostEverySecond(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	r.feed(10*time.Second, occ{0, "alertname=A0,service=web", ""}) // announced
+	start := len(r.changes)
+	n := 1
+	// 300 alerts over 3 s, a batch (and EmitUpdates) each.
+	for at := 10 * time.Second; at < 13*time.Second; at += 10 * time.Millisecond {
+		a := alert(occ{labels: fmt.Sprintf("alertname=A%d,service=web", n)})
+		r.eng.Process(&a, t0.Add(at))
+		r.eng.EmitUpdates()
+		n++
+	}
+	updates := r.changes[start:]
+	if len(updates) < 3 || len(updates) > 4 {
+		t.Fatalf("%d updates for 3 s of joins; want 3 or 4, one a second", len(updates))
+	}
+	for i := 1; i < len(updates); i++ {
+		if gap := updates[i].At.Sub(updates[i-1].At); gap < updateGap-10*time.Millisecond {
+			t.Errorf("updates %d and %d %s apart", i-1, i, gap)
+		}
+	}
+
+	// What waits survives a restart, and goes out at the next call.
+	if !r.eng.incidents[updates[0].Incident.ID].dirty {
+		t.Fatal("the last joins' update does not wait; the test needs one that does")
+	}
+	restored := newRun(t, fastConfig(), nil)
+	restored.eng.Restore(r.eng.Snapshot())
+	restored.eng.Advance(t0.Add(13 * time.Second))
+	restored.eng.EmitUpdates()
+	if len(restored.changes) != 1 || len(restored.changes[0].Incident.Alerts) != n {
+		t.Fatalf("restored engine emitted %d changes, want 1 with all %d alerts", len(restored.changes), n)
+	}
+
+	r.eng.Flush()
+	last := r.changes[len(r.changes)-1]
+	if last.Kind != quell.IncidentUpdated || len(last.Incident.Alerts) != n {
+		t.Fatalf("after Flush the last change is %s with %d alerts; want an update with all %d", last.Kind, len(last.Incident.Alerts), n)
+	}
+}
