@@ -398,7 +398,9 @@ func loadSplitStage(ctx context.Context, name, usage string, args []string) (*st
 // /metrics and ingest's back-pressure.
 func (env *stageEnv) watchLag() {
 	k := env.cfg.Kafka
-	env.lag = kafka.NewLagMonitor(k.Brokers, kafka.Consumptions(k.Prefix, env.names), 5*time.Second, env.log)
+	// Every second: between two measures ingest takes alerts at its full
+	// rate, so a longer interval lets the backlog overshoot kafka.max_delay.
+	env.lag = kafka.NewLagMonitor(k.Brokers, kafka.Consumptions(k.Prefix, env.names), time.Second, env.log)
 	env.reg.MustRegister(env.lag)
 }
 
