@@ -98,11 +98,12 @@ format() {
 	if [ -f "$dir/data/meta.properties" ]; then
 		return
 	fi
-	# A cluster id is 16 random bytes in URL-safe base64 without padding.
+	# A cluster id is 16 random bytes in URL-safe base64 without padding. It
+	# may start with "-": given as --cluster-id=ID, it is never taken for an option.
 	local id
 	id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
 	log "formatting $dir/data (cluster id $id)"
-	if ! "${jvm[@]}" kafka.tools.StorageTool format -t "$id" -c "$props" >"$dir/logs/format.log" 2>&1; then
+	if ! "${jvm[@]}" kafka.tools.StorageTool format --cluster-id="$id" -c "$props" >"$dir/logs/format.log" 2>&1; then
 		log "formatting the data folder failed; last lines of $dir/logs/format.log:"
 		tail -n 20 "$dir/logs/format.log" >&2
 		exit 1
