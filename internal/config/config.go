@@ -82,14 +82,14 @@ type Kafka struct {
 	// the alerts topic.
 	SnapshotEvery time.Duration `yaml:"snapshot_every"`
 	// MaxDelay: while the correlator needs longer than this to catch up
-	// (the records it has not checkpointed, at its pace over the last 30 s:
-	// how late a decision about an alert accepted now would come), ingest
-	// answers 503 with Retry-After and its /readyz fails, as the embedded
-	// default does when its queue is full: Kafka absorbs a burst, and a
-	// sustained overload pushes back on the senders (Alertmanager retries a
-	// 5xx) instead of having their alerts decided minutes late. 0: ingest
-	// accepts whatever the topic takes. The sinks' lag does not count: what
-	// they owe waits in Kafka.
+	// (the records it has not checkpointed, at the slower of its paces over
+	// the last 30 s and 10 s: how late a decision about an alert accepted now
+	// would come), ingest answers 503 with Retry-After and its /readyz
+	// fails, as the embedded default does when its queue is full: Kafka
+	// absorbs a burst, and a sustained overload pushes back on the senders
+	// (Alertmanager retries a 5xx) instead of having their alerts decided
+	// minutes late. 0: ingest accepts whatever the topic takes. The sinks'
+	// lag does not count: what they owe waits in Kafka.
 	MaxDelay time.Duration `yaml:"max_delay"`
 }
 

@@ -157,7 +157,7 @@ func NewLagMonitor(brokers []string, cs []Consumption, every time.Duration, log 
 	return &LagMonitor{brokers: brokers, cs: cs, every: every, log: log, history: make([][]Offsets, len(cs)),
 		lag: prometheus.NewDesc("quell_kafka_consumer_lag", "Records of a topic its consumer group has not committed yet (split mode).", []string{"group", "topic"}, nil),
 		catchUp: prometheus.NewDesc("quell_kafka_consumer_catchup_seconds",
-			"How long a consumer group needs to commit what it has not, at its pace over the last 30 s (split mode).", []string{"group", "topic"}, nil)}
+			"How long a consumer group needs to commit what it has not, at the slower of its paces over the last 30 s and 10 s (split mode).", []string{"group", "topic"}, nil)}
 }
 
 // Behind is how far one consumption is behind, as last measured.
