@@ -46,13 +46,16 @@ func (o Offsets) Lag() int64 {
 	return n
 }
 
+// lagClient asks the brokers where consumer groups stand on topics. It
+// keeps its connections: a LagMonitor measures every second.
+func lagClient(brokers, topics []string) *kafkago.Client {
+	return &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: newTransport(topics), Timeout: 5 * time.Second}
+}
+
 // Measure returns where c's group stands on c's topic.
-func Measure(ctx context.Context, brokers []string, c Consumption) (Offsets, error) {
+func Measure(ctx context.Context, client *kafkago.Client, c Consumption) (Offsets, error) {
 	o := Offsets{At: time.Now(), Committed: map[int]int64{}, End: map[int]int64{}}
 	fail := func(err error) (Offsets, error) { return o, fmt.Errorf("lag of %s on %s: %w", c.Group, c.Topic, err) }
-	tr := newTransport([]string{c.Topic})
-	defer tr.CloseIdleConnections()
-	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr, Timeout: 5 * time.Second}
 	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{c.Topic}})
 	if err != nil {
 		return fail(err)
@@ -140,7 +143,7 @@ const (
 // measure) and exports quell_kafka_consumer_lag{group,topic} and
 // quell_kafka_consumer_catchup_seconds{group,topic}.
 type LagMonitor struct {
-	brokers []string
+	client  *kafkago.Client
 	cs      []Consumption
 	every   time.Duration
 	log     *slog.Logger
@@ -154,7 +157,11 @@ type LagMonitor struct {
 }
 
 func NewLagMonitor(brokers []string, cs []Consumption, every time.Duration, log *slog.Logger) *LagMonitor {
-	return &LagMonitor{brokers: brokers, cs: cs, every: every, log: log, history: make([][]Offsets, len(cs)),
+	var topics []string
+	for _, c := range cs {
+		topics = append(topics, c.Topic)
+	}
+	return &LagMonitor{client: lagClient(brokers, topics), cs: cs, every: every, log: log, history: make([][]Offsets, len(cs)),
 		lag: prometheus.NewDesc("quell_kafka_consumer_lag", "Records of a topic its consumer group has not committed yet (split mode).", []string{"group", "topic"}, nil),
 		catchUp: prometheus.NewDesc("quell_kafka_consumer_catchup_seconds",
 			"How long a consumer group needs to commit what it has not, at the slower of its paces over the last 30 s and 10 s (split mode).", []string{"group", "topic"}, nil)}
@@ -208,7 +215,7 @@ func (m *LagMonitor) measure() {
 	defer cancel()
 	got := make([]*Offsets, len(m.cs))
 	for i, c := range m.cs {
-		o, err := Measure(ctx, m.brokers, c)
+		o, err := Measure(ctx, m.client, c)
 		if err != nil {
 			m.log.Debug("measuring consumer lag failed", "err", err)
 			continue

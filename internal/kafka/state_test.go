@@ -133,7 +133,7 @@ func TestLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := Consumption{Group: unique(t, "group"), Topic: data}
-	if o, err := Measure(ctx, brokers, c); err != nil || o.Lag() != 15 {
+	if o, err := Measure(ctx, lagClient(brokers, []string{data}), c); err != nil || o.Lag() != 15 {
 		t.Fatalf("lag of a group that committed nothing: %d, %v; want 15", o.Lag(), err)
 	}
 	client := &kafkago.Client{Addr: kafkago.TCP(brokers...)}
@@ -142,7 +142,7 @@ func TestLag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, err := Measure(ctx, brokers, c); err != nil || o.Lag() != 6 || o.Committed[0] != 4 || o.End[0] != 10 {
+	if o, err := Measure(ctx, lagClient(brokers, []string{data}), c); err != nil || o.Lag() != 6 || o.Committed[0] != 4 || o.End[0] != 10 {
 		t.Fatalf("after commits at 4 of 10 and 5 of 5: %+v, %v; want a lag of 6", o, err)
 	}
 }
