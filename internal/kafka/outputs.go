@@ -2,8 +2,10 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -55,6 +57,21 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 		}
 		if cerr == nil {
 			b.Changes = nil
+		}
+		// A record too large to write would stop the partition for good if
+		// retried: it is left out, loudly, and the rest goes again at once.
+		var big *TooLarge
+		if errors.As(derr, &big) {
+			d := b.Decisions[big.Index]
+			o.log.Error("a decision too large to publish is left out", "alert", d.Alert.Fingerprint, "incident", d.Incident, "bytes", big.Bytes, "limit", maxRecord)
+			b.Decisions = slices.Delete(slices.Clone(b.Decisions), big.Index, big.Index+1)
+			continue
+		}
+		if errors.As(cerr, &big) {
+			c := b.Changes[big.Index]
+			o.log.Error("an incident change too large to publish is left out: consumers of the incidents topic miss it", "incident", c.Incident.ID, "seq", c.Seq, "alerts", len(c.Incident.Alerts), "bytes", big.Bytes, "limit", maxRecord)
+			b.Changes = slices.Delete(slices.Clone(b.Changes), big.Index, big.Index+1)
+			continue
 		}
 		o.log.Warn("publishing the correlator's output failed; retrying", "decisions_err", derr, "changes_err", cerr, "backoff", backoff)
 		select {

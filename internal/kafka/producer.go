@@ -70,7 +70,7 @@ func NewProducer[T any](cfg ProducerConfig, key func(*T) []byte) (*Producer[T], 
 		BatchSize: 1000,
 		// Under the broker's default message.max.bytes (1 MiB) with room for
 		// record framing, so a full batch is never rejected as too large.
-		BatchBytes: 1_000_000,
+		BatchBytes: maxRecord,
 		// Alerts are repetitive JSON (the same label names over and over):
 		// lz4 shrinks them severalfold for little CPU.
 		Compression: kafkago.Lz4,
@@ -85,9 +85,29 @@ func NewProducer[T any](cfg ProducerConfig, key func(*T) []byte) (*Producer[T], 
 	return &Producer[T]{topic: cfg.Topic, key: key, w: w, tr: tr}, nil
 }
 
+// maxRecord bounds a record (key and value): kafka-go refuses a message
+// larger than its Writer's BatchBytes, and no retry would change that.
+// recordOverhead is what kafka-go adds to key and value when it counts.
+const (
+	maxRecord      = 1_000_000
+	recordOverhead = 64
+)
+
+// TooLarge is Publish's error when the record of vs[Index] is larger than
+// maxRecord; Publish wrote none of vs. Retrying cannot help: leave it out.
+type TooLarge struct {
+	Topic        string
+	Index, Bytes int
+}
+
+func (e *TooLarge) Error() string {
+	return fmt.Sprintf("record %d for %s is %d bytes, over the %d bytes a record may take", e.Index, e.Topic, e.Bytes, maxRecord)
+}
+
 // Publish writes vs and returns nil once the broker acknowledged all of them.
 // On error none may be assumed written (some may be): retry the whole call;
-// consumers are idempotent, so duplicates are harmless.
+// consumers are idempotent, so duplicates are harmless. A *TooLarge error
+// comes before anything is written.
 func (p *Producer[T]) Publish(ctx context.Context, vs []T) error {
 	if len(vs) == 0 {
 		return nil
@@ -106,6 +126,9 @@ func (p *Producer[T]) Publish(ctx context.Context, vs []T) error {
 			return fmt.Errorf("encoding record %d of %d for %s: %w", i, len(vs), p.topic, err)
 		}
 		msgs[i] = kafkago.Message{Key: p.key(&vs[i]), Value: block[start:len(block):len(block)]}
+		if n := len(msgs[i].Key) + len(msgs[i].Value); n+recordOverhead > maxRecord {
+			return &TooLarge{Topic: p.topic, Index: i, Bytes: n}
+		}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("writing %d records to kafka topic %s: %w; none may be assumed accepted, retry", len(vs), p.topic, firstWriteError(err))
