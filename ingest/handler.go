@@ -231,6 +231,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), h.cfg.PublishWait)
 		err := h.pub.Publish(ctx, alerts)
 		cancel()
+		if big, ok := errors.AsType[*bus.TooLarge](err); ok {
+			// Retrying cannot help, so not a 5xx: a sender retries those.
+			h.reject(w, r, rt, http.StatusBadRequest, reasonAlertTooLarge, atIndex("alerts", big.Index,
+				fmt.Errorf("is %d bytes as a record, more than the %d bytes a record of the alerts topic may take: shorten its labels and annotations; none of the request's alerts was accepted", big.Bytes, big.Limit)))
+			return
+		}
 		if err != nil {
 			w.Header().Set("Retry-After", retryAfter)
 			h.reject(w, r, rt, http.StatusServiceUnavailable, reasonPublish,

@@ -27,6 +27,7 @@ const (
 	reasonLabelTooLarge = "label_too_large"
 
 	reasonAnnotationTooLarge = "annotation_too_large"
+	reasonAlertTooLarge      = "alert_too_large"
 	reasonTimeRange          = "time_out_of_range"
 )
 
@@ -50,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_ingest_requests_rejected_total",
-			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, annotation_too_large, time_out_of_range, publish_failed, memory, read_error, slow_body, method_not_allowed).",
+			Help: "Ingest requests answered with an error, by ingest format and reason (unauthorized, rate_limited, overloaded, too_large, malformed_json, invalid, too_many_alerts, too_many_labels, label_too_large, annotation_too_large, alert_too_large, time_out_of_range, publish_failed, memory, read_error, slow_body, method_not_allowed).",
 		}, []string{"source", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "quell_ingest_request_duration_seconds",

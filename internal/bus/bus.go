@@ -4,6 +4,7 @@ package bus
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/quellhq/quell"
 )
@@ -22,4 +23,16 @@ type Handler func(ctx context.Context, batch []quell.Alert) error
 // Subscriber delivers published batches to a handler until ctx ends.
 type Subscriber interface {
 	Subscribe(ctx context.Context, h Handler) error
+}
+
+// TooLarge is a Publish error: the record of the Index-th value would be
+// Bytes long, more than the Limit the bus carries. Nothing of the call was
+// published, and no retry can change that.
+type TooLarge struct {
+	Topic               string
+	Index, Bytes, Limit int
+}
+
+func (e *TooLarge) Error() string {
+	return fmt.Sprintf("record %d for %s is %d bytes, over the %d bytes a record may take", e.Index, e.Topic, e.Bytes, e.Limit)
 }

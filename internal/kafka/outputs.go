@@ -8,9 +8,16 @@ import (
 	"slices"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/internal/bus"
 	"github.com/quellhq/quell/sinks"
 )
+
+// maxIncidentRecord bounds an incident change: 1,000 alerts (the default
+// correlate.max_alerts) of 16 KiB each. The incidents topic allows it.
+const maxIncidentRecord = 16 << 20
 
 // Outputs is the correlator's sink in split mode: decisions to the
 // decisions topic, incident changes to the incidents topic.
@@ -28,7 +35,7 @@ func NewOutputs(brokers []string, n Names, log *slog.Logger) (*Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: n.Incidents, Logger: log}, IncidentKey)
+	c, err := NewProducer(ProducerConfig{Brokers: brokers, Topic: n.Incidents, MaxRecord: maxIncidentRecord, Logger: log}, IncidentKey)
 	if err != nil {
 		return nil, err
 	}
@@ -60,17 +67,22 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 		}
 		// A record too large to write would stop the partition for good if
 		// retried: it is left out, loudly, and the rest goes again at once.
-		var big *TooLarge
+		var big *bus.TooLarge
 		if errors.As(derr, &big) {
 			d := b.Decisions[big.Index]
-			o.log.Error("a decision too large to publish is left out", "alert", d.Alert.Fingerprint, "incident", d.Incident, "bytes", big.Bytes, "limit", maxRecord)
+			o.log.Error("a decision too large to publish is left out", "alert", d.Alert.Fingerprint, "incident", d.Incident, "bytes", big.Bytes, "limit", big.Limit)
 			b.Decisions = slices.Delete(slices.Clone(b.Decisions), big.Index, big.Index+1)
 			continue
 		}
 		if errors.As(cerr, &big) {
-			c := b.Changes[big.Index]
-			o.log.Error("an incident change too large to publish is left out: consumers of the incidents topic miss it", "incident", c.Incident.ID, "seq", c.Seq, "alerts", len(c.Incident.Alerts), "bytes", big.Bytes, "limit", maxRecord)
+			o.leftOut(&b.Changes[big.Index], big)
 			b.Changes = slices.Delete(slices.Clone(b.Changes), big.Index, big.Index+1)
+			continue
+		}
+		// The broker refuses a batch over the topic's max.message.bytes (an
+		// incidents topic whose setting could not be raised, see setConfigs).
+		if errors.Is(cerr, kafkago.MessageSizeTooLarge) {
+			b.Changes = o.alone(ctx, b.Changes)
 			continue
 		}
 		o.log.Warn("publishing the correlator's output failed; retrying", "decisions_err", derr, "changes_err", cerr, "backoff", backoff)
@@ -81,6 +93,26 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// alone writes each change on its own and returns those still to write; a
+// change the broker refuses even alone is left out.
+func (o *Outputs) alone(ctx context.Context, cs []quell.IncidentChange) []quell.IncidentChange {
+	var rest []quell.IncidentChange
+	for i := range cs {
+		switch err := o.changes.Publish(ctx, cs[i:i+1]); {
+		case errors.Is(err, kafkago.MessageSizeTooLarge):
+			o.leftOut(&cs[i], err)
+		case err != nil:
+			rest = append(rest, cs[i])
+		}
+	}
+	return rest
+}
+
+func (o *Outputs) leftOut(c *quell.IncidentChange, err error) {
+	o.log.Error("an incident change too large to publish is left out: consumers of the incidents topic miss it",
+		"incident", c.Incident.ID, "seq", c.Seq, "alerts", len(c.Incident.Alerts), "err", err)
 }
 
 // Close waits for writes in flight.

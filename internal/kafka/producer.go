@@ -8,6 +8,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/quellhq/quell/internal/bus"
 )
 
 // ProducerConfig configures a Producer.
@@ -19,13 +21,16 @@ type ProducerConfig struct {
 	// the latency a lone request pays for sharing produce requests with
 	// concurrent ones.
 	Linger time.Duration
-	Logger *slog.Logger
+	// MaxRecord bounds one record, key and value (default maxRecord).
+	MaxRecord int
+	Logger    *slog.Logger
 }
 
 // Producer writes values of T as JSON records to one topic. It is safe for
 // concurrent use; concurrent Publish calls share produce requests.
 type Producer[T any] struct {
 	topic string
+	max   int
 	key   func(*T) []byte
 	w     *kafkago.Writer
 	tr    *kafkago.Transport
@@ -46,6 +51,9 @@ func NewProducer[T any](cfg ProducerConfig, key func(*T) []byte) (*Producer[T], 
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 5 * time.Millisecond
+	}
+	if cfg.MaxRecord <= 0 {
+		cfg.MaxRecord = maxRecord
 	}
 	tr := newTransport([]string{cfg.Topic})
 	log := cfg.Logger.With("topic", cfg.Topic)
@@ -68,9 +76,10 @@ func NewProducer[T any](cfg ProducerConfig, key func(*T) []byte) (*Producer[T], 
 		// A full batch goes out at once without waiting for the linger; 1000
 		// alerts of about 1 KB still fit BatchBytes.
 		BatchSize: 1000,
-		// Under the broker's default message.max.bytes (1 MiB) with room for
-		// record framing, so a full batch is never rejected as too large.
-		BatchBytes: maxRecord,
+		// Under the topic's max.message.bytes (the broker's default of
+		// 1 MiB, or incidentBatch) with room for record framing, so a full
+		// batch is never rejected as too large.
+		BatchBytes: int64(cfg.MaxRecord),
 		// Alerts are repetitive JSON (the same label names over and over):
 		// lz4 shrinks them severalfold for little CPU.
 		Compression: kafkago.Lz4,
@@ -82,32 +91,22 @@ func NewProducer[T any](cfg ProducerConfig, key func(*T) []byte) (*Producer[T], 
 		Logger:          kafkaLogger(log, slog.LevelDebug),
 		ErrorLogger:     kafkaLogger(log, slog.LevelWarn),
 	}
-	return &Producer[T]{topic: cfg.Topic, key: key, w: w, tr: tr}, nil
+	return &Producer[T]{topic: cfg.Topic, max: cfg.MaxRecord, key: key, w: w, tr: tr}, nil
 }
 
-// maxRecord bounds a record (key and value): kafka-go refuses a message
-// larger than its Writer's BatchBytes, and no retry would change that.
-// recordOverhead is what kafka-go adds to key and value when it counts.
+// maxRecord bounds a record (key and value) by default: kafka-go refuses a
+// message larger than its Writer's BatchBytes, and no retry would change
+// that. recordOverhead is what kafka-go adds to key and value when it counts.
 const (
 	maxRecord      = 1_000_000
 	recordOverhead = 64
 )
 
-// TooLarge is Publish's error when the record of vs[Index] is larger than
-// maxRecord; Publish wrote none of vs. Retrying cannot help: leave it out.
-type TooLarge struct {
-	Topic        string
-	Index, Bytes int
-}
-
-func (e *TooLarge) Error() string {
-	return fmt.Sprintf("record %d for %s is %d bytes, over the %d bytes a record may take", e.Index, e.Topic, e.Bytes, maxRecord)
-}
-
 // Publish writes vs and returns nil once the broker acknowledged all of them.
 // On error none may be assumed written (some may be): retry the whole call;
-// consumers are idempotent, so duplicates are harmless. A *TooLarge error
-// comes before anything is written.
+// consumers are idempotent, so duplicates are harmless. A *bus.TooLarge
+// error, for a record over the producer's MaxRecord, comes before anything
+// is written.
 func (p *Producer[T]) Publish(ctx context.Context, vs []T) error {
 	if len(vs) == 0 {
 		return nil
@@ -126,8 +125,8 @@ func (p *Producer[T]) Publish(ctx context.Context, vs []T) error {
 			return fmt.Errorf("encoding record %d of %d for %s: %w", i, len(vs), p.topic, err)
 		}
 		msgs[i] = kafkago.Message{Key: p.key(&vs[i]), Value: block[start:len(block):len(block)]}
-		if n := len(msgs[i].Key) + len(msgs[i].Value); n+recordOverhead > maxRecord {
-			return &TooLarge{Topic: p.topic, Index: i, Bytes: n}
+		if n := len(msgs[i].Key) + len(msgs[i].Value) + recordOverhead; n > p.max {
+			return &bus.TooLarge{Topic: p.topic, Index: i, Bytes: n, Limit: p.max}
 		}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {

@@ -58,7 +58,11 @@ func NamesFor(prefix string) Names {
 func Topics(n Names, partitions, replication int) []TopicSpec {
 	return []TopicSpec{
 		{Name: n.Alerts, Partitions: partitions, ReplicationFactor: replication},
-		{Name: n.Incidents, Partitions: partitions, ReplicationFactor: replication},
+		// An incident's change carries all its alerts (up to
+		// correlate.max_alerts): more than the default 1 MiB a batch.
+		{Name: n.Incidents, Partitions: partitions, ReplicationFactor: replication, Config: map[string]string{
+			"max.message.bytes": strconv.Itoa(maxIncidentRecord + 64<<10),
+		}},
 		{Name: n.Decisions, Partitions: partitions, ReplicationFactor: replication},
 		// Low volume and read by people: one partition keeps it in arrival order.
 		{Name: n.DeadLetter, Partitions: 1, ReplicationFactor: replication},
@@ -145,16 +149,56 @@ func createTopics(ctx context.Context, client *kafkago.Client, req *kafkago.Crea
 	if err != nil {
 		return fmt.Errorf("creating topics: %w", err)
 	}
+	var existing []TopicSpec
 	for _, s := range specs {
 		switch err := resp.Errors[s.Name]; {
 		case err == nil:
 			log.Info("created kafka topic", "topic", s.Name, "partitions", s.Partitions, "replication", s.ReplicationFactor, "compacted", s.Compacted)
 		case errors.Is(err, kafkago.TopicAlreadyExists):
+			existing = append(existing, s)
 		default:
 			return fmt.Errorf("creating topic %s: %w", s.Name, err)
 		}
 	}
+	setConfigs(ctx, client, existing, log)
 	return nil
+}
+
+// setConfigs gives topics that already existed their spec's settings: a
+// topic made by an earlier version may lack one that quell now relies on
+// (the incidents topic's max.message.bytes). Where the broker refuses (no
+// permission), it says what to set by hand.
+func setConfigs(ctx context.Context, client *kafkago.Client, specs []TopicSpec, log *slog.Logger) {
+	req := &kafkago.IncrementalAlterConfigsRequest{}
+	want := map[string]map[string]string{}
+	for _, s := range specs {
+		r := kafkago.IncrementalAlterConfigsRequestResource{ResourceType: kafkago.ResourceTypeTopic, ResourceName: s.Name}
+		for k, v := range s.Config {
+			r.Configs = append(r.Configs, kafkago.IncrementalAlterConfigsRequestConfig{Name: k, Value: v, ConfigOperation: kafkago.ConfigOperationSet})
+		}
+		if len(r.Configs) > 0 {
+			req.Resources = append(req.Resources, r)
+			want[s.Name] = s.Config
+		}
+	}
+	if len(req.Resources) == 0 {
+		return
+	}
+	refused := func(topic string, err error) {
+		log.Warn("could not set the settings of an existing kafka topic; set them with kafka-configs.sh --alter", "topic", topic, "settings", want[topic], "err", err)
+	}
+	resp, err := client.IncrementalAlterConfigs(ctx, req)
+	if err != nil {
+		for _, r := range req.Resources {
+			refused(r.ResourceName, err)
+		}
+		return
+	}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			refused(r.ResourceName, r.Error)
+		}
+	}
 }
 
 // transient: an error a moment may fix (a broker still starting, a

@@ -23,10 +23,12 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 	if err := EnsureTopics(ctx, brokers, specs, log); err != nil {
 		t.Fatalf("second run, topics exist: %v", err)
 	}
-	// An existing topic keeps its partitions even when asked for more.
+	// An existing topic keeps its partitions even when asked for more, and
+	// takes a setting a later version asks for.
 	specs[0].Partitions = 6
+	specs[0].Config = map[string]string{"max.message.bytes": "2000000"}
 	if err := EnsureTopics(ctx, brokers, specs, log); err != nil {
-		t.Fatalf("run with another partition count: %v", err)
+		t.Fatalf("run with another partition count and a setting: %v", err)
 	}
 
 	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: newTransport(nil)}
@@ -48,27 +50,28 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 	}
 
 	cfg, err := client.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{
-		{ResourceType: kafkago.ResourceTypeTopic, ResourceName: plain, ConfigNames: []string{"cleanup.policy"}},
+		{ResourceType: kafkago.ResourceTypeTopic, ResourceName: plain, ConfigNames: []string{"cleanup.policy", "max.message.bytes"}},
 		{ResourceType: kafkago.ResourceTypeTopic, ResourceName: compacted, ConfigNames: []string{"cleanup.policy"}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy := map[string]string{plain: "delete", compacted: "compact"}
+	want2 := map[string]string{plain + " cleanup.policy": "delete", compacted + " cleanup.policy": "compact", plain + " max.message.bytes": "2000000"}
 	seen := 0
 	for _, r := range cfg.Resources {
 		for _, e := range r.ConfigEntries {
-			if e.ConfigName != "cleanup.policy" {
+			w, ok := want2[r.ResourceName+" "+e.ConfigName]
+			if !ok {
 				continue
 			}
 			seen++
-			if e.ConfigValue != policy[r.ResourceName] {
-				t.Errorf("topic %s: cleanup.policy %q, want %q", r.ResourceName, e.ConfigValue, policy[r.ResourceName])
+			if e.ConfigValue != w {
+				t.Errorf("topic %s: %s %q, want %q", r.ResourceName, e.ConfigName, e.ConfigValue, w)
 			}
 		}
 	}
-	if seen != 2 {
-		t.Errorf("broker described cleanup.policy for %d topics, want 2", seen)
+	if seen != len(want2) {
+		t.Errorf("broker described %d of the %d settings", seen, len(want2))
 	}
 }
 
