@@ -59,6 +59,7 @@ type Engine struct {
 	heldBase   uint64       // the number of held[0] (every held decision has one)
 	track      *changeTrack // what changed since the last Changes call, when tracked
 	dirty      []*incident  // incidents with an update for EmitUpdates
+	opened     []*incident  // incidents opened at now, for settle
 	stamp      uint64       // candidates() visit mark
 	cands      []*incident  // scratch for candidates
 	evs        []evidence   // scratch for weighAll
@@ -203,6 +204,7 @@ func (e *Engine) open(sc *scope, a *quell.Alert, at time.Time, in *alertInfo, re
 	inc := e.newIncident(sc, a, at)
 	e.add(inc, a, at, in, "opened the incident: "+reason)
 	e.decide(a, inc, quell.ActionCreated, reason, at)
+	e.noteOpened(inc, at)
 	return inc
 }
 

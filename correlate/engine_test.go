@@ -157,6 +157,18 @@ func TestGrouping(t *testing.T) {
 			{2 * time.Minute, "alertname=A,service=web", ""},
 			{2 * time.Minute, "alertname=B,service=mail", ""},
 		}, [][]string{{"A"}, {"B"}}},
+		{"an alert early in a batch goes where it would go last in it", []occ{
+			{0, "alertname=A,service=web", ""},
+			{time.Minute, "alertname=A,service=web", ""},
+			{time.Minute, "alertname=C,service=mail", ""}, // the incident looks a minute old
+			{time.Minute, "alertname=B,service=api", ""},  // one hop: joins, the incident is active now
+		}, [][]string{{"A", "B", "C"}}},
+		{"the same batch in another order", []occ{
+			{0, "alertname=A,service=web", ""},
+			{time.Minute, "alertname=A,service=web", ""},
+			{time.Minute, "alertname=B,service=api", ""},
+			{time.Minute, "alertname=C,service=mail", ""},
+		}, [][]string{{"A", "B", "C"}}},
 		{"an alert firing again after a resolve is no sign of slow rules", []occ{
 			{0, "alertname=A,service=web", ""},
 			{0, "alertname=B,service=web", ""},

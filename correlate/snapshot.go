@@ -183,6 +183,9 @@ func (e *Engine) Restore(s Snapshot) {
 		sc := e.scope(is.Scope)
 		inc := e.restoreIncident(sc, is)
 		restored = append(restored, inc)
+		if inc.status == quell.IncidentOpen && !inc.announced {
+			e.noteOpened(inc, inc.created)
+		}
 		if !inc.announced {
 			e.schedule(timer{at: inc.created.Add(e.cfg.GroupWait), kind: timerAnnounce, inc: inc})
 		}

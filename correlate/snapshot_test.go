@@ -68,12 +68,45 @@ func TestEveryOccurrenceGetsOneDecisionAndReplayIsDeterministic(t *testing.T) {
 // A restart in the middle of a stream, through a JSON snapshot, decides
 // exactly as an uninterrupted run.
 func TestSnapshotRestoreContinuesExactly(t *testing.T) {
+	restoreContinuesExactly(t, stream(11, 2000), []int{1, 500, 1234, 1999})
+}
+
+// The same for alerts that come in batches (one evaluation a minute), with
+// restarts within a batch: the incidents opened in it are weighed again
+// once it ends (settle), by a restarted engine too.
+func TestSnapshotRestoreWithinABatchContinuesExactly(t *testing.T) {
 	occs := stream(11, 2000)
+	for i := range occs {
+		occs[i].at = occs[i].at.Truncate(time.Minute)
+	}
+	// Cut just after the first alert of batches in which an incident
+	// opened and merged once the batch ended.
+	var cuts []int
+	for _, d := range restoreContinuesExactly(t, occs, nil) {
+		if !strings.Contains(d.Reason, "weighed again with the alerts that came with it") {
+			continue
+		}
+		for i, o := range occs {
+			if t0.Add(o.at).Equal(d.At) {
+				if len(cuts) == 0 || cuts[len(cuts)-1] != i+1 {
+					cuts = append(cuts, i+1)
+				}
+				break
+			}
+		}
+	}
+	if len(cuts) < 2 {
+		t.Fatalf("incidents merged at the end of %d batches: the stream does not test settle", len(cuts))
+	}
+	restoreContinuesExactly(t, occs, cuts)
+}
+
+func restoreContinuesExactly(t *testing.T, occs []occ, cuts []int) []quell.Decision {
 	whole := newRun(t, fastConfig(), topoForTests(t))
 	whole.feed(0, occs...)
 	whole.eng.Flush()
 
-	for _, cut := range []int{1, 500, 1234, 1999} {
+	for _, cut := range cuts {
 		first := newRun(t, fastConfig(), topoForTests(t))
 		first.feed(0, occs[:cut]...)
 		b, err := json.Marshal(first.eng.Snapshot())
@@ -103,6 +136,7 @@ func TestSnapshotRestoreContinuesExactly(t *testing.T) {
 			t.Fatalf("cut at %d: %d incidents, want %d", cut, len(gotInc), len(wantInc))
 		}
 	}
+	return whole.decisions
 }
 
 // TestSnapshotIsACopy: embedded mode writes a snapshot while the engine

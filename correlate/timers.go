@@ -104,6 +104,9 @@ func (e *Engine) dead(t timer) bool {
 
 // Advance moves the engine's clock to now, firing every deadline reached.
 func (e *Engine) Advance(now time.Time) {
+	if len(e.opened) > 0 && now.After(e.now) {
+		e.settle()
+	}
 	for len(e.timers) > 0 && !e.timers[0].at.After(now) {
 		t := heap.Pop(&e.timers).(timer)
 		if e.dead(t) {
@@ -132,6 +135,7 @@ func (e *Engine) Tick(now time.Time) {
 // Flush decides and emits everything still held, as at the end of a replay;
 // deadlines that only time would reach (resolve holds, expiries) stay unfired.
 func (e *Engine) Flush() {
+	e.settle()
 	var rest timerHeap
 	for len(e.timers) > 0 {
 		t := heap.Pop(&e.timers).(timer)
