@@ -51,3 +51,7 @@ func (e *Engine) Release() {
 		b.engines.Add(-1)
 	}
 }
+
+// StateBytes is what the engine's incidents and alerts hold, as
+// MaxStateBytes counts it.
+func (e *Engine) StateBytes() int64 { return e.stateBytes }

@@ -191,6 +191,13 @@ func (p *Pipeline) Count(status quell.IncidentStatus) int {
 	return p.eng.Count(status)
 }
 
+// StateBytes is what its engine counts of its state (see correlate.Config.MaxStateBytes).
+func (p *Pipeline) StateBytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.eng.StateBytes()
+}
+
 // Incident returns one incident.
 func (p *Pipeline) Incident(id string) (quell.Incident, bool) {
 	p.mu.Lock()

@@ -141,7 +141,23 @@ func TestTopologyWaitsForTheCheckpoint(t *testing.T) {
 // StateBudget (split mode's partitions); one removed, or replaced under
 // its key, leaves the count with what it held.
 func TestRemovedPartitionGivesBackItsBytes(t *testing.T) {
-	set := NewSet(prometheus.NewRegistry(), slog.New(slog.DiscardHandler), nil)
+	reg := prometheus.NewRegistry()
+	set := NewSet(reg, slog.New(slog.DiscardHandler), nil)
+	// quell_state_bytes shows what the partitions' engines hold.
+	gauge := func() int64 {
+		t.Helper()
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() == "quell_state_bytes" {
+				return int64(f.GetMetric()[0].GetGauge().GetValue())
+			}
+		}
+		t.Fatal("no quell_state_bytes")
+		return 0
+	}
 	cfg := correlate.DefaultConfig()
 	cfg.MaxStateBytes = 1 << 20
 	cfg.StateBudget = &correlate.StateBudget{}
@@ -165,8 +181,14 @@ func TestRemovedPartitionGivesBackItsBytes(t *testing.T) {
 		ps = append(ps, p)
 	}
 	three := cfg.StateBudget.Held()
+	if g := gauge(); g != three {
+		t.Errorf("quell_state_bytes = %d, the budget holds %d", g, three)
+	}
 	set.Remove(0, ps[0])
 	two := cfg.StateBudget.Held()
+	if g := gauge(); g != two {
+		t.Errorf("after a removal quell_state_bytes = %d, the budget holds %d", g, two)
+	}
 	if two <= 0 || two >= three {
 		t.Fatalf("after removing a partition the budget counts %d bytes, before %d", two, three)
 	}

@@ -51,8 +51,23 @@ func NewSet(reg prometheus.Registerer, log *slog.Logger, topo *correlate.Topolog
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "quell_open_incidents", Help: "Incidents currently open (in this process's partitions).",
 	}, func() float64 { return float64(s.Count(quell.IncidentOpen)) })
-	reg.MustRegister(s.m.decisions, s.m.evictions, open)
+	state := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "quell_state_bytes",
+		Help: "Bytes the correlator's incidents and their alerts hold, as counted against its state share of memory_limit (in this process's partitions).",
+	}, func() float64 { return float64(s.StateBytes()) })
+	reg.MustRegister(s.m.decisions, s.m.evictions, open, state)
 	return s
+}
+
+// StateBytes is what every pipeline's engine counts of its state.
+func (s *Set) StateBytes() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var n int64
+	for _, p := range s.ps {
+		n += p.StateBytes()
+	}
+	return n
 }
 
 // New adds a pipeline under key (a partition; 0 in embedded mode),
