@@ -734,6 +734,40 @@ func TestStateBytesFollowTheHeap(t *testing.T) {
 // A flood of new alerts that are evicted long before their announced ends
 // leaves no timers behind for them: memory follows what is tracked, not
 // what arrived within resolve_timeout.
+// Unrelated alerts evicted while their incidents are young (a flood at
+// the incident bound): each incident's creation and eviction go out as it
+// is evicted, and no timer keeps it in memory until group_wait.
+func TestEvictedYoungIncidentsLeaveNoTimers(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxIncidents = 1000
+	kinds := map[string][]quell.ChangeKind{}
+	eng, err := New(cfg, nil, Output{Change: func(c quell.IncidentChange) { kinds[c.Incident.ID] = append(kinds[c.Incident.ID], c.Kind) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000 // 20 s: all of them younger than group_wait when evicted
+	for i := range n {
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		a := quell.Alert{Source: "alertmanager", Status: quell.Firing, StartsAt: at,
+			Labels: map[string]string{"alertname": "Flood", "service": fmt.Sprintf("svc-%d", i)}, Fingerprint: quell.Fingerprint(i + 1)}
+		eng.Process(&a, at)
+	}
+	if live := len(eng.incidents) + eng.tracker.Len(); len(eng.timers) > 2*live+1024 {
+		t.Errorf("%d timers pending for %d incidents and %d tracked alerts", len(eng.timers), len(eng.incidents), eng.tracker.Len())
+	}
+	evicted := 0
+	for id, ks := range kinds {
+		if len(ks) == 2 && ks[0] == quell.IncidentCreated && ks[1] == quell.IncidentEvicted {
+			evicted++
+		} else if len(ks) > 0 {
+			t.Fatalf("incident %s: changes %v, want created then evicted", id, ks)
+		}
+	}
+	if evicted != n-cfg.MaxIncidents {
+		t.Errorf("%d incidents announced as created and evicted, want %d", evicted, n-cfg.MaxIncidents)
+	}
+}
+
 func TestEvictedAlertsLeaveNoTimers(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxTrackedAlerts = 1000

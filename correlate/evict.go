@@ -35,6 +35,12 @@ func (e *Engine) bound(at time.Time) {
 // a decision naming the incident and, if it was announced, an "evicted" change.
 func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	wasOpen := inc.status == quell.IncidentOpen
+	if !inc.announced {
+		// Announced now, not at GroupWait: its timer would hold it that
+		// long, and a flood of unrelated alerts evicts thousands a second.
+		e.announce(inc, at)
+		e.deadTimers++ // its announce timer (see dead)
+	}
 	e.changedIncident(inc)
 	inc.evicted = true
 	if e.out.Evicted != nil {

@@ -99,7 +99,13 @@ func (e *Engine) disarm(fp quell.Fingerprint) {
 
 // dead says whether t is the timer of a deadline disarmed since it was set.
 func (e *Engine) dead(t timer) bool {
-	return (t.kind == timerExpire || t.kind == timerSettle) && e.armed[armedKey{t.fp, t.kind}] != t.seq
+	switch t.kind {
+	case timerExpire, timerSettle:
+		return e.armed[armedKey{t.fp, t.kind}] != t.seq
+	case timerAnnounce:
+		return t.inc.evicted // announced as it was evicted (see evict)
+	}
+	return false
 }
 
 // Advance moves the engine's clock to now, firing every deadline reached.
@@ -139,7 +145,9 @@ func (e *Engine) Flush() {
 	var rest timerHeap
 	for len(e.timers) > 0 {
 		t := heap.Pop(&e.timers).(timer)
-		if t.kind == timerAnnounce {
+		if e.dead(t) {
+			e.deadTimers--
+		} else if t.kind == timerAnnounce {
 			e.fire(t)
 		} else {
 			rest = append(rest, t)
@@ -151,19 +159,22 @@ func (e *Engine) Flush() {
 	e.emitUpdates(true)
 }
 
+// announce sends out an incident's creation, and its resolve if it
+// resolved while young.
+func (e *Engine) announce(inc *incident, at time.Time) {
+	e.changedIncident(inc)
+	inc.announced = true
+	e.change(inc, quell.IncidentCreated, at)
+	if inc.status == quell.IncidentResolved {
+		e.change(inc, quell.IncidentResolve, at)
+	}
+}
+
 func (e *Engine) fire(t timer) {
 	switch t.kind {
 	case timerAnnounce:
 		if inc := t.inc; inc.mergedInto == nil && !inc.announced {
-			e.changedIncident(inc)
-			inc.announced = true
-			e.change(inc, quell.IncidentCreated, t.at)
-			switch {
-			case inc.evicted:
-				e.change(inc, quell.IncidentEvicted, t.at)
-			case inc.status == quell.IncidentResolved:
-				e.change(inc, quell.IncidentResolve, t.at)
-			}
+			e.announce(inc, t.at)
 		}
 	case timerResolve:
 		inc := t.inc
