@@ -77,7 +77,7 @@ func NewProducer[T any](cfg ProducerConfig, key func(*T) []byte) (*Producer[T], 
 		// alerts of about 1 KB still fit BatchBytes.
 		BatchSize: 1000,
 		// Under the topic's max.message.bytes (the broker's default of
-		// 1 MiB, or incidentBatch) with room for record framing, so a full
+		// 1 MiB, or maxIncidentRecord) with room for record framing, so a full
 		// batch is never rejected as too large.
 		BatchBytes: int64(cfg.MaxRecord),
 		// Alerts are repetitive JSON (the same label names over and over):
