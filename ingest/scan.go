@@ -358,6 +358,33 @@ func (s *scanner) skip() error {
 	return s.want("a value")
 }
 
+// uint reads a non-negative integer that fits in 64 bits.
+func (s *scanner) uint() (uint64, error) {
+	if c := s.peek(); c < '0' || c > '9' {
+		return 0, s.want("a non-negative integer")
+	}
+	start := s.i
+	if err := s.number(); err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(string(s.b[start:s.i]), 10, 64)
+	if err != nil {
+		return 0, problemf("%s is not a non-negative integer of 64 bits", s.b[start:s.i])
+	}
+	return n, nil
+}
+
+// bool reads true or false.
+func (s *scanner) bool() (bool, error) {
+	switch s.peek() {
+	case 't':
+		return true, s.literal("true")
+	case 'f':
+		return false, s.literal("false")
+	}
+	return false, s.want("true or false")
+}
+
 // null consumes a null if one is next.
 func (s *scanner) null() bool {
 	if s.peek() == 'n' && s.literal("null") == nil {

@@ -9,13 +9,16 @@ import (
 )
 
 // Records are JSON; alerts and decisions, of which there is one per alert,
-// are written directly (see quell.Alert.AppendJSON), an alert as the record
+// and incident changes, which carry all of an incident's alerts, are written
+// directly (see quell.Alert.AppendJSON), an alert as the record
 // ingest.AppendAlertRecord describes. appendRecord appends v's record to b.
 func appendRecord[T any](b []byte, v *T) ([]byte, error) {
 	switch r := any(v).(type) {
 	case *quell.Alert:
 		return ingest.AppendAlertRecord(b, r), nil
 	case *quell.Decision:
+		return r.AppendJSON(b), nil
+	case *quell.IncidentChange:
 		return r.AppendJSON(b), nil
 	}
 	j, err := json.Marshal(v)
@@ -25,8 +28,8 @@ func appendRecord[T any](b []byte, v *T) ([]byte, error) {
 // decode reads one record and, for types that can check themselves
 // (quell.Alert), validates it: a record that decodes to nothing usable is as
 // poisonous as one that does not decode. Alerts, which the correlator reads
-// by the hundred thousand, and decisions, which the sinks read as many of,
-// go through ingest's scanner.
+// by the hundred thousand, and decisions and incident changes, which the
+// sinks read as many of, go through ingest's scanner.
 func decode[T any](b []byte) (T, error) {
 	var v T
 	var err error
@@ -35,6 +38,8 @@ func decode[T any](b []byte) (T, error) {
 		*p, err = ingest.ParseAlertRecord(b)
 	case *quell.Decision:
 		*p, err = ingest.ParseDecisionRecord(b)
+	case *quell.IncidentChange:
+		*p, err = ingest.ParseIncidentChangeRecord(b)
 	default:
 		err = json.Unmarshal(b, &v)
 	}
