@@ -51,12 +51,17 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 		return
 	}
 	keep := sc.recentSigs[:0]
+	own := c.partners[sig]
+	had := len(own)
 	for _, r := range sc.recentSigs {
 		if at.Sub(r.at) <= coWindow && r.sig != sig {
 			keep = append(keep, r)
-			c.count(sig, r.sig)
+			own = c.add(own, r.sig)
 			c.count(r.sig, sig)
 		}
+	}
+	if len(own) != had { // counts change in place
+		c.partners[sig] = own
 	}
 	sc.recentSigs = append(keep, recentSig{sig, at})
 	if len(sc.recentSigs) > maxRecent {
@@ -68,26 +73,38 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	}
 }
 
-// count adds one co-firing of b to a's partners; a full list gives up its
-// weakest partner for a new one.
+// count adds one co-firing of b to a's partners.
 func (c *cooccur) count(a, b uint64) {
 	ps := c.partners[a]
+	if more := c.add(ps, b); len(more) != len(ps) { // counts change in place
+		c.partners[a] = more
+	}
+}
+
+// add adds one co-firing of b to ps, a signature's partners, and returns
+// them; a full list gives up its weakest partner for a new one.
+func (c *cooccur) add(ps []coPartner, b uint64) []coPartner {
 	weakest := -1
 	for i := range ps {
 		if ps[i].sig == b {
 			ps[i].n++
-			return
+			return ps
 		}
 		if weakest < 0 || ps[i].n < ps[weakest].n {
 			weakest = i
 		}
 	}
 	if len(ps) < maxPartners {
-		c.partners[a] = append(ps, coPartner{b, 1})
 		c.entries++
-		return
+		if len(ps) == cap(ps) {
+			// A signature that starts firing meets several at once: grow by
+			// more than one.
+			ps = slices.Grow(ps, min(maxPartners, max(maxRecent, 2*len(ps)))-len(ps))
+		}
+		return append(ps, coPartner{b, 1})
 	}
 	ps[weakest] = coPartner{b, 1}
+	return ps
 }
 
 // age halves every count and drops what reaches zero: old habits fade

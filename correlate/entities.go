@@ -217,12 +217,21 @@ func cutLast(v string) (string, string, bool) {
 
 func isPodHash(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if !strings.ContainsRune("bcdfghjklmnpqrstvwxz2456789", rune(s[i])) {
+		if !podHashChars[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// podHashChars are the characters Kubernetes draws pod and ReplicaSet
+// name suffixes from (no vowels, no 0, 1 or 3).
+var podHashChars = func() (t [256]bool) {
+	for _, c := range "bcdfghjklmnpqrstvwxz2456789" {
+		t[c] = true
+	}
+	return t
+}()
 
 // stripPort drops a port ("host:9100" names "host").
 func stripPort(v string) string {

@@ -4,6 +4,7 @@ package dedupe
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -34,16 +35,17 @@ func (f *Fingerprinter) Fingerprint(a *quell.Alert) quell.Fingerprint {
 		}
 		return quell.Fingerprint(d.Sum64())
 	}
-	var stack [32]string
-	keys := stack[:0]
+	type pair struct{ k, v string }
+	var stack [32]pair
+	pairs := stack[:0]
 	for k, v := range a.Labels {
 		if v != "" { // an empty label is no label, as in Prometheus
-			keys = append(keys, k)
+			pairs = append(pairs, pair{k, v})
 		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		writePair(&d, k, a.Labels[k])
+	slices.SortFunc(pairs, func(p, q pair) int { return strings.Compare(p.k, q.k) })
+	for _, p := range pairs {
+		writePair(&d, p.k, p.v)
 	}
 	return quell.Fingerprint(d.Sum64())
 }
