@@ -69,9 +69,18 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 		// retried: it is left out, loudly, and the rest goes again at once.
 		var big *bus.TooLarge
 		if errors.As(derr, &big) {
-			d := b.Decisions[big.Index]
+			b.Decisions = slices.Clone(b.Decisions)
+			d := &b.Decisions[big.Index]
+			if len(d.Alert.Raw) > 0 {
+				// Better delivered without the payload as its source sent it
+				// (the alerts topic keeps that) than not at all.
+				o.log.Warn("a decision too large to publish goes without its alert's raw payload", "alert", d.Alert.Fingerprint, "incident", d.Incident,
+					"bytes", big.Bytes, "limit", big.Limit, "raw_bytes", len(d.Alert.Raw))
+				d.Alert.Raw = nil
+				continue
+			}
 			o.log.Error("a decision too large to publish is left out", "alert", d.Alert.Fingerprint, "incident", d.Incident, "bytes", big.Bytes, "limit", big.Limit)
-			b.Decisions = slices.Delete(slices.Clone(b.Decisions), big.Index, big.Index+1)
+			b.Decisions = slices.Delete(b.Decisions, big.Index, big.Index+1)
 			continue
 		}
 		if errors.As(cerr, &big) {

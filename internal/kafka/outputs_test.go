@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,20 +81,7 @@ func TestOutputsCarryLargeIncidentsAndLeaveOutWhatCannotBeWritten(t *testing.T) 
 					t.Errorf("%s holds %d records (%v); want %d", topic, got.Lag(), err, want)
 				}
 			}
-			c, err := NewConsumer[quell.IncidentChange](ConsumerConfig{Brokers: brokers, Topic: names.Incidents, GroupID: unique(t, "sink"),
-				DeadLetterTopic: names.DeadLetter, Logger: log})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rctx, stop := context.WithCancel(ctx)
-			defer stop()
-			got := make(chan quell.IncidentChange, 2)
-			go c.Subscribe(rctx, func(_ context.Context, cs []quell.IncidentChange) error {
-				for _, c := range cs {
-					got <- c
-				}
-				return nil
-			})
+			got := consume[quell.IncidentChange](t, ctx, brokers, names, names.Incidents)
 			select {
 			case c := <-got:
 				n := len(tc.want.Alerts)
@@ -105,4 +93,77 @@ func TestOutputsCarryLargeIncidentsAndLeaveOutWhatCannotBeWritten(t *testing.T) 
 			}
 		})
 	}
+}
+
+// A decision over the record limit because of its alert's raw payload (the
+// alerts topic keeps that payload) goes without it rather than not at all;
+// one too large even without it is left out, and the rest goes.
+func TestOutputsDeliverADecisionTooLargeWithoutItsRawPayload(t *testing.T) {
+	brokers, log := broker(t)
+	names := NamesFor(unique(t, "out"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := EnsureTopics(ctx, brokers, Topics(names, 1, 1), log); err != nil {
+		t.Fatal(err)
+	}
+	o, err := NewOutputs(brokers, names, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close(ctx)
+	bulky, huge, small := testAlert("web", 1), testAlert("web", 2), testAlert("web", 3)
+	bulky.Raw = []byte(`{"description":"` + strings.Repeat("x", 1_200_000) + `"}`)
+	huge.Labels["note"] = strings.Repeat("y", 1_200_000)
+	b := sinks.Batch{Decisions: []quell.Decision{
+		{Alert: bulky, Incident: "a", Action: quell.ActionCreated},
+		{Alert: huge, Incident: "a", Action: quell.ActionJoined},
+		{Alert: small, Incident: "a", Action: quell.ActionJoined},
+	}}
+	if err := o.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got := consume[quell.Decision](t, ctx, brokers, names, names.Decisions)
+	read := map[quell.Fingerprint]quell.Decision{}
+	for len(read) < 2 {
+		select {
+		case d := <-got:
+			read[d.Alert.Fingerprint] = d
+		case <-time.After(30 * time.Second):
+			t.Fatalf("read %d decisions within 30 s; want the bulky one and the small one", len(read))
+		}
+	}
+	if d, ok := read[bulky.Fingerprint]; !ok || len(d.Alert.Raw) != 0 || d.Alert.Labels["seq"] != "1" {
+		t.Errorf("bulky decision read as %v (raw %d bytes); want it with its labels and without its raw payload", ok, len(d.Alert.Raw))
+	}
+	if d, ok := read[small.Fingerprint]; !ok || string(d.Alert.Raw) != string(small.Raw) {
+		t.Errorf("small decision read as %v; want it with its raw payload", ok)
+	}
+	if _, ok := read[huge.Fingerprint]; ok {
+		t.Errorf("a decision larger than a record without its raw payload was written")
+	}
+}
+
+// consume reads topic as the sink stage does, until the test ends, and
+// hands over each record.
+func consume[T any](t *testing.T, ctx context.Context, brokers []string, names Names, topic string) <-chan T {
+	t.Helper()
+	_, log := broker(t)
+	c, err := NewConsumer[T](ConsumerConfig{Brokers: brokers, Topic: topic, GroupID: unique(t, "sink"), DeadLetterTopic: names.DeadLetter, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	got := make(chan T, 16)
+	go c.Subscribe(rctx, func(ctx context.Context, vs []T) error {
+		for _, v := range vs {
+			select {
+			case got <- v:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	return got
 }
