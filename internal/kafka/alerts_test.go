@@ -22,11 +22,7 @@ import (
 func TestIngestRefusesAnAlertTooLargeForARecord(t *testing.T) {
 	brokers, log := broker(t)
 	topic, _ := topics(t, brokers, log, 1)
-	pub, err := NewAlertPublisher(ProducerConfig{Brokers: brokers, Topic: topic, Logger: log}, scopeKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := publisher(t, brokers, log, topic)
 	h, err := ingest.NewHandler(ingest.DefaultConfig(), pub, dedupe.NewFingerprinter(nil), log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -31,11 +31,7 @@ func BenchmarkPublish(b *testing.B) {
 	}{{"serial", 0}, {"parallel", 8}} {
 		b.Run(mode.name, func(b *testing.B) {
 			topic, _ := topics(b, brokers, log, 6)
-			pub, err := NewAlertPublisher(ProducerConfig{Brokers: brokers, Topic: topic, Logger: log}, scopeKey)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer pub.Close()
+			pub := publisher(b, brokers, log, topic)
 			// Warm up: metadata and connections are not what is measured.
 			if err := pub.Publish(context.Background(), alerts); err != nil {
 				b.Fatal(err)

@@ -18,11 +18,7 @@ import (
 func TestRoundTripKeepsAlertsKeysAndOrder(t *testing.T) {
 	brokers, log := broker(t)
 	topic, dead := topics(t, brokers, log, 3)
-	pub, err := NewAlertPublisher(ProducerConfig{Brokers: brokers, Topic: topic, Logger: log}, scopeKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := publisher(t, brokers, log, topic)
 
 	scopes := []string{"checkout", "payments", "search", "auth"}
 	var sent []quell.Alert
@@ -98,11 +94,7 @@ func TestRoundTripKeepsAlertsKeysAndOrder(t *testing.T) {
 func TestOffsetsAreCommittedOnlyAfterTheHandlerSucceeds(t *testing.T) {
 	brokers, log := broker(t)
 	topic, dead := topics(t, brokers, log, 1)
-	pub, err := NewAlertPublisher(ProducerConfig{Brokers: brokers, Topic: topic, Logger: log}, scopeKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := publisher(t, brokers, log, topic)
 	publish := func(alerts ...quell.Alert) {
 		t.Helper()
 		if err := pub.Publish(context.Background(), alerts); err != nil {

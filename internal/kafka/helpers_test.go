@@ -69,6 +69,17 @@ func testAlert(scope string, i int) quell.Alert {
 
 func scopeKey(a *quell.Alert) []byte { return []byte(a.Labels["service"]) }
 
+// publisher publishes alerts to topic, keyed by scopeKey, until the test ends.
+func publisher(t testing.TB, brokers []string, log *slog.Logger, topic string) *Producer[quell.Alert] {
+	t.Helper()
+	pub, err := NewAlertPublisher(ProducerConfig{Brokers: brokers, Topic: topic, Logger: log}, scopeKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	return pub
+}
+
 // subscription runs a subscriber in the background and hands its batches
 // to the test.
 type subscription struct {

@@ -66,7 +66,9 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 			b.Changes = nil
 		}
 		// A record too large to write would stop the partition for good if
-		// retried: it is left out, loudly, and the rest goes again at once.
+		// retried: a decision goes without its alert's raw payload if that
+		// makes it fit; otherwise the record is left out, loudly, and the
+		// rest goes again at once.
 		var big *bus.TooLarge
 		if errors.As(derr, &big) {
 			b.Decisions = slices.Clone(b.Decisions)

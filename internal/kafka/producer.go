@@ -144,7 +144,7 @@ func (p *Producer[T]) Publish(ctx context.Context, vs []T) error {
 // copied into, recycled from call to call: a split correlator publishes a
 // record for every decision and every incident change (each change holds
 // all of its incident's alerts), and allocating them afresh was about a
-// third of everything it allocated.
+// quarter of everything it allocated.
 type records struct {
 	msgs   []kafkago.Message
 	enc    []byte   // the record being encoded

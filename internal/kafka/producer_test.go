@@ -18,11 +18,7 @@ import (
 func TestConcurrentPublishesKeepTheirRecords(t *testing.T) {
 	brokers, log := broker(t)
 	topic, dead := topics(t, brokers, log, 3)
-	pub, err := NewAlertPublisher(ProducerConfig{Brokers: brokers, Topic: topic, Logger: log}, scopeKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := publisher(t, brokers, log, topic)
 
 	const senders, calls, perCall = 6, 15, 40
 	scopes := []string{"checkout", "payments", "search"}
