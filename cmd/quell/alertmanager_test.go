@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -467,31 +466,37 @@ func getJSONWith(url, token string, v any) error {
 	return nil
 }
 
-// metricSum adds up the samples of metric at base/metrics whose labels
-// contain match (a `name="value"` pair); absent counts as 0.
-func metricSum(t *testing.T, base, metric, match string) float64 {
+// scrape returns what base/metrics serves.
+func scrape(t *testing.T, base string) string {
 	t.Helper()
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
 		t.Fatalf("scraping %s/metrics: %v", base, err)
 	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("scraping %s/metrics: %v", base, err)
+	}
+	return string(b)
+}
+
+// metricSum adds up the samples of metric at base/metrics whose labels
+// contain match (a `name="value"` pair); absent counts as 0.
+func metricSum(t *testing.T, base, metric, match string) float64 {
+	t.Helper()
 	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), "{")
+	for line := range strings.Lines(scrape(t, base)) {
+		line = strings.TrimSuffix(line, "\n")
+		name, rest, ok := strings.Cut(line, "{")
 		if !ok || name != metric || !strings.Contains(rest, match) {
 			continue
 		}
 		v, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
 		if err != nil {
-			t.Fatalf("%s/metrics: sample %q: %v", base, sc.Text(), err)
+			t.Fatalf("%s/metrics: sample %q: %v", base, line, err)
 		}
 		sum += v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("scraping %s/metrics: %v", base, err)
 	}
 	return sum
 }

@@ -59,7 +59,7 @@ func TestSplitSustained(t *testing.T) {
 	addr := testenv.Kafka(t)
 	s := newSplit(t, buildQuell(t), addr)
 	ing := s.start("ingest")
-	s.start("sink")
+	sink := s.start("sink")
 	corr := s.start("correlate")
 	load := startLoadWith(t, s.ingestURL, loadOpts{oneScope: true})
 	load.waitAcked(t, 20000)
@@ -91,16 +91,16 @@ func TestSplitSustained(t *testing.T) {
 			fmt.Sprintf("%d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}
 	eventually(t, ing, "ingest to refuse alerts while the correlator is behind", refused)
-	resp, err := http.Get(s.ingestBase + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metrics := scrape(t, s.ingestBase)
 	for _, m := range []string{"lag", "catchup_seconds"} {
-		if !regexp.MustCompile(`quell_kafka_consumer_` + m + `\{group="[^"]+-correlate",topic="[^"]+\.alerts"\} (\+Inf|[1-9])`).Match(metrics) {
+		if !regexp.MustCompile(`quell_kafka_consumer_` + m + `\{group="[^"]+-correlate",topic="[^"]+\.alerts"\} (\+Inf|[1-9])`).MatchString(metrics) {
 			t.Errorf("ingest's /metrics shows no %s of the correlator:\n%s", m, metrics)
 		}
+	}
+	// Only the decision log is configured: nothing reads the incidents
+	// topic, so no lag is reported for it.
+	if strings.Contains(metrics, "-sink-incidents") || !strings.Contains(sink.out.String(), "the incidents topic is not read") {
+		t.Errorf("with the decision log alone, the sink stage reads incident changes, or ingest reports their lag:\n%s\n%s", sink.out.String(), metrics)
 	}
 	restarted := s.start("correlate")
 	load.waitAcked(t, load.acked()+10000)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -54,6 +55,18 @@ func newSplit(t *testing.T, bin, addr string) *split {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// configure adds yaml to the stages' config file, for stages started after.
+func (s *split) configure(yaml string) {
+	f, err := os.OpenFile(s.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(yaml)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // start runs one stage and waits until it serves HTTP.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -225,10 +226,14 @@ func openByAlertname(t *testing.T, p *proc, url string, want int) map[string]que
 
 // TestSplitFeedback: in split mode the correlator's API takes feedback; it
 // travels through the incident's alerts partition, so a correlator killed
-// with SIGKILL and started again has it, and the sink stage logs it.
+// with SIGKILL and started again has it, the sink stage logs it and the
+// merged incident's webhook hears it (through the incidents topic, which
+// the sink stage reads for the webhook: ingest reports that group's lag).
 func TestSplitFeedback(t *testing.T) {
+	hooks, hookURL := newHookLog(t)
 	s := newSplit(t, buildQuell(t), testenv.Kafka(t))
-	s.start("ingest")
+	s.configure("webhooks:\n  - name: hook\n    url: " + hookURL + "\n")
+	ing := s.start("ingest")
 	s.start("sink")
 	corr := s.start("correlate")
 	api := "http://" + listenRE.FindStringSubmatch(corr.out.String())[1]
@@ -271,6 +276,15 @@ func TestSplitFeedback(t *testing.T) {
 	eventually(t, corr, "the feedback decisions in the sink's log", func() (bool, string) {
 		got := feedbackDecisions(t, s.decisions)
 		return got["merged alice "+web] && got["acknowledged bob "+web], fmt.Sprint(got)
+	})
+	eventually(t, corr, "the webhook to hear of the merge", func() (bool, string) {
+		hooks.mu.Lock()
+		defer hooks.mu.Unlock()
+		return hooks.kinds[db][quell.IncidentMerged], fmt.Sprint(hooks.kinds[db])
+	})
+	eventually(t, ing, "ingest's /metrics to show the sink stage's lag on the incidents topic", func() (bool, string) {
+		m := scrape(t, s.ingestBase)
+		return regexp.MustCompile(`quell_kafka_consumer_lag\{group="[^"]+-sink-incidents",topic="[^"]+\.incidents"\} \d`).MatchString(m), m
 	})
 }
 

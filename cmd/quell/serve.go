@@ -400,7 +400,7 @@ func (env *stageEnv) watchLag() {
 	k := env.cfg.Kafka
 	// Every second: between two measures ingest takes alerts at its full
 	// rate, so a longer interval lets the backlog overshoot kafka.max_delay.
-	env.lag = kafka.NewLagMonitor(k.Brokers, kafka.Consumptions(k.Prefix, env.names), time.Second, env.log)
+	env.lag = kafka.NewLagMonitor(k.Brokers, kafka.Consumptions(k.Prefix, env.names, env.cfg.TakesChanges()), time.Second, env.log)
 	env.reg.MustRegister(env.lag)
 }
 

@@ -15,9 +15,10 @@ import (
 
 func sinkCmd(ctx context.Context, args []string) error {
 	env, err := loadSplitStage(ctx, "sink", `Usage: quell sink --kafka BROKERS [flags]
-Runs the sink stage of split mode: consumes the decisions and incidents
-topics and feeds the sinks (the --decisions log file, the configured
-webhooks and ITSM tools, ClickHouse). Offsets are committed only once the sinks hold the records;
+Runs the sink stage of split mode: consumes the decisions topic, and the
+incidents topic when a webhook, an ITSM tool or ClickHouse is configured,
+and feeds the sinks (the --decisions log file, the webhooks, the ITSM
+tools, ClickHouse). Offsets are committed only once the sinks hold the records;
 redelivered copies are dropped by decision identity and incident change seq.
 `, args)
 	if err != nil {
@@ -41,7 +42,8 @@ redelivered copies are dropped by decision identity and incident change seq.
 // dedupeLimit bounds the sink stage's memory of delivered records (see pipeline.Dedupe).
 const dedupeLimit = 1 << 20
 
-// runSinks feeds the decisions and incidents topics to ss until ctx ends.
+// runSinks feeds the decisions topic, and the incidents topic when a sink
+// takes changes, to ss until ctx ends.
 func runSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink) error {
 	k := env.cfg.Kafka
 	dd := pipeline.NewDedupe(dedupeLimit)
@@ -50,33 +52,38 @@ func runSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink) error {
 	if err != nil {
 		return err
 	}
+	runs := []func(context.Context) error{func(ctx context.Context) error {
+		return decisions.Subscribe(ctx, func(ctx context.Context, ds []quell.Decision) error {
+			fresh := dd.FreshDecisions(ds)
+			if err := writeSinks(ctx, env, ss, sinks.Batch{Decisions: fresh}); err != nil {
+				return err
+			}
+			dd.MarkDecisions(fresh)
+			return nil
+		})
+	}}
+	if !env.cfg.TakesChanges() {
+		// Every change carries its incident's alerts: reading them for no
+		// sink took a third of a core under load.
+		env.log.Info("no sink takes incident changes; the incidents topic is not read", "topic", env.names.Incidents)
+		return runAll(ctx, runs...)
+	}
 	changes, err := kafka.NewConsumer[quell.IncidentChange](kafka.ConsumerConfig{Brokers: k.Brokers, Topic: env.names.Incidents,
 		GroupID: k.Prefix + "-sink-incidents", DeadLetterTopic: env.names.DeadLetter, Logger: env.log})
 	if err != nil {
 		return err
 	}
-	return runAll(ctx,
-		func(ctx context.Context) error {
-			return decisions.Subscribe(ctx, func(ctx context.Context, ds []quell.Decision) error {
-				fresh := dd.FreshDecisions(ds)
-				if err := writeSinks(ctx, env, ss, sinks.Batch{Decisions: fresh}); err != nil {
-					return err
-				}
-				dd.MarkDecisions(fresh)
-				return nil
-			})
-		},
-		func(ctx context.Context) error {
-			return changes.Subscribe(ctx, func(ctx context.Context, cs []quell.IncidentChange) error {
-				fresh := dd.FreshChanges(cs)
-				if err := writeSinks(ctx, env, ss, sinks.Batch{Changes: fresh}); err != nil {
-					return err
-				}
-				dd.MarkChanges(fresh)
-				return nil
-			})
-		},
-	)
+	runs = append(runs, func(ctx context.Context) error {
+		return changes.Subscribe(ctx, func(ctx context.Context, cs []quell.IncidentChange) error {
+			fresh := dd.FreshChanges(cs)
+			if err := writeSinks(ctx, env, ss, sinks.Batch{Changes: fresh}); err != nil {
+				return err
+			}
+			dd.MarkChanges(fresh)
+			return nil
+		})
+	})
+	return runAll(ctx, runs...)
 }
 
 // writeSinks hands b to every sink, retrying one that fails until it takes

@@ -168,6 +168,13 @@ func (c *Config) readSecrets() error {
 	return nil
 }
 
+// TakesChanges reports whether a configured sink takes incident changes
+// (a webhook, an ITSM tool, ClickHouse; the decision log takes decisions
+// only): split mode's sink stage reads the incidents topic only then.
+func (c *Config) TakesChanges() bool {
+	return len(c.Webhooks) > 0 || c.ITSM.Enabled() || c.ClickHouse.DSN != ""
+}
+
 // Validate names the first field that cannot work.
 func (c *Config) Validate() error {
 	if c.Listen == "" {

@@ -18,13 +18,16 @@ type Consumption struct{ Group, Topic string }
 
 // Consumptions are split mode's consumer groups: the correlator reading
 // alerts (first: LagMonitor.Late reads it), the sink stage reading
-// decisions and incidents.
-func Consumptions(prefix string, n Names) []Consumption {
-	return []Consumption{
+// decisions, and incidents when a sink takes changes.
+func Consumptions(prefix string, n Names, changes bool) []Consumption {
+	cs := []Consumption{
 		{prefix + "-correlate", n.Alerts},
 		{prefix + "-sink-decisions", n.Decisions},
-		{prefix + "-sink-incidents", n.Incidents},
 	}
+	if changes {
+		cs = append(cs, Consumption{prefix + "-sink-incidents", n.Incidents})
+	}
+	return cs
 }
 
 // Offsets are where a consumer group stands on each partition of a topic.
