@@ -30,13 +30,16 @@ import (
 // acknowledged alerts, how many got a decision and how many got two
 // different incidents, how long after the load every acknowledged alert
 // had its decision, the restore time, and each stage's peak resident
-// memory.
+// memory and CPU time.
 func sustained(bin, broker string, partitions, senders, batch, clusters int, duration, killAt, drain, snapEvery time.Duration, memoryLimit int64, pprof string, embedded bool) {
 	prefix := fmt.Sprintf("sustained%d", time.Now().UnixNano())
 	dir, err := os.MkdirTemp("", "quell-sustained")
 	if err != nil {
 		log.Fatal(err)
 	}
+	// A run leaves gigabytes of records and decision logs: only the logs
+	// stay (deferred first: it runs once the stages stopped).
+	defer cleanUp(broker, prefix, dir)
 	cfg := filepath.Join(dir, "quell.yaml")
 	yaml := fmt.Sprintf("ingest:\n  rate_per_client: 0\nkafka:\n  prefix: %s\n  partitions: %d\n  snapshot_every: %s\n", prefix, partitions, snapEvery)
 	if memoryLimit > 0 {
@@ -70,6 +73,7 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 
 	peak := map[string]int64{}
 	var killedAt time.Time
+	var cpuBefore time.Duration // the killed correlator's
 	killed := make(chan struct{})
 	go func() {
 		defer close(killed)
@@ -79,6 +83,7 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 		time.Sleep(killAt)
 		c := stages["correlate"]
 		peak["correlate"] = max(peak["correlate"], vmHWM(c.Process.Pid))
+		cpuBefore = cpuTime(c.Process.Pid)
 		c.Process.Signal(syscall.SIGKILL)
 		c.Wait()
 		killedAt = time.Now()
@@ -95,8 +100,10 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	fmt.Printf("acknowledged: %d alerts in %s: %.0f alerts/s (%d requests refused)\n", len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails)
 
 	caughtUp := dec.waitDecided(acked, batch, end, drain)
+	cpu := map[string]time.Duration{"correlate": cpuBefore}
 	for _, st := range []string{"ingest", "correlate", "sink"} {
 		peak[st] = max(peak[st], vmHWM(stages[st].Process.Pid))
+		cpu[st] += cpuTime(stages[st].Process.Pid)
 	}
 	decided, split := dec.count(acked, batch)
 	fmt.Printf("decided: %d of the acknowledged alerts; in two different incidents: %d\n", decided, split)
@@ -120,6 +127,7 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	fmt.Printf("state saves that failed: %d; records the broker refused: %d\n",
 		bytes.Count(b, []byte("saving the partition's state failed")), bytes.Count(b, []byte("Message Size Too Large")))
 	fmt.Printf("peak RSS: ingest %d MB, correlate %d MB, sink %d MB\n", peak["ingest"]>>10, peak["correlate"]>>10, peak["sink"]>>10)
+	fmt.Printf("CPU time until all decided: ingest %.1fs, correlate %.1fs, sink %.1fs\n", cpu["ingest"].Seconds(), cpu["correlate"].Seconds(), cpu["sink"].Seconds())
 	for _, p := range stages {
 		p.Process.Signal(os.Interrupt)
 		p.Wait()
@@ -150,10 +158,29 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	acked, fails, took = driveDistinct(base, senders, batch, clusters, duration)
 	caughtUp = fd.waitDecided(acked, batch, time.Now(), drain)
 	decided, splitN := fd.count(acked, batch)
-	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB\n",
-		len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails, decided, splitN, caughtUp.Round(100*time.Millisecond), vmHWM(serve.Process.Pid)>>10)
+	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB, CPU time %.1fs\n",
+		len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails, decided, splitN, caughtUp.Round(100*time.Millisecond),
+		vmHWM(serve.Process.Pid)>>10, cpuTime(serve.Process.Pid).Seconds())
 	embeddedRate := pipelineRate(len(acked)*batch, took, caughtUp)
 	fmt.Printf("sustained rate (acknowledged alerts / time until all decided): split %.0f alerts/s, embedded %.0f alerts/s: split/embedded %.2f\n", splitRate, embeddedRate, splitRate/embeddedRate)
+}
+
+// cleanUp deletes the run's topics and everything in dir but the stages' logs.
+func cleanUp(broker, prefix, dir string) {
+	var topics []string
+	for _, t := range []string{"alerts", "decisions", "incidents", "deadletter", "state"} {
+		topics = append(topics, prefix+"."+t)
+	}
+	client := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 30 * time.Second}
+	if _, err := client.DeleteTopics(context.Background(), &kafkago.DeleteTopicsRequest{Topics: topics}); err != nil {
+		log.Printf("deleting the run's topics %v: %v", topics, err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) != ".log" {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // pipelineRate is the alerts a pipeline took and decided per second of the
@@ -180,6 +207,23 @@ func vmHWM(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is the CPU time a process used so far, user and system
+// (/proc/PID/stat's utime and stime, in the kernel's 100 ticks a second).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis, from the state (3rd).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // driveDistinct posts batches of alerts never sent before until d passed;

@@ -66,7 +66,7 @@ func (pt *partition) Handle(ctx context.Context, evs []kafka.Event) error {
 	go func() {
 		err := pt.p.dispatch(context.WithoutCancel(ctx), out)
 		if err == nil {
-			pt.p.reuse(out.Decisions)
+			pt.p.reuse(out)
 			pt.p.waiters.deliver(done)
 		}
 		pt.sent <- err

@@ -73,28 +73,29 @@ func (p *Pipeline) Apply(ctx context.Context, steps []Step) error {
 	if err := p.dispatch(ctx, out); err != nil {
 		return err
 	}
-	p.reuse(out.Decisions)
+	p.reuse(out)
 	p.waiters.deliver(done)
 	return nil
 }
 
-// reuse gives the next step the array of decisions the sinks hold copies
-// of by now (a sink copies what it keeps): a fresh one per step was a
-// large share of what the process allocated.
-func (p *Pipeline) reuse(ds []quell.Decision) {
-	if cap(ds) > maxReused {
-		return
-	}
-	clear(ds) // what they pointed to may go
+// reuse gives the next step the arrays of decisions and changes the sinks
+// hold copies of by now (a sink copies what it keeps): fresh ones per step
+// were a large share of what the process allocated.
+func (p *Pipeline) reuse(b sinks.Batch) {
 	p.mu.Lock()
-	if p.pending.Decisions == nil {
-		p.pending.Decisions = ds[:0]
+	defer p.mu.Unlock()
+	if cap(b.Decisions) <= maxReused && p.pending.Decisions == nil {
+		clear(b.Decisions) // what they pointed to may go
+		p.pending.Decisions = b.Decisions[:0]
 	}
-	p.mu.Unlock()
+	if cap(b.Changes) <= maxReused && p.pending.Changes == nil {
+		clear(b.Changes)
+		p.pending.Changes = b.Changes[:0]
+	}
 }
 
-// maxReused: a step's array of decisions larger than this is let go of,
-// not kept for the next.
+// maxReused: a step's array of decisions or changes larger than this is
+// let go of, not kept for the next.
 const maxReused = 4096
 
 // decide processes steps in order and returns what they produced, and the
