@@ -51,19 +51,6 @@ type memberRecord struct {
 	Alert quell.IncidentAlert `json:"alert"`
 }
 
-// arena hands out the records' values from large blocks: a checkpoint of a
-// storm holds hundreds of thousands of them.
-type arena []byte
-
-func (a *arena) add(write func([]byte) []byte) []byte {
-	if cap(*a)-len(*a) < 4<<10 {
-		*a = make([]byte, 0, 1<<20)
-	}
-	start := len(*a)
-	*a = write(*a)
-	return (*a)[start:len(*a):len(*a)]
-}
-
 // changeTrack is what changed since the last Changes call.
 type changeTrack struct {
 	alerts    map[quell.Fingerprint]struct{}
@@ -116,30 +103,41 @@ func (e *Engine) changedMember(inc *incident, fp quell.Fingerprint) {
 }
 
 // Delta is what changed, as Changes captured it: copies, so that encoding
-// them (Records) need not hold up the engine.
+// them (Each) need not hold up the engine.
 type Delta struct {
-	recs []Record
-	// later are the values still to encode, each into recs[at].
-	later []later
+	items []deltaItem
 }
 
-type later struct {
-	at    int
+// deltaItem is a record whose value is known (nil: a deletion) or still to
+// be encoded by write.
+type deltaItem struct {
+	Record
 	write func([]byte) []byte
 }
 
-// Records encodes the delta: the records changed, sorted by key. Written
-// in order over the earlier ones, they hold what Snapshot returned when
-// Changes captured it (see FromRecords). It is safe to call while the
-// engine goes on.
-func (d *Delta) Records() []Record {
-	var mem arena
-	for _, l := range d.later {
-		d.recs[l.at].Value = mem.add(l.write)
+// Each encodes the delta and gives yield its records, sorted by key, one
+// at a time: a record's Value is valid only until yield returns, so that a
+// checkpoint of a storm (hundreds of thousands of records) is never held
+// encoded all at once. Written in order over the earlier ones, the records
+// hold what Snapshot returned when Changes captured it (see FromRecords).
+// Call it once; it is safe to call while the engine goes on.
+func (d *Delta) Each(yield func(Record) error) error {
+	slices.SortFunc(d.items, func(a, b deltaItem) int { return strings.Compare(a.Key, b.Key) })
+	var buf []byte
+	for i := range d.items {
+		it := &d.items[i]
+		r := it.Record
+		if it.write != nil {
+			buf = it.write(buf[:0])
+			r.Value = buf
+		}
+		if err := yield(r); err != nil {
+			return err
+		}
+		*it = deltaItem{} // what it captured may go
 	}
-	d.later = nil
-	slices.SortFunc(d.recs, func(a, b Record) int { return strings.Compare(a.Key, b.Key) })
-	return d.recs
+	d.items = nil
+	return nil
 }
 
 // Changes captures what changed since the last call (or since
@@ -149,27 +147,25 @@ func (e *Engine) Changes() (*Delta, error) {
 	if t == nil {
 		return nil, fmt.Errorf("correlate: Changes without TrackChanges")
 	}
-	// Sized for what is known to have changed: grown by appends, these
-	// were a twentieth of what a split correlator allocated.
-	n := len(t.incidents) + len(t.members) + len(t.alerts)
-	d := &Delta{later: make([]later, 0, n)}
-	out := make([]Record, 0, n+64)
+	// Sized for what is known to have changed: grown by appends, this was
+	// a twentieth of what a split correlator allocated.
+	out := make([]deltaItem, 0, len(t.incidents)+len(t.members)+len(t.alerts)+64)
 	encode := func(key string, write func([]byte) []byte) {
-		d.later = append(d.later, later{len(out), write})
-		out = append(out, Record{Key: key})
+		out = append(out, deltaItem{Record{Key: key}, write})
 	}
+	del := func(key string) { out = append(out, deltaItem{Record: Record{Key: key}}) }
 	put := func(key string, v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", key, err)
 		}
-		out = append(out, Record{Key: key, Value: b})
+		out = append(out, deltaItem{Record: Record{Key: key, Value: b}})
 		return nil
 	}
 	for inc := range t.incidents {
 		key := "i/" + inc.id
 		if e.incidents[inc.id] != inc {
-			out = append(out, Record{Key: key})
+			del(key)
 			continue
 		}
 		is := e.incidentState(inc)
@@ -179,7 +175,7 @@ func (e *Engine) Changes() (*Delta, error) {
 		key := "m/" + mk.inc + "/" + fpKey(mk.fp)
 		live := inc.members[mk.fp]
 		if e.incidents[inc.id] != inc || live == nil {
-			out = append(out, Record{Key: key})
+			del(key)
 			continue
 		}
 		// A copy: its label and annotation maps are replaced, never changed.
@@ -195,7 +191,7 @@ func (e *Engine) Changes() (*Delta, error) {
 		key := "a/" + fpKey(fp)
 		live := e.tracker.Get(fp)
 		if live == nil {
-			out = append(out, Record{Key: key})
+			del(key)
 			continue
 		}
 		st := *live
@@ -209,7 +205,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	// Held decisions: records for the new ones, deletions for those emitted.
 	head, tail := e.heldBase+uint64(e.heldHead), e.heldBase+uint64(len(e.held))
 	for n := t.heldLow; n < min(head, t.heldHigh); n++ {
-		out = append(out, Record{Key: "d/" + strconv.FormatUint(n, 10)})
+		del("d/" + strconv.FormatUint(n, 10))
 	}
 	for n := max(t.heldHigh, head); n < tail; n++ {
 		dec, id := e.held[n-e.heldBase].d, e.held[n-e.heldBase].inc.id
@@ -234,7 +230,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	}
 	for id := range t.gone {
 		if !gone[id] {
-			out = append(out, Record{Key: "g/" + id})
+			del("g/" + id)
 		}
 	}
 	t.gone = gone
@@ -249,18 +245,17 @@ func (e *Engine) Changes() (*Delta, error) {
 		i := len(hashes)
 		hashes = append(hashes, xxhash.Sum64(c))
 		if i >= len(t.learned) || t.learned[i] != hashes[i] {
-			out = append(out, Record{Key: "l/" + strconv.Itoa(i), Value: c})
+			out = append(out, deltaItem{Record: Record{Key: "l/" + strconv.Itoa(i), Value: c}})
 		}
 	}
 	for i := len(hashes); i < len(t.learned); i++ {
-		out = append(out, Record{Key: "l/" + strconv.Itoa(i)})
+		del("l/" + strconv.Itoa(i))
 	}
 	t.learned = hashes
 	if err := put("h", header{Now: e.now, HeldBase: head, Learned: len(hashes)}); err != nil {
 		return nil, err
 	}
-	d.recs = out
-	return d, nil
+	return &Delta{items: out}, nil
 }
 
 func fpKey(fp quell.Fingerprint) string { return fp.String() }

@@ -33,9 +33,9 @@ type Partition interface {
 	// downstream: a checkpoint may then cover it.
 	Flush() error
 	// Changes captures what changed in the state since the last call, for
-	// the state topic; the function it returns encodes it as records, and
-	// may run while Handle goes on.
-	Changes() (func() []StateRecord, error)
+	// the state topic; what it returns encodes that as records, and may run
+	// while Handle goes on.
+	Changes() (StateChanges, error)
 	// Close releases the partition: it was revoked, or the process stops.
 	Close()
 }
@@ -260,7 +260,7 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 	defer cancel()
 	err = errors.Join(part.Flush(), cp.wait())
 	if err == nil && next != cp.saved {
-		var encode func() []StateRecord
+		var encode StateChanges
 		if encode, err = part.Changes(); err == nil {
 			cp.start(sctx, encode, next)
 			err = cp.wait()
@@ -284,10 +284,10 @@ type checkpoints struct {
 	next  int64 // of the checkpoint in flight
 }
 
-func (c *checkpoints) start(ctx context.Context, encode func() []StateRecord, next int64) {
+func (c *checkpoints) start(ctx context.Context, encode StateChanges, next int64) {
 	c.done, c.next = make(chan error, 1), next
 	go func() {
-		c.done <- c.log.save(ctx, encode(), next, c.w)
+		c.done <- c.log.save(ctx, encode, next, c.w)
 	}()
 }
 

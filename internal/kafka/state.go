@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -63,65 +64,64 @@ type stateLog struct {
 
 func versioned(key string, v uint64) string { return key + "@" + strconv.FormatUint(v, 10) }
 
+// StateChanges gives yield a checkpoint's records one at a time, sorted
+// by key; a record's Value is valid only until yield returns.
+type StateChanges func(yield func(StateRecord) error) error
+
 // save writes what changed in part since the last save, then a commit
 // naming next. After an error the log no longer knows what the topic
 // holds: the partition must be restored again.
-func (s *stateLog) save(ctx context.Context, changes []StateRecord, next int64, w *stateWriter) error {
+func (s *stateLog) save(ctx context.Context, changes StateChanges, next int64, w *stateWriter) error {
 	c := s.checkpoint + 1
-	// Records go out a request at a time as they are made: a checkpoint
-	// of a storm holds hundreds of thousands, and holding all their
-	// Kafka records at once would double what the checkpoint costs.
+	// Records are encoded and go out a request at a time: a checkpoint of
+	// a storm holds hundreds of thousands, and holding them all encoded at
+	// once cost tens of megabytes for each checkpoint.
 	out := w.batch(s.id)
-	// The Kafka keys: "<partition>/<key>@<checkpoint>", from one block.
-	var keys []byte
+	// The Kafka keys: "<partition>/<key>@<checkpoint>".
+	var kb []byte
 	key := func(k string, v uint64) []byte {
-		if cap(keys)-len(keys) < len(s.key)+len(k)+22 {
-			keys = make([]byte, 0, 64<<10)
-		}
-		start := len(keys)
-		keys = append(append(append(keys, s.key...), '/'), k...)
+		kb = append(append(append(kb[:0], s.key...), '/'), k...)
 		if v > 0 {
-			keys = strconv.AppendUint(append(keys, '@'), v, 10)
+			kb = strconv.AppendUint(append(kb, '@'), v, 10)
 		}
-		return keys[start:len(keys):len(keys)]
+		return kb
 	}
 	for _, vk := range s.obsolete { // covered by the last commit: safe to drop now
-		if err := out.add(ctx, kafkago.Record{Key: kafkago.NewBytes(key(vk, 0))}); err != nil {
+		if err := out.add(ctx, key(vk, 0), nil, nil); err != nil {
 			return s.failed(err)
 		}
 	}
 	var obsolete []string
-	for _, r := range changes {
+	err := changes(func(r StateRecord) error {
 		h := xxhash.Sum64String(r.Key)
 		old, had := s.version[h]
 		if r.Value == nil && !had {
-			continue // never written: nothing to delete
+			return nil // never written: nothing to delete
 		}
 		if had {
 			obsolete = append(obsolete, versioned(r.Key, uint64(old)))
 		}
-		rec := kafkago.Record{Key: kafkago.NewBytes(key(r.Key, c))}
 		if r.Value == nil {
 			delete(s.version, h)
-			rec.Value, rec.Headers = kafkago.NewBytes(deletedValue), deletedHeaders
 			obsolete = append(obsolete, versioned(r.Key, c))
-		} else {
-			s.version[h] = uint32(c)
-			rec.Value = kafkago.NewBytes(r.Value)
+			return out.add(ctx, key(r.Key, c), deletedValue, deletedHeaders)
 		}
-		if err := out.add(ctx, rec); err != nil {
-			return s.failed(err)
-		}
+		s.version[h] = uint32(c)
+		return out.add(ctx, key(r.Key, c), r.Value, nil)
+	})
+	if err != nil {
+		return s.failed(err)
 	}
 	// The commit rides in the last request: a request's records for one
 	// partition are appended all or none, after the earlier requests'.
 	commit, _ := json.Marshal(commitRecord{Checkpoint: c, Next: next})
-	if err := out.add(ctx, kafkago.Record{Key: kafkago.NewBytes(key(keyCommit, 0)), Value: kafkago.NewBytes(commit)}); err != nil {
+	if err := out.add(ctx, key(keyCommit, 0), commit, nil); err != nil {
 		return s.failed(err)
 	}
 	if err := out.flush(ctx); err != nil {
 		return fmt.Errorf("committing checkpoint %d of partition %d to %s: %w", c, s.id, s.p.cfg.Names.State, err)
 	}
+	out.release()
 	s.checkpoint, s.obsolete = c, obsolete
 	return nil
 }
@@ -152,24 +152,60 @@ const maxRequestBytes = 900_000
 func (w *stateWriter) batch(id int) *stateBatch { return &stateBatch{w: w, id: id} }
 
 // stateBatch gathers records for one produce request and sends it when the
-// next record would not fit.
+// next record would not fit. It copies the records' keys and values into a
+// buffer it reuses from request to request.
 type stateBatch struct {
 	w    *stateWriter
 	id   int
 	recs []kafkago.Record
 	size int
+	buf  []byte
 }
 
-func (b *stateBatch) add(ctx context.Context, r kafkago.Record) error {
-	n := recordSize(r)
+// add gathers a record of key and value (nil: none) with headers.
+func (b *stateBatch) add(ctx context.Context, key, value []byte, headers []kafkago.Header) error {
+	n := 32 + len(key) + len(value)
 	if len(b.recs) > 0 && b.size+n > maxRequestBytes {
 		if err := b.flush(ctx); err != nil {
 			return err
 		}
 	}
+	r := kafkago.Record{Key: kafkago.NewBytes(b.hold(key)), Headers: headers}
+	if value != nil {
+		r.Value = kafkago.NewBytes(b.hold(value))
+	}
 	b.recs = append(b.recs, r)
 	b.size += n
 	return nil
+}
+
+// hold copies p into the buffer. A full buffer is replaced, not grown: the
+// records gathered so far point into it.
+func (b *stateBatch) hold(p []byte) []byte {
+	if b.buf == nil {
+		b.buf = (*batchBuffers.Get().(*[]byte))[:0]
+	}
+	if cap(b.buf)-len(b.buf) < len(p) {
+		b.buf = make([]byte, 0, max(batchBuffer, len(p)))
+	}
+	start := len(b.buf)
+	b.buf = append(b.buf, p...)
+	return b.buf[start:len(b.buf):len(b.buf)]
+}
+
+// batchBuffers are the batches' buffers, shared by the partitions: a
+// request holds at most maxRequestBytes and the record that passes it.
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, batchBuffer); return &b }}
+
+const batchBuffer = maxRequestBytes + 64<<10
+
+// release gives the buffer back once the batch was flushed. (After an
+// error it is let go of: a request cut short may still be reading it.)
+func (b *stateBatch) release() {
+	if buf := b.buf; cap(buf) == batchBuffer {
+		batchBuffers.Put(&buf)
+	}
+	b.buf = nil
 }
 
 // flush sends what was gathered; the batch may be used again.
@@ -184,20 +220,13 @@ func (b *stateBatch) flush(ctx context.Context) error {
 	if err == nil {
 		err = resp.Error
 	}
+	if err != nil {
+		return err // the batch is given up: a request cut short may still read its bytes
+	}
+	// Produce has read the records: their bytes may be written over.
 	clear(b.recs)
-	b.recs, b.size = b.recs[:0], 0
-	return err
-}
-
-func recordSize(r kafkago.Record) int {
-	n := 32
-	if r.Key != nil {
-		n += int(r.Key.Len())
-	}
-	if r.Value != nil {
-		n += int(r.Value.Len())
-	}
-	return n
+	b.recs, b.size, b.buf = b.recs[:0], 0, b.buf[:0]
+	return nil
 }
 
 // restored is what load found.

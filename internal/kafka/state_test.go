@@ -30,16 +30,27 @@ func stateFixture(t *testing.T) (*Partitioned, *stateWriter) {
 	return p, ws.state
 }
 
-func recs(kv ...string) []StateRecord {
-	var out []StateRecord
-	for i := 0; i < len(kv); i += 2 {
-		r := StateRecord{Key: kv[i]}
-		if kv[i+1] != "-" {
-			r.Value = []byte(kv[i+1])
+// recs streams records of keys and values ("-": deleted) as Delta.Each
+// does: each value from one buffer, written over once yield returns, so a
+// save that kept a value instead of copying it writes garbage.
+func recs(kv ...string) StateChanges {
+	return func(yield func(StateRecord) error) error {
+		var buf []byte
+		for i := 0; i < len(kv); i += 2 {
+			r := StateRecord{Key: kv[i]}
+			if kv[i+1] != "-" {
+				buf = append(buf[:0], kv[i+1]...)
+				r.Value = buf
+			}
+			if err := yield(r); err != nil {
+				return err
+			}
+			for j := range buf {
+				buf[j] = '#'
+			}
 		}
-		out = append(out, r)
+		return nil
 	}
-	return out
 }
 
 func loadState(t *testing.T, p *Partitioned) (*stateLog, restored) {
@@ -85,10 +96,8 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 
 	// A crash in the middle of checkpoint 3: its records, no commit.
 	cut := w.batch(0)
-	for _, r := range []kafkago.Record{
-		{Key: kafkago.NewBytes([]byte("0/a@3")), Value: kafkago.NewBytes([]byte("100"))},
-		{Key: kafkago.NewBytes([]byte("0/d@3")), Value: kafkago.NewBytes([]byte("4"))}} {
-		if err := cut.add(ctx, r); err != nil {
+	for _, kv := range [][2]string{{"0/a@3", "100"}, {"0/d@3", "4"}} {
+		if err := cut.add(ctx, []byte(kv[0]), []byte(kv[1]), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -83,18 +83,13 @@ func (pt *partition) Flush() error {
 	return err
 }
 
-func (pt *partition) Changes() (func() []kafka.StateRecord, error) {
+func (pt *partition) Changes() (kafka.StateChanges, error) {
 	d, err := pt.p.Changes()
 	if err != nil {
 		return nil, err
 	}
-	return func() []kafka.StateRecord {
-		recs := d.Records()
-		out := make([]kafka.StateRecord, len(recs))
-		for i, r := range recs {
-			out[i] = kafka.StateRecord(r)
-		}
-		return out
+	return func(yield func(kafka.StateRecord) error) error {
+		return d.Each(func(r correlate.Record) error { return yield(kafka.StateRecord(r)) })
 	}, nil
 }
 

@@ -79,13 +79,14 @@ func TestTopologyWaitsForTheCheckpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range d.Records() {
+		d.Each(func(r correlate.Record) error {
 			if r.Value == nil {
 				delete(state, r.Key)
 			} else {
-				state[r.Key] = r.Value
+				state[r.Key] = bytes.Clone(r.Value)
 			}
-		}
+			return nil
+		})
 	}
 	t0 := time.Unix(1_700_000_000, 0)
 	n := 0
