@@ -22,8 +22,8 @@ const (
 )
 
 // newDeadLetterWriter writes one record at a time and waits for all replicas:
-// the source offset is committed only after this write, so the record must
-// not be lost in between.
+// what it parks stands for work committed only after the write (a source
+// offset, a batch of output), so it must not be lost in between.
 func newDeadLetterWriter(brokers []string, topic string, tr *kafkago.Transport) *kafkago.Writer {
 	return &kafkago.Writer{
 		Addr:         kafkago.TCP(brokers...),

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,10 +21,12 @@ import (
 const maxIncidentRecord = 16 << 20
 
 // Outputs is the correlator's sink in split mode: decisions to the
-// decisions topic, incident changes to the incidents topic.
+// decisions topic, incident changes to the incidents topic, and a stand-in
+// for a record too large to write to the dead-letter topic.
 type Outputs struct {
 	decisions *Producer[quell.Decision]
 	changes   *Producer[quell.IncidentChange]
+	dead      *kafkago.Writer
 	log       *slog.Logger
 }
 
@@ -39,7 +42,8 @@ func NewOutputs(brokers []string, n Names, log *slog.Logger) (*Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Outputs{decisions: d, changes: c, log: log}, nil
+	dead := newDeadLetterWriter(brokers, n.DeadLetter, newTransport([]string{n.DeadLetter}))
+	return &Outputs{decisions: d, changes: c, dead: dead, log: log}, nil
 }
 
 func (o *Outputs) Name() string { return "kafka" }
@@ -81,19 +85,27 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 				d.Alert.Raw = nil
 				continue
 			}
-			o.log.Error("a decision too large to publish is left out", "alert", d.Alert.Fingerprint, "incident", d.Incident, "bytes", big.Bytes, "limit", big.Limit)
+			o.log.Error("a decision too large to publish is left out; a stand-in goes to the dead-letter topic", "alert", d.Alert.Fingerprint,
+				"incident", d.Incident, "bytes", big.Bytes, "limit", big.Limit, "deadletter", o.dead.Topic)
+			if err := o.park(ctx, o.decisions.topic, DecisionKey(d), leftOutDecisionOf(d, big.Bytes), big); err != nil {
+				return err
+			}
 			b.Decisions = slices.Delete(b.Decisions, big.Index, big.Index+1)
 			continue
 		}
 		if errors.As(cerr, &big) {
-			o.leftOut(&b.Changes[big.Index], big)
+			if err := o.leftOut(ctx, &b.Changes[big.Index], big.Bytes, big); err != nil {
+				return err
+			}
 			b.Changes = slices.Delete(slices.Clone(b.Changes), big.Index, big.Index+1)
 			continue
 		}
 		// The broker refuses a batch over the topic's max.message.bytes (an
 		// incidents topic whose setting could not be raised, see setConfigs).
 		if errors.Is(cerr, kafkago.MessageSizeTooLarge) {
-			b.Changes = o.alone(ctx, b.Changes)
+			if b.Changes, cerr = o.alone(ctx, b.Changes); cerr != nil {
+				return cerr
+			}
 			continue
 		}
 		o.log.Warn("publishing the correlator's output failed; retrying", "decisions_err", derr, "changes_err", cerr, "backoff", backoff)
@@ -108,30 +120,86 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 
 // alone writes each change on its own and returns those still to write; a
 // change the broker refuses even alone is left out.
-func (o *Outputs) alone(ctx context.Context, cs []quell.IncidentChange) []quell.IncidentChange {
+func (o *Outputs) alone(ctx context.Context, cs []quell.IncidentChange) ([]quell.IncidentChange, error) {
 	var rest []quell.IncidentChange
 	for i := range cs {
 		switch err := o.changes.Publish(ctx, cs[i:i+1]); {
 		case errors.Is(err, kafkago.MessageSizeTooLarge):
-			o.leftOut(&cs[i], err)
+			if err := o.leftOut(ctx, &cs[i], 0, err); err != nil {
+				return nil, err
+			}
 		case err != nil:
 			rest = append(rest, cs[i])
 		}
 	}
-	return rest
+	return rest, nil
 }
 
-func (o *Outputs) leftOut(c *quell.IncidentChange, err error) {
-	o.log.Error("an incident change too large to publish is left out: consumers of the incidents topic miss it",
-		"incident", c.Incident.ID, "seq", c.Seq, "alerts", len(c.Incident.Alerts), "err", err)
+// leftOut parks a stand-in for a change too large to publish (of n bytes,
+// 0 when the broker refused it) in the dead-letter topic.
+func (o *Outputs) leftOut(ctx context.Context, c *quell.IncidentChange, n int, why error) error {
+	o.log.Error("an incident change too large to publish is left out: consumers of the incidents topic miss it; a stand-in goes to the dead-letter topic",
+		"incident", c.Incident.ID, "seq", c.Seq, "alerts", len(c.Incident.Alerts), "deadletter", o.dead.Topic, "err", why)
+	return o.park(ctx, o.changes.topic, IncidentKey(c), leftOutChange{Incident: c.Incident.ID, Seq: c.Seq, Kind: c.Kind,
+		At: c.At, Alerts: len(c.Incident.Alerts), Bytes: n}, why)
+}
+
+// leftOutDecision stands in the dead-letter topic for a decision too large
+// to publish: what it decided about which alert, without the alert's
+// labels and annotations (what made it too large).
+type leftOutDecision struct {
+	Alert     quell.Fingerprint `json:"alert"`
+	Alertname string            `json:"alertname"`
+	Incident  string            `json:"incident"`
+	Action    quell.Action      `json:"action"`
+	Reason    string            `json:"reason"`
+	At        time.Time         `json:"at"`
+	Bytes     int               `json:"bytes"`
+}
+
+func leftOutDecisionOf(d *quell.Decision, n int) leftOutDecision {
+	return leftOutDecision{Alert: d.Alert.Fingerprint, Alertname: d.Alert.Labels["alertname"], Incident: d.Incident,
+		Action: d.Action, Reason: d.Reason, At: d.At, Bytes: n}
+}
+
+// leftOutChange stands in the dead-letter topic for an incident change too
+// large to publish.
+type leftOutChange struct {
+	Incident string           `json:"incident"`
+	Seq      uint64           `json:"seq"`
+	Kind     quell.ChangeKind `json:"kind"`
+	At       time.Time        `json:"at"`
+	Alerts   int              `json:"alerts"`
+	Bytes    int              `json:"bytes,omitempty"`
+}
+
+// park writes stand-in v for a record left out of topic to the dead-letter
+// topic, with why in its headers, retrying until it is written or ctx ends.
+func (o *Outputs) park(ctx context.Context, topic string, key []byte, v any, why error) error {
+	value, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding the stand-in for a record left out of %s: %w", topic, err)
+	}
+	m := kafkago.Message{Key: key, Value: value, Headers: []kafkago.Header{
+		{Key: HeaderReason, Value: []byte(why.Error())},
+		{Key: HeaderTopic, Value: []byte(topic)},
+		{Key: HeaderAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+	}}
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		err := o.dead.WriteMessages(ctx, m)
+		if err == nil {
+			return nil
+		}
+		o.log.Warn("parking a record left out in the dead-letter topic failed; retrying", "topic", topic, "deadletter", o.dead.Topic, "err", firstWriteError(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("parking a record left out of %s in dead-letter topic %s: %w", topic, o.dead.Topic, ctx.Err())
+		case <-time.After(backoff):
+		}
+	}
 }
 
 // Close waits for writes in flight.
 func (o *Outputs) Close(context.Context) error {
-	derr := o.decisions.Close()
-	cerr := o.changes.Close()
-	if derr != nil {
-		return derr
-	}
-	return cerr
+	return errors.Join(o.decisions.Close(), o.changes.Close(), o.dead.Close())
 }

@@ -3,11 +3,14 @@ package kafka
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/sinks"
@@ -15,10 +18,11 @@ import (
 
 // An incident's change carries all its alerts: one of 1,000 alerts (the
 // default correlate.max_alerts) of 2 KiB each is written and read back as
-// the sink stage reads it. One over maxIncidentRecord is left out and what
-// came with it is written: retrying it forever stopped the partition. On an
-// incidents topic left at the broker's 1 MiB (its setting refused), the
-// broker's refusal leaves out the large change alone.
+// the sink stage reads it. One over maxIncidentRecord is left out, a
+// stand-in for it goes to the dead-letter topic, and what came with it is
+// written: retrying it forever stopped the partition. On an incidents topic
+// left at the broker's 1 MiB (its setting refused), the broker's refusal
+// leaves out the large change alone.
 func TestOutputsCarryLargeIncidentsAndLeaveOutWhatCannotBeWritten(t *testing.T) {
 	brokers, log := broker(t)
 	// Random notes: compression must not shrink a change under 1 MiB.
@@ -75,7 +79,16 @@ func TestOutputsCarryLargeIncidentsAndLeaveOutWhatCannotBeWritten(t *testing.T) 
 			case <-time.After(30 * time.Second):
 				t.Fatal("Write still retrying after 30 s")
 			}
-			for topic, want := range map[string]int64{names.Incidents: 1, names.Decisions: 1} {
+			var stand struct {
+				Incident string
+				Seq      uint64
+				Alerts   int
+			}
+			left := tc.changes[0]
+			if m := parked(t, brokers, names, names.Incidents, &stand); string(m.Key) != left.ID || stand.Incident != left.ID || stand.Seq != 1 || stand.Alerts != 1000 {
+				t.Errorf("dead letter %s %s; want a stand-in for change 1 of incident %s and its 1000 alerts", m.Key, m.Value, left.ID)
+			}
+			for topic, want := range map[string]int64{names.Incidents: 1, names.Decisions: 1, names.DeadLetter: 1} {
 				got, err := Measure(ctx, lagClient(brokers, []string{topic}), Consumption{Group: unique(t, "group"), Topic: topic})
 				if err != nil || got.Lag() != want {
 					t.Errorf("%s holds %d records (%v); want %d", topic, got.Lag(), err, want)
@@ -97,7 +110,8 @@ func TestOutputsCarryLargeIncidentsAndLeaveOutWhatCannotBeWritten(t *testing.T) 
 
 // A decision over the record limit because of its alert's raw payload (the
 // alerts topic keeps that payload) goes without it rather than not at all;
-// one too large even without it is left out, and the rest goes.
+// one too large even without it is left out, with a stand-in in the
+// dead-letter topic, and the rest goes.
 func TestOutputsDeliverADecisionTooLargeWithoutItsRawPayload(t *testing.T) {
 	brokers, log := broker(t)
 	names := NamesFor(unique(t, "out"))
@@ -141,6 +155,33 @@ func TestOutputsDeliverADecisionTooLargeWithoutItsRawPayload(t *testing.T) {
 	if _, ok := read[huge.Fingerprint]; ok {
 		t.Errorf("a decision larger than a record without its raw payload was written")
 	}
+	var stand struct {
+		Alert, Incident string
+		Action          quell.Action
+		Bytes           int
+	}
+	if m := parked(t, brokers, names, names.Decisions, &stand); stand.Alert != huge.Fingerprint.String() || stand.Incident != "a" || stand.Action != quell.ActionJoined || stand.Bytes < 1_200_000 {
+		t.Errorf("dead letter %s; want a stand-in for the decision about %s", m.Value, huge.Fingerprint)
+	}
+}
+
+// parked reads the first record of the dead-letter topic, checks that it
+// names topic as where its record was left out of and why, and decodes its
+// value into v.
+func parked(t *testing.T, brokers []string, names Names, topic string, v any) kafkago.Message {
+	t.Helper()
+	m := readAll(t, brokers, names.DeadLetter, 1)[0]
+	h := map[string]string{}
+	for _, x := range m.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	if h[HeaderTopic] != topic || h[HeaderReason] == "" {
+		t.Errorf("dead letter headers %v; want the topic %s and a reason", h, topic)
+	}
+	if err := json.Unmarshal(m.Value, v); err != nil {
+		t.Errorf("dead letter %s: %v", m.Value, err)
+	}
+	return m
 }
 
 // consume reads topic as the sink stage does, until the test ends, and

@@ -22,7 +22,7 @@ const (
 	TopicAlerts     = "quell.alerts"     // normalized alerts, keyed by correlation scope
 	TopicIncidents  = "quell.incidents"  // incident changes, keyed by incident id
 	TopicDecisions  = "quell.decisions"  // one decision record per alert occurrence, keyed by incident id
-	TopicDeadLetter = "quell.deadletter" // messages a stage could not decode, with the reason in headers
+	TopicDeadLetter = "quell.deadletter" // messages a stage could not decode, and stand-ins for output too large to write, with the reason in headers
 	TopicState      = "quell.state"      // compacted: the latest stage state per key, read back on restart
 )
 
