@@ -136,7 +136,9 @@ func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) 
 func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
 	share := func(ref entityRef, subject bool) {
 		for i, t := range ref.tokens {
-			if !inc.filter.may(t) {
+			// Once a relation is known, a value that could not weigh more
+			// than what was found changes nothing: no lookup.
+			if ev.related && subjectShare*ref.infos[i] <= ev.entity || !inc.filter.may(t) {
 				continue
 			}
 			c := inc.counts[t]
