@@ -71,8 +71,8 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 		}
 		// A record too large to write would stop the partition for good if
 		// retried: a decision goes without its alert's raw payload if that
-		// makes it fit; otherwise the record is left out, loudly, and the
-		// rest goes again at once.
+		// makes it fit; otherwise the record is left out, loudly, with a
+		// stand-in in the dead-letter topic, and the rest goes again at once.
 		var big *bus.TooLarge
 		if errors.As(derr, &big) {
 			b.Decisions = slices.Clone(b.Decisions)
