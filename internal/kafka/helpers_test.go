@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"strconv"
 	"testing"
@@ -139,6 +140,36 @@ func (s *subscription) stop(t testing.TB) error {
 		t.Fatal("subscriber did not return within 30s of its context ending")
 		return nil
 	}
+}
+
+// receivedAsSent reads topic as a new consumer group until it has as many
+// alerts as were sent, checks that each sent alert arrived once and
+// unchanged, and returns them in the order received.
+func receivedAsSent(t *testing.T, brokers []string, log *slog.Logger, topic, dead string, sent []quell.Alert) []quell.Alert {
+	t.Helper()
+	sub, err := NewAlertSubscriber(ConsumerConfig{Brokers: brokers, Topic: topic, GroupID: unique(t, "group"), DeadLetterTopic: dead, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := subscribe(t, sub, nil).collect(t, len(sent))
+	want := map[quell.Fingerprint]quell.Alert{}
+	for _, a := range sent {
+		want[a.Fingerprint] = a
+	}
+	for _, a := range got {
+		w, ok := want[a.Fingerprint]
+		if !ok {
+			t.Errorf("received an alert that was not sent or was received twice: %s %v", a.Fingerprint, a.Labels)
+			continue
+		}
+		delete(want, a.Fingerprint)
+		if !reflect.DeepEqual(a, w) {
+			// Descriptions may be hundreds of kilobytes: their sizes and starts.
+			t.Errorf("alert %s changed on the way: labels %v, description %.40q... (%d bytes), want %v, %.40q... (%d bytes)", a.Fingerprint,
+				a.Labels, a.Annotations["description"], len(a.Annotations["description"]), w.Labels, w.Annotations["description"], len(w.Annotations["description"]))
+		}
+	}
+	return got
 }
 
 // rawWriter writes records as they are, for poison and for checks.

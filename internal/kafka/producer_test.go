@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -54,24 +53,5 @@ func TestConcurrentPublishesKeepTheirRecords(t *testing.T) {
 		return
 	}
 
-	sub, err := NewAlertSubscriber(ConsumerConfig{Brokers: brokers, Topic: topic, GroupID: unique(t, "group"), DeadLetterTopic: dead, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := subscribe(t, sub, nil).collect(t, len(sent))
-	want := map[quell.Fingerprint]quell.Alert{}
-	for _, a := range sent {
-		want[a.Fingerprint] = a
-	}
-	for _, a := range got {
-		w, ok := want[a.Fingerprint]
-		if !ok {
-			t.Fatalf("received an alert that was not sent or was received twice: %s", a.Fingerprint)
-		}
-		delete(want, a.Fingerprint)
-		if !reflect.DeepEqual(a, w) {
-			t.Fatalf("alert %s changed on the way: labels %v, description %.40q... (%d bytes), want %v, %.40q... (%d bytes)", a.Fingerprint,
-				a.Labels, a.Annotations["description"], len(a.Annotations["description"]), w.Labels, w.Annotations["description"], len(w.Annotations["description"]))
-		}
-	}
+	receivedAsSent(t, brokers, log, topic, dead, sent)
 }
