@@ -25,14 +25,8 @@ func (d *Decision) AppendJSON(b []byte) []byte {
 	b = appendString(b, d.Reason)
 	b = append(b, `,"at":`...)
 	b = appendTime(b, d.At)
-	if d.Actor != "" {
-		b = append(b, `,"actor":`...)
-		b = appendString(b, d.Actor)
-	}
-	if d.Via != "" {
-		b = append(b, `,"via":`...)
-		b = appendString(b, d.Via)
-	}
+	b = appendOptional(b, `,"actor":`, d.Actor)
+	b = appendOptional(b, `,"via":`, d.Via)
 	return append(b, '}')
 }
 
@@ -59,14 +53,8 @@ func (a *Alert) AppendJSON(b []byte, withRaw bool) []byte {
 	b = append(b, `,"fingerprint":"`...)
 	b, _ = a.Fingerprint.AppendText(b)
 	b = append(b, '"')
-	if a.GeneratorURL != "" {
-		b = append(b, `,"generatorURL":`...)
-		b = appendString(b, a.GeneratorURL)
-	}
-	if a.SourceFingerprint != "" {
-		b = append(b, `,"sourceFingerprint":`...)
-		b = appendString(b, a.SourceFingerprint)
-	}
+	b = appendOptional(b, `,"generatorURL":`, a.GeneratorURL)
+	b = appendOptional(b, `,"sourceFingerprint":`, a.SourceFingerprint)
 	b = append(b, `,"receivedAt":`...)
 	b = appendTime(b, a.ReceivedAt)
 	if withRaw && len(a.Raw) > 0 {
@@ -113,6 +101,15 @@ func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
 
 // AppendJSONTime appends t as a JSON string, as time.Time's MarshalJSON does.
 func AppendJSONTime(b []byte, t time.Time) []byte { return appendTime(b, t) }
+
+// appendOptional appends a string field that encoding/json leaves out when
+// empty (omitempty).
+func appendOptional(b []byte, field, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, field...), s)
+}
 
 func appendMap(b []byte, m map[string]string) []byte {
 	if m == nil {

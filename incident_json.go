@@ -89,12 +89,3 @@ func (in *Incident) AppendJSON(b []byte) []byte {
 	}
 	return append(b, '}')
 }
-
-// appendOptional appends a string field that encoding/json leaves out when
-// empty (omitempty).
-func appendOptional(b []byte, field, s string) []byte {
-	if s == "" {
-		return b
-	}
-	return appendString(append(b, field...), s)
-}
