@@ -27,8 +27,9 @@ type Output struct {
 	Decision func(quell.Decision)
 	Change   func(quell.IncidentChange)
 	// Evicted, when set, hears of each incident dropped to stay within
-	// MaxIncidents and MaxTrackedAlerts (besides its decision record).
-	Evicted func(id string, alerts int, open bool)
+	// MaxIncidents, MaxTrackedAlerts or MaxStateBytes (besides its decision
+	// record); why names the bound.
+	Evicted func(id string, alerts int, open bool, why string)
 }
 
 // Engine is the correlator. It is not safe for concurrent use.

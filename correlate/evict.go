@@ -44,7 +44,7 @@ func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	e.changedIncident(inc)
 	inc.evicted = true
 	if e.out.Evicted != nil {
-		e.out.Evicted(inc.id, len(inc.members), wasOpen)
+		e.out.Evicted(inc.id, len(inc.members), wasOpen, why)
 	}
 	if len(inc.order) > 0 {
 		m := inc.members[inc.order[0]]

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -70,6 +71,10 @@ func TestHelmChart(t *testing.T) {
 			want := []string{"Secret", "Service", "PodDisruptionBudget", "StatefulSet"}
 			if strings.Contains(v, "split") {
 				want = []string{"Secret", "Service", "PodDisruptionBudget", "Deployment", "HorizontalPodAutoscaler", "ServiceMonitor", "PersistentVolumeClaim"}
+				// Each correlator is a named group member: its pod's name.
+				if !regexp.MustCompile(`- --instance-id=\$\(POD_NAME\)\s+env:\s+- name: POD_NAME\s+valueFrom:\s+fieldRef: \{fieldPath: metadata.name\}`).Match(rendered) {
+					t.Errorf("the correlator's container does not take its pod's name as --instance-id")
+				}
 			}
 			for _, k := range want {
 				if !slices.Contains(kinds, k) {

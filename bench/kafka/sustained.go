@@ -48,14 +48,20 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		log.Fatal(err)
 	}
+	// Named, the restarted correlator takes the killed one's place in the
+	// group at once (see quell correlate --help).
+	correlator := []string{"--instance-id", "correlate-0"}
 	stages := map[string]*exec.Cmd{}
 	for _, st := range []string{"correlate", "sink", "ingest"} {
 		var extra []string
 		switch {
 		case st == "sink":
 			extra = []string{"--decisions", filepath.Join(dir, "decisions.jsonl")}
-		case st == "correlate" && pprof != "":
-			extra = []string{"--pprof", pprof}
+		case st == "correlate":
+			extra = correlator
+			if pprof != "" {
+				extra = append(extra, "--pprof", pprof)
+			}
 		}
 		stages[st] = launch(bin, dir, cfg, broker, st, extra...)
 	}
@@ -87,7 +93,7 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 		c.Process.Signal(syscall.SIGKILL)
 		c.Wait()
 		killedAt = time.Now()
-		stages["correlate"] = launch(bin, dir, cfg, broker, "correlate")
+		stages["correlate"] = launch(bin, dir, cfg, broker, "correlate", correlator...)
 	}()
 	spread := "one scope"
 	if clusters > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/internal/api"
@@ -11,6 +12,7 @@ import (
 )
 
 func correlateCmd(ctx context.Context, args []string) error {
+	var instance *string
 	env, err := loadSplitStage(ctx, "correlate", `Usage: quell correlate --kafka BROKERS [flags]
 Runs the correlator stage of split mode: consumes the alerts topic as a
 member of the consumer group <prefix>-correlate, deduplicates and groups
@@ -21,7 +23,9 @@ checkpoint every kafka.snapshot_every that covers only acknowledged output;
 it follows the partition to whichever instance owns it.
 Serves the incidents and feedback API (for its own partitions) and metrics
 on --listen.
-`, args)
+`, args, func(fs *flag.FlagSet) {
+		instance = fs.String("instance-id", "", "this correlator's name in its consumer group (Kafka's group.instance.id), one per correlator, e.g. its pod's name: restarted under it after a crash, it takes its partitions back at once instead of after the old member's 10 s session; empty: a new member each start")
+	})
 	if err != nil {
 		return err
 	}
@@ -35,20 +39,20 @@ on --listen.
 	}
 	return runAll(ctx,
 		func(ctx context.Context) error { return serveHTTP(ctx, env, mux) },
-		func(ctx context.Context) error { return runCorrelator(ctx, env, set) },
+		func(ctx context.Context) error { return runCorrelator(ctx, env, set, *instance) },
 	)
 }
 
 // runCorrelator correlates the alerts topic's assigned partitions into set
 // until ctx ends; each partition saves its state before it returns.
-func runCorrelator(ctx context.Context, env *stageEnv, set *pipeline.Set) error {
+func runCorrelator(ctx context.Context, env *stageEnv, set *pipeline.Set, instance string) error {
 	k := env.cfg.Kafka
 	out, err := kafka.NewOutputs(k.Brokers, env.names, env.log)
 	if err != nil {
 		return err
 	}
 	pc, err := kafka.NewPartitioned(kafka.PartitionedConfig{
-		Brokers: k.Brokers, Names: env.names, GroupID: k.Prefix + "-correlate",
+		Brokers: k.Brokers, Names: env.names, GroupID: k.Prefix + "-correlate", InstanceID: instance,
 		TickEvery: k.TickEvery, SnapshotEvery: k.SnapshotEvery, Logger: env.log,
 	})
 	if err != nil {

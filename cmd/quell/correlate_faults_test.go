@@ -52,15 +52,17 @@ func TestSplitCorrelatorKill9(t *testing.T) {
 
 // TestSplitSustained is bench/kafka -sustained, shortened: new alerts in
 // one scope as fast as ingest takes them, the correlator killed with
-// SIGKILL and started again while they flow. Its state is restored from
-// the state topic's records, no checkpoint fails, and every acknowledged
-// alert has exactly one incident.
+// SIGKILL and started again under its --instance-id while they flow. It
+// takes its old place in the group (the same generation: no rebalance, no
+// wait for the dead member's session), its state is restored from the
+// state topic's records, no checkpoint fails, and every acknowledged alert
+// has exactly one incident.
 func TestSplitSustained(t *testing.T) {
 	addr := testenv.Kafka(t)
 	s := newSplit(t, buildQuell(t), addr)
 	ing := s.start("ingest")
 	sink := s.start("sink")
-	corr := s.start("correlate")
+	corr := s.start("correlate", "--instance-id", "correlate-0")
 	load := startLoadWith(t, s.ingestURL, loadOpts{oneScope: true})
 	load.waitAcked(t, 20000)
 	killHard(t, corr)
@@ -102,7 +104,18 @@ func TestSplitSustained(t *testing.T) {
 	if strings.Contains(metrics, "-sink-incidents") || !strings.Contains(sink.out.String(), "the incidents topic is not read") {
 		t.Errorf("with the decision log alone, the sink stage reads incident changes, or ingest reports their lag:\n%s\n%s", sink.out.String(), metrics)
 	}
-	restarted := s.start("correlate")
+	restarted := s.start("correlate", "--instance-id", "correlate-0")
+	generation := regexp.MustCompile(`consumer group generation.* generation=(\d+)`)
+	var before []string
+	for _, m := range generation.FindAllStringSubmatch(corr.out.String(), -1) {
+		before = append(before, m[1])
+	}
+	eventually(t, restarted, "the restarted correlator to join the group", func() (bool, string) {
+		return generation.MatchString(restarted.out.String()), "no generation yet"
+	})
+	if after := generation.FindStringSubmatch(restarted.out.String())[1]; len(before) == 0 || after != before[len(before)-1] {
+		t.Errorf("the killed correlator had generations %v, the one restarted under its instance id got %s: it should take the old member's place, not rebalance", before, after)
+	}
 	load.waitAcked(t, load.acked()+10000)
 	load.stop()
 	s.check(t, load)
@@ -125,6 +138,30 @@ func TestSplitSustained(t *testing.T) {
 		t.Fatalf("the restarted correlator restored %d keys from the state topic, want one per alert it tracked:\n%s", keys, restarted.out.String())
 	}
 	t.Logf("restored %d keys in %ss", keys, took)
+}
+
+// TestSplitInstanceIDTaken starts a correlator under a running one's
+// --instance-id: the new one takes the place, and the first stops with an
+// error that names the flag, so that two never work on one partition.
+func TestSplitInstanceIDTaken(t *testing.T) {
+	addr := testenv.Kafka(t)
+	s := newSplit(t, buildQuell(t), addr)
+	first := s.start("correlate", "--instance-id", "correlate-0")
+	eventually(t, first, "the first correlator to get its partitions", func() (bool, string) {
+		return strings.Contains(first.out.String(), "partition assigned"), "none yet"
+	})
+	second := s.start("correlate", "--instance-id", "correlate-0")
+	select {
+	case <-first.done:
+	case <-time.After(waitFor):
+		t.Fatalf("the first correlator still runs %s after another took its instance id", waitFor)
+	}
+	if code := first.cmd.ProcessState.ExitCode(); code == 0 || !strings.Contains(first.out.String(), `give each correlator its own --instance-id ("correlate-0" is taken)`) {
+		t.Errorf("the replaced correlator exited with %d and did not say why:\n%s", code, first.out.String())
+	}
+	if second.exited() || !strings.Contains(second.out.String(), "partition assigned") {
+		t.Errorf("the correlator that took the place does not work on its partitions:\n%s", second.out.String())
+	}
 }
 
 // TestSplitRebalance runs two correlators and stops one: its partitions,

@@ -69,11 +69,11 @@ func (s *split) configure(yaml string) {
 	}
 }
 
-// start runs one stage and waits until it serves HTTP.
-func (s *split) start(stage string) *proc {
+// start runs one stage, with extra flags, and waits until it serves HTTP.
+func (s *split) start(stage string, extra ...string) *proc {
 	t := s.t
 	t.Helper()
-	args := []string{stage, "--kafka", s.addr, "--config", s.cfg, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}
+	args := append([]string{stage, "--kafka", s.addr, "--config", s.cfg, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, extra...)
 	if stage == "sink" {
 		args = append(args, "--decisions", s.decisions)
 	}

@@ -107,7 +107,7 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	}
 	err = runAll(ctx,
 		func(ctx context.Context) error { return errors.Join(serveHTTP(ctx, env, mux), flush()) },
-		func(ctx context.Context) error { return runCorrelator(ctx, env, set) },
+		func(ctx context.Context) error { return runCorrelator(ctx, env, set, "") },
 		func(ctx context.Context) error { return runSinks(ctx, env, ss) },
 	)
 	return errors.Join(err, closeSinks(env, ss, drainTimeout))
@@ -367,13 +367,16 @@ func resume(ss []sinks.Sink, marks map[string]int64) error {
 
 // loadStage parses a stage command's flags (usage heads its --help) and
 // loads its configuration.
-func loadStage(name, usage string, args []string) (*stageEnv, error) {
+func loadStage(name, usage string, args []string, more ...func(*flag.FlagSet)) (*stageEnv, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	sf := newStageFlags(fs)
+	for _, add := range more { // the stage's own flags
+		add(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -382,8 +385,8 @@ func loadStage(name, usage string, args []string) (*stageEnv, error) {
 
 // loadSplitStage is loadStage for a stage that only exists over Kafka: it
 // also creates the topics that are missing, so any stage may start first.
-func loadSplitStage(ctx context.Context, name, usage string, args []string) (*stageEnv, error) {
-	env, err := loadStage(name, usage, args)
+func loadSplitStage(ctx context.Context, name, usage string, args []string, more ...func(*flag.FlagSet)) (*stageEnv, error) {
+	env, err := loadStage(name, usage, args, more...)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,11 @@ type PartitionedConfig struct {
 	Brokers []string
 	Names   Names
 	GroupID string
+	// InstanceID names this process's member of the group (Kafka's
+	// group.instance.id): restarted under the same name after a crash, it
+	// takes its partitions back at once instead of after the old member's
+	// session (10 s). "": a new member each start.
+	InstanceID string
 	// A batch is handed over once it holds MaxBatch records (default 1000)
 	// or Linger after its first record arrived (default 5ms).
 	MaxBatch int
@@ -115,60 +120,46 @@ func NewPartitioned(cfg PartitionedConfig) (*Partitioned, error) {
 // Run joins the group and works on the partitions it is assigned until ctx
 // ends; every partition saves its state before Run returns.
 func (p *Partitioned) Run(ctx context.Context, open OpenFunc) error {
-	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
-		ID:      p.cfg.GroupID,
-		Brokers: p.cfg.Brokers,
-		Topics:  []string{p.cfg.Names.Alerts},
-		// A crashed member's partitions move after 10s instead of 30s.
-		SessionTimeout:   10 * time.Second,
-		RebalanceTimeout: 20 * time.Second,
-		JoinGroupBackoff: time.Second,
-		StartOffset:      kafkago.FirstOffset,
-		Logger:           kafkaLogger(p.log, slog.LevelDebug),
-		ErrorLogger:      kafkaLogger(p.log, slog.LevelWarn),
-	})
-	if err != nil {
-		return fmt.Errorf("joining consumer group %s on %v: %w", p.cfg.GroupID, p.cfg.Brokers, err)
-	}
+	g := newGroup(p.cfg.Brokers, p.cfg.GroupID, p.cfg.InstanceID, p.cfg.Names.Alerts, p.log)
 	tr := newTransport([]string{p.cfg.Names.Alerts, p.cfg.Names.State, p.cfg.Names.DeadLetter})
 	w := p.newWriters(tr)
 	defer func() {
-		// The group first: closing it waits for every partition to finish.
-		if err := cg.Close(); err != nil {
-			p.log.Warn("leaving the consumer group", "err", err)
-		}
+		g.leave() // once every partition was released
 		w.close(p.log)
 		tr.CloseIdleConnections()
 	}()
 	for {
-		gen, err := cg.Next(ctx)
-		if ctx.Err() != nil {
+		gen, err := g.join(ctx)
+		switch {
+		case ctx.Err() != nil:
 			return nil
-		}
-		if err != nil {
+		case errors.Is(err, errFenced):
+			return fmt.Errorf("consumer group %s: %w: give each correlator its own --instance-id (%q is taken)", p.cfg.GroupID, err, p.cfg.InstanceID)
+		case err != nil:
 			p.log.Warn("joining the consumer group failed; retrying", "err", err)
-			continue // the group backs off itself
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(joinBackoff):
+			}
+			continue
 		}
-		assigned := gen.Assignments[p.cfg.Names.Alerts]
-		p.log.Info("consumer group generation", "generation", gen.ID, "partitions", partitionIDs(assigned))
-		for _, a := range assigned {
-			gen.Start(func(gctx context.Context) { p.work(ctx, gctx, gen, a.ID, open, w) })
+		p.log.Info("consumer group generation", "generation", gen.id, "member", gen.member, "partitions", gen.assigned)
+		for _, id := range gen.assigned {
+			gen.start(func(gctx context.Context) { p.work(ctx, gctx, gen, id, open, w) })
+		}
+		if err := gen.wait(); errors.Is(err, errFenced) {
+			return fmt.Errorf("consumer group %s: %w: give each correlator its own --instance-id (%q is taken)", p.cfg.GroupID, err, p.cfg.InstanceID)
+		} else if ctx.Err() == nil {
+			p.log.Info("consumer group generation ended; rejoining", "generation", gen.id, "why", err)
 		}
 	}
-}
-
-func partitionIDs(as []kafkago.PartitionAssignment) []int {
-	ids := make([]int, len(as))
-	for i, a := range as {
-		ids[i] = a.ID
-	}
-	return ids
 }
 
 // work runs one partition for one generation. Returning ends the
-// generation for every partition (kafka-go's rule), which is what an error
+// generation for every partition (see generation.start), which is what an error
 // needs: the group rejoins and the partition restarts from its checkpoint.
-func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, id int, open OpenFunc, w *writers) {
+func (p *Partitioned) work(ctx, gctx context.Context, gen *generation, id int, open OpenFunc, w *writers) {
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -244,7 +235,7 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *kafkago.Generation, i
 		// The checkpoint's offset is where the partition resumes; the
 		// group's offset only shows the lag, so it follows checkpoints
 		// rather than costing a round trip per batch.
-		if err := gen.CommitOffsets(map[string]map[int]int64{p.cfg.Names.Alerts: {id: cp.saved}}); err != nil {
+		if err := gen.commit(stop, map[int]int64{id: cp.saved}); err != nil {
 			log.Debug("committing offsets failed (a rebalance ends the generation); the checkpoint's offset is what counts", "err", err)
 		}
 		encode, err := part.Changes()

@@ -48,13 +48,13 @@ func newPipeline(cfg correlate.Config, topo *correlate.Topology, ss []sinks.Sink
 	eng, err := correlate.New(cfg, topo, correlate.Output{
 		Decision: func(d quell.Decision) { p.pending.Decisions = append(p.pending.Decisions, d) },
 		Change:   func(c quell.IncidentChange) { p.pending.Changes = append(p.pending.Changes, c) },
-		Evicted: func(id string, alerts int, open bool) {
+		Evicted: func(id string, alerts int, open bool, why string) {
 			state := "resolved"
 			if open {
 				state = "open"
 			}
 			m.evictions.WithLabelValues(state).Inc()
-			m.evicted.Log("incident", id, "alerts", alerts, "open", open)
+			m.evicted.Log("incident", id, "alerts", alerts, "open", open, "why", why)
 		},
 	})
 	if err != nil {

@@ -17,7 +17,8 @@ import (
 )
 
 // TestEvictionsAreCountedAndLogged: incidents dropped at the bound show in
-// quell_evictions_total and in one log line per interval, not one each.
+// quell_evictions_total and in one log line per interval, not one each,
+// which names the bound that was passed.
 func TestEvictionsAreCountedAndLogged(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var logs bytes.Buffer
@@ -51,8 +52,8 @@ func TestEvictionsAreCountedAndLogged(t *testing.T) {
 	if evicted != 3 {
 		t.Errorf("quell_evictions_total = %v, want 3 (5 unrelated incidents, bound 2)", evicted)
 	}
-	if n := strings.Count(logs.String(), "evicts incidents"); n != 1 {
-		t.Errorf("%d eviction log lines, want 1 for the interval:\n%s", n, logs.String())
+	if n := strings.Count(logs.String(), "evicts incidents"); n != 1 || !strings.Contains(logs.String(), "(correlate.max_incidents, max_tracked_alerts)") {
+		t.Errorf("%d eviction log lines, want 1 for the interval, naming the bound it keeps to:\n%s", n, logs.String())
 	}
 }
 

@@ -44,9 +44,9 @@ func NewSet(reg prometheus.Registerer, log *slog.Logger, topo *correlate.Topolog
 		}, []string{"action"}),
 		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quell_evictions_total",
-			Help: "Incidents the correlator dropped to stay within correlate.max_incidents and max_tracked_alerts, by whether they were open.",
+			Help: "Incidents the correlator dropped to stay within correlate.max_incidents, max_tracked_alerts or its state share of memory_limit, by whether they were open.",
 		}, []string{"state"}),
-		evicted: lograte.New(log, slog.LevelWarn, "the correlator evicts incidents to stay within correlate.max_incidents and max_tracked_alerts: raise them, or look for a flood of unrelated alerts", 10*time.Second),
+		evicted: lograte.New(log, slog.LevelWarn, "the correlator evicts incidents to stay within a bound: raise the one its why names (correlate.max_incidents, max_tracked_alerts, or memory_limit, whose share holds the incidents' alerts), or look for a flood of unrelated alerts", 10*time.Second),
 	}}
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "quell_open_incidents", Help: "Incidents currently open (in this process's partitions).",

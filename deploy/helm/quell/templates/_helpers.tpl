@@ -54,6 +54,17 @@ app.kubernetes.io/component: {{ .component }}
     {{- if or $v.secrets.apiTokens $v.secrets.existingSecret }}
     - --api-token-file=/etc/quell/api-tokens
     {{- end }}
+    {{- if eq .command "correlate" }}
+    # A container that crashed restarts in its pod under the same name and
+    # takes its partitions back at once, not after its old session.
+    - --instance-id=$(POD_NAME)
+    {{- end }}
+  {{- if eq .command "correlate" }}
+  env:
+    - name: POD_NAME
+      valueFrom:
+        fieldRef: {fieldPath: metadata.name}
+  {{- end }}
   ports:
     - name: http
       containerPort: 9095
