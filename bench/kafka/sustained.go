@@ -128,7 +128,8 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 		}
 	}
 	if !killedAt.IsZero() {
-		fmt.Printf("restore after the kill (at %s): %.2fs for the slowest partition (%d state records read)\n", killedAt.Format("15:04:05"), restore, read)
+		fmt.Printf("restore after the kill (at %s): partitions assigned %s after it, then %.2fs for the slowest partition (%d state records read)\n",
+			killedAt.Format("15:04:05"), reassigned(b, killedAt), restore, read)
 	}
 	fmt.Printf("state saves that failed: %d; records the broker refused: %d\n",
 		bytes.Count(b, []byte("saving the partition's state failed")), bytes.Count(b, []byte("Message Size Too Large")))
@@ -197,6 +198,19 @@ func pipelineRate(alerts int, load, drained time.Duration) float64 {
 	}
 	return float64(alerts) / (load + drained).Seconds()
 }
+
+// reassigned is how long after the kill the group gave the restarted
+// correlator its partitions, from the correlator's log.
+func reassigned(log []byte, killedAt time.Time) string {
+	for _, m := range generationRE.FindAllSubmatch(log, -1) {
+		if at, err := time.Parse(time.RFC3339Nano, string(m[1])); err == nil && at.After(killedAt) {
+			return at.Sub(killedAt).Round(10 * time.Millisecond).String()
+		}
+	}
+	return "never"
+}
+
+var generationRE = regexp.MustCompile(`time=(\S+) level=INFO msg="consumer group generation"`)
 
 var restoreRE = regexp.MustCompile(`state_records_read=(\d+) restore_seconds=([0-9.e-]+)`)
 
