@@ -23,9 +23,7 @@ checkpoint every kafka.snapshot_every that covers only acknowledged output;
 it follows the partition to whichever instance owns it.
 Serves the incidents and feedback API (for its own partitions) and metrics
 on --listen.
-`, args, func(fs *flag.FlagSet) {
-		instance = fs.String("instance-id", "", "this correlator's name in its consumer group (Kafka's group.instance.id), one per correlator, e.g. its pod's name: restarted under it after a crash, it takes its partitions back at once instead of after the old member's 10 s session; empty: a new member each start")
-	})
+`, args, func(fs *flag.FlagSet) { instance = instanceIDFlag(fs) })
 	if err != nil {
 		return err
 	}

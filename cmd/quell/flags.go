@@ -19,6 +19,12 @@ func commonFlags(fs *flag.FlagSet) common {
 	}
 }
 
+// instanceIDFlag is the correlator's name in its consumer group (see
+// kafka.PartitionedConfig.InstanceID).
+func instanceIDFlag(fs *flag.FlagSet) *string {
+	return fs.String("instance-id", "", "with Kafka, this correlator's name in its consumer group (Kafka's group.instance.id), one per process, e.g. its pod's name: restarted under it after a crash, it takes its partitions back at once instead of after the old member's 10 s session; empty: a new member each start")
+}
+
 // load reads the configuration, applies the flags, validates, and loads the topology.
 func (c common) load() (config.Config, *correlate.Topology, error) {
 	cfg, err := config.Load(*c.config)

@@ -63,6 +63,7 @@ const (
 )
 
 func serve(ctx context.Context, args []string) error {
+	var instance *string
 	env, err := loadStage("serve", `Usage: quell serve [flags]
 Runs every stage in one process: HTTP ingest (Alertmanager, Prometheus,
 Datadog, Splunk), dedupe and correlation, the sinks (webhooks, ITSM tools,
@@ -73,18 +74,18 @@ With no servers configured it needs nothing else: the stages share an
 in-process bus and state is kept in --data-dir. With --kafka the same
 stages run joined by Kafka topics, exactly as 'quell ingest', 'quell
 correlate' and 'quell sink' would run them in separate processes.
-`, args)
+`, args, func(fs *flag.FlagSet) { instance = instanceIDFlag(fs) })
 	if err != nil {
 		return err
 	}
 	if env.kafka() {
-		return serveKafka(ctx, env)
+		return serveKafka(ctx, env, *instance)
 	}
 	return serveEmbedded(ctx, env)
 }
 
 // serveKafka runs ingest, correlator and sinks in one process over Kafka.
-func serveKafka(ctx context.Context, env *stageEnv) error {
+func serveKafka(ctx context.Context, env *stageEnv, instance string) error {
 	if err := env.ensureTopics(ctx); err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ func serveKafka(ctx context.Context, env *stageEnv) error {
 	}
 	err = runAll(ctx,
 		func(ctx context.Context) error { return errors.Join(serveHTTP(ctx, env, mux), flush()) },
-		func(ctx context.Context) error { return runCorrelator(ctx, env, set, "") },
+		func(ctx context.Context) error { return runCorrelator(ctx, env, set, instance) },
 		func(ctx context.Context) error { return runSinks(ctx, env, ss) },
 	)
 	return errors.Join(err, closeSinks(env, ss, drainTimeout))
