@@ -116,6 +116,8 @@ func (g *group) join(ctx context.Context) (*generation, error) {
 			err = synced.Error
 		}
 		switch {
+		case errors.Is(err, kafkago.RebalanceInProgress):
+			continue // another member came or went meanwhile: join that rebalance
 		case errors.Is(err, kafkago.FencedInstanceID):
 			return nil, errFenced
 		case err != nil:
