@@ -51,7 +51,7 @@ func runCorrelator(ctx context.Context, env *stageEnv, set *pipeline.Set, instan
 	}
 	pc, err := kafka.NewPartitioned(kafka.PartitionedConfig{
 		Brokers: k.Brokers, Names: env.names, GroupID: k.Prefix + "-correlate", InstanceID: instance,
-		TickEvery: k.TickEvery, SnapshotEvery: k.SnapshotEvery, Logger: env.log,
+		TickEvery: k.TickEvery, SnapshotEvery: k.SnapshotEvery, Logger: env.log, Metrics: env.reg,
 	})
 	if err != nil {
 		return err

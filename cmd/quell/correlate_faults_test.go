@@ -116,6 +116,18 @@ func TestSplitSustained(t *testing.T) {
 	if after := generation.FindStringSubmatch(restarted.out.String())[1]; len(before) == 0 || after != before[len(before)-1] {
 		t.Errorf("the killed correlator had generations %v, the one restarted under its instance id got %s: it should take the old member's place, not rebalance", before, after)
 	}
+	// Its /metrics shows the takeover: one assignment, all four partitions
+	// owned, each one's restore timed.
+	eventually(t, restarted, "the restarted correlator to report its partitions", func() (bool, string) {
+		m := scrape(t, "http://"+listenRE.FindStringSubmatch(restarted.out.String())[1])
+		want := []string{"quell_kafka_partitions_owned 4\n", "quell_kafka_group_generations_total 1\n", "quell_kafka_partition_restore_seconds_count 4\n"}
+		for _, w := range want {
+			if !strings.Contains(m, w) {
+				return false, fmt.Sprintf("no %q in its /metrics:\n%s", w, m)
+			}
+		}
+		return true, ""
+	})
 	load.waitAcked(t, load.acked()+10000)
 	load.stop()
 	s.check(t, load)

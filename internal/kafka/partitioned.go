@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/quellhq/quell"
@@ -64,6 +65,9 @@ type PartitionedConfig struct {
 	TickEvery     time.Duration
 	SnapshotEvery time.Duration
 	Logger        *slog.Logger
+	// Metrics, when set, registers the partitions owned, the assignments
+	// and the restore times.
+	Metrics prometheus.Registerer
 }
 
 // Partitioned consumes the alerts topic as a consumer group member with one
@@ -88,6 +92,7 @@ type PartitionedConfig struct {
 type Partitioned struct {
 	cfg PartitionedConfig
 	log *slog.Logger
+	m   *partitionMetrics
 }
 
 // NewPartitioned checks cfg and fills in its defaults; Run connects.
@@ -114,7 +119,7 @@ func NewPartitioned(cfg PartitionedConfig) (*Partitioned, error) {
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = 2 * time.Second
 	}
-	return &Partitioned{cfg: cfg, log: cfg.Logger.With("topic", cfg.Names.Alerts, "group", cfg.GroupID)}, nil
+	return &Partitioned{cfg: cfg, log: cfg.Logger.With("topic", cfg.Names.Alerts, "group", cfg.GroupID), m: newPartitionMetrics(cfg.Metrics)}, nil
 }
 
 // Run joins the group and works on the partitions it is assigned until ctx
@@ -145,6 +150,7 @@ func (p *Partitioned) Run(ctx context.Context, open OpenFunc) error {
 			continue
 		}
 		p.log.Info("consumer group generation", "generation", gen.id, "member", gen.member, "partitions", gen.assigned)
+		p.m.joins.Inc()
 		for _, id := range gen.assigned {
 			gen.start(func(gctx context.Context) { p.work(ctx, gctx, gen, id, open, w) })
 		}
@@ -183,6 +189,9 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *generation, id int, o
 		return
 	}
 	defer part.Close()
+	p.m.owned.Inc()
+	defer p.m.owned.Dec()
+	p.m.restores.Observe(res.took.Seconds())
 	next := res.next
 	log.Info("partition assigned", "from_offset", offsetName(next), "restored_keys", len(res.state),
 		"state_records_read", res.records, "restore_seconds", res.took.Seconds())
