@@ -25,6 +25,13 @@ import (
 // the process holds anyway, and what the estimates of bytes miss.
 const (
 	admitShare = 0.7
+	// collectorRoom: what is live also stays within this part of the
+	// runtime's soft limit, so that the collector keeps room to work in a
+	// small budget, where the tenth kept out of the soft limit is mostly
+	// quell's own code: at 70% of a 128 MiB budget the collector ran
+	// without pause and the heap outgrew the soft limit when short of CPU.
+	collectorRoom = 0.75
+
 	stateShare = 0.25
 	queueShare = 0.1
 	sinkShare  = 0.1
@@ -39,8 +46,8 @@ const (
 	// minOutside: kept out of the Go runtime's soft limit for what
 	// the process holds outside the runtime's count (its code, mapped
 	// files), so that the resident total stays within the limit: a tenth of
-	// it, at least 24 MiB.
-	minOutside = 24 << 20
+	// it, at least 32 MiB (quell's own code is about 19 MiB of it once busy).
+	minOutside = 32 << 20
 	// workFactor is what a request body costs while it is handled: the
 	// body, the parsed alerts with their raw payloads, the journal record.
 	workFactor = 3
@@ -59,6 +66,7 @@ const (
 // Budget is a memory limit in bytes and what is admitted under it.
 type Budget struct {
 	limit   int64
+	admit   int64        // what may be live (see admitShare, collectorRoom)
 	pending atomic.Int64 // bytes of request bodies admitted and being handled
 
 	mu      sync.Mutex
@@ -76,7 +84,8 @@ func New(limit int64) *Budget {
 	if os.Getenv("GOGC") == "" { // an operator's GOGC wins
 		debug.SetGCPercent(gcPercent)
 	}
-	return &Budget{limit: limit, cycleAt: time.Now(), samples: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}}
+	admit := min(int64(admitShare*float64(limit)), int64(collectorRoom*float64(runtimeLimit(limit))))
+	return &Budget{limit: limit, admit: admit, cycleAt: time.Now(), samples: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}}
 }
 
 // runtimeLimit is the Go runtime's soft limit for a budget of limit bytes.
@@ -102,7 +111,7 @@ func (b *Budget) Live() int64 {
 	// What is live is known only after a collection, and a process that
 	// refuses work allocates little and collects seldom: over the budget,
 	// collect at least every second, or it would refuse for good.
-	if float64(b.live) > admitShare*float64(b.limit) && b.readAt.Sub(b.cycleAt) > staleAfter && b.forcing.CompareAndSwap(false, true) {
+	if b.live > b.admit && b.readAt.Sub(b.cycleAt) > staleAfter && b.forcing.CompareAndSwap(false, true) {
 		go func() {
 			runtime.GC()
 			b.forcing.Store(false)
@@ -122,7 +131,7 @@ func (b *Budget) Admit(n int64) bool {
 	cost := workFactor * n
 	for {
 		p := b.pending.Load()
-		if p == 0 && b.Full() || p > 0 && float64(b.Live()+p+cost) > admitShare*float64(b.limit) {
+		if p == 0 && b.Full() || p > 0 && b.Live()+p+cost > b.admit {
 			return false
 		}
 		if b.pending.CompareAndSwap(p, p+cost) {
@@ -133,7 +142,7 @@ func (b *Budget) Admit(n int64) bool {
 
 // Full reports whether what is live alone fills the share ingest may use:
 // /readyz then fails.
-func (b *Budget) Full() bool { return float64(b.Live()) > admitShare*float64(b.limit) }
+func (b *Budget) Full() bool { return b.Live() > b.admit }
 
 // Release returns what Admit(n) reserved.
 func (b *Budget) Release(n int64) { b.pending.Add(-workFactor * n) }

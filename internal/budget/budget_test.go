@@ -36,7 +36,7 @@ func TestSharesFitTheLimit(t *testing.T) {
 	t.Cleanup(func() { debug.SetMemoryLimit(math.MaxInt64) })
 	b := New(1 << 30)
 	shares := b.StateBytes() + b.QueueBytes() + b.SinkBytes() + b.HistoryBytes() + b.TimelineBytes() + b.RecentBytes()
-	if free := int64(admitShare*float64(b.Limit())) - shares; free < b.Limit()/20 {
+	if free := b.admit - shares; free < b.Limit()/20 {
 		t.Fatalf("the shares (%d bytes) leave %d of the live share of %d", shares, free, b.Limit())
 	}
 }
