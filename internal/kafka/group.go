@@ -73,8 +73,11 @@ type generation struct {
 }
 
 // join joins the group (a rebalance, unless a named member takes its old
-// place) and starts heartbeats for the generation it gets.
+// place) and starts heartbeats for the generation it gets. While the
+// coordinator is moving or loading the group (a broker just started), it
+// asks again for up to rebalanceTimeout.
 func (g *group) join(ctx context.Context) (*generation, error) {
+	patience := time.Now().Add(rebalanceTimeout)
 	for {
 		jctx, cancel := context.WithTimeout(ctx, rebalanceTimeout+5*time.Second)
 		res, err := g.client.JoinGroup(jctx, &kafkago.JoinGroupRequest{
@@ -96,6 +99,11 @@ func (g *group) join(ctx context.Context) (*generation, error) {
 			return nil, err
 		case errors.Is(err, kafkago.FencedInstanceID):
 			return nil, errFenced
+		case coordinatorBusy(err) && time.Now().Before(patience):
+			if err := sleep(ctx, joinBackoff/4); err != nil {
+				return nil, err
+			}
+			continue
 		case err != nil:
 			return nil, err
 		}
@@ -129,6 +137,23 @@ func (g *group) join(ctx context.Context) (*generation, error) {
 		gen.ctx, gen.end = context.WithCancelCause(ctx)
 		go gen.heartbeat()
 		return gen, nil
+	}
+}
+
+// coordinatorBusy: the group's coordinator is loading it, or moving.
+func coordinatorBusy(err error) bool {
+	return errors.Is(err, kafkago.GroupLoadInProgress) || errors.Is(err, kafkago.GroupCoordinatorNotAvailable) || errors.Is(err, kafkago.NotCoordinatorForGroup)
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -215,9 +240,14 @@ func (gen *generation) heartbeat() {
 // heartbeatError is the error a heartbeat's answer carries. kafka-go
 // v0.4.51 reads that answer's fields in the wrong order (since version 1
 // the throttle time comes first; segmentio/kafka-go#1371), so the error
-// code arrives as the low 16 bits of Throttle's milliseconds and Error
-// holds the throttle's high bits. The group tests fail if that changes.
+// code arrives as the low 16 bits of Throttle's milliseconds, and Error
+// holds the throttle's high bits: zero but for a throttle over 65 s, and
+// right for a version 0 answer, which has no throttle. The group tests
+// fail if that changes.
 func heartbeatError(res *kafkago.HeartbeatResponse) error {
+	if res.Error != nil {
+		return res.Error
+	}
 	if code := int16(uint16(res.Throttle.Milliseconds())); code != 0 {
 		return kafkago.Error(code)
 	}

@@ -142,10 +142,8 @@ func (p *Partitioned) Run(ctx context.Context, open OpenFunc) error {
 			return fmt.Errorf("consumer group %s: %w: give each correlator its own --instance-id (%q is taken)", p.cfg.GroupID, err, p.cfg.InstanceID)
 		case err != nil:
 			p.log.Warn("joining the consumer group failed; retrying", "err", err)
-			select {
-			case <-ctx.Done():
+			if sleep(ctx, joinBackoff) != nil {
 				return nil
-			case <-time.After(joinBackoff):
 			}
 			continue
 		}
