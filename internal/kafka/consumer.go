@@ -87,10 +87,8 @@ func (c *Consumer[T]) Subscribe(ctx context.Context, h func(context.Context, []T
 			// again from the last committed offset with a new reader.
 			c.log.Warn("reading failed; retrying with a new reader", "err", err, "backoff", backoff)
 			r.Close()
-			select {
-			case <-ctx.Done():
+			if sleep(ctx, backoff) != nil {
 				return nil
-			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, 30*time.Second)
 			r = c.newReader()

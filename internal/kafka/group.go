@@ -145,18 +145,6 @@ func coordinatorBusy(err error) bool {
 	return errors.Is(err, kafkago.GroupLoadInProgress) || errors.Is(err, kafkago.GroupCoordinatorNotAvailable) || errors.Is(err, kafkago.NotCoordinatorForGroup)
 }
 
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // assign is the leader's work: the topic's partitions in contiguous
 // ranges over the members ordered by id, as kafka-go's RangeGroupBalancer
 // (and Kafka's RangeAssignor) splits them. A named member's id starts with

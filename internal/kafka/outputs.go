@@ -109,10 +109,8 @@ func (o *Outputs) Write(ctx context.Context, b sinks.Batch) error {
 			continue
 		}
 		o.log.Warn("publishing the correlator's output failed; retrying", "decisions_err", derr, "changes_err", cerr, "backoff", backoff)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("publishing %d decisions and %d incident changes: %w", len(b.Decisions), len(b.Changes), ctx.Err())
-		case <-time.After(backoff):
+		if err := sleep(ctx, backoff); err != nil {
+			return fmt.Errorf("publishing %d decisions and %d incident changes: %w", len(b.Decisions), len(b.Changes), err)
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
@@ -191,10 +189,8 @@ func (o *Outputs) park(ctx context.Context, topic string, key []byte, v any, why
 			return nil
 		}
 		o.log.Warn("parking a record left out in the dead-letter topic failed; retrying", "topic", topic, "deadletter", o.dead.Topic, "err", firstWriteError(err))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("parking a record left out of %s in dead-letter topic %s: %w", topic, o.dead.Topic, ctx.Err())
-		case <-time.After(backoff):
+		if err := sleep(ctx, backoff); err != nil {
+			return fmt.Errorf("parking a record left out of %s in dead-letter topic %s: %w", topic, o.dead.Topic, err)
 		}
 	}
 }
