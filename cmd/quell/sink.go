@@ -52,16 +52,8 @@ func runSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink) error {
 	if err != nil {
 		return err
 	}
-	runs := []func(context.Context) error{func(ctx context.Context) error {
-		return decisions.Subscribe(ctx, func(ctx context.Context, ds []quell.Decision) error {
-			fresh := dd.FreshDecisions(ds)
-			if err := writeSinks(ctx, env, ss, sinks.Batch{Decisions: fresh}); err != nil {
-				return err
-			}
-			dd.MarkDecisions(fresh)
-			return nil
-		})
-	}}
+	runs := []func(context.Context) error{feed(env, ss, decisions, dd.FreshDecisions, dd.MarkDecisions,
+		func(ds []quell.Decision) sinks.Batch { return sinks.Batch{Decisions: ds} })}
 	if !env.cfg.TakesChanges() {
 		// Every change carries its incident's alerts: reading them for no
 		// sink took a third of a core under load.
@@ -73,17 +65,24 @@ func runSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink) error {
 	if err != nil {
 		return err
 	}
-	runs = append(runs, func(ctx context.Context) error {
-		return changes.Subscribe(ctx, func(ctx context.Context, cs []quell.IncidentChange) error {
-			fresh := dd.FreshChanges(cs)
-			if err := writeSinks(ctx, env, ss, sinks.Batch{Changes: fresh}); err != nil {
+	runs = append(runs, feed(env, ss, changes, dd.FreshChanges, dd.MarkChanges,
+		func(cs []quell.IncidentChange) sinks.Batch { return sinks.Batch{Changes: cs} }))
+	return runAll(ctx, runs...)
+}
+
+// feed hands what c reads to ss, less the copies fresh drops, and marks
+// records delivered only once every sink holds them.
+func feed[T any](env *stageEnv, ss []sinks.Sink, c *kafka.Consumer[T], fresh func([]T) []T, mark func([]T), batch func([]T) sinks.Batch) func(context.Context) error {
+	return func(ctx context.Context) error {
+		return c.Subscribe(ctx, func(ctx context.Context, recs []T) error {
+			recs = fresh(recs)
+			if err := writeSinks(ctx, env, ss, batch(recs)); err != nil {
 				return err
 			}
-			dd.MarkChanges(fresh)
+			mark(recs)
 			return nil
 		})
-	})
-	return runAll(ctx, runs...)
+	}
 }
 
 // writeSinks hands b to every sink, retrying one that fails until it takes

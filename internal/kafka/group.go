@@ -21,6 +21,7 @@ import (
 // process takes its old place and partitions as soon as it joins, without
 // a rebalance.
 type group struct {
+	tr       *kafkago.Transport // the client's; closed on leave
 	client   *kafkago.Client
 	id       string
 	instance string // static member name; "" for a new member each start
@@ -51,7 +52,7 @@ func newGroup(brokers []string, id, instance, topic string, log *slog.Logger) *g
 	// Its own connections: a join waits at the coordinator for the whole
 	// rebalance, and nothing else should queue behind it.
 	tr := newTransport([]string{topic})
-	return &group{client: &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}, id: id, instance: instance, topic: topic, log: log}
+	return &group{tr: tr, client: &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}, id: id, instance: instance, topic: topic, log: log}
 }
 
 // generation is one assignment of partitions to this member. It ends when
@@ -295,7 +296,7 @@ func (gen *generation) commit(ctx context.Context, offsets map[int]int64) error 
 // its partitions now instead of after its session: also for a named member,
 // which would otherwise keep them for its return.
 func (g *group) leave() {
-	defer g.client.Transport.(*kafkago.Transport).CloseIdleConnections()
+	defer g.tr.CloseIdleConnections()
 	if g.member == "" {
 		return
 	}

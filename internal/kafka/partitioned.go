@@ -139,7 +139,7 @@ func (p *Partitioned) Run(ctx context.Context, open OpenFunc) error {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, errFenced):
-			return fmt.Errorf("consumer group %s: %w: give each correlator its own --instance-id (%q is taken)", p.cfg.GroupID, err, p.cfg.InstanceID)
+			return p.fenced(err)
 		case err != nil:
 			p.log.Warn("joining the consumer group failed; retrying", "err", err)
 			if sleep(ctx, joinBackoff) != nil {
@@ -153,11 +153,16 @@ func (p *Partitioned) Run(ctx context.Context, open OpenFunc) error {
 			gen.start(func(gctx context.Context) { p.work(ctx, gctx, gen, id, open, w) })
 		}
 		if err := gen.wait(); errors.Is(err, errFenced) {
-			return fmt.Errorf("consumer group %s: %w: give each correlator its own --instance-id (%q is taken)", p.cfg.GroupID, err, p.cfg.InstanceID)
+			return p.fenced(err)
 		} else if ctx.Err() == nil {
 			p.log.Info("consumer group generation ended; rejoining", "generation", gen.id, "why", err)
 		}
 	}
+}
+
+// fenced is Run's error once another process took this member's place.
+func (p *Partitioned) fenced(err error) error {
+	return fmt.Errorf("consumer group %s: %w: give each correlator its own --instance-id (%q is taken)", p.cfg.GroupID, err, p.cfg.InstanceID)
 }
 
 // work runs one partition for one generation. Returning ends the
