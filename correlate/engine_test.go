@@ -800,3 +800,69 @@ func TestEvictedAlertsLeaveNoTimers(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentIncidentLetsItsAlertsGo: an alert that fires again (a later
+// start, no resolve between) stays in its open incident, unless every alert
+// of that incident went quiet for over two of their report intervals and
+// another incident now scores higher: then it moves there, and says why.
+func TestSilentIncidentLetsItsAlertsGo(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		reporting time.Duration // the incident's alerts report every minute until then
+		other     bool          // a new problem on shipping at 9m
+		moves     bool
+		reason    string
+	}{
+		{"silent, a new problem scores higher", 5 * time.Minute, true, true, "score "},
+		{"silent, nothing else scores higher", 5 * time.Minute, false, false, "fired again after its incident was silent for 4m10s; no other open incident scored higher: stays in it"},
+		{"still reporting", 9 * time.Minute, true, false, "fired again while its incident is open: stays in it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRun(t, DefaultConfig(), nil)
+			for at := time.Duration(0); at <= tc.reporting; at += time.Minute {
+				r.fire(at, "alertname=Latency,service=shipping")
+				r.fire(at, "alertname=Errors,service=shipping")
+			}
+			if tc.other {
+				r.fire(9*time.Minute, "alertname=CPUThrottling,service=shipping")
+			}
+			again := r.fire(9*time.Minute+10*time.Second, "alertname=Latency,service=shipping")
+			r.eng.Advance(t0.Add(time.Hour))
+			was := r.decided(t0)[0].Incident
+			d := r.decided(again)[0]
+			if moved := d.Incident != was; moved != tc.moves {
+				t.Fatalf("moved %v, want %v: %s", moved, tc.moves, d.Reason)
+			}
+			if !strings.HasPrefix(d.Reason, tc.reason) {
+				t.Fatalf("reason %q, want it to start %q", d.Reason, tc.reason)
+			}
+			if tc.moves && !strings.HasSuffix(d.Reason, "; moved from incident "+was+", whose alerts were all silent for 4m10s") {
+				t.Fatalf("reason %q does not name the incident it left", d.Reason)
+			}
+		})
+	}
+}
+
+// fire processes a firing occurrence that reports its own time as its start
+// (as a sender that re-triggers without a resolve does), and returns that.
+func (r *run) fire(at time.Duration, labels string) time.Time {
+	a := alert(occ{at: at, labels: labels})
+	a.StartsAt = t0.Add(at)
+	r.eng.Process(&a, a.StartsAt)
+	return a.StartsAt
+}
+
+// decided returns the decisions made so far for occurrences that started at.
+func (r *run) decided(at time.Time) []quell.Decision {
+	r.t.Helper()
+	var out []quell.Decision
+	for _, d := range r.decisions {
+		if d.Alert.StartsAt.Equal(at) {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		r.t.Fatalf("no decision for the occurrence at %s", at.Sub(t0))
+	}
+	return out
+}

@@ -19,13 +19,22 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	if kind == dedupe.New {
 		e.co.observe(sc, in.sig, at)
 	}
-	if cur != nil && cur.status == quell.IncidentOpen && (kind == dedupe.Retrigger || flapping) {
-		// Re-triggered without a resolve, or flapping: the same episode to
-		// a person, however its sender toggles it.
+	// Re-triggered without a resolve, or flapping: the same episode to a
+	// person, however its sender toggles it. Unless its whole incident
+	// fell silent: then that problem looks over, and the alert goes to
+	// an incident that now scores higher, if one does.
+	stays := cur != nil && cur.status == quell.IncidentOpen && (kind == dedupe.Retrigger || flapping)
+	silent := stays && !flapping && e.silent(cur, at)
+	if stays && !silent {
 		e.dedupe(cur, a, at, kind, "fired again while its incident is open: stays in it")
 		return
 	}
 	evs := e.weighAll(sc, in, at, cur)
+	if silent && (len(evs) == 0 || evs[0].inc == cur || evs[0].score() < e.cfg.JoinScore) {
+		e.dedupe(cur, a, at, kind, "fired again after its incident was silent for "+at.Sub(cur.lastSeen).String()+
+			"; no other open incident scored higher: stays in it")
+		return
+	}
 	if len(evs) == 0 || evs[0].score() < e.cfg.JoinScore {
 		reason := "no open incident in its scope could take it"
 		if len(evs) > 0 {
@@ -60,11 +69,24 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	}
 }
 
+// silentReports: an incident none of whose alerts fired again for this many
+// of their report intervals (TimeScale at least) has gone silent.
+const silentReports = 2
+
+// silent tells whether inc's alerts all stopped reporting for a while:
+// longer than silentReports of their intervals, once those are known.
+func (e *Engine) silent(inc *incident, at time.Time) bool {
+	return inc.cadence > 0 && at.Sub(inc.lastSeen) > silentReports*max(inc.cadence, e.cfg.TimeScale)
+}
+
 // leave takes an alert that fired again elsewhere out of its open incident.
 func (e *Engine) leave(cur *incident, fp quell.Fingerprint, at time.Time, reason *string) {
 	if cur != nil && cur.status == quell.IncidentOpen {
-		e.remove(cur, fp, at)
 		*reason += "; moved from incident " + cur.id
+		if e.silent(cur, at) {
+			*reason += ", whose alerts were all silent for " + at.Sub(cur.lastSeen).String()
+		}
+		e.remove(cur, fp, at)
 	}
 }
 
