@@ -297,6 +297,8 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 	b = strconv.AppendUint(b, is.Scope, 10)
 	b = append(b, `,"lastActivity":`...)
 	b = quell.AppendJSONTime(b, is.LastActivity)
+	b = append(b, `,"lastHeard":`...)
+	b = quell.AppendJSONTime(b, is.LastHeard)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, is.Seq, 10)
 	b = append(b, `,"announced":`...)

@@ -295,7 +295,7 @@ func TestStateRecordsAreEncodingJSON(t *testing.T) {
 		{Incident: quell.Incident{ID: "a1", Status: quell.IncidentOpen, Title: "Disk \"full\" <on> \u2028 db", Severity: quell.Critical,
 			CreatedAt: at, UpdatedAt: at.Add(time.Second), ResolvedAt: at.Add(time.Hour), ResolvedBy: "Zoë \"z\"",
 			AcknowledgedAt: at.Add(time.Minute), AcknowledgedBy: "ops <bot>", AssignedTo: "Jane"},
-			Scope: 1<<63 + 5, LastActivity: at, Seq: 7, Announced: true, Reopened: true, Cadence: 90 * time.Second, Pending: true, Sigs: []uint64{1, 1 << 62}, Joins: 12},
+			Scope: 1<<63 + 5, LastActivity: at, LastHeard: at.Add(-time.Minute), Seq: 7, Announced: true, Reopened: true, Cadence: 90 * time.Second, Pending: true, Sigs: []uint64{1, 1 << 62}, Joins: 12},
 	} {
 		var got IncidentState
 		if err := json.Unmarshal(is.appendJSON(nil), &got); err != nil || !reflect.DeepEqual(got, is) {

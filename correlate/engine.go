@@ -153,7 +153,7 @@ func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, kind dedupe
 			}
 			m.Count++
 			m.LastSeen = at
-			inc.lastSeen = at
+			inc.lastSeen, inc.lastHeard = at, at
 			e.changedMember(inc, a.Fingerprint)
 		}
 	}

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -840,6 +841,42 @@ func TestSilentIncidentLetsItsAlertsGo(t *testing.T) {
 				t.Fatalf("reason %q does not name the incident it left", d.Reason)
 			}
 		})
+	}
+}
+
+// TestSilenceOutlastsARestart: a re-fire that stayed in its silent incident
+// did not end the silence, in an engine restored from a snapshot too.
+func TestSilenceOutlastsARestart(t *testing.T) {
+	var moved [2]quell.Decision
+	for i, restart := range []bool{false, true} {
+		r := newRun(t, DefaultConfig(), nil)
+		for at := time.Duration(0); at <= 5*time.Minute; at += time.Minute {
+			r.fire(at, "alertname=Latency,service=shipping")
+			r.fire(at, "alertname=Errors,service=shipping")
+		}
+		r.fire(9*time.Minute, "alertname=Latency,service=shipping") // silent, nothing else: stays
+		if restart {
+			b, err := json.Marshal(r.eng.Snapshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var snap Snapshot
+			if err := json.Unmarshal(b, &snap); err != nil {
+				t.Fatal(err)
+			}
+			r = newRun(t, DefaultConfig(), nil)
+			r.eng.Restore(snap)
+		}
+		r.fire(9*time.Minute+30*time.Second, "alertname=CPUThrottling,service=shipping")
+		again := r.fire(10*time.Minute, "alertname=Errors,service=shipping")
+		r.eng.Advance(t0.Add(time.Hour))
+		moved[i] = r.decided(again)[0]
+	}
+	if !strings.HasSuffix(moved[0].Reason, "whose alerts were all silent for 5m0s") {
+		t.Fatalf("Errors, silent since 5m, fired again at 10m: %s", moved[0].Reason)
+	}
+	if moved[1].Incident != moved[0].Incident || moved[1].Reason != moved[0].Reason {
+		t.Fatalf("after a restart: %s %s, want %s %s", moved[1].Incident, moved[1].Reason, moved[0].Incident, moved[0].Reason)
 	}
 }
 

@@ -45,17 +45,20 @@ type incident struct {
 	// emittedAt is when its last change left the engine (engine time).
 	emittedAt time.Time
 
-	id          string
-	scope       *scope
-	title       string
-	severity    quell.Severity
-	updated     time.Time
-	resolvedAt  time.Time
-	resolvedBy  string    // a person resolved it (feedback)
-	ackedAt     time.Time // a person acknowledged it
-	ackedBy     string
-	assignedTo  string    // in an ITSM tool, as it last said
-	lastSeen    time.Time // any occurrence of a member, repeats too
+	id         string
+	scope      *scope
+	title      string
+	severity   quell.Severity
+	updated    time.Time
+	resolvedAt time.Time
+	resolvedBy string    // a person resolved it (feedback)
+	ackedAt    time.Time // a person acknowledged it
+	ackedBy    string
+	assignedTo string    // in an ITSM tool, as it last said
+	lastSeen   time.Time // any occurrence of a member, repeats too
+	// lastHeard: as lastSeen, but a re-fire that stays in the incident
+	// after a silence does not end that silence (see silent).
+	lastHeard   time.Time
 	members     map[quell.Fingerprint]*quell.IncidentAlert
 	pos         map[quell.Fingerprint]uint64 // each member's number in join order
 	joins       uint64                       // the number the next member gets
@@ -374,7 +377,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 		inc.severity = a.Severity
 	}
 	e.byAlert[a.Fingerprint] = inc
-	inc.lastSeen = at
+	inc.lastSeen, inc.lastHeard = at, at
 	e.touch(inc, at)
 	inc.updated = at
 }

@@ -31,8 +31,12 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	}
 	evs := e.weighAll(sc, in, at, cur)
 	if silent && (len(evs) == 0 || evs[0].inc == cur || evs[0].score() < e.cfg.JoinScore) {
-		e.dedupe(cur, a, at, kind, "fired again after its incident was silent for "+at.Sub(cur.lastSeen).String()+
+		// Staying does not end the silence: its alerts that fire again
+		// next go to the next problem's incident once there is one.
+		heard := cur.lastHeard
+		e.dedupe(cur, a, at, kind, "fired again after its incident was silent for "+at.Sub(heard).String()+
 			"; no other open incident scored higher: stays in it")
+		cur.lastHeard = heard
 		return
 	}
 	if len(evs) == 0 || evs[0].score() < e.cfg.JoinScore {
@@ -76,7 +80,7 @@ const silentReports = 2
 // silent tells whether inc's alerts all stopped reporting for a while:
 // longer than silentReports of their intervals, once those are known.
 func (e *Engine) silent(inc *incident, at time.Time) bool {
-	return inc.cadence > 0 && at.Sub(inc.lastSeen) > silentReports*max(inc.cadence, e.cfg.TimeScale)
+	return inc.cadence > 0 && at.Sub(inc.lastHeard) > silentReports*max(inc.cadence, e.cfg.TimeScale)
 }
 
 // leave takes an alert that fired again elsewhere out of its open incident.
@@ -84,7 +88,7 @@ func (e *Engine) leave(cur *incident, fp quell.Fingerprint, at time.Time, reason
 	if cur != nil && cur.status == quell.IncidentOpen {
 		*reason += "; moved from incident " + cur.id
 		if e.silent(cur, at) {
-			*reason += ", whose alerts were all silent for " + at.Sub(cur.lastSeen).String()
+			*reason += ", whose alerts were all silent for " + at.Sub(cur.lastHeard).String()
 		}
 		e.remove(cur, fp, at)
 	}

@@ -51,6 +51,7 @@ type IncidentState struct {
 	quell.Incident
 	Scope        uint64        `json:"scope"`
 	LastActivity time.Time     `json:"lastActivity"`
+	LastHeard    time.Time     `json:"lastHeard"`
 	Seq          uint64        `json:"seq"`
 	Announced    bool          `json:"announced"`
 	Reopened     bool          `json:"reopened,omitempty"`
@@ -115,7 +116,7 @@ func (e *Engine) incidentState(inc *incident) IncidentState {
 			Title:     inc.title,
 			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
 			AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo},
-		Scope: inc.scope.key, LastActivity: inc.lastActivity, Seq: inc.seq, Announced: inc.announced,
+		Scope: inc.scope.key, LastActivity: inc.lastActivity, LastHeard: inc.lastHeard, Seq: inc.seq, Announced: inc.announced,
 		Reopened: inc.reopened, Cadence: inc.cadence, Pending: inc.dirty, Sigs: slices.Clone(inc.sigOrder), Joins: inc.joins,
 	}
 }
@@ -251,7 +252,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		id: is.ID, scope: sc, status: is.Status, title: is.Title, severity: is.Severity,
 		created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt, resolvedBy: is.ResolvedBy,
 		ackedAt: is.AcknowledgedAt, ackedBy: is.AcknowledgedBy, assignedTo: is.AssignedTo,
-		lastActivity: is.LastActivity, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
+		lastActivity: is.LastActivity, lastHeard: is.LastHeard, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
 		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
 		counts:  make(map[uint64]tokenCount), nodes: make(map[int32]int32),
 	}
@@ -277,6 +278,9 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		in := e.inspect(memberAlert(&m))
 		inc.index(in, 1)
 		e.rarity.add(in, 1)
+	}
+	if inc.lastHeard.IsZero() { // saved before quell kept it
+		inc.lastHeard = inc.lastSeen
 	}
 	inc.sigOrder = nil
 	for _, sig := range is.Sigs {
