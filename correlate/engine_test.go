@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -856,16 +855,9 @@ func TestSilenceOutlastsARestart(t *testing.T) {
 		}
 		r.fire(9*time.Minute, "alertname=Latency,service=shipping") // silent, nothing else: stays
 		if restart {
-			b, err := json.Marshal(r.eng.Snapshot())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var snap Snapshot
-			if err := json.Unmarshal(b, &snap); err != nil {
-				t.Fatal(err)
-			}
+			snap := r.eng.Snapshot()
 			r = newRun(t, DefaultConfig(), nil)
-			r.eng.Restore(snap)
+			r.eng.Restore(throughJSON(t, snap))
 		}
 		r.fire(9*time.Minute+30*time.Second, "alertname=CPUThrottling,service=shipping")
 		again := r.fire(10*time.Minute, "alertname=Errors,service=shipping")

@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -95,16 +94,8 @@ func TestMergeTeachesTheNextStorm(t *testing.T) {
 	}
 
 	// What was taught survives a restart (a snapshot through JSON).
-	b, err := json.Marshal(r.eng.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s Snapshot
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
 	r2 := newRun(t, cfg, nil)
-	r2.eng.Restore(s)
+	r2.eng.Restore(throughJSON(t, r.eng.Snapshot()))
 	end = endStorm(r2, cfg, end+10*time.Second)
 	got = byAlertname(r2.feed(cfg.GroupWait, storm(end)...))
 	if got["DiskFull"] != got["HighLatency"] {

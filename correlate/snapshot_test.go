@@ -109,16 +109,8 @@ func restoreContinuesExactly(t *testing.T, occs []occ, cuts []int) []quell.Decis
 	for _, cut := range cuts {
 		first := newRun(t, fastConfig(), topoForTests(t))
 		first.feed(0, occs[:cut]...)
-		b, err := json.Marshal(first.eng.Snapshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var snap Snapshot
-		if err := json.Unmarshal(b, &snap); err != nil {
-			t.Fatal(err)
-		}
 		second := newRun(t, fastConfig(), topoForTests(t))
-		second.eng.Restore(snap)
+		second.eng.Restore(throughJSON(t, first.eng.Snapshot()))
 		second.feed(0, occs[cut:]...)
 		second.eng.Flush()
 		got := append(first.decisions, second.decisions...)
@@ -137,6 +129,20 @@ func restoreContinuesExactly(t *testing.T, occs []occ, cuts []int) []quell.Decis
 		}
 	}
 	return whole.decisions
+}
+
+// throughJSON returns snap as a restart reads it back from its file.
+func throughJSON(t *testing.T, snap Snapshot) Snapshot {
+	t.Helper()
+	b, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Snapshot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
 }
 
 // TestSnapshotIsACopy: embedded mode writes a snapshot while the engine
