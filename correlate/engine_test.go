@@ -452,6 +452,44 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	}
 }
 
+// TestFloodAtTheStateBoundKeepsIncidents: distinct alerts about 1,000
+// services, past what the state may hold, so that each alert must free
+// what it adds. Sent in webhooks of 100 (one receive time each), they must
+// open no more incidents than the same alerts one at a time: among
+// incidents last active at the same moment the one opened first goes
+// first, not the ones opened a moment ago with one alert each, which free
+// little and which the flood's next alerts were about to join.
+func TestFloodAtTheStateBoundKeepsIncidents(t *testing.T) {
+	flood := func(perWebhook int) (created, evicted int) {
+		cfg := DefaultConfig()
+		cfg.MaxStateBytes = 16 << 20
+		eng, err := New(cfg, nil, Output{Decision: func(d quell.Decision) {
+			switch d.Action {
+			case quell.ActionCreated:
+				created++
+			case quell.ActionSuppressed:
+				evicted++
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 60000 {
+			a := alert(occ{labels: fmt.Sprintf("alertname=Flood%d,service=svc%d,instance=10.0.%d.%d:9100,n=%d", i%7, i%1000, i>>8&255, i&255, i)})
+			eng.Process(&a, t0.Add(time.Duration(i/perWebhook*perWebhook)*30*time.Microsecond))
+		}
+		eng.Flush()
+		return created, evicted
+	}
+	single, evicted := flood(1)
+	if evicted == 0 {
+		t.Fatal("nothing evicted: the flood stayed under the bound")
+	}
+	if batched, evicted := flood(100); batched > single*5/4 {
+		t.Fatalf("%d incidents opened (%d evicted) in webhooks of 100, %d one alert at a time", batched, evicted, single)
+	}
+}
+
 func TestHeldDecisionsAreBounded(t *testing.T) {
 	cfg := fastConfig()
 	cfg.MaxHeldDecisions = 3
@@ -686,7 +724,7 @@ func TestStateBytesFollowTheHeap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const n = 50000
+		const n = 150000
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -745,7 +783,7 @@ func TestEvictedYoungIncidentsLeaveNoTimers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 20000 // 20 s: all of them younger than group_wait when evicted
+	const n = 150000 // 20 s: all of them younger than group_wait when evicted
 	for i := range n {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		a := quell.Alert{Source: "alertmanager", Status: quell.Firing, StartsAt: at,
@@ -775,7 +813,7 @@ func TestEvictedAlertsLeaveNoTimers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 50000
+	const n = 150000
 	for i := range n {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		a := quell.Alert{Source: "alertmanager", Status: quell.Firing, StartsAt: at, EndsAt: at.Add(5 * time.Minute),

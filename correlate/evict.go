@@ -64,15 +64,21 @@ func (e *Engine) evict(inc *incident, at time.Time, why string) {
 }
 
 // evictKey orders incidents for eviction: resolved before open, then the
-// one that went longest without activity, then by id.
+// one that went longest without activity; of those last active at the same
+// moment (the alerts of one webhook share it), the one opened first, then by
+// id. Not the ones opened a moment ago: under a flood those hold an alert
+// each, evicting one frees little, and the flood's next alerts were about
+// to join them; evicting them, a flood sent in webhooks opened an incident
+// for every other alert.
 type evictKey struct {
 	open     bool
 	lastSeen time.Time
+	created  time.Time
 	id       string
 }
 
 func keyOf(inc *incident) evictKey {
-	return evictKey{open: inc.status == quell.IncidentOpen, lastSeen: inc.lastSeen, id: inc.id}
+	return evictKey{open: inc.status == quell.IncidentOpen, lastSeen: inc.lastSeen, created: inc.created, id: inc.id}
 }
 
 func (a evictKey) before(b evictKey) bool {
@@ -81,6 +87,9 @@ func (a evictKey) before(b evictKey) bool {
 	}
 	if !a.lastSeen.Equal(b.lastSeen) {
 		return a.lastSeen.Before(b.lastSeen)
+	}
+	if !a.created.Equal(b.created) {
+		return a.created.Before(b.created)
 	}
 	return a.id < b.id
 }
