@@ -115,14 +115,13 @@ type deltaItem struct {
 	write func([]byte) []byte
 }
 
-// Each encodes the delta and gives yield its records, sorted by key, one
-// at a time: a record's Value is valid only until yield returns, so that a
-// checkpoint of a storm (hundreds of thousands of records) is never held
-// encoded all at once. Written in order over the earlier ones, the records
-// hold what Snapshot returned when Changes captured it (see FromRecords).
-// Call it once; it is safe to call while the engine goes on.
+// Each encodes the delta and gives yield its records (one per key, in no
+// order) one at a time: a record's Value is valid only until yield returns,
+// so that a checkpoint of a storm (hundreds of thousands of records) is
+// never held encoded all at once. Written over the earlier ones, the
+// records hold what Snapshot returned when Changes captured it (see
+// FromRecords). Call it once; it is safe to call while the engine goes on.
 func (d *Delta) Each(yield func(Record) error) error {
-	slices.SortFunc(d.items, func(a, b deltaItem) int { return strings.Compare(a.Key, b.Key) })
 	var buf []byte
 	for i := range d.items {
 		it := &d.items[i]
@@ -164,8 +163,10 @@ func (e *Engine) Changes() (*Delta, error) {
 	}
 	for inc := range t.incidents {
 		key := "i/" + inc.id
-		if e.incidents[inc.id] != inc {
-			del(key)
+		if live, ok := e.incidents[inc.id]; live != inc {
+			if !ok { // else a new incident under its id writes the key
+				del(key)
+			}
 			continue
 		}
 		is := e.incidentState(inc)

@@ -64,8 +64,8 @@ type stateLog struct {
 
 func versioned(key string, v uint64) string { return key + "@" + strconv.FormatUint(v, 10) }
 
-// StateChanges gives yield a checkpoint's records one at a time, sorted
-// by key; a record's Value is valid only until yield returns.
+// StateChanges gives yield a checkpoint's records one at a time, one per
+// key; a record's Value is valid only until yield returns.
 type StateChanges func(yield func(StateRecord) error) error
 
 // save writes what changed in part since the last save, then a commit
