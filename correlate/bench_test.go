@@ -166,3 +166,42 @@ func processNew(b *testing.B, eng *Engine, mk func(int) quell.Alert, first int, 
 	}
 	b.ReportMetric(float64(n)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
 }
+
+// BenchmarkCheckpoint measures what split mode does every snapshot_every:
+// capture what changed (on the engine's goroutine) and encode it, here
+// after each 1,000 new alerts joining 1,000 busy incidents.
+func BenchmarkCheckpoint(b *testing.B) {
+	eng, err := New(DefaultConfig(), nil, Output{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng.TrackChanges()
+	mk := func(i int) quell.Alert {
+		return alert(occ{labels: fmt.Sprintf("alertname=Busy%d,service=svc%d,instance=10.%d.%d.%d:9100,n=%d", i%7, i%1000, i>>16&255, i>>8&255, i&255, i)})
+	}
+	const batch = 1000
+	news := make([]quell.Alert, 200*batch)
+	for i := range news {
+		news[i] = mk(i)
+	}
+	n, records := 0, 0
+	for b.Loop() {
+		b.StopTimer()
+		if n+batch > len(news) {
+			b.Fatalf("ran out of new alerts; run with -benchtime below %dx", len(news)/batch)
+		}
+		for range batch {
+			eng.Process(&news[n], t0.Add(time.Duration(n)*time.Millisecond))
+			n++
+		}
+		b.StartTimer()
+		d, err := eng.Changes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Each(func(Record) error { records++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(records)/float64(b.N), "records/op")
+}
