@@ -112,6 +112,9 @@ type Delta struct {
 	members   []deltaMember
 	alerts    []dedupe.State
 	held      []deltaHeld
+	learned   Learned
+	header    header
+	track     *changeTrack // whose hashes of the learned chunks Each brings up to date
 }
 
 // deltaMember is member m.Alert of incident inc.
@@ -132,7 +135,9 @@ type deltaHeld struct {
 // so that a checkpoint of a storm (hundreds of thousands of records) is
 // never held encoded all at once. Written over the earlier ones, the
 // records hold what Snapshot returned when Changes captured it (see
-// FromRecords). Call it once; it is safe to call while the engine goes on.
+// FromRecords). Call it once, and before the next Changes (which compares
+// what was learned with what this one wrote); it is safe to call while the
+// engine goes on.
 func (d *Delta) Each(yield func(Record) error) error {
 	for _, r := range d.recs {
 		if err := yield(r); err != nil {
@@ -179,6 +184,9 @@ func (d *Delta) Each(yield func(Record) error) error {
 			return err
 		}
 		*h = deltaHeld{}
+	}
+	if err := d.eachLearned(yield); err != nil {
+		return err
 	}
 	*d = Delta{}
 	return nil
@@ -264,27 +272,45 @@ func (e *Engine) Changes() (*Delta, error) {
 	}
 	t.gone = gone
 
-	// What was learned changes slowly and in place: compare chunk hashes.
-	b, err := json.Marshal(e.learned())
+	// What was learned, and the header that counts its chunks, are encoded
+	// by Each: all of it is encoded at every checkpoint, too long a pause
+	// for the engine.
+	d.learned, d.header, d.track = e.learned(), header{Now: e.now, HeldBase: head}, t
+	return d, nil
+}
+
+// eachLearned gives yield the chunks of what was learned that changed since
+// the last checkpoint (it changes slowly and in place: chunk hashes tell),
+// deletions of those no longer needed, and then the header.
+func (d *Delta) eachLearned(yield func(Record) error) error {
+	b, err := json.Marshal(d.learned)
 	if err != nil {
-		return nil, fmt.Errorf("encoding what was learned: %w", err)
+		return fmt.Errorf("encoding what was learned: %w", err)
 	}
+	t := d.track
 	var hashes []uint64
 	for c := range slices.Chunk(b, learnedChunk) {
 		i := len(hashes)
 		hashes = append(hashes, xxhash.Sum64(c))
-		if i >= len(t.learned) || t.learned[i] != hashes[i] {
-			d.recs = append(d.recs, Record{Key: "l/" + strconv.Itoa(i), Value: c})
+		if i < len(t.learned) && t.learned[i] == hashes[i] {
+			continue
+		}
+		if err := yield(Record{Key: "l/" + strconv.Itoa(i), Value: c}); err != nil {
+			return err
 		}
 	}
 	for i := len(hashes); i < len(t.learned); i++ {
-		del("l/" + strconv.Itoa(i))
+		if err := yield(Record{Key: "l/" + strconv.Itoa(i)}); err != nil {
+			return err
+		}
 	}
 	t.learned = hashes
-	if err := put("h", header{Now: e.now, HeldBase: head, Learned: len(hashes)}); err != nil {
-		return nil, err
+	d.header.Learned = len(hashes)
+	h, err := json.Marshal(d.header)
+	if err != nil {
+		return fmt.Errorf("encoding the header: %w", err)
 	}
-	return d, nil
+	return yield(Record{Key: "h", Value: h})
 }
 
 func fpKey(fp quell.Fingerprint) string { return fp.String() }

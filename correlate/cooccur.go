@@ -147,14 +147,17 @@ type CoPartners struct {
 }
 
 func (c *cooccur) state() CooccurState {
-	s := CooccurState{Seen: maps.Clone(c.seen)} // a copy: the state is written while the engine goes on
+	// A copy: the state is written while the engine goes on. The partners'
+	// lists are cut from two arrays, not grown one by one: a busy engine
+	// copies this at every checkpoint.
+	s := CooccurState{Seen: maps.Clone(c.seen), Partners: make([]CoPartners, 0, len(c.partners))}
+	with, n := make([]uint64, 0, c.entries), make([]uint32, 0, c.entries)
 	for sig, ps := range c.partners {
-		cp := CoPartners{Sig: sig}
+		lo := len(with)
 		for _, p := range ps {
-			cp.With = append(cp.With, p.sig)
-			cp.N = append(cp.N, p.n)
+			with, n = append(with, p.sig), append(n, p.n)
 		}
-		s.Partners = append(s.Partners, cp)
+		s.Partners = append(s.Partners, CoPartners{Sig: sig, With: with[lo:len(with):len(with)], N: n[lo:len(n):len(n)]})
 	}
 	slices.SortFunc(s.Partners, func(a, b CoPartners) int { return cmp.Compare(a.Sig, b.Sig) })
 	return s
