@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -337,7 +336,7 @@ func freeAddr(t *testing.T) string {
 type proc struct {
 	name          string
 	cmd           *exec.Cmd
-	out           syncBuffer
+	out           testenv.Output
 	done          chan struct{} // closed once it exited
 	wantCleanExit bool
 }
@@ -499,22 +498,4 @@ func metricSum(t *testing.T, base, metric, match string) float64 {
 		sum += v
 	}
 	return sum
-}
-
-// syncBuffer is written by a child process's output copier and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

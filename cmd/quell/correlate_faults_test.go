@@ -193,6 +193,12 @@ func TestSplitRebalance(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatalf("the second correlator did not stop within %s of SIGTERM", waitFor)
 	}
+	// Stopped, it saves each partition's state, a checkpoint in flight
+	// included, so that the other resumes there instead of replaying.
+	out := second.out.String()
+	if released := strings.Count(out, "partition released"); released == 0 || strings.Contains(out, "on release failed") {
+		t.Errorf("the stopped correlator released %d partitions, or failed to save one:\n%s", released, out)
+	}
 	load.waitAcked(t, load.acked()+3000)
 	load.stop()
 	s.check(t, load)

@@ -215,6 +215,10 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *generation, id int, o
 	go p.tick(stop, id, w, log)
 
 	cp := &checkpoints{log: sl, w: w.state, saved: next}
+	// A checkpoint in flight when the partition stops is let finish (until
+	// the release's deadline): cut off, it would fail the release's save too.
+	saving, stopSaving := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSaving()
 	lastSave := time.Now()
 	for b := range p.fetching(stop, r, w, log) {
 		evs, last, err := b.evs, b.last, b.err
@@ -255,12 +259,13 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *generation, id int, o
 			log.Error("reading the partition's state changes failed; restarting the partition from its last checkpoint", "err", err)
 			return
 		}
-		cp.start(stop, encode, next)
+		cp.start(saving, encode, next)
 	}
 	// Revoked or stopping: save, so the next owner resumes here instead of
 	// replaying since the last checkpoint.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	defer context.AfterFunc(sctx, stopSaving)()
 	err = errors.Join(part.Flush(), cp.wait())
 	if err == nil && next != cp.saved {
 		var encode StateChanges

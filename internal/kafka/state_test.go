@@ -2,12 +2,18 @@ package kafka
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/quellhq/quell/internal/testenv"
 )
 
 // stateFixture is a Partitioned consumer with a fresh state topic of one
@@ -195,5 +201,77 @@ func TestCatchUpFollowsASlowdown(t *testing.T) {
 	}
 	if _, ok := catchUp(h[:1]); ok {
 		t.Error("one sample gave a pace")
+	}
+}
+
+// slowPartition is a Partition whose second checkpoint is still being
+// encoded when the partition stops: it waits for release.
+type slowPartition struct {
+	changes  int
+	inFlight chan struct{}
+	release  chan struct{}
+}
+
+func (s *slowPartition) Handle(context.Context, []Event) error { return nil }
+func (s *slowPartition) Flush() error                          { return nil }
+func (s *slowPartition) Close()                                {}
+func (s *slowPartition) Changes() (StateChanges, error) {
+	s.changes++
+	n := s.changes
+	return func(yield func(StateRecord) error) error {
+		if n == 2 {
+			close(s.inFlight)
+			<-s.release
+		}
+		return yield(StateRecord{Key: fmt.Sprintf("checkpoint-%d", n), Value: []byte("saved")})
+	}, nil
+}
+
+// A checkpoint in flight when the process stops is finished and the
+// partition released with its state saved, so that the next owner resumes
+// there instead of replaying since the checkpoint before.
+func TestStopFinishesTheCheckpointInFlight(t *testing.T) {
+	brokers, _ := broker(t)
+	var logs testenv.Output
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), &logs), nil))
+	names := NamesFor(unique(t, "q"))
+	setup, cancelSetup := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelSetup()
+	if err := EnsureTopics(setup, brokers, Topics(names, 1, 1), log); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPartitioned(PartitionedConfig{Brokers: brokers, Names: names, GroupID: unique(t, "group"), Logger: log,
+		TickEvery: 20 * time.Millisecond, SnapshotEvery: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := &slowPartition{inFlight: make(chan struct{}), release: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Run(ctx, func(context.Context, int, map[string][]byte) (Partition, error) { return part, nil })
+	}()
+	select {
+	case <-part.inFlight:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no second checkpoint started")
+	}
+	stop()
+	time.Sleep(200 * time.Millisecond) // the stop reaches the partition first
+	close(part.release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after the stop")
+	}
+	if out := logs.String(); !strings.Contains(out, "partition released") || strings.Contains(out, "failed") {
+		t.Fatalf("the stop did not save the partition's state:\n%s", out)
+	}
+	if _, res := loadState(t, p); string(res.state["checkpoint-2"]) != "saved" {
+		t.Fatalf("after the stop the state topic holds %v: want the checkpoint that was in flight", slices.Sorted(maps.Keys(res.state)))
 	}
 }
