@@ -1,7 +1,9 @@
 package quell
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -9,8 +11,8 @@ import (
 // The JSON of alerts and decisions, written directly: quell encodes every
 // alert it accepts and every decision it makes, and encoding/json spent most
 // of the CPU of ingest and the correlator doing it (re-validating raw
-// payloads, walking label maps by reflection). The output reads back with
-// encoding/json to the same values (alert_json_test.go checks).
+// payloads, walking label maps by reflection). The output is what encoding/json
+// writes (alert_json_test.go checks).
 
 // AppendJSON appends d's JSON, as encoding/json would write it (the raw
 // payload verbatim), to b.
@@ -111,20 +113,26 @@ func appendOptional(b []byte, field, s string) []byte {
 	return appendString(append(b, field...), s)
 }
 
+// appendMap writes m with its keys in order, as encoding/json does: the
+// same alert gives the same bytes, so that replays give identical logs.
 func appendMap(b []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
-	b = append(b, '{')
-	first := true
+	var buf [16][2]string // labels and annotations are few: no allocation
+	kvs := buf[:0]
 	for k, v := range m {
-		if !first {
+		kvs = append(kvs, [2]string{k, v})
+	}
+	slices.SortFunc(kvs, func(x, y [2]string) int { return strings.Compare(x[0], y[0]) })
+	b = append(b, '{')
+	for i, kv := range kvs {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		first = false
-		b = appendString(b, k)
+		b = appendString(b, kv[0])
 		b = append(b, ':')
-		b = appendString(b, v)
+		b = appendString(b, kv[1])
 	}
 	return append(b, '}')
 }
@@ -165,6 +173,10 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}

@@ -3,6 +3,7 @@ package quell
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,6 +22,9 @@ func FuzzAppendJSON(f *testing.F) {
 		want, err := json.Marshal(&a)
 		if err != nil {
 			t.Skip() // times encoding/json refuses never get here: ingest refuses them
+		}
+		if got, want := a.AppendJSON(nil, false), encodingJSON(t, &a); !bytes.Equal(got, want) {
+			t.Fatalf("AppendJSON wrote\n%s\nencoding/json\n%s", got, want)
 		}
 		var g, w Alert
 		readBoth(t, a.AppendJSON(nil, false), want, &g, &w)
@@ -46,6 +50,9 @@ func FuzzAppendJSON(f *testing.F) {
 		if want, err = json.Marshal(&m); err != nil {
 			t.Fatal(err)
 		}
+		if got, want := m.AppendJSON(nil), encodingJSON(t, &m); !bytes.Equal(got, want) {
+			t.Fatalf("IncidentAlert.AppendJSON wrote\n%s\nencoding/json\n%s", got, want)
+		}
 		var gm, wm IncidentAlert
 		readBoth(t, m.AppendJSON(nil), want, &gm, &wm)
 		if !reflect.DeepEqual(gm, wm) {
@@ -58,7 +65,7 @@ func FuzzAppendJSON(f *testing.F) {
 // escaping, at every offset of a word, must still be escaped as
 // encoding/json escapes it.
 func TestAppendStringEveryOffset(t *testing.T) {
-	for _, special := range []string{"\"", "\\", "\x00", "\x1f", "\n", "\xff", "é", "\u2028", "\x7f"} {
+	for _, special := range []string{"\"", "\\", "\x00", "\x1f", "\b", "\f", "\n", "\xff", "é", "\u2028", "\x7f"} {
 		for at := range 17 {
 			s := strings.Repeat("a", at) + special + strings.Repeat("b", 16-at)
 			var want bytes.Buffer
@@ -72,6 +79,36 @@ func TestAppendStringEveryOffset(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The same alert is written as the same bytes, its labels in order as
+// encoding/json writes them, so that a replay's decision log is identical
+// every time; map iteration order is random, so one write would often pass.
+func TestAppendJSONWritesLabelsInOrder(t *testing.T) {
+	a := Alert{Source: "alertmanager", Status: Firing, Labels: map[string]string{}, Annotations: map[string]string{}}
+	for i := range 12 {
+		a.Labels[fmt.Sprintf("label%02d", (i*7)%12)] = "v"
+		a.Annotations[fmt.Sprintf("note%d", i%3)] = "w"
+	}
+	want := encodingJSON(t, &a)
+	for range 20 {
+		if got := a.AppendJSON(nil, false); !bytes.Equal(got, want) {
+			t.Fatalf("AppendJSON wrote\n%s\nencoding/json\n%s", got, want)
+		}
+	}
+}
+
+// encodingJSON is what encoding/json writes for v, HTML left as it is
+// (quell's JSON is not for embedding in HTML).
+func encodingJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func readBoth(t *testing.T, got, want []byte, g, w any) {
