@@ -196,8 +196,9 @@ func TestSplitRebalance(t *testing.T) {
 	// Stopped, it saves each partition's state, a checkpoint in flight
 	// included, so that the other resumes there instead of replaying.
 	out := second.out.String()
-	if released := strings.Count(out, "partition released"); released == 0 || strings.Contains(out, "on release failed") {
-		t.Errorf("the stopped correlator released %d partitions, or failed to save one:\n%s", released, out)
+	assigned, released := strings.Count(out, "partition assigned"), strings.Count(out, "partition released")
+	if released != assigned || strings.Contains(out, "on release failed") {
+		t.Errorf("the stopped correlator released %d of the %d partitions it was assigned, or failed to save one:\n%s", released, assigned, out)
 	}
 	load.waitAcked(t, load.acked()+3000)
 	load.stop()
