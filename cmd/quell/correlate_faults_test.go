@@ -60,9 +60,11 @@ func TestSplitCorrelatorKill9(t *testing.T) {
 func TestSplitSustained(t *testing.T) {
 	addr := testenv.Kafka(t)
 	s := newSplit(t, buildQuell(t), addr)
-	ing := s.start("ingest")
-	sink := s.start("sink")
-	corr := s.start("correlate", "--instance-id", "correlate-0")
+	// All at once, as a deployment starts them: the topics are new.
+	ing, sink, corr := s.launch("ingest"), s.launch("sink"), s.launch("correlate", "--instance-id", "correlate-0")
+	for _, p := range []*proc{ing, sink, corr} {
+		s.serving(p)
+	}
 	load := startLoadWith(t, s.ingestURL, loadOpts{oneScope: true})
 	load.waitAcked(t, 20000)
 	killHard(t, corr)
@@ -136,6 +138,13 @@ func TestSplitSustained(t *testing.T) {
 	for _, bad := range []string{"saving the partition's state failed", "Message Size Too Large", "level=ERROR"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("the correlator logged %q:\n%s", bad, out)
+		}
+	}
+	// The topics are new: each stage waited until they were ready before
+	// reading or writing, so none was told its broker was not yet leader.
+	for _, p := range []*proc{ing, sink, corr, restarted} {
+		if out := p.out.String(); strings.Contains(out, "Not Leader For Partition") {
+			t.Errorf("%s met a partition whose leader was not ready:\n%s", p.name, out)
 		}
 	}
 	// The busy partition (one scope: one partition) holds a record per

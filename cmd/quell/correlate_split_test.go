@@ -71,26 +71,40 @@ func (s *split) configure(yaml string) {
 
 // start runs one stage, with extra flags, and waits until it serves HTTP.
 func (s *split) start(stage string, extra ...string) *proc {
+	s.t.Helper()
+	p := s.launch(stage, extra...)
+	s.serving(p)
+	return p
+}
+
+// launch runs one stage, with extra flags, without waiting for it: stages
+// launched together start as a deployment starts them, all at once.
+func (s *split) launch(stage string, extra ...string) *proc {
 	t := s.t
 	t.Helper()
 	args := append([]string{stage, "--kafka", s.addr, "--config", s.cfg, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, extra...)
 	if stage == "sink" {
 		args = append(args, "--decisions", s.decisions)
 	}
-	p := start(t, "quell "+stage, s.bin, args...)
+	return start(t, "quell "+stage, s.bin, args...)
+}
+
+// serving waits until a launched stage serves HTTP.
+func (s *split) serving(p *proc) {
+	t := s.t
+	t.Helper()
 	var addr string
-	eventually(t, p, "quell "+stage+" to serve", func() (bool, string) {
+	eventually(t, p, p.name+" to serve", func() (bool, string) {
 		m := listenRE.FindStringSubmatch(p.out.String())
 		if m != nil {
 			addr = m[1]
 		}
 		return m != nil, "no \"quell serving\" line yet"
 	})
-	if stage == "ingest" {
+	if p.name == "quell ingest" {
 		s.ingestBase = "http://" + addr
 		s.ingestURL = s.ingestBase + ingest.PathAlertsV2
 	}
-	return p
 }
 
 // loadGen posts alerts, each with a unique uid annotation, and remembers

@@ -212,8 +212,11 @@ func transient(err error) bool {
 	return errors.As(err, &nerr) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// waitForLeaders polls metadata until each topic's partitions have leaders:
-// a topic just created is not writable until then.
+// waitForLeaders polls metadata until each topic's partitions have leaders,
+// and then until every leader serves its partition: a topic just created is
+// not writable until then, and a broker named leader answers "not leader"
+// for a moment more (the stages' readers and writers logged it as a warning
+// at every first start).
 func waitForLeaders(ctx context.Context, client *kafkago.Client, specs []TopicSpec, log *slog.Logger) error {
 	names := make([]string, len(specs))
 	want := make(map[string]int, len(specs))
@@ -237,6 +240,10 @@ func waitForLeaders(ctx context.Context, client *kafkago.Client, specs []TopicSp
 				break
 			}
 		}
+		var why error
+		if pending == "" {
+			pending, why = notServing(ctx, client, md.Topics)
+		}
 		if pending == "" {
 			for _, t := range md.Topics {
 				if len(t.Partitions) != want[t.Name] {
@@ -248,10 +255,37 @@ func waitForLeaders(ctx context.Context, client *kafkago.Client, specs []TopicSp
 		}
 		select {
 		case <-ctx.Done():
+			if why != nil {
+				return fmt.Errorf("waiting for the leaders of topic %s to serve it (%v): %w", pending, why, ctx.Err())
+			}
 			return fmt.Errorf("waiting for leaders of topic %s: %w", pending, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// notServing asks each partition's leader for its offsets, as a reader or
+// writer does first, and returns a topic one of them did not answer for
+// and why ("" once all did).
+func notServing(ctx context.Context, client *kafkago.Client, topics []kafkago.Topic) (string, error) {
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for _, t := range topics {
+		for _, p := range t.Partitions {
+			req.Topics[t.Name] = append(req.Topics[t.Name], kafkago.LastOffsetOf(p.ID))
+		}
+	}
+	resp, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return topics[0].Name, err
+	}
+	for name, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return name, fmt.Errorf("partition %d: %w", p.Partition, p.Error)
+			}
+		}
+	}
+	return "", nil
 }
 
 func hasLeaders(t kafkago.Topic) bool {
