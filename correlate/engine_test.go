@@ -231,30 +231,6 @@ func TestGrouping(t *testing.T) {
 	}
 }
 
-// An alert related to one young incident (its service) that another young
-// incident would take on time alone (an alert about nothing it names fired
-// with the first) links the two, whichever of them scored higher: at once,
-// the related one scores higher; 20 s later, the one on time. Only the
-// second merged when the rule looked at the runner-up alone.
-func TestOneAlertLinksYoungIncidentsWhicheverScoresHigher(t *testing.T) {
-	for _, gap := range []time.Duration{0, 20 * time.Second} {
-		t.Run(gap.String(), func(t *testing.T) {
-			var occs []occ
-			for i := range 14 { // earlier alerts, so that checkout is a rare value
-				occs = append(occs, occ{time.Duration(i) * time.Second, fmt.Sprintf("alertname=Earlier,service=other%d", i), ""})
-			}
-			start := 5 * time.Minute
-			occs = append(occs, occ{start, "alertname=A,service=checkout", ""}, occ{start + gap, "alertname=Z", ""},
-				occ{start + gap + time.Second, "alertname=B,service=checkout", ""})
-			r := newRun(t, DefaultConfig(), nil)
-			got := byAlertname(r.feed(time.Minute, occs...))
-			if got["Z"] != got["A"] || got["B"] != got["A"] {
-				t.Fatalf("A in %s, Z in %s, B in %s: want one incident; decisions: %s", got["A"], got["Z"], got["B"], reasons(r.decisions))
-			}
-		})
-	}
-}
-
 // TestSlowRulesReason: when an incident's reporting interval weighed in
 // the time evidence, the reason says so.
 func TestSlowRulesReason(t *testing.T) {

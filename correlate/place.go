@@ -64,7 +64,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	case best.inc == cur:
 		e.reopen(cur, a, at, in, reason)
 	default:
-		dst := e.mergeYoung(best, evs[1:], in, at)
+		dst := e.mergeYoung(best.inc, evs[1:], in, at)
 		if dst != best.inc {
 			reason += "; it links incidents that merged into " + dst.id
 		}
@@ -235,23 +235,22 @@ func (e *Engine) takes(inc *incident, at time.Time) bool {
 }
 
 // mergeYoung merges into one the incidents that one alert links: the best
-// and every other open candidate that would take the alert, if the alert
-// is related to one of the two beyond time alone (whichever scored
-// higher), or on time alone if the alert is about a machine (a node's
-// trouble shows on what runs there: workloads failing with it are one
-// problem). The oldest survives; of the others, those still young enough
-// to merge away unannounced merge into it. It returns the incident the
-// alert joins.
-func (e *Engine) mergeYoung(best *evidence, others []evidence, in *alertInfo, at time.Time) *incident {
-	group := []*incident{best.inc}
+// and every other open candidate that would take the alert on evidence
+// beyond time alone, or on time alone if the alert is about a machine (a
+// node's trouble shows on what runs there: workloads failing with it are
+// one problem). The oldest survives; of the others, those still young
+// enough to merge away unannounced merge into it. It returns the incident
+// the alert joins.
+func (e *Engine) mergeYoung(best *incident, others []evidence, in *alertInfo, at time.Time) *incident {
+	group := []*incident{best}
 	for i := range others {
 		ev := &others[i]
-		if ev.score() >= e.cfg.JoinScore && (ev.entity >= entityLink || best.entity >= entityLink || in.infra) && ev.inc.status == quell.IncidentOpen && (e.young(ev.inc, at) || ev.time > 0) {
+		if ev.score() >= e.cfg.JoinScore && (ev.entity >= entityLink || in.infra) && ev.inc.status == quell.IncidentOpen && (e.young(ev.inc, at) || ev.time > 0) {
 			group = append(group, ev.inc)
 		}
 	}
 	if len(group) == 1 {
-		return best.inc
+		return best
 	}
 	dst := group[0]
 	for _, inc := range group[1:] {
@@ -268,10 +267,10 @@ func (e *Engine) mergeYoung(best *evidence, others []evidence, in *alertInfo, at
 			e.merge(dst, inc, at, fmt.Sprintf("merged into incident %s: %s while %s was young", dst.id, why, inc.id))
 		}
 	}
-	if best.inc.mergedInto != nil {
+	if best.mergedInto != nil {
 		return dst
 	}
-	return best.inc
+	return best
 }
 
 // young tells whether an incident may still merge away: unannounced and
