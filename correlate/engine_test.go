@@ -419,9 +419,11 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	cfg := fastConfig()
 	cfg.MaxIncidents = 2
 	r := newRun(t, cfg, nil)
+	r.feed(0, occ{0, "alertname=A,service=a", ""})
+	b := alert(occ{labels: "alertname=B,service=b"})
+	b.Annotations = map[string]string{"summary": "b is down"}
+	r.eng.Process(&b, t0.Add(time.Second))
 	r.feed(time.Minute,
-		occ{0, "alertname=A,service=a", ""},
-		occ{time.Second, "alertname=B,service=b", ""},
 		occ{2 * time.Second, "alertname=A,service=a", ""}, // keeps A active
 		occ{3 * time.Second, "alertname=C,service=c", ""})
 	var evicted []quell.Decision
@@ -432,6 +434,9 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	}
 	if len(evicted) != 1 || evicted[0].Alert.Labels["alertname"] != "B" {
 		t.Fatalf("want B's incident evicted with a record, got %s", reasons(r.decisions))
+	}
+	if got := evicted[0].Alert.Annotations["summary"]; got != "b is down" {
+		t.Fatalf("the eviction's decision carries B's summary %q, want it as B's other decisions do", got)
 	}
 	if n := len(r.eng.Incidents(Query{})); n != 2 {
 		t.Fatalf("%d incidents held, bound is 2", n)

@@ -47,9 +47,7 @@ func (e *Engine) evict(inc *incident, at time.Time, why string) {
 		e.out.Evicted(inc.id, len(inc.members), wasOpen, why)
 	}
 	if len(inc.order) > 0 {
-		m := inc.members[inc.order[0]]
-		a := quell.Alert{Source: m.Source, Status: m.Status, Labels: m.Labels, StartsAt: m.StartsAt, EndsAt: m.EndsAt, Fingerprint: m.Fingerprint}
-		e.decide(&a, inc, quell.ActionSuppressed, fmt.Sprintf(
+		e.decide(memberAlert(inc.members[inc.order[0]]), inc, quell.ActionSuppressed, fmt.Sprintf(
 			"evicted with its %d alerts (open: %v): %s, and this one went longest without activity",
 			len(inc.members), wasOpen, why), at)
 	}
