@@ -563,7 +563,7 @@ func TestEvictionOrderIsTheScansOrder(t *testing.T) {
 	scanMin := func() *incident {
 		var min *incident
 		for _, inc := range r.eng.incidents {
-			if min == nil || keyOf(inc).before(keyOf(min)) {
+			if min == nil || entryOf(inc).before(entryOf(min)) {
 				min = inc
 			}
 		}

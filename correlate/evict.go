@@ -61,35 +61,35 @@ func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	e.drop(inc, e.forgetAlert)
 }
 
-// evictKey orders incidents for eviction: resolved before open, then the
-// one that went longest without activity; of those last active at the same
-// moment (the alerts of one webhook share it), the one opened first, then by
-// id. Not the ones opened a moment ago: under a flood those hold an alert
-// each, evicting one frees little, and the flood's next alerts were about
-// to join them; evicting them, a flood sent in webhooks opened an incident
-// for every other alert.
+// evictKey is what orders an incident for eviction and changes while it
+// waits in the queue: resolved before open, then the one that went longest
+// without activity (see evictEntry.before).
 type evictKey struct {
 	open     bool
 	lastSeen time.Time
-	created  time.Time
-	id       string
 }
 
 func keyOf(inc *incident) evictKey {
-	return evictKey{open: inc.status == quell.IncidentOpen, lastSeen: inc.lastSeen, created: inc.created, id: inc.id}
+	return evictKey{open: inc.status == quell.IncidentOpen, lastSeen: inc.lastSeen}
 }
 
-func (a evictKey) before(b evictKey) bool {
-	if a.open != b.open {
-		return !a.open
+// entryOf is inc's entry in the eviction queue under its current key.
+func entryOf(inc *incident) evictEntry { return evictEntry{keyOf(inc), inc} }
+
+// before orders entries by their keys; of incidents last active at the same
+// moment (the alerts of one webhook share it), the one opened first goes
+// first (see before). Not the ones opened a moment ago: under a flood those
+// hold an alert each, evicting one frees little, and the flood's next
+// alerts were about to join them; evicting them, a flood sent in webhooks
+// opened an incident for every other alert.
+func (a evictEntry) before(b evictEntry) bool {
+	if a.key.open != b.key.open {
+		return !a.key.open
 	}
-	if !a.lastSeen.Equal(b.lastSeen) {
-		return a.lastSeen.Before(b.lastSeen)
+	if !a.key.lastSeen.Equal(b.key.lastSeen) {
+		return a.key.lastSeen.Before(b.key.lastSeen)
 	}
-	if !a.created.Equal(b.created) {
-		return a.created.Before(b.created)
-	}
-	return a.id < b.id
+	return before(a.inc, b.inc)
 }
 
 // evictQueue finds the next incident to evict in O(log n), not by a scan of
@@ -106,7 +106,7 @@ type evictEntry struct {
 }
 
 func (q evictQueue) Len() int           { return len(q) }
-func (q evictQueue) Less(i, j int) bool { return q[i].key.before(q[j].key) }
+func (q evictQueue) Less(i, j int) bool { return q[i].before(q[j]) }
 func (q evictQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
 func (q *evictQueue) Push(x any)        { *q = append(*q, x.(evictEntry)) }
 func (q *evictQueue) Pop() any {
@@ -122,12 +122,12 @@ func (e *Engine) queueEviction(inc *incident) {
 	if len(e.evictq) > 2*len(e.incidents)+64 {
 		q := make(evictQueue, 0, len(e.incidents))
 		for _, live := range e.incidents {
-			q = append(q, evictEntry{keyOf(live), live})
+			q = append(q, entryOf(live))
 		}
 		heap.Init(&q)
 		e.evictq = q
 	}
-	heap.Push(&e.evictq, evictEntry{keyOf(inc), inc})
+	heap.Push(&e.evictq, entryOf(inc))
 }
 
 // nextVictim returns the incident that goes first, or nil without one.

@@ -132,10 +132,7 @@ func better(a, b *evidence) bool {
 	if a.total != b.total {
 		return a.total > b.total
 	}
-	if !a.inc.created.Equal(b.inc.created) {
-		return a.inc.created.Before(b.inc.created)
-	}
-	return a.inc.id < b.inc.id
+	return before(a.inc, b.inc)
 }
 
 // Candidates per source: the incidents most recently active, and per
