@@ -141,7 +141,7 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
 			if ev.related && subjectShare*ref.infos[i] <= ev.entity || !inc.filter.may(t) {
 				continue
 			}
-			c := inc.counts[t]
+			c := inc.tokens.get(t)
 			if c[asValue] == 0 {
 				continue
 			}

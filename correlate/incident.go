@@ -26,11 +26,11 @@ type incident struct {
 	listed       bool
 	cadence      time.Duration // how often its alerts report again (moving average)
 	mergedInto   *incident
-	filter       tokenFilter // the tokens counts holds, and some it held: most lookups of a token it lacks end here
+	filter       tokenFilter // the tokens it holds, and some it held: most lookups of a token it lacks end here
 	// What its members are and are about, counted per member so that a
 	// member leaving takes its part away (see index): one map for every
 	// kind of token, since weighing an alert looks each token up once.
-	counts    map[uint64]tokenCount
+	tokens    tokenTable
 	workloads int                 // distinct workloads (not machines) members are about
 	machines  int                 // members about a machine
 	nodes     map[int32]int32     // graph nodes
@@ -114,7 +114,6 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		updated:  at,
 		members:  make(map[quell.Fingerprint]*quell.IncidentAlert),
 		pos:      make(map[quell.Fingerprint]uint64),
-		counts:   make(map[uint64]tokenCount),
 		nodes:    make(map[int32]int32),
 		severity: a.Severity,
 	}
@@ -126,27 +125,13 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 	return inc
 }
 
-// tokenCount is how many members carry one token, as each kind of token.
-type tokenCount [tokenKinds]int32
-
-type tokenKind uint8
-
-const (
-	asValue    tokenKind = iota // an entity value
-	asSubject                   // an entity value a member is about
-	asWorkload                  // the workload (not machine) a member is about
-	asName                      // an alertname
-	asWord                      // a summary word
-	tokenKinds
-)
-
 // has tells whether some member carries t as kind k.
 func (inc *incident) has(t uint64, k tokenKind) bool {
-	return inc.filter.may(t) && inc.counts[t][k] > 0
+	return inc.filter.may(t) && inc.tokens.get(t)[k] > 0
 }
 
-// tokenFilter is a bit per token hash: a token counts has sets its bit,
-// and a bit is only cleared when the filter grows (rebuilt from counts),
+// tokenFilter is a bit per token hash: a token the incident holds sets its
+// bit, and a bit is only cleared when the filter grows (rebuilt from them),
 // so a clear bit proves the token absent. Its first 256 bits sit in the
 // incident beside the fields every candidate reads; an incident of many
 // tokens gets about eight bits a token instead, so that its filter still
@@ -173,10 +158,10 @@ func (f *tokenFilter) may(t uint64) bool {
 	return b[t>>6&uint64(len(b)-1)]&(1<<(t&63)) != 0
 }
 
-// fit grows the filter to about eight bits for each of the n tokens of
-// counts, rebuilding it from them; doubling keeps the cost O(1) a token.
-func (f *tokenFilter) fit(counts map[uint64]tokenCount) {
-	n := len(counts)
+// fit grows the filter to about eight bits for each token held,
+// rebuilding it from them; doubling keeps the cost O(1) a token.
+func (f *tokenFilter) fit(tokens *tokenTable) {
+	n := tokens.n
 	words := len(f.bits())
 	if 8*n <= 64*words {
 		return
@@ -185,27 +170,16 @@ func (f *tokenFilter) fit(counts map[uint64]tokenCount) {
 		words *= 2
 	}
 	f.big, f.small = make([]uint64, words), [4]uint64{}
-	for t := range counts {
-		f.add(t)
-	}
+	tokens.each(f.add)
 }
 
 // count adds delta to t's count as kind k, and as kind also unless it is k;
 // it returns how many members now carry t as k.
 func (inc *incident) count(t uint64, delta int32, k, also tokenKind) int32 {
-	c := inc.counts[t]
-	c[k] += delta
-	if also != k {
-		c[also] += delta
-	}
-	if c == (tokenCount{}) {
-		delete(inc.counts, t)
-	} else {
-		inc.counts[t] = c
-	}
+	c := inc.tokens.add(t, delta, k, also)
 	if delta > 0 {
 		inc.filter.add(t)
-		inc.filter.fit(inc.counts)
+		inc.filter.fit(&inc.tokens)
 	}
 	return c[k]
 }

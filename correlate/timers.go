@@ -251,7 +251,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	// (an announce timer for GroupWait: under a flood, many evicted
 	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order, inc.pos = nil, nil, nil
-	inc.counts, inc.workloads, inc.nodes = nil, 0, nil
+	inc.tokens, inc.workloads, inc.nodes = tokenTable{}, 0, nil
 	inc.sigOrder = nil
 }
 

@@ -1,0 +1,114 @@
+package correlate
+
+// tokenCount is how many members carry one token, as each kind of token.
+type tokenCount [tokenKinds]int32
+
+type tokenKind uint8
+
+const (
+	asValue    tokenKind = iota // an entity value
+	asSubject                   // an entity value a member is about
+	asWorkload                  // the workload (not machine) a member is about
+	asName                      // an alertname
+	asWord                      // a summary word
+	tokenKinds
+)
+
+// tokenTable counts the tokens an incident's members carry. A token is a
+// hash already (xxhash of what it names), so the table is open addressing
+// on the token itself: a lookup is a probe or two in one array, where a map
+// hashes the token again and chases its groups, and weighing an alert
+// looks up every token of it in every candidate. A slot is empty when its
+// count is zero: a token no member carries any more is taken out.
+type tokenTable struct {
+	slots []tokenSlot // a power of two, at most three quarters used
+	n     int
+}
+
+type tokenSlot struct {
+	t uint64
+	c tokenCount
+}
+
+// get is t's count (zero when no member carries it).
+func (tt *tokenTable) get(t uint64) tokenCount {
+	mask := uint64(len(tt.slots) - 1)
+	for i := t & mask; tt.n > 0; i = (i + 1) & mask {
+		s := &tt.slots[i]
+		if s.c == (tokenCount{}) {
+			break
+		}
+		if s.t == t {
+			return s.c
+		}
+	}
+	return tokenCount{}
+}
+
+// add adds delta to t's count as kind k, and as kind also unless it is k,
+// and returns the count.
+func (tt *tokenTable) add(t uint64, delta int32, k, also tokenKind) tokenCount {
+	if 4*(tt.n+1) > 3*len(tt.slots) {
+		tt.grow()
+	}
+	mask := uint64(len(tt.slots) - 1)
+	i := t & mask
+	for tt.slots[i].c != (tokenCount{}) && tt.slots[i].t != t {
+		i = (i + 1) & mask
+	}
+	s := &tt.slots[i]
+	if s.c == (tokenCount{}) {
+		s.t = t
+		tt.n++
+	}
+	s.c[k] += delta
+	if also != k {
+		s.c[also] += delta
+	}
+	c := s.c
+	if c == (tokenCount{}) {
+		tt.n--
+		tt.close(i)
+	}
+	return c
+}
+
+// close fills the slot at i, just emptied, with a later token of the same
+// run that may move there (backward shift), so that no lookup stops short
+// of a token it seeks.
+func (tt *tokenTable) close(i uint64) {
+	mask := uint64(len(tt.slots) - 1)
+	for j := (i + 1) & mask; tt.slots[j].c != (tokenCount{}); j = (j + 1) & mask {
+		// The token at j may move to i unless its home lies in (i, j].
+		if home := tt.slots[j].t & mask; (j-home)&mask >= (j-i)&mask {
+			tt.slots[i] = tt.slots[j]
+			i = j
+		}
+	}
+	tt.slots[i] = tokenSlot{}
+}
+
+func (tt *tokenTable) grow() {
+	old := tt.slots
+	tt.slots = make([]tokenSlot, max(16, 2*len(old)))
+	mask := uint64(len(tt.slots) - 1)
+	for _, s := range old {
+		if s.c == (tokenCount{}) {
+			continue
+		}
+		i := s.t & mask
+		for tt.slots[i].c != (tokenCount{}) {
+			i = (i + 1) & mask
+		}
+		tt.slots[i] = s
+	}
+}
+
+// each calls f with every token held.
+func (tt *tokenTable) each(f func(uint64)) {
+	for _, s := range tt.slots {
+		if s.c != (tokenCount{}) {
+			f(s.t)
+		}
+	}
+}
