@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 	"time"
 )
@@ -13,10 +12,18 @@ import (
 // co-firing. What quell grouped plays no part, so the counts do not
 // reinforce its own mistakes; replaying the same alerts rebuilds them.
 type cooccur struct {
-	partners map[uint64][]coPartner // per signature, its strongest partners
-	seen     map[uint64]uint32      // firings per signature
-	entries  int                    // partner entries held
-	max      int
+	sigs    map[uint64]*coSig
+	entries int // partner entries held
+	seen    int // signatures with firings
+	max     int
+}
+
+// coSig is what is known of one signature: how often it fired and its
+// strongest partners.
+type coSig struct {
+	seen     uint32
+	partners []coPartner
+	gone     bool // aged out of sigs: who holds it looks it up again
 }
 
 type coPartner struct {
@@ -30,10 +37,12 @@ const coWindow = 2 * time.Minute
 // maxPartners bounds what one signature remembers: its strongest partners.
 const maxPartners = 32
 
-// recentSig is a signature that started firing in a scope, and when.
+// recentSig is a signature that started firing in a scope, and when; co is
+// its entry, kept so that counting a co-firing needs no lookup.
 type recentSig struct {
 	sig uint64
 	at  time.Time
+	co  *coSig
 }
 
 // maxRecent bounds the signatures a scope remembers within coWindow: in a
@@ -42,7 +51,17 @@ type recentSig struct {
 const maxRecent = 8
 
 func newCooccur(max int) *cooccur {
-	return &cooccur{partners: map[uint64][]coPartner{}, seen: map[uint64]uint32{}, max: max}
+	return &cooccur{sigs: map[uint64]*coSig{}, max: max}
+}
+
+// entry is sig's entry, made if it has none.
+func (c *cooccur) entry(sig uint64) *coSig {
+	s := c.sigs[sig]
+	if s == nil {
+		s = &coSig{}
+		c.sigs[sig] = s
+	}
+	return s
 }
 
 // observe counts sig firing at at in sc.
@@ -50,45 +69,39 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	if c.max == 0 {
 		return
 	}
+	own := c.entry(sig)
 	keep := sc.recentSigs[:0]
-	own := c.partners[sig]
-	had := len(own)
 	for _, r := range sc.recentSigs {
 		if at.Sub(r.at) <= coWindow && r.sig != sig {
+			if r.co == nil || r.co.gone {
+				r.co = c.entry(r.sig)
+			}
+			c.add(own, r.sig)
+			c.add(r.co, sig)
 			keep = append(keep, r)
-			own = c.add(own, r.sig)
-			c.count(r.sig, sig)
 		}
 	}
-	if len(own) != had { // counts change in place
-		c.partners[sig] = own
-	}
-	sc.recentSigs = append(keep, recentSig{sig, at})
+	sc.recentSigs = append(keep, recentSig{sig, at, own})
 	if len(sc.recentSigs) > maxRecent {
 		sc.recentSigs = slices.Delete(sc.recentSigs, 0, len(sc.recentSigs)-maxRecent)
 	}
-	c.seen[sig]++
-	if c.entries > c.max || len(c.seen) > c.max {
+	if own.seen++; own.seen == 1 {
+		c.seen++
+	}
+	if c.entries > c.max || c.seen > c.max {
 		c.age()
 	}
 }
 
-// count adds one co-firing of b to a's partners.
-func (c *cooccur) count(a, b uint64) {
-	ps := c.partners[a]
-	if more := c.add(ps, b); len(more) != len(ps) { // counts change in place
-		c.partners[a] = more
-	}
-}
-
-// add adds one co-firing of b to ps, a signature's partners, and returns
-// them; a full list gives up its weakest partner for a new one.
-func (c *cooccur) add(ps []coPartner, b uint64) []coPartner {
+// add adds one co-firing of b to s's partners; a full list gives up its
+// weakest partner for a new one.
+func (c *cooccur) add(s *coSig, b uint64) {
+	ps := s.partners
 	weakest := -1
 	for i := range ps {
 		if ps[i].sig == b {
 			ps[i].n++
-			return ps
+			return
 		}
 		if weakest < 0 || ps[i].n < ps[weakest].n {
 			weakest = i
@@ -101,34 +114,35 @@ func (c *cooccur) add(ps []coPartner, b uint64) []coPartner {
 			// more than one.
 			ps = slices.Grow(ps, min(maxPartners, max(maxRecent, 2*len(ps)))-len(ps))
 		}
-		return append(ps, coPartner{b, 1})
+		s.partners = append(ps, coPartner{b, 1})
+		return
 	}
 	ps[weakest] = coPartner{b, 1}
-	return ps
 }
 
 // age halves every count and drops what reaches zero: old habits fade
 // and memory stays bounded.
 func (c *cooccur) age() {
-	for k, ps := range c.partners {
-		keep := ps[:0]
-		for _, p := range ps {
+	for k, s := range c.sigs {
+		keep := s.partners[:0]
+		for _, p := range s.partners {
 			if p.n /= 2; p.n > 0 {
 				keep = append(keep, p)
 			}
 		}
-		c.entries -= len(ps) - len(keep)
-		if len(keep) == 0 {
-			delete(c.partners, k)
-		} else {
-			c.partners[k] = keep
+		c.entries -= len(s.partners) - len(keep)
+		s.partners = keep
+		if s.seen > 0 {
+			if s.seen /= 2; s.seen == 0 {
+				c.seen--
+			}
 		}
-	}
-	for k, n := range c.seen {
-		if n/2 == 0 {
-			delete(c.seen, k)
-		} else {
-			c.seen[k] = n / 2
+		if len(keep) == 0 {
+			s.partners = nil
+			if s.seen == 0 {
+				s.gone = true
+				delete(c.sigs, k)
+			}
 		}
 	}
 }
@@ -150,11 +164,17 @@ func (c *cooccur) state() CooccurState {
 	// A copy: the state is written while the engine goes on. The partners'
 	// lists are cut from two arrays, not grown one by one: a busy engine
 	// copies this at every checkpoint.
-	s := CooccurState{Seen: maps.Clone(c.seen), Partners: make([]CoPartners, 0, len(c.partners))}
+	s := CooccurState{Seen: make(map[uint64]uint32, c.seen), Partners: make([]CoPartners, 0, len(c.sigs))}
 	with, n := make([]uint64, 0, c.entries), make([]uint32, 0, c.entries)
-	for sig, ps := range c.partners {
+	for sig, cs := range c.sigs {
+		if cs.seen > 0 {
+			s.Seen[sig] = cs.seen
+		}
+		if len(cs.partners) == 0 {
+			continue
+		}
 		lo := len(with)
-		for _, p := range ps {
+		for _, p := range cs.partners {
 			with, n = append(with, p.sig), append(n, p.n)
 		}
 		s.Partners = append(s.Partners, CoPartners{Sig: sig, With: with[lo:len(with):len(with)], N: n[lo:len(n):len(n)]})
@@ -165,12 +185,17 @@ func (c *cooccur) state() CooccurState {
 
 func (c *cooccur) restore(s CooccurState) {
 	for _, cp := range s.Partners {
+		e := c.entry(cp.Sig)
 		for i := range min(len(cp.With), len(cp.N)) {
-			c.partners[cp.Sig] = append(c.partners[cp.Sig], coPartner{cp.With[i], cp.N[i]})
+			e.partners = append(e.partners, coPartner{cp.With[i], cp.N[i]})
 			c.entries++
 		}
 	}
 	for k, n := range s.Seen {
-		c.seen[k] = n
+		e := c.entry(k)
+		if e.seen == 0 && n > 0 {
+			c.seen++
+		}
+		e.seen = n
 	}
 }

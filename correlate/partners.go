@@ -21,7 +21,13 @@ type partnerSlot struct {
 
 // prepare fills the table with the partners of sig.
 func (e *Engine) prepare(t *partnerTable, sig uint64) {
-	co, taught := e.co.partners[sig], e.taught.partners[sig]
+	var co []coPartner
+	if s := e.co.sigs[sig]; s != nil {
+		co, t.seen = s.partners, s.seen
+	} else {
+		t.seen = 0
+	}
+	taught := e.taught.partners[sig]
 	size := 16
 	for size < 2*(len(co)+len(taught)) {
 		size *= 2
@@ -32,7 +38,6 @@ func (e *Engine) prepare(t *partnerTable, sig uint64) {
 	t.slots = t.slots[:size]
 	clear(t.slots)
 	t.mask = uint64(size - 1)
-	t.seen = e.co.seen[sig]
 	t.used = len(taught)
 	for _, p := range co {
 		if p.n > 1 { // one co-firing is no evidence (see weighCofiring)

@@ -15,8 +15,8 @@ func TestPartnerTable(t *testing.T) {
 	for range 5000 {
 		a, b := uint64(rng.IntN(sigs)+1), uint64(rng.IntN(sigs)+1)
 		if a != b {
-			e.co.count(a, b)
-			e.co.count(b, a)
+			e.co.add(e.co.entry(a), b)
+			e.co.add(e.co.entry(b), a)
 		}
 	}
 	for range 300 {
@@ -26,7 +26,7 @@ func TestPartnerTable(t *testing.T) {
 		}
 	}
 	for sig := uint64(1); sig <= sigs; sig++ {
-		e.co.seen[sig] = uint32(rng.IntN(50))
+		e.co.entry(sig).seen = uint32(rng.IntN(50))
 		e.prepare(&e.partners, sig)
 		for range 20 {
 			inc := &incident{}
@@ -36,7 +36,7 @@ func TestPartnerTable(t *testing.T) {
 			var wantN uint32
 			wantTaught := 0.0
 			for _, s := range inc.sigOrder {
-				for _, p := range e.co.partners[sig] {
+				for _, p := range e.co.entry(sig).partners {
 					if p.sig == s && p.n > 1 {
 						wantN = max(wantN, p.n)
 					}
@@ -53,7 +53,7 @@ func TestPartnerTable(t *testing.T) {
 			if n != wantN || taught != wantTaught {
 				t.Fatalf("sig %d, incident %v: with = %d, %v; want %d, %v", sig, inc.sigOrder, n, taught, wantN, wantTaught)
 			}
-			if want := float64(wantN) / float64(max(e.co.seen[sig], wantN)); wantN > 0 && share != want {
+			if want := float64(wantN) / float64(max(e.co.entry(sig).seen, wantN)); wantN > 0 && share != want {
 				t.Fatalf("share %v, want %v", share, want)
 			}
 		}

@@ -173,7 +173,7 @@ func (e *Engine) Restore(s Snapshot) {
 		sc := e.scope(rs.Scope)
 		for i, sig := range rs.Sigs {
 			if i < len(rs.At) {
-				sc.recentSigs = append(sc.recentSigs, recentSig{sig, rs.At[i]})
+				sc.recentSigs = append(sc.recentSigs, recentSig{sig: sig, at: rs.At[i]})
 			}
 		}
 	}
