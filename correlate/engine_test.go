@@ -457,6 +457,36 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	}
 }
 
+// TestEvictedWhileYoungDecidesInOrder: an incident evicted before it was
+// announced holds its alerts' decisions until GroupWait; the decision that
+// records the eviction comes after them, not before the alert's first
+// decision, and says when quell last received the alert.
+func TestEvictedWhileYoungDecidesInOrder(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MaxIncidents = 1
+	r := newRun(t, cfg, nil)
+	a := alert(occ{labels: "alertname=A,service=a"})
+	a.ReceivedAt = t0.Add(time.Second)
+	r.eng.Process(&a, t0.Add(time.Second))
+	b := alert(occ{labels: "alertname=B,service=b"})
+	r.eng.Process(&b, t0.Add(2*time.Second)) // a second incident: A's goes
+	r.eng.Flush()
+	var actions []quell.Action
+	var evicted quell.Decision
+	for _, d := range r.decisions {
+		if d.Alert.Fingerprint == a.Fingerprint {
+			actions = append(actions, d.Action)
+			evicted = d
+		}
+	}
+	if len(actions) != 2 || actions[0] != quell.ActionCreated || actions[1] != quell.ActionSuppressed {
+		t.Fatalf("A's decisions: %v, want created then suppressed (evicted); all: %s", actions, reasons(r.decisions))
+	}
+	if !evicted.Alert.ReceivedAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("the eviction's decision says A was received at %v, want when quell last saw it (%v)", evicted.Alert.ReceivedAt, t0.Add(time.Second))
+	}
+}
+
 // TestFloodAtTheStateBoundKeepsIncidents: distinct alerts about 1,000
 // services, past what the state may hold, so that each alert must free
 // what it adds. Sent in webhooks of 100 (one receive time each), they must

@@ -35,6 +35,13 @@ func (e *Engine) bound(at time.Time) {
 // a decision naming the incident and, if it was announced, an "evicted" change.
 func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	wasOpen := inc.status == quell.IncidentOpen
+	if len(inc.order) > 0 {
+		// Decided before the announce: while the incident is young its
+		// alerts' decisions are held, and this one goes out after them.
+		e.decide(memberAlert(inc.members[inc.order[0]]), inc, quell.ActionSuppressed, fmt.Sprintf(
+			"evicted with its %d alerts (open: %v): %s, and this one went longest without activity",
+			len(inc.members), wasOpen, why), at)
+	}
 	if !inc.announced {
 		// Announced now, not at GroupWait: its timer would hold it that
 		// long, and a flood of unrelated alerts evicts thousands a second.
@@ -45,11 +52,6 @@ func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	inc.evicted = true
 	if e.out.Evicted != nil {
 		e.out.Evicted(inc.id, len(inc.members), wasOpen, why)
-	}
-	if len(inc.order) > 0 {
-		e.decide(memberAlert(inc.members[inc.order[0]]), inc, quell.ActionSuppressed, fmt.Sprintf(
-			"evicted with its %d alerts (open: %v): %s, and this one went longest without activity",
-			len(inc.members), wasOpen, why), at)
 	}
 	if wasOpen {
 		inc.status = quell.IncidentResolved

@@ -183,8 +183,9 @@ func (e *Engine) resolve(inc *incident, at time.Time, actor string) {
 	e.schedule(timer{at: at.Add(e.cfg.ReopenWindow), kind: timerForget, inc: inc})
 }
 
-// memberAlert is the alert a member holds, as decisions carry it.
+// memberAlert is the alert a member holds, as decisions carry it, received
+// when quell last saw it.
 func memberAlert(m *quell.IncidentAlert) *quell.Alert {
 	return &quell.Alert{Fingerprint: m.Fingerprint, Source: m.Source, Status: m.Status, Labels: m.Labels,
-		Annotations: m.Annotations, StartsAt: m.StartsAt, EndsAt: m.EndsAt}
+		Annotations: m.Annotations, StartsAt: m.StartsAt, EndsAt: m.EndsAt, ReceivedAt: m.LastSeen}
 }
