@@ -415,6 +415,22 @@ func TestDecisionsAreHeldForGroupWait(t *testing.T) {
 	}
 }
 
+// TestNamelessStrangerSaysSo: an alert that names no entity at all is kept
+// out of a young incident about one workload as a stranger is, and its
+// reason says it names none, not that it is about another workload.
+func TestNamelessStrangerSaysSo(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	r.feed(0, occ{0, "alertname=HighErrorRate,service=cart", ""}, occ{time.Second, "alertname=Watchdog", ""})
+	r.eng.Flush()
+	ds := r.decisions
+	if len(ds) != 2 || ds[1].Action != quell.ActionCreated || ds[1].Incident == ds[0].Incident {
+		t.Fatalf("decisions: %s, want the nameless alert in an incident of its own", reasons(ds))
+	}
+	if !strings.Contains(ds[1].Reason, "names no entity") || strings.Contains(ds[1].Reason, "another workload") {
+		t.Fatalf("reason %q, want it to say the alert names no entity", ds[1].Reason)
+	}
+}
+
 func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	cfg := fastConfig()
 	cfg.MaxIncidents = 2

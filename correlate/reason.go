@@ -42,7 +42,10 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 		}
 		b = append(b, ", "...)
 	}
-	if ev.stranger {
+	switch {
+	case ev.nameless:
+		b = append(b, "names no entity, "...)
+	case ev.stranger:
 		b = append(b, "about another workload, "...)
 	}
 	b = append(b, ev.since.Round(time.Second).String()...)
