@@ -153,6 +153,9 @@ func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, kind dedupe
 			}
 			m.Count++
 			m.LastSeen = at
+			if in := e.infos[a.Fingerprint]; in != nil {
+				inc.heard(in, at)
+			}
 			inc.lastSeen, inc.lastHeard = at, at
 			e.changedMember(inc, a.Fingerprint)
 		}
@@ -192,6 +195,9 @@ func (e *Engine) markResolved(inc *incident, m *quell.IncidentAlert, endsAt, at 
 		m.EndsAt = at
 	}
 	m.LastSeen = at
+	if in := e.infos[m.Fingerprint]; in != nil {
+		inc.heard(in, at)
+	}
 	e.changedMember(inc, m.Fingerprint)
 	inc.firing--
 	inc.updated = at

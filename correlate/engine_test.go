@@ -961,6 +961,37 @@ func TestSilenceOutlastsARestart(t *testing.T) {
 	}
 }
 
+// TestSilentPartRelatesNothing: a value or graph node of an incident whose
+// alerts stopped reporting (for two of their intervals) no longer relates a
+// new alert to the incident, while the rest of it still reports; a
+// restored engine knows when it last heard of each.
+func TestSilentPartRelatesNothing(t *testing.T) {
+	var reasons [2]string
+	for i, restart := range []bool{false, true} {
+		r := newRun(t, DefaultConfig(), nil)
+		for at := time.Duration(0); at <= 9*time.Minute; at += time.Minute {
+			r.fire(at, "alertname=Latency,service=cart")
+			if at <= 5*time.Minute { // cart's calls to payments fail until 5m
+				r.fire(at, "alertname=CallErrors,service=cart,peer_service=payments")
+			}
+		}
+		if restart {
+			snap := r.eng.Snapshot()
+			r = newRun(t, DefaultConfig(), nil)
+			r.eng.Restore(throughJSON(t, snap))
+		}
+		down := r.fire(9*time.Minute+10*time.Second, "alertname=Down,service=payments")
+		r.eng.Advance(t0.Add(time.Hour))
+		reasons[i] = r.decided(down)[0].Reason
+	}
+	if strings.Contains(reasons[0], "graph node payments") || !strings.Contains(reasons[0], "1 hop (payments -> cart)") {
+		t.Fatalf("payments, silent in the incident since 5m, down at 9m10s: %s; want it related through cart, which still reports", reasons[0])
+	}
+	if reasons[1] != reasons[0] {
+		t.Fatalf("after a restart: %s, want %s", reasons[1], reasons[0])
+	}
+}
+
 // fire processes a firing occurrence that reports its own time as its start
 // (as a sender that re-triggers without a resolve does), and returns that.
 func (r *run) fire(at time.Duration, labels string) time.Time {

@@ -101,8 +101,17 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	if own {
 		ev.entity, ev.by = sameAlert, bySameAlert
 	}
-	e.weighValues(&ev, in, inc)
-	e.weighGraph(&ev, in, inc)
+	// A value or node the incident has not heard of for Window no longer
+	// relates alerts to it, as a whole incident that quiet takes none;
+	// once its alerts' report interval is known, nor one silent for
+	// silentReports of them (see silent).
+	quiet := e.cfg.Window
+	if inc.cadence > 0 {
+		quiet = min(quiet, silentReports*max(inc.cadence, e.cfg.TimeScale))
+	}
+	fresh := at.Add(-quiet).UnixNano()
+	e.weighValues(&ev, in, inc, fresh)
+	e.weighGraph(&ev, in, inc, fresh)
 	e.weighTime(&ev, inc, own, at)
 	e.weighNames(&ev, in, inc)
 	e.weighCofiring(&ev, inc)
@@ -135,7 +144,7 @@ func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) 
 // weighValues: entity values the alert shares with the incident's alerts,
 // weighted by rarity; full weight for what either side is about, less for
 // context on both sides.
-func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
+func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, fresh int64) {
 	share := func(ref entityRef, subject bool) {
 		for i, t := range ref.tokens {
 			// Once a relation is known, a value that could not weigh more
@@ -143,10 +152,11 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
 			if ev.related && subjectShare*ref.infos[i] <= ev.entity || !inc.filter.may(t) {
 				continue
 			}
-			c := inc.tokens.get(t)
-			if c[asValue] == 0 {
+			slot := inc.tokens.find(t)
+			if slot == nil || slot.c[asValue] == 0 || slot.at < fresh {
 				continue
 			}
+			c := slot.c
 			w := contextShare
 			if subject || c[asSubject] > 0 {
 				w = subjectShare
@@ -167,11 +177,11 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident) {
 
 // weighGraph: the shortest distance between the alert's graph nodes and
 // the incident's, graded by hops up to MaxHops.
-func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident) {
+func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident, fresh int64) {
 	if len(in.nodes) == 0 || len(inc.nodes) == 0 {
 		return
 	}
-	if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes); ok {
+	if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes, fresh); ok {
 		ev.related = true
 		if hopEvidence[d] > ev.entity {
 			ev.entity, ev.by, ev.hops, ev.from, ev.to = hopEvidence[d], byGraph, d, from, to

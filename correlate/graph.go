@@ -196,10 +196,10 @@ func (g *graph) path(r *reach, m int32) string {
 
 // nearest finds the shortest distance from any of nodes to any node of
 // the set, with the two ends; ok is false when none is within maxHops.
-func (g *graph) nearest(nodes []int32, set map[int32]int32) (d int, from int32, to int32, ok bool) {
+func (g *graph) nearest(nodes []int32, set map[int32]nodeUse, fresh int64) (d int, from int32, to int32, ok bool) {
 	d = g.maxHops + 1
 	for _, a := range nodes {
-		if _, in := set[a]; in {
+		if u, in := set[a]; in && u.at >= fresh {
 			return 0, a, a, true
 		}
 		if g.degree(a) == 0 {
@@ -207,14 +207,14 @@ func (g *graph) nearest(nodes []int32, set map[int32]int32) (d int, from int32, 
 		}
 		r := g.from(a)
 		if len(set) < len(r.dist) {
-			for b := range set {
-				if x, in := r.dist[b]; in && (int(x) < d || int(x) == d && b < to) {
+			for b, u := range set {
+				if x, in := r.dist[b]; in && u.at >= fresh && (int(x) < d || int(x) == d && b < to) {
 					d, from, to, ok = int(x), a, b, true
 				}
 			}
 		} else {
 			for b, x := range r.dist {
-				if _, in := set[b]; in && (int(x) < d || int(x) == d && b < to) {
+				if u, in := set[b]; in && u.at >= fresh && (int(x) < d || int(x) == d && b < to) {
 					d, from, to, ok = int(x), a, b, true
 				}
 			}

@@ -33,7 +33,7 @@ type incident struct {
 	tokens    tokenTable
 	workloads int                 // distinct workloads (not machines) members are about
 	machines  int                 // members about a machine
-	nodes     map[int32]int32     // graph nodes
+	nodes     map[int32]nodeUse   // graph nodes its members are about
 	sigOrder  []uint64            // signatures for co-occurrence: the last maxSigs, in the order they came
 	order     []quell.Fingerprint // members in join order, for stable output
 	// announced: its creation went out. Until then (GroupWait) it may merge
@@ -114,7 +114,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		updated:  at,
 		members:  make(map[quell.Fingerprint]*quell.IncidentAlert),
 		pos:      make(map[quell.Fingerprint]uint64),
-		nodes:    make(map[int32]int32),
+		nodes:    make(map[int32]nodeUse),
 		severity: a.Severity,
 	}
 	e.incidents[inc.id] = inc
@@ -215,18 +215,46 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 		inc.count(w, delta, asWord, asWord)
 	}
 	for _, n := range in.nodes {
-		c := inc.nodes[n] + delta
-		if c > 0 {
-			inc.nodes[n] = c
+		u := inc.nodes[n]
+		u.n += delta
+		if u.n > 0 {
+			inc.nodes[n] = u
 		} else {
 			delete(inc.nodes, n)
 		}
-		if c == 1 && delta > 0 {
+		if u.n == 1 && delta > 0 {
 			inc.scope.fileNode(n, inc)
 		}
 	}
 	if delta > 0 {
 		inc.addSig(in.sig)
+	}
+}
+
+// nodeUse is how many members are about a graph node, and when one of
+// them was last seen (UnixNano).
+type nodeUse struct {
+	n  int32
+	at int64
+}
+
+// heard notes that a member with in's entity values and graph nodes was
+// seen at at: a value or node the incident has not heard of for a while
+// relates no alert to it any more (see weigh).
+func (inc *incident) heard(in *alertInfo, at time.Time) {
+	ns := at.UnixNano()
+	for _, ref := range in.refs {
+		for _, t := range ref.tokens {
+			if s := inc.tokens.find(t); s != nil && s.at < ns {
+				s.at = ns
+			}
+		}
+	}
+	for _, n := range in.nodes {
+		if u, ok := inc.nodes[n]; ok && u.at < ns {
+			u.at = ns
+			inc.nodes[n] = u
+		}
 	}
 }
 
@@ -346,6 +374,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 	m.StartsAt, m.EndsAt = a.StartsAt, a.EndsAt
 	m.Count++
 	m.LastSeen = at
+	inc.heard(in, at)
 	e.changedMember(inc, a.Fingerprint)
 	if a.Severity.Rank() > inc.severity.Rank() {
 		inc.severity = a.Severity
@@ -379,6 +408,7 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 	e.account(inc, -memberBytes(m))
 	delete(inc.members, fp)
 	delete(inc.pos, fp)
+	e.reheard(inc)
 	e.changedMember(inc, fp)
 	inc.order = slices.DeleteFunc(inc.order, func(f quell.Fingerprint) bool { return f == fp })
 	inc.updated = at
@@ -507,6 +537,12 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 		e.changedMember(dst, fp)
 		if have := dst.members[fp]; have != nil {
 			have.Count += m.Count
+			if m.LastSeen.After(have.LastSeen) {
+				have.LastSeen = m.LastSeen
+			}
+			if in != nil {
+				dst.heard(in, have.LastSeen)
+			}
 			if m.Status == quell.Firing && have.Status != quell.Firing {
 				have.Status = quell.Firing
 				dst.firing++
@@ -525,6 +561,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 			}
 			if in != nil {
 				dst.index(in, 1)
+				dst.heard(in, m.LastSeen)
 			}
 		}
 		if e.byAlert[fp] == src {
@@ -547,4 +584,22 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 		e.away.note(src, dst, at)
 	}
 	e.change(dst, quell.IncidentUpdated, at)
+}
+
+// reheard recomputes when inc last heard of each value and node from its
+// members, as a restored incident does: after a member left, what only it
+// carried lately must not look recent.
+func (e *Engine) reheard(inc *incident) {
+	for i := range inc.tokens.slots {
+		inc.tokens.slots[i].at = 0
+	}
+	for n, u := range inc.nodes {
+		u.at = 0
+		inc.nodes[n] = u
+	}
+	for fp, m := range inc.members {
+		if in := e.infos[fp]; in != nil {
+			inc.heard(in, m.LastSeen)
+		}
+	}
 }

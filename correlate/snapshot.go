@@ -254,7 +254,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		ackedAt: is.AcknowledgedAt, ackedBy: is.AcknowledgedBy, assignedTo: is.AssignedTo,
 		lastActivity: is.LastActivity, lastHeard: is.LastHeard, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
 		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
-		nodes:   make(map[int32]int32),
+		nodes:   make(map[int32]nodeUse),
 	}
 	inc.pos = make(map[quell.Fingerprint]uint64, len(is.Alerts))
 	inc.joins = max(is.Joins, uint64(len(is.Alerts)))
@@ -277,6 +277,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		}
 		in := e.inspect(memberAlert(&m))
 		inc.index(in, 1)
+		inc.heard(in, m.LastSeen)
 		e.rarity.add(in, 1)
 	}
 	if inc.lastHeard.IsZero() { // saved before quell kept it

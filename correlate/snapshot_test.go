@@ -162,3 +162,76 @@ func TestSnapshotIsACopy(t *testing.T) {
 		t.Fatal("the snapshot changed as the engine went on: it shares state with the engine")
 	}
 }
+
+// TestRestoredIncidentsHearAsLiveOnes: when an incident last heard of each
+// value and node (what keeps them relating alerts, see heard) is rebuilt
+// from its members on restore exactly as the live engine kept it, through
+// joins, repeats, resolves and alerts moving out.
+func TestRestoredIncidentsHearAsLiveOnes(t *testing.T) {
+	occs := stream(11, 4000)
+	r := newRun(t, fastConfig(), topoForTests(t))
+	compared := 0
+	for i := range occs {
+		r.feed(0, occs[i])
+		if i%500 == 499 {
+			compared += sameHearing(t, r.eng, fastConfig(), topoForTests(t))
+		}
+	}
+	// Errors moves out of shipping's incident, silent since 5m, at 10m;
+	// its incident last heard of it at 5m, and of shipping at 9m.
+	m := newRun(t, DefaultConfig(), nil)
+	for at := time.Duration(0); at <= 5*time.Minute; at += time.Minute {
+		m.fire(at, "alertname=Latency,service=shipping,pod=shipping-7d9f8b6c5-x2k4p")
+		m.fire(at, "alertname=Errors,service=shipping,peer_service=payments")
+	}
+	m.fire(9*time.Minute, "alertname=Latency,service=shipping,pod=shipping-7d9f8b6c5-x2k4p")
+	m.fire(9*time.Minute+30*time.Second, "alertname=CPUThrottling,service=shipping")
+	m.fire(10*time.Minute, "alertname=Errors,service=shipping,peer_service=payments")
+	if !strings.Contains(reasons(m.decisions), "moved from incident") {
+		t.Fatalf("no alert moved: %s", reasons(m.decisions))
+	}
+	compared += sameHearing(t, m.eng, DefaultConfig(), nil)
+	// A person moves out the alert heard last: its incident last heard of
+	// shipping when the one left was last seen.
+	p := newRun(t, DefaultConfig(), nil)
+	p.fire(0, "alertname=Errors,service=shipping")
+	latest := alert(occ{labels: "alertname=Latency,service=shipping"})
+	p.fire(time.Minute, "alertname=Latency,service=shipping")
+	if err := p.feedback(quell.Feedback{Action: quell.FeedbackMove, Alert: latest.Fingerprint, To: quell.MoveToNew, Actor: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	compared += sameHearing(t, p.eng, DefaultConfig(), nil)
+	if compared == 0 {
+		t.Fatal("no token compared")
+	}
+}
+
+// sameHearing restores a snapshot of live into a new engine and checks that
+// every incident heard of its tokens and nodes when live did; it returns
+// how many tokens it compared.
+func sameHearing(t *testing.T, live *Engine, cfg Config, topo *Topology) int {
+	t.Helper()
+	back := newRun(t, cfg, topo)
+	back.eng.Restore(throughJSON(t, live.Snapshot()))
+	compared := 0
+	for id, inc := range live.incidents {
+		got := back.eng.incidents[id]
+		if got == nil {
+			t.Fatalf("incident %s not restored", id)
+		}
+		for _, s := range inc.tokens.slots {
+			if s.c != (tokenCount{}) {
+				if g := got.tokens.find(s.t); g == nil || g.at != s.at {
+					t.Fatalf("incident %s heard of token %x at %d, restored %+v", id, s.t, s.at, g)
+				}
+				compared++
+			}
+		}
+		for n, u := range inc.nodes {
+			if got.nodes[n] != u {
+				t.Fatalf("incident %s node %d %+v, restored %+v", id, n, u, got.nodes[n])
+			}
+		}
+	}
+	return compared
+}

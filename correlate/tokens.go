@@ -26,12 +26,21 @@ type tokenTable struct {
 }
 
 type tokenSlot struct {
-	t uint64
-	c tokenCount
+	t  uint64
+	c  tokenCount
+	at int64 // when a member carrying it was last seen (UnixNano; see heard)
 }
 
 // get is t's count (zero when no member carries it).
 func (tt *tokenTable) get(t uint64) tokenCount {
+	if s := tt.find(t); s != nil {
+		return s.c
+	}
+	return tokenCount{}
+}
+
+// find is t's slot, or nil.
+func (tt *tokenTable) find(t uint64) *tokenSlot {
 	mask := uint64(len(tt.slots) - 1)
 	for i := t & mask; tt.n > 0; i = (i + 1) & mask {
 		s := &tt.slots[i]
@@ -39,10 +48,10 @@ func (tt *tokenTable) get(t uint64) tokenCount {
 			break
 		}
 		if s.t == t {
-			return s.c
+			return s
 		}
 	}
-	return tokenCount{}
+	return nil
 }
 
 // add adds delta to t's count as kind k, and as kind also unless it is k,

@@ -26,17 +26,26 @@ type Family struct {
 	Topology bool
 	// Styles: the senders whose label shapes the alerts take.
 	Styles []style
+	// Noise: the mean time between unrelated problems (background alerts)
+	// in ms, at least and at most.
+	MinNoise, MaxNoise int64
 }
 
 // Families are the generated systems bench/quality scores defaults on.
 var Families = []Family{
-	{"k8s-layered", 10, 40, layered, true, []style{prometheus, trace, splunk}},
-	{"k8s-large", 150, 500, layered, false, []style{prometheus, trace, datadog}},
-	{"deep-chain", 8, 20, chain, true, []style{prometheus, trace}},
-	{"wide-fanout", 30, 120, fanout, false, []style{datadog, trace, splunk}},
-	{"host-centric", 15, 60, mesh, false, []style{datadog, splunk}},
-	{"instances", 6, 30, layered, true, []style{anomaly, trace}},
+	{"k8s-layered", 10, 40, layered, true, []style{prometheus, trace, splunk}, calm, calm},
+	{"k8s-large", 150, 500, layered, false, []style{prometheus, trace, datadog}, calm, calm},
+	{"deep-chain", 8, 20, chain, true, []style{prometheus, trace}, calm, calm},
+	{"wide-fanout", 30, 120, fanout, false, []style{datadog, trace, splunk}, calm, calm},
+	{"host-centric", 15, 60, mesh, false, []style{datadog, splunk}, calm, calm},
+	{"instances", 6, 30, layered, true, []style{anomaly, trace}, calm, calm},
+	// noisy: a busy estate, where an unrelated problem starts every 30 s
+	// to 5 minutes on average, during the faults too.
+	{"noisy", 20, 150, layered, false, []style{prometheus, datadog, trace}, 30_000, 300_000},
 }
+
+// calm: an unrelated problem every ten minutes on average.
+const calm = 600_000
 
 // style is how a sender labels an alert about one entity.
 type style int
@@ -84,7 +93,10 @@ type pod struct {
 func Storm(f Family, overlay int, seed uint64) Set {
 	r := rand.New(rand.NewPCG(seed, uint64(overlay)*7919+uint64(len(f.Name))))
 	sys := build(f, r)
-	g := &gen{r: r, sys: sys}
+	g := &gen{r: r, sys: sys, noise: float64(f.MinNoise)}
+	if f.MaxNoise > f.MinNoise {
+		g.noise = math.Exp(math.Log(float64(f.MinNoise)) + r.Float64()*math.Log(float64(f.MaxNoise)/float64(f.MinNoise)))
+	}
 	start := int64(1_780_000_000_000)
 	t := start
 	faults := 30
@@ -279,10 +291,11 @@ func (sys *system) topology() *correlate.Topology {
 }
 
 type gen struct {
-	r   *rand.Rand
-	sys *system
-	evs []Event
-	n   int
+	r     *rand.Rand
+	sys   *system
+	evs   []Event
+	n     int
+	noise float64 // mean ms between unrelated problems
 }
 
 func (g *gen) emit(at int64, cluster string, labels map[string]string, summary string) {
@@ -470,7 +483,7 @@ func (g *gen) nodeAlerts(id string, node int, from, to int64) {
 // problem of its own (its own truth cluster).
 func (g *gen) background(from, to int64) {
 	r := g.r
-	for at := from + int64(r.ExpFloat64()*600_000); at < to; at += int64(r.ExpFloat64() * 600_000) {
+	for at := from + int64(r.ExpFloat64()*g.noise); at < to; at += int64(r.ExpFloat64() * g.noise) {
 		g.n++
 		id := fmt.Sprintf("bg%d", g.n)
 		si := r.IntN(len(g.sys.services))
