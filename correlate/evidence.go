@@ -66,6 +66,10 @@ type evidence struct {
 	stranger bool
 	nameless bool // a stranger that names no entity at all
 	related  bool // a shared subject value or a graph path: not strangers
+	// quietOf is a value the alert is about that the incident holds but
+	// has not heard of for quietFor: it relates nothing.
+	quietOf  string
+	quietFor time.Duration
 }
 
 type entityKind uint8
@@ -109,8 +113,9 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	if inc.cadence > 0 {
 		quiet = min(quiet, silentReports*max(inc.cadence, e.cfg.TimeScale))
 	}
-	fresh := at.Add(-quiet).UnixNano()
-	e.weighValues(&ev, in, inc, fresh)
+	now := at.UnixNano()
+	fresh := now - int64(quiet)
+	e.weighValues(&ev, in, inc, now, fresh)
 	e.weighGraph(&ev, in, inc, fresh)
 	e.weighTime(&ev, inc, own, at)
 	e.weighNames(&ev, in, inc)
@@ -144,7 +149,7 @@ func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) 
 // weighValues: entity values the alert shares with the incident's alerts,
 // weighted by rarity; full weight for what either side is about, less for
 // context on both sides.
-func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, fresh int64) {
+func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, now, fresh int64) {
 	share := func(ref entityRef, subject bool) {
 		for i, t := range ref.tokens {
 			// Once a relation is known, a value that could not weigh more
@@ -153,7 +158,13 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, fresh i
 				continue
 			}
 			slot := inc.tokens.find(t)
-			if slot == nil || slot.c[asValue] == 0 || slot.at < fresh {
+			if slot == nil || slot.c[asValue] == 0 {
+				continue
+			}
+			if slot.at < fresh {
+				if subject && ev.quietOf == "" { // for the reason: why it does not relate
+					ev.quietOf, ev.quietFor = ref.value, time.Duration(now-slot.at)
+				}
 				continue
 			}
 			c := slot.c

@@ -55,6 +55,12 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 		b = append(b, ev.cadence.Round(time.Second).String()...)
 		b = append(b, ')')
 	}
+	if ev.quietOf != "" {
+		b = append(b, ", nothing about "...)
+		b = append(b, ev.quietOf...)
+		b = append(b, " in it for "...)
+		b = append(b, ev.quietFor.Round(time.Second).String()...)
+	}
 	if ev.coN > 0 {
 		b = append(b, ", co-fired "...)
 		b = strconv.AppendUint(b, uint64(ev.coN), 10)
