@@ -6,8 +6,9 @@
 // per alert episode when faults overlap) beside the naive baseline, one
 // incident per burst with no five-minute gap, and reports the worst family.
 //
-//	go run ./bench/quality            # a table
-//	go run ./bench/quality -json      # one JSON object a line
+//	go run ./bench/quality                    # a table
+//	go run ./bench/quality -json              # one JSON object a line
+//	go run ./bench/quality -noise 10m,1m,30s  # the noisy family at these rates
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/internal/quality"
@@ -33,14 +35,15 @@ func main() {
 	asJSON := flag.Bool("json", false, "print one JSON object a line instead of a table")
 	seeds := flag.Int("seeds", 3, "generated systems per family and overlay")
 	overlays := flag.String("overlay", "1,3", "comma-separated numbers of faults at once")
+	noise := flag.String("noise", "", "comma-separated mean times between unrelated problems (10m,1m,30s): score the noisy family at each instead of every family and MicroSS")
 	flag.Parse()
-	if err := run(*asJSON, *seeds, *overlays); err != nil {
+	if err := run(*asJSON, *seeds, *overlays, *noise); err != nil {
 		fmt.Fprintln(os.Stderr, "quality:", err)
 		os.Exit(1)
 	}
 }
 
-func run(asJSON bool, seeds int, overlays string) error {
+func run(asJSON bool, seeds int, overlays, noise string) error {
 	var ovs []int
 	for _, s := range strings.Split(overlays, ",") {
 		k, err := strconv.Atoi(strings.TrimSpace(s))
@@ -49,10 +52,17 @@ func run(asJSON bool, seeds int, overlays string) error {
 		}
 		ovs = append(ovs, k)
 	}
+	families, err := noisy(noise)
+	if err != nil {
+		return err
+	}
 	cfg := correlate.DefaultConfig()
 	out := printer{json: asJSON, worst: map[int]row{}}
 	out.header()
 	for _, k := range ovs {
+		if families != nil {
+			break
+		}
 		s, err := quality.MicroSS(k)
 		if err != nil {
 			return err
@@ -61,7 +71,10 @@ func run(asJSON bool, seeds int, overlays string) error {
 			return err
 		}
 	}
-	for _, f := range quality.Families {
+	if families == nil {
+		families = quality.Families
+	}
+	for _, f := range families {
 		for _, k := range ovs {
 			for seed := uint64(1); seed <= uint64(seeds); seed++ {
 				if err := out.score(quality.Storm(f, k, seed), seed, cfg); err != nil {
@@ -72,6 +85,32 @@ func run(asJSON bool, seeds int, overlays string) error {
 	}
 	out.footer(ovs)
 	return nil
+}
+
+// noisy is the noisy family once for each mean time between unrelated
+// problems in list (none for an empty list).
+func noisy(list string) ([]quality.Family, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var base quality.Family
+	for _, f := range quality.Families {
+		if f.Name == "noisy" {
+			base = f
+		}
+	}
+	var out []quality.Family
+	for _, s := range strings.Split(list, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("--noise %q: want durations such as 10m,1m,30s", list)
+		}
+		f := base
+		f.Name = "noisy-" + d.String()
+		f.MinNoise, f.MaxNoise = d.Milliseconds(), d.Milliseconds()
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 type printer struct {
