@@ -18,7 +18,7 @@ const (
 	prior = -1.0
 	// timeNow is the time evidence of an alert at the incident's last
 	// activity; it falls by timeFall per e-fold of 1+Δ/TimeScale.
-	timeNow  = 4.5
+	timeNow  = 4.0
 	timeFall = 4.5
 	// subjectShare scales a shared value that is what the alert, or a
 	// member of the incident, is about; contextShare one that is only
