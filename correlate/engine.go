@@ -152,10 +152,7 @@ func (e *Engine) dedupe(inc *incident, a *quell.Alert, at time.Time, kind dedupe
 				inc.noteCadence(at.Sub(m.LastSeen), e.cfg.Window)
 			}
 			m.Count++
-			m.LastSeen = at
-			if in := e.infos[a.Fingerprint]; in != nil {
-				inc.heard(in, at)
-			}
+			e.sawMember(inc, m, at)
 			inc.lastSeen, inc.lastHeard = at, at
 			e.changedMember(inc, a.Fingerprint)
 		}
@@ -194,10 +191,7 @@ func (e *Engine) markResolved(inc *incident, m *quell.IncidentAlert, endsAt, at 
 	if m.EndsAt.IsZero() {
 		m.EndsAt = at
 	}
-	m.LastSeen = at
-	if in := e.infos[m.Fingerprint]; in != nil {
-		inc.heard(in, at)
-	}
+	e.sawMember(inc, m, at)
 	e.changedMember(inc, m.Fingerprint)
 	inc.firing--
 	inc.updated = at

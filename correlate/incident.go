@@ -373,8 +373,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 	e.account(inc, memberBytes(m)-was)
 	m.StartsAt, m.EndsAt = a.StartsAt, a.EndsAt
 	m.Count++
-	m.LastSeen = at
-	inc.heard(in, at)
+	e.sawMember(inc, m, at)
 	e.changedMember(inc, a.Fingerprint)
 	if a.Severity.Rank() > inc.severity.Rank() {
 		inc.severity = a.Severity
@@ -584,6 +583,16 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 		e.away.note(src, dst, at)
 	}
 	e.change(dst, quell.IncidentUpdated, at)
+}
+
+// sawMember records that member m of inc was seen at at: its LastSeen and
+// when inc last heard of its values and nodes move together, since a
+// restore rebuilds the one from the other (see reheard).
+func (e *Engine) sawMember(inc *incident, m *quell.IncidentAlert, at time.Time) {
+	m.LastSeen = at
+	if in := e.infos[m.Fingerprint]; in != nil {
+		inc.heard(in, at)
+	}
 }
 
 // reheard recomputes when inc last heard of each value and node from its

@@ -41,17 +41,24 @@ func (tt *tokenTable) get(t uint64) tokenCount {
 
 // find is t's slot, or nil.
 func (tt *tokenTable) find(t uint64) *tokenSlot {
-	mask := uint64(len(tt.slots) - 1)
-	for i := t & mask; tt.n > 0; i = (i + 1) & mask {
-		s := &tt.slots[i]
-		if s.c == (tokenCount{}) {
-			break
-		}
-		if s.t == t {
-			return s
-		}
+	if tt.n == 0 {
+		return nil
+	}
+	if s := &tt.slots[tt.probe(t)]; s.c != (tokenCount{}) {
+		return s
 	}
 	return nil
+}
+
+// probe is the index of t's slot or, when t is not held, of the empty slot
+// that ends its run, where t would go.
+func (tt *tokenTable) probe(t uint64) uint64 {
+	mask := uint64(len(tt.slots) - 1)
+	i := t & mask
+	for tt.slots[i].c != (tokenCount{}) && tt.slots[i].t != t {
+		i = (i + 1) & mask
+	}
+	return i
 }
 
 // add adds delta to t's count as kind k, and as kind also unless it is k,
@@ -60,11 +67,7 @@ func (tt *tokenTable) add(t uint64, delta int32, k, also tokenKind) tokenCount {
 	if 4*(tt.n+1) > 3*len(tt.slots) {
 		tt.grow()
 	}
-	mask := uint64(len(tt.slots) - 1)
-	i := t & mask
-	for tt.slots[i].c != (tokenCount{}) && tt.slots[i].t != t {
-		i = (i + 1) & mask
-	}
+	i := tt.probe(t)
 	s := &tt.slots[i]
 	if s.c == (tokenCount{}) {
 		s.t = t
@@ -100,16 +103,10 @@ func (tt *tokenTable) close(i uint64) {
 func (tt *tokenTable) grow() {
 	old := tt.slots
 	tt.slots = make([]tokenSlot, max(16, 2*len(old)))
-	mask := uint64(len(tt.slots) - 1)
 	for _, s := range old {
-		if s.c == (tokenCount{}) {
-			continue
+		if s.c != (tokenCount{}) {
+			tt.slots[tt.probe(s.t)] = s
 		}
-		i := s.t & mask
-		for tt.slots[i].c != (tokenCount{}) {
-			i = (i + 1) & mask
-		}
-		tt.slots[i] = s
 	}
 }
 
