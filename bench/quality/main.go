@@ -59,20 +59,17 @@ func run(asJSON bool, seeds int, overlays, noise string) error {
 	cfg := correlate.DefaultConfig()
 	out := printer{json: asJSON, worst: map[int]row{}}
 	out.header()
-	for _, k := range ovs {
-		if families != nil {
-			break
-		}
-		s, err := quality.MicroSS(k)
-		if err != nil {
-			return err
-		}
-		if err := out.score(s, 0, cfg); err != nil {
-			return err
-		}
-	}
-	if families == nil {
+	if families == nil { // every family, and MicroSS first
 		families = quality.Families
+		for _, k := range ovs {
+			s, err := quality.MicroSS(k)
+			if err != nil {
+				return err
+			}
+			if err := out.score(s, 0, cfg); err != nil {
+				return err
+			}
+		}
 	}
 	for _, f := range families {
 		for _, k := range ovs {
