@@ -66,6 +66,7 @@ type evidence struct {
 	stranger bool
 	nameless bool // a stranger that names no entity at all
 	related  bool // a shared subject value or a graph path: not strangers
+	hostOnly bool // by == byGraph: the path only says they share a host, in a busy scope
 	// quietOf is a value the alert is about that the incident holds but
 	// has not heard of for quietFor: it relates nothing.
 	quietOf  string
@@ -116,7 +117,7 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	now := at.UnixNano()
 	fresh := now - int64(quiet)
 	e.weighValues(&ev, in, inc, now, fresh)
-	e.weighGraph(&ev, in, inc, fresh)
+	e.weighGraph(&ev, in, inc, fresh, at)
 	e.weighTime(&ev, inc, own, at)
 	e.weighNames(&ev, in, inc)
 	e.weighCofiring(&ev, inc)
@@ -187,15 +188,18 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, now, fr
 }
 
 // weighGraph: the shortest distance between the alert's graph nodes and
-// the incident's, graded by hops up to MaxHops.
-func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident, fresh int64) {
+// the incident's, graded by hops up to MaxHops. A path through a machine
+// quell learned says the two ends run on one host: in a busy scope (see
+// pace) that alone does not make them related.
+func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident, fresh int64, at time.Time) {
 	if len(in.nodes) == 0 || len(inc.nodes) == 0 {
 		return
 	}
 	if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes, fresh); ok {
-		ev.related = true
+		hostOnly := d >= 2 && e.graph.viaHost(e.graph.from(from), to) && inc.scope.pace.busy(at)
+		ev.related = ev.related || !hostOnly
 		if hopEvidence[d] > ev.entity {
-			ev.entity, ev.by, ev.hops, ev.from, ev.to = hopEvidence[d], byGraph, d, from, to
+			ev.entity, ev.by, ev.hops, ev.from, ev.to, ev.hostOnly = hopEvidence[d], byGraph, d, from, to, hostOnly
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 type graph struct {
 	base    *Topology // shared and read-only; may be nil
 	ids     []string  // learned nodes, numbered after the base's
+	host    []bool    // of each learned node: it was learned as a machine (see learn)
 	index   map[string]int32
 	adj     map[int32][]int32 // learned edges, both directions
 	edges   [][2]int32        // learned edges in the order learned (for snapshots)
@@ -75,8 +76,35 @@ func (g *graph) node(label, value string, create bool) (int32, bool) {
 	n := int32(g.base.Len() + len(g.ids))
 	v = strings.Clone(v) // a label value points into its alert's parse buffer, which a node outlives
 	g.ids = append(g.ids, v)
+	g.host = append(g.host, false)
 	g.index[v] = n
 	return n, true
+}
+
+// markHost notes that learned node n is a machine.
+func (g *graph) markHost(n int32) {
+	if i := int(n) - g.base.Len(); i >= 0 {
+		g.host[i] = true
+	}
+}
+
+// isHost tells whether n is a machine quell learned (named by a host or
+// node label, or what an alert about a machine is about).
+func (g *graph) isHost(n int32) bool {
+	i := int(n) - g.base.Len()
+	return i >= 0 && g.host[i]
+}
+
+// viaHost tells whether the path that r's BFS found from its root to m
+// runs through a learned machine: the two ends are co-located, which is
+// all that path says.
+func (g *graph) viaHost(r *reach, m int32) bool {
+	for m = r.parent[m]; r.parent[m] != m; m = r.parent[m] {
+		if g.isHost(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // learn finds the alert's nodes (its subject, and a failing call's peer) and
@@ -92,6 +120,9 @@ func (g *graph) learn(a *quell.Alert, in *alertInfo, topologyLabels []string) {
 		return
 	}
 	in.nodes = append(in.nodes, subj)
+	if in.infra {
+		g.markHost(subj)
+	}
 	for _, c := range in.context() {
 		if !contains(topologyLabels, c.label) {
 			continue
@@ -106,6 +137,7 @@ func (g *graph) learn(a *quell.Alert, in *alertInfo, topologyLabels []string) {
 			}
 		case !in.infra && (c.label == "host" || c.label == "node"): // a workload and where it runs
 			if host, ok := g.node(c.label, c.value, learning); ok {
+				g.markHost(host)
 				g.addEdge(subj, host)
 			}
 		}
@@ -228,12 +260,19 @@ func (g *graph) nearest(nodes []int32, set map[int32]nodeUse, fresh int64) (d in
 type GraphState struct {
 	Nodes []string    `json:"nodes,omitempty"`
 	Edges [][2]string `json:"edges,omitempty"`
+	// Hosts are the learned nodes that are machines.
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 func (g *graph) state() GraphState {
 	s := GraphState{Nodes: slices.Clone(g.ids)} // a copy: the state is written while the engine goes on
 	for _, e := range g.edges {
 		s.Edges = append(s.Edges, [2]string{g.name(e[0]), g.name(e[1])})
+	}
+	for i, h := range g.host {
+		if h {
+			s.Hosts = append(s.Hosts, g.ids[i])
+		}
 	}
 	return s
 }
@@ -247,6 +286,11 @@ func (g *graph) restore(s GraphState) {
 		b, okB := g.lookup(e[1])
 		if okA && okB {
 			g.addEdge(a, b)
+		}
+	}
+	for _, h := range s.Hosts {
+		if n, ok := g.lookup(h); ok {
+			g.markHost(n)
 		}
 	}
 }

@@ -19,6 +19,7 @@ type scope struct {
 	byToken        map[uint64][]*incident // oldest incident first
 	byNode         map[int32][]*incident  // oldest incident first
 	recentSigs     []recentSig            // signatures that started firing lately (see cooccur)
+	pace           pace                   // how often alerts start firing in it
 	adds           int                    // index entries added since the last sweep
 	kept           int                    // index entries the last sweep kept
 	dropped        int                    // incidents dropped (evicted, merged away) since the last sweep

@@ -38,6 +38,9 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 				b = append(b, " hops ("...)
 			}
 			b = append(b, e.graph.path(e.graph.from(ev.from), ev.to)...)
+			if ev.hostOnly {
+				b = append(b, ": a shared host only, in a busy scope"...)
+			}
 			b = append(b, ')')
 		}
 		b = append(b, ", "...)

@@ -78,11 +78,15 @@ type Learned struct {
 	Taught []TaughtPair `json:"taught,omitempty"`
 }
 
-// ScopeSignatures are one scope's recent signatures, oldest first.
+// ScopeSignatures are one scope's recent signatures, oldest first, and
+// how many alerts started firing in each of its last minutes (see pace),
+// the oldest first, up to Minute (minutes since the epoch).
 type ScopeSignatures struct {
-	Scope uint64      `json:"scope"`
-	Sigs  []uint64    `json:"sigs"`
-	At    []time.Time `json:"at"`
+	Scope  uint64      `json:"scope"`
+	Sigs   []uint64    `json:"sigs"`
+	At     []time.Time `json:"at"`
+	Minute int64       `json:"minute,omitempty"`
+	Starts []uint16    `json:"starts,omitempty"`
 }
 
 // Snapshot captures the engine's state.
@@ -148,10 +152,13 @@ func (e *Engine) goneHeld() []*incident {
 func (e *Engine) learned() Learned {
 	l := Learned{Graph: e.graph.state(), Cooccur: e.co.state(), Taught: e.taught.state()}
 	for _, sc := range e.scopes {
-		if len(sc.recentSigs) == 0 {
+		if len(sc.recentSigs) == 0 && sc.pace.minute == 0 {
 			continue
 		}
 		ss := ScopeSignatures{Scope: sc.key}
+		if sc.pace.minute > 0 {
+			ss.Minute, ss.Starts = sc.pace.minute, sc.pace.started()
+		}
 		for _, r := range sc.recentSigs {
 			ss.Sigs = append(ss.Sigs, r.sig)
 			ss.At = append(ss.At, r.at)
@@ -171,6 +178,7 @@ func (e *Engine) Restore(s Snapshot) {
 	e.taught.restore(s.Learned.Taught)
 	for _, rs := range s.Learned.Recent {
 		sc := e.scope(rs.Scope)
+		sc.pace.restore(rs.Minute, rs.Starts)
 		for i, sig := range rs.Sigs {
 			if i < len(rs.At) {
 				sc.recentSigs = append(sc.recentSigs, recentSig{sig: sig, at: rs.At[i]})

@@ -1,0 +1,85 @@
+package correlate
+
+import (
+	"fmt"
+
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quellhq/quell"
+)
+
+// TestPaceIsBusyWhenMostMinutesSeeAStart checks the boundary (alerts
+// started in 15 of the 29 whole minutes before, not 14), that minutes long
+// gone count nothing, and that a restore keeps the counts.
+func TestPaceIsBusyWhenMostMinutesSeeAStart(t *testing.T) {
+	now := t0.Add((paceMinutes - 1) * time.Minute) // the whole minutes before: t0's to now's
+	for _, k := range []int{14, 15} {
+		var p pace
+		for m := range k {
+			p.note(t0.Add(time.Duration(m)*time.Minute + 10*time.Second))
+			p.note(t0.Add(time.Duration(m)*time.Minute + 20*time.Second))
+		}
+		if got := p.busy(now); got != (k == 15) {
+			t.Fatalf("alerts started in %d of the last 29 minutes: busy %v", k, got)
+		}
+		if p.busy(now.Add(paceMinutes * time.Minute)) {
+			t.Fatalf("alerts started in %d minutes half an hour ago and none since: busy", k)
+		}
+		var back pace
+		back.restore(p.minute, p.started())
+		if back != p {
+			t.Fatalf("restored %+v, want %+v", back, p)
+		}
+	}
+}
+
+// TestSharedHostRelatesLittleInABusyScope: two workloads quell saw on one
+// host fail five seconds apart. In a calm scope the second joins the
+// first's incident through the host; in a scope where alerts start firing
+// every minute (on other hosts) a shared host is no sign of one problem,
+// and the second, about another workload, opens its own, with a reason
+// that says so, the same after a restart.
+func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
+	var reasons [3]string
+	for i, c := range []struct{ busy, restart bool }{{false, false}, {true, false}, {true, true}} {
+		r := newRun(t, DefaultConfig(), nil)
+		// quell learns where cart and payments run, and forgets the alerts
+		// that told it long before the failure.
+		r.fire(0, "alertname=Warming,service=cart,host=node-1")
+		r.fire(0, "alertname=Warming,service=payments,host=node-1")
+		r.feed(0, occ{at: time.Minute, labels: "alertname=Warming,service=cart,host=node-1", status: quell.Resolved},
+			occ{at: time.Minute, labels: "alertname=Warming,service=payments,host=node-1", status: quell.Resolved})
+		if c.busy {
+			for m := 1; m <= 40; m++ {
+				r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d,host=node-%d", m, 100+m))
+			}
+		}
+		cart := r.fire(41*time.Minute, "alertname=Latency,service=cart")
+		if c.restart {
+			snap := r.eng.Snapshot()
+			decided := r.decisions
+			r = newRun(t, DefaultConfig(), nil)
+			r.eng.Restore(throughJSON(t, snap))
+			r.decisions = decided
+		}
+		payments := r.fire(41*time.Minute+5*time.Second, "alertname=Errors,service=payments") // on node-1, as quell learned at 0
+		r.eng.Advance(t0.Add(2 * time.Hour))
+		d := r.decided(payments)[0]
+		reasons[i] = d.Reason
+		joined := d.Incident == r.decided(cart)[0].Incident
+		if joined == c.busy {
+			t.Fatalf("busy scope %v: payments joined cart's incident: %v (%s)", c.busy, joined, d.Reason)
+		}
+	}
+	if !strings.Contains(reasons[0], "2 hops (payments -> node-1 -> cart)") {
+		t.Fatalf("calm scope: %s; want the path through the host", reasons[0])
+	}
+	if !strings.Contains(reasons[1], "2 hops (payments -> node-1 -> cart: a shared host only, in a busy scope), about another workload") {
+		t.Fatalf("busy scope: %s; want why the host relates nothing", reasons[1])
+	}
+	if reasons[2] != reasons[1] {
+		t.Fatalf("after a restart: %s, want %s", reasons[2], reasons[1])
+	}
+}
