@@ -64,6 +64,7 @@ type evidence struct {
 	coN      uint32
 	taught   float64 // a person grouped (> 0) or set apart (< 0) its signature and the incident's
 	stranger bool
+	busy     bool // a stranger for the scope is busy, not for the incident is young
 	nameless bool // a stranger that names no entity at all
 	related  bool // a shared subject value or a graph path: not strangers
 	hostOnly bool // by == byGraph: the path only says they share a host, in a busy scope
@@ -121,7 +122,7 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	e.weighTime(&ev, inc, own, at)
 	e.weighNames(&ev, in, inc)
 	e.weighCofiring(&ev, inc)
-	ev.stranger = e.isStranger(&ev, in, inc, own, at)
+	e.markStranger(&ev, in, inc, own, at)
 	ev.nameless = ev.stranger && in.about == 0
 	ev.total = prior + ev.entity + ev.name + ev.co + ev.taught
 	if ev.stranger {
@@ -234,16 +235,24 @@ func (e *Engine) weighCofiring(ev *evidence, inc *incident) {
 	ev.taught = taught
 }
 
-// isStranger: the alert is about another workload than the incident (or
+// markStranger: the alert is about another workload than the incident (or
 // names none), and nothing relates the two. While the incident is young
 // (GroupWait: it may still merge) and about one or two workloads, time
 // alone does not pull a stranger in: unrelated workloads failing at once
 // are problems of their own. Once a problem is under way, or has spread
-// further, a stranger arriving during it most likely belongs to it.
-// Machines are never strangers, nor is anything to an incident about a
-// machine: a host's trouble shows on what runs there, and what runs where
-// is seldom known.
-func (e *Engine) isStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) bool {
-	return !own && !in.infra && !ev.related && ev.co == 0 && ev.taught <= 0 && inc.machines == 0 && inc.workloads >= 1 && inc.workloads < 3 &&
-		at.Sub(inc.created) < e.cfg.GroupWait
+// further, a stranger arriving during it most likely belongs to it, unless
+// the scope is busy (see pace): there unrelated problems start during any
+// problem, and time alone pulls no stranger in. Machines are never
+// strangers, nor is anything to an incident about a machine: a host's
+// trouble shows on what runs there, and what runs where is seldom known.
+func (e *Engine) markStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) {
+	if own || in.infra || ev.related || ev.co != 0 || ev.taught > 0 || inc.machines > 0 || inc.workloads == 0 {
+		return
+	}
+	switch {
+	case inc.workloads < 3 && at.Sub(inc.created) < e.cfg.GroupWait:
+		ev.stranger = true
+	case inc.scope.pace.busy(at):
+		ev.stranger, ev.busy = true, true
+	}
 }

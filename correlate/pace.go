@@ -4,10 +4,11 @@ import "time"
 
 // pace counts the alerts that started firing in a scope in each of its
 // last paceMinutes minutes. A scope is busy when in most of them some alert
-// started: there unrelated problems begin all the time, and two of them on
-// workloads that share a host is common, so sharing a host is no sign of
-// one problem (see weighGraph). In a calm scope, where most minutes are
-// quiet, alerts on one host at once most likely are.
+// started: there unrelated problems begin all the time, during any other
+// and on workloads that share a host, so neither arriving during a problem
+// (see markStranger) nor sharing a host with it (see weighGraph) is a sign
+// of belonging to it. In a calm scope, where most minutes are quiet, both
+// are.
 type pace struct {
 	minute int64 // the latest minute counted, in minutes since the epoch
 	starts [paceMinutes]uint16

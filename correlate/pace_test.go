@@ -83,3 +83,38 @@ func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
 		t.Fatalf("after a restart: %s, want %s", reasons[2], reasons[1])
 	}
 }
+
+// TestBusyScopeTakesNoStrangerOnTime: cart's problem is 100 s under way
+// when search, which nothing relates to cart, alerts in the same
+// instant as cart's latest alert. In a calm scope the problem under way
+// takes it; in a scope where alerts start firing every minute it is a
+// problem of its own, and its reason says why.
+func TestBusyScopeTakesNoStrangerOnTime(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		r := newRun(t, DefaultConfig(), nil)
+		if busy {
+			for m := 1; m <= 40; m++ {
+				r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d", m))
+			}
+		}
+		cart := r.fire(41*time.Minute, "alertname=Latency,service=cart")
+		r.fire(41*time.Minute+50*time.Second, "alertname=Errors,service=cart")
+		at := 41*time.Minute + 100*time.Second // cart's incident is past group_wait
+		r.fire(at, "alertname=Saturation,service=cart")
+		a := alert(occ{at: at, labels: "alertname=Latency,service=search"})
+		r.eng.Process(&a, t0.Add(at))
+		r.eng.Advance(t0.Add(2 * time.Hour))
+		var d quell.Decision
+		for _, x := range r.decisions {
+			if x.Alert.Fingerprint == a.Fingerprint {
+				d = x
+			}
+		}
+		if joined := d.Incident == r.decided(cart)[0].Incident; joined == busy {
+			t.Fatalf("busy scope %v: search joined cart's incident: %v (%s)", busy, joined, d.Reason)
+		}
+		if busy && !strings.Contains(d.Reason, "about another workload in a busy scope, 0s after the incident's last alert") {
+			t.Fatalf("busy scope: %s; want why time did not pull it in", d.Reason)
+		}
+	}
+}

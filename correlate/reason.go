@@ -47,9 +47,15 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 	}
 	switch {
 	case ev.nameless:
-		b = append(b, "names no entity, "...)
+		b = append(b, "names no entity"...)
 	case ev.stranger:
-		b = append(b, "about another workload, "...)
+		b = append(b, "about another workload"...)
+	}
+	if ev.busy {
+		b = append(b, " in a busy scope"...)
+	}
+	if ev.stranger {
+		b = append(b, ", "...)
 	}
 	b = append(b, ev.since.Round(time.Second).String()...)
 	b = append(b, " after the incident's last alert"...)

@@ -173,11 +173,7 @@ func TestDefaultsHoldTheirQuality(t *testing.T) {
 		check(s, map[int]float64{1: 0.96, 3: 0.67}[k])
 	}
 	for _, f := range Families {
-		three := 0.55
-		if f.Name == "noisy" { // unrelated problems all through the hour between rounds: see the README
-			three = 0.5
-		}
 		check(Storm(f, 1, 1), 0.85)
-		check(Storm(f, 3, 1), three)
+		check(Storm(f, 3, 1), 0.55)
 	}
 }
