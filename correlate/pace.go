@@ -3,7 +3,7 @@ package correlate
 import "time"
 
 // pace counts the alerts that started firing in a scope in each of its
-// last paceMinutes minutes. A scope is busy when in most of them some alert
+// last paceMinutes minutes (a flapping alert's returns aside). A scope is busy when in most of them some alert
 // started: there unrelated problems begin all the time, during any other
 // and on workloads that share a host, so neither arriving during a problem
 // (see markStranger) nor sharing a host with it (see weighGraph) is a sign

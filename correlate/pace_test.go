@@ -40,10 +40,27 @@ func TestPaceIsBusyWhenMostMinutesSeeAStart(t *testing.T) {
 // first's incident through the host; in a scope where alerts start firing
 // every minute (on other hosts) a shared host is no sign of one problem,
 // and the second, about another workload, opens its own, with a reason
-// that says so, the same after a restart.
+// that says so, the same after a restart. One probe flapping every minute
+// does not make a scope busy.
 func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
-	var reasons [3]string
-	for i, c := range []struct{ busy, restart bool }{{false, false}, {true, false}, {true, true}} {
+	busy := func(r *run) {
+		for m := 1; m <= 40; m++ {
+			r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d,host=node-%d", m, 100+m))
+		}
+	}
+	flapping := func(r *run) {
+		for m := 1; m <= 38; m++ {
+			r.feed(0, occ{at: time.Duration(m) * time.Minute, labels: "alertname=ProbeFailing,service=probe"},
+				occ{at: time.Duration(m)*time.Minute + 30*time.Second, labels: "alertname=ProbeFailing,service=probe", status: quell.Resolved})
+		}
+	}
+	reasons := map[string]string{}
+	for _, c := range []struct {
+		name    string
+		noise   func(*run)
+		restart bool
+		joins   bool
+	}{{"calm", nil, false, true}, {"busy", busy, false, false}, {"busy, restarted", busy, true, false}, {"flapping", flapping, false, true}} {
 		r := newRun(t, DefaultConfig(), nil)
 		// quell learns where cart and payments run, and forgets the alerts
 		// that told it long before the failure.
@@ -51,10 +68,8 @@ func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
 		r.fire(0, "alertname=Warming,service=payments,host=node-1")
 		r.feed(0, occ{at: time.Minute, labels: "alertname=Warming,service=cart,host=node-1", status: quell.Resolved},
 			occ{at: time.Minute, labels: "alertname=Warming,service=payments,host=node-1", status: quell.Resolved})
-		if c.busy {
-			for m := 1; m <= 40; m++ {
-				r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d,host=node-%d", m, 100+m))
-			}
+		if c.noise != nil {
+			c.noise(r)
 		}
 		cart := r.fire(41*time.Minute, "alertname=Latency,service=cart")
 		if c.restart {
@@ -67,20 +82,19 @@ func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
 		payments := r.fire(41*time.Minute+5*time.Second, "alertname=Errors,service=payments") // on node-1, as quell learned at 0
 		r.eng.Advance(t0.Add(2 * time.Hour))
 		d := r.decided(payments)[0]
-		reasons[i] = d.Reason
-		joined := d.Incident == r.decided(cart)[0].Incident
-		if joined == c.busy {
-			t.Fatalf("busy scope %v: payments joined cart's incident: %v (%s)", c.busy, joined, d.Reason)
+		reasons[c.name] = d.Reason
+		if joined := d.Incident == r.decided(cart)[0].Incident; joined != c.joins {
+			t.Fatalf("%s: payments joined cart's incident: %v, want %v (%s)", c.name, joined, c.joins, d.Reason)
 		}
 	}
-	if !strings.Contains(reasons[0], "2 hops (payments -> node-1 -> cart)") {
-		t.Fatalf("calm scope: %s; want the path through the host", reasons[0])
+	if !strings.Contains(reasons["calm"], "2 hops (payments -> node-1 -> cart)") {
+		t.Fatalf("calm scope: %s; want the path through the host", reasons["calm"])
 	}
-	if !strings.Contains(reasons[1], "2 hops (payments -> node-1 -> cart: a shared host only, in a busy scope), about another workload") {
-		t.Fatalf("busy scope: %s; want why the host relates nothing", reasons[1])
+	if !strings.Contains(reasons["busy"], "2 hops (payments -> node-1 -> cart: a shared host only, in a busy scope), about another workload") {
+		t.Fatalf("busy scope: %s; want why the host relates nothing", reasons["busy"])
 	}
-	if reasons[2] != reasons[1] {
-		t.Fatalf("after a restart: %s, want %s", reasons[2], reasons[1])
+	if reasons["busy, restarted"] != reasons["busy"] {
+		t.Fatalf("after a restart: %s, want %s", reasons["busy, restarted"], reasons["busy"])
 	}
 }
 

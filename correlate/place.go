@@ -18,7 +18,9 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	sc := e.scope(in.scope)
 	if kind == dedupe.New {
 		e.co.observe(sc, in.sig, at)
-		sc.pace.note(at)
+		if !flapping { // a flapping alert's returns are one noisy alert, not problems starting
+			sc.pace.note(at)
+		}
 	}
 	// Re-triggered without a resolve, or flapping: the same episode to a
 	// person, however its sender toggles it. Unless its whole incident
