@@ -132,3 +132,32 @@ func TestBusyScopeTakesNoStrangerOnTime(t *testing.T) {
 		}
 	}
 }
+
+// TestBusyScopeMachineLinksOnlyWhatItRelatesTo: cart (on node-1) and
+// search fail two seconds apart, two young incidents; then node-1 goes
+// down. In a calm scope the machine's alert links both, and they merge
+// (a node's trouble shows on what runs there); in a busy scope it links
+// only cart's, which runs there, and search's stays apart.
+func TestBusyScopeMachineLinksOnlyWhatItRelatesTo(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		r := newRun(t, DefaultConfig(), nil)
+		r.fire(0, "alertname=Warming,service=cart,host=node-1")
+		r.feed(0, occ{at: time.Minute, labels: "alertname=Warming,service=cart,host=node-1", status: quell.Resolved})
+		if busy {
+			for m := 1; m <= 40; m++ {
+				r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d", m))
+			}
+		}
+		cart := r.fire(41*time.Minute, "alertname=Latency,service=cart")
+		search := r.fire(41*time.Minute+2*time.Second, "alertname=Latency,service=search")
+		node := r.fire(41*time.Minute+4*time.Second, "alertname=NodeDown,node=node-1")
+		r.eng.Advance(t0.Add(2 * time.Hour))
+		inc := r.decided(cart)[0].Incident
+		if got := r.decided(node)[0].Incident; got != inc {
+			t.Fatalf("busy scope %v: node-1's alert went to %s, want cart's incident %s", busy, got, inc)
+		}
+		if merged := r.decided(search)[0].Incident == inc; merged == busy {
+			t.Fatalf("busy scope %v: search's incident merged into cart's: %v", busy, merged)
+		}
+	}
+}

@@ -238,14 +238,17 @@ func (e *Engine) takes(inc *incident, at time.Time) bool {
 // and every other open candidate that would take the alert on evidence
 // beyond time alone, or on time alone if the alert is about a machine (a
 // node's trouble shows on what runs there: workloads failing with it are
-// one problem). The oldest survives; of the others, those still young
-// enough to merge away unannounced merge into it. It returns the incident
-// the alert joins.
+// one problem), unless the scope is busy (see pace): there a machine links
+// only what it relates to. The oldest survives; of the others, those still
+// young enough to merge away unannounced merge into it. It returns the
+// incident the alert joins.
 func (e *Engine) mergeYoung(best *incident, others []evidence, in *alertInfo, at time.Time) *incident {
 	group := []*incident{best}
+	busy := in.infra && best.scope.pace.busy(at)
 	for i := range others {
 		ev := &others[i]
-		if ev.score() >= e.cfg.JoinScore && (ev.entity >= entityLink || in.infra) && ev.inc.status == quell.IncidentOpen && (e.young(ev.inc, at) || ev.time > 0) {
+		links := ev.entity >= entityLink || in.infra && (ev.related || !busy)
+		if ev.score() >= e.cfg.JoinScore && links && ev.inc.status == quell.IncidentOpen && (e.young(ev.inc, at) || ev.time > 0) {
 			group = append(group, ev.inc)
 		}
 	}
