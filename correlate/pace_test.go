@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"fmt"
-
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +34,14 @@ func TestPaceIsBusyWhenMostMinutesSeeAStart(t *testing.T) {
 	}
 }
 
+// makeBusy starts an alert about another service, on a host of its own,
+// in every minute from 1m to 40m: the scope is busy from then on.
+func makeBusy(r *run) {
+	for m := 1; m <= 40; m++ {
+		r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d,host=node-%d", m, 100+m))
+	}
+}
+
 // TestSharedHostRelatesLittleInABusyScope: two workloads quell saw on one
 // host fail five seconds apart. In a calm scope the second joins the
 // first's incident through the host; in a scope where alerts start firing
@@ -43,11 +50,6 @@ func TestPaceIsBusyWhenMostMinutesSeeAStart(t *testing.T) {
 // that says so, the same after a restart. One probe flapping every minute
 // does not make a scope busy.
 func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
-	busy := func(r *run) {
-		for m := 1; m <= 40; m++ {
-			r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d,host=node-%d", m, 100+m))
-		}
-	}
 	flapping := func(r *run) {
 		for m := 1; m <= 38; m++ {
 			r.feed(0, occ{at: time.Duration(m) * time.Minute, labels: "alertname=ProbeFailing,service=probe"},
@@ -60,7 +62,7 @@ func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
 		noise   func(*run)
 		restart bool
 		joins   bool
-	}{{"calm", nil, false, true}, {"busy", busy, false, false}, {"busy, restarted", busy, true, false}, {"flapping", flapping, false, true}} {
+	}{{"calm", nil, false, true}, {"busy", makeBusy, false, false}, {"busy, restarted", makeBusy, true, false}, {"flapping", flapping, false, true}} {
 		r := newRun(t, DefaultConfig(), nil)
 		// quell learns where cart and payments run, and forgets the alerts
 		// that told it long before the failure.
@@ -107,9 +109,7 @@ func TestBusyScopeTakesNoStrangerOnTime(t *testing.T) {
 	for _, busy := range []bool{false, true} {
 		r := newRun(t, DefaultConfig(), nil)
 		if busy {
-			for m := 1; m <= 40; m++ {
-				r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d", m))
-			}
+			makeBusy(r)
 		}
 		cart := r.fire(41*time.Minute, "alertname=Latency,service=cart")
 		r.fire(41*time.Minute+50*time.Second, "alertname=Errors,service=cart")
@@ -144,9 +144,7 @@ func TestBusyScopeMachineLinksOnlyWhatItRelatesTo(t *testing.T) {
 		r.fire(0, "alertname=Warming,service=cart,host=node-1")
 		r.feed(0, occ{at: time.Minute, labels: "alertname=Warming,service=cart,host=node-1", status: quell.Resolved})
 		if busy {
-			for m := 1; m <= 40; m++ {
-				r.fire(time.Duration(m)*time.Minute, fmt.Sprintf("alertname=Noise,service=other%d", m))
-			}
+			makeBusy(r)
 		}
 		cart := r.fire(41*time.Minute, "alertname=Latency,service=cart")
 		search := r.fire(41*time.Minute+2*time.Second, "alertname=Latency,service=search")
