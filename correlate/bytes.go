@@ -1,7 +1,5 @@
 package correlate
 
-import "github.com/quellhq/quell"
-
 // trackedOverhead is what the engine holds for a tracked alert besides its
 // member record: what relates it to others (alertInfo, its tokens and
 // graph nodes), its dedupe state, its places in the indexes and maps.
@@ -16,7 +14,7 @@ const trackedOverhead = 1600
 const incidentOverhead = 1400
 
 // memberBytes is what a member alert holds, as MaxStateBytes counts it.
-func memberBytes(m *quell.IncidentAlert) int64 { return trackedOverhead + int64(m.Size()) }
+func memberBytes(m *member) int64 { return trackedOverhead + int64(m.Size()) }
 
 // account adds delta bytes to inc and to the engine's total that
 // MaxStateBytes bounds (and its StateBudget's); inc is one of e.incidents.

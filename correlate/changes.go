@@ -229,7 +229,7 @@ func (e *Engine) Changes() (*Delta, error) {
 			continue
 		}
 		// A copy: its label and annotation maps are replaced, never changed.
-		d.members = append(d.members, deltaMember{inc.id, memberRecord{inc.pos[mk.fp], *live}})
+		d.members = append(d.members, deltaMember{inc.id, memberRecord{live.pos, live.IncidentAlert}})
 	}
 	for fp := range t.alerts {
 		live := e.tracker.Get(fp)
@@ -412,11 +412,11 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		}
 	}
 	incs := map[string]*IncidentState{}
-	type member struct {
+	type ofIncident struct {
 		inc string
 		memberRecord
 	}
-	var members []member
+	var members []ofIncident
 	var held []uint64
 	heldByN := map[uint64]HeldDecision{}
 	for key, v := range recs {
@@ -429,7 +429,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 			incs[is.ID] = &is
 		case "m":
 			id, _, _ := strings.Cut(rest, "/")
-			m := member{inc: id}
+			m := ofIncident{inc: id}
 			err = json.Unmarshal(v, &m.memberRecord)
 			members = append(members, m)
 		case "a":
@@ -451,7 +451,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 			return s, fmt.Errorf("correlator state: record %s: %w", key, err)
 		}
 	}
-	slices.SortFunc(members, func(a, b member) int { return cmp.Compare(a.Pos, b.Pos) })
+	slices.SortFunc(members, func(a, b ofIncident) int { return cmp.Compare(a.Pos, b.Pos) })
 	for _, m := range members {
 		is := incs[m.inc]
 		if is == nil {

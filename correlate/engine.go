@@ -182,7 +182,7 @@ func (e *Engine) resolveMember(inc *incident, a *quell.Alert, at time.Time, st *
 	e.decide(a, inc, quell.ActionResolved, reason, at)
 }
 
-func (e *Engine) markResolved(inc *incident, m *quell.IncidentAlert, endsAt, at time.Time) {
+func (e *Engine) markResolved(inc *incident, m *member, endsAt, at time.Time) {
 	if m == nil || m.Status != quell.Firing {
 		return
 	}

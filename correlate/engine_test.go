@@ -723,9 +723,9 @@ func TestStateBytesBound(t *testing.T) {
 // An incident's title summarises it: the lead symptom, the entities its
 // alerts are about (three named, the rest counted), how many alerts more.
 func TestTitleSummarises(t *testing.T) {
-	inc := &incident{title: "HighErrorRate on cart", members: map[quell.Fingerprint]*quell.IncidentAlert{}}
+	inc := &incident{title: "HighErrorRate on cart", members: map[quell.Fingerprint]*member{}}
 	add := func(fp quell.Fingerprint, name, svc string) {
-		inc.members[fp] = &quell.IncidentAlert{Fingerprint: fp, Labels: map[string]string{"alertname": name, "service": svc}}
+		inc.members[fp] = &member{IncidentAlert: quell.IncidentAlert{Fingerprint: fp, Labels: map[string]string{"alertname": name, "service": svc}}}
 		inc.order = append(inc.order, fp)
 	}
 	add(1, "HighErrorRate", "cart")

@@ -185,7 +185,7 @@ func (e *Engine) resolve(inc *incident, at time.Time, actor string) {
 
 // memberAlert is the alert a member holds, as decisions carry it, received
 // when quell last saw it.
-func memberAlert(m *quell.IncidentAlert) *quell.Alert {
+func memberAlert(m *member) *quell.Alert {
 	return &quell.Alert{Fingerprint: m.Fingerprint, Source: m.Source, Status: m.Status, Labels: m.Labels,
 		Annotations: m.Annotations, StartsAt: m.StartsAt, EndsAt: m.EndsAt, ReceivedAt: m.LastSeen}
 }

@@ -13,6 +13,13 @@ import (
 	"github.com/quellhq/quell"
 )
 
+// member is one alert of an incident, and its number in the incident's
+// join order (kept across restores, see Snapshot).
+type member struct {
+	quell.IncidentAlert
+	pos uint64
+}
+
 type incident struct {
 	// What weighing a candidate reads comes first, together: an alert
 	// weighs many incidents, most of them once.
@@ -59,11 +66,10 @@ type incident struct {
 	// lastHeard: as lastSeen, but a re-fire that stays in the incident
 	// after a silence does not end that silence (see silent).
 	lastHeard   time.Time
-	members     map[quell.Fingerprint]*quell.IncidentAlert
-	pos         map[quell.Fingerprint]uint64 // each member's number in join order
-	joins       uint64                       // the number the next member gets
-	firing      int                          // members firing, flapping ones included
-	bytes       int64                        // what its members hold (memberBytes)
+	members     map[quell.Fingerprint]*member
+	joins       uint64 // the number the next member gets
+	firing      int    // members firing, flapping ones included
+	bytes       int64  // what its members hold (memberBytes)
 	seq         uint64
 	dirtyAt     time.Time // the time of the update waiting for EmitUpdates
 	mergeReason string
@@ -112,8 +118,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 		title:    quell.Printable(Title(a)),
 		created:  at,
 		updated:  at,
-		members:  make(map[quell.Fingerprint]*quell.IncidentAlert),
-		pos:      make(map[quell.Fingerprint]uint64),
+		members:  make(map[quell.Fingerprint]*member),
 		nodes:    make(map[int32]nodeUse),
 		severity: a.Severity,
 	}
@@ -356,10 +361,9 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 	m := inc.members[a.Fingerprint]
 	var was int64
 	if m == nil {
-		m = &quell.IncidentAlert{Fingerprint: a.Fingerprint, Reason: reason}
+		m = &member{IncidentAlert: quell.IncidentAlert{Fingerprint: a.Fingerprint, Reason: reason}, pos: inc.joins}
 		inc.members[a.Fingerprint] = m
 		inc.order = append(inc.order, a.Fingerprint)
-		inc.pos[a.Fingerprint] = inc.joins
 		inc.joins++
 		inc.index(in, 1)
 		e.rarity.add(in, 1)
@@ -406,7 +410,6 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 	}
 	e.account(inc, -memberBytes(m))
 	delete(inc.members, fp)
-	delete(inc.pos, fp)
 	e.reheard(inc)
 	e.changedMember(inc, fp)
 	inc.order = slices.DeleteFunc(inc.order, func(f quell.Fingerprint) bool { return f == fp })
@@ -508,7 +511,7 @@ func (e *Engine) view(inc *incident) quell.Incident {
 	}
 	for _, fp := range inc.order {
 		m := inc.members[fp]
-		v.Alerts = append(v.Alerts, *m)
+		v.Alerts = append(v.Alerts, m.IncidentAlert)
 		if u := m.Annotations["runbook_url"]; u != "" && !slices.Contains(v.Runbooks, u) {
 			v.Runbooks = append(v.Runbooks, u)
 		}
@@ -553,7 +556,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 			dst.members[fp] = m
 			e.account(dst, memberBytes(m))
 			dst.order = append(dst.order, fp)
-			dst.pos[fp] = dst.joins
+			m.pos = dst.joins
 			dst.joins++
 			if m.Status == quell.Firing {
 				dst.firing++
@@ -588,7 +591,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 // sawMember records that member m of inc was seen at at: its LastSeen and
 // when inc last heard of its values and nodes move together, since a
 // restore rebuilds the one from the other (see reheard).
-func (e *Engine) sawMember(inc *incident, m *quell.IncidentAlert, at time.Time) {
+func (e *Engine) sawMember(inc *incident, m *member, at time.Time) {
 	m.LastSeen = at
 	if in := e.infos[m.Fingerprint]; in != nil {
 		inc.heard(in, at)

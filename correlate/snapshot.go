@@ -97,7 +97,7 @@ func (e *Engine) Snapshot() Snapshot {
 		is := e.incidentState(inc)
 		is.Alerts = e.view(inc).Alerts
 		for _, fp := range inc.order {
-			is.Pos = append(is.Pos, inc.pos[fp])
+			is.Pos = append(is.Pos, inc.members[fp].pos)
 		}
 		s.Incidents = append(s.Incidents, is)
 	}
@@ -261,18 +261,16 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		created: is.CreatedAt, updated: is.UpdatedAt, resolvedAt: is.ResolvedAt, resolvedBy: is.ResolvedBy,
 		ackedAt: is.AcknowledgedAt, ackedBy: is.AcknowledgedBy, assignedTo: is.AssignedTo,
 		lastActivity: is.LastActivity, lastHeard: is.LastHeard, cadence: is.Cadence, seq: is.Seq, announced: is.Announced, reopened: is.Reopened,
-		members: make(map[quell.Fingerprint]*quell.IncidentAlert, len(is.Alerts)),
+		members: make(map[quell.Fingerprint]*member, len(is.Alerts)),
 		nodes:   make(map[int32]nodeUse),
 	}
-	inc.pos = make(map[quell.Fingerprint]uint64, len(is.Alerts))
 	inc.joins = max(is.Joins, uint64(len(is.Alerts)))
 	for i := range is.Alerts {
-		m := is.Alerts[i]
-		inc.members[m.Fingerprint] = &m
+		m := &member{IncidentAlert: is.Alerts[i], pos: uint64(i)}
+		inc.members[m.Fingerprint] = m
 		inc.order = append(inc.order, m.Fingerprint)
-		inc.pos[m.Fingerprint] = uint64(i)
 		if len(is.Pos) == len(is.Alerts) {
-			inc.pos[m.Fingerprint] = is.Pos[i]
+			m.pos = is.Pos[i]
 		}
 		if m.Status == quell.Firing {
 			inc.firing++
@@ -283,7 +281,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		if cur := e.byAlert[m.Fingerprint]; cur == nil || cur.created.Before(inc.created) {
 			e.byAlert[m.Fingerprint] = inc
 		}
-		in := e.inspect(memberAlert(&m))
+		in := e.inspect(memberAlert(m))
 		inc.index(in, 1)
 		inc.heard(in, m.LastSeen)
 		e.rarity.add(in, 1)

@@ -250,7 +250,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	// Timers and the index's posting lists may point at inc a while longer
 	// (an announce timer for GroupWait: under a flood, many evicted
 	// incidents); its alerts and what indexes them need not live as long.
-	inc.members, inc.order, inc.pos = nil, nil, nil
+	inc.members, inc.order = nil, nil
 	inc.tokens, inc.workloads, inc.nodes = tokenTable{}, 0, nil
 	inc.sigOrder = nil
 }
