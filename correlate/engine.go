@@ -47,9 +47,8 @@ type Engine struct {
 	// stateBytes is what the incidents' alerts hold (see bytes.go).
 	stateBytes int64
 	released   bool // its part of cfg.StateBudget was given back (Release)
-	byAlert    map[quell.Fingerprint]*incident
 	scopes     map[uint64]*scope
-	infos      map[quell.Fingerprint]*alertInfo
+	infos      map[quell.Fingerprint]*alertInfo // per alert: what relates it to others, and its incident
 	timers     timerHeap
 	timerSeq   uint64
 	armed      map[armedKey]uint64 // the alerts' deadlines that have a timer pending: its seq
@@ -85,7 +84,6 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		tracker:   dedupe.NewTracker(cfg.Flapping),
 		out:       out,
 		incidents: make(map[string]*incident),
-		byAlert:   make(map[quell.Fingerprint]*incident),
 		scopes:    make(map[uint64]*scope),
 		infos:     make(map[quell.Fingerprint]*alertInfo),
 		armed:     make(map[armedKey]uint64),
@@ -108,14 +106,14 @@ func (e *Engine) Process(a *quell.Alert, at time.Time) {
 		e.markFlapping(a.Fingerprint, st.Flapping)
 	}
 	e.bound(at)
-	if inc := e.byAlert[a.Fingerprint]; inc != nil {
+	if inc := e.incidentOf(a.Fingerprint); inc != nil {
 		e.maybeSweep(inc.scope)
 	}
 }
 
 // markFlapping shows the alert's flapping state on its incident.
 func (e *Engine) markFlapping(fp quell.Fingerprint, flapping bool) {
-	if inc := e.byAlert[fp]; inc != nil {
+	if inc := e.incidentOf(fp); inc != nil {
 		if m := inc.members[fp]; m != nil && m.Flapping != flapping {
 			m.Flapping = flapping
 			e.changedMember(inc, fp)
@@ -124,7 +122,7 @@ func (e *Engine) markFlapping(fp quell.Fingerprint, flapping bool) {
 }
 
 func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedupe.State) {
-	inc := e.byAlert[a.Fingerprint]
+	inc := e.incidentOf(a.Fingerprint)
 	switch kind {
 	case dedupe.Repeat:
 		e.dedupe(inc, a, at, kind, "repeat of a firing alert (occurrence "+strconv.Itoa(st.Count)+")")

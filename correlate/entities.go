@@ -31,6 +31,10 @@ type alertInfo struct {
 	wordsInfo float64 // their sum
 	nodes     []int32 // graph nodes of the subject (and a call's peer)
 	sig       uint64  // signature for co-occurrence: alertname and subject
+	// inc is the incident the alert is in (the newest, while a resolved
+	// one holds it too), nil when none: one map for all that quell keeps
+	// per alert besides its dedupe state.
+	inc *incident
 }
 
 // entityRef is one entity value: its tokens (the value, and for a pod its
@@ -103,6 +107,14 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 	e.graph.learn(a, in, e.cfg.TopologyLabels)
 	e.infos[a.Fingerprint] = in
 	return in
+}
+
+// incidentOf is the incident alert fp is in, or nil.
+func (e *Engine) incidentOf(fp quell.Fingerprint) *incident {
+	if in := e.infos[fp]; in != nil {
+		return in.inc
+	}
+	return nil
 }
 
 // subject is the entity the alert is about; its tokens are nil when the

@@ -133,7 +133,7 @@ func (e *Engine) mergeBy(f *quell.Feedback, at time.Time, by string) (string, er
 // moveBy moves alert f.Alert out of its incident into f.To, or into an
 // incident of its own.
 func (e *Engine) moveBy(f *quell.Feedback, at time.Time, by string) (string, error) {
-	cur := e.byAlert[f.Alert]
+	cur := e.incidentOf(f.Alert)
 	if cur == nil || cur.members[f.Alert] == nil {
 		return "", fmt.Errorf("alert %s is in no incident the correlator tracks: %w", f.Alert, ErrUnknown)
 	}

@@ -382,7 +382,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 	if a.Severity.Rank() > inc.severity.Rank() {
 		inc.severity = a.Severity
 	}
-	e.byAlert[a.Fingerprint] = inc
+	in.inc = inc
 	inc.lastSeen, inc.lastHeard = at, at
 	e.touch(inc, at)
 	inc.updated = at
@@ -566,8 +566,8 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 				dst.heard(in, m.LastSeen)
 			}
 		}
-		if e.byAlert[fp] == src {
-			e.byAlert[fp] = dst
+		if in != nil && in.inc == src {
+			in.inc = dst
 		}
 	}
 	if src.severity.Rank() > dst.severity.Rank() {

@@ -135,7 +135,7 @@ func (e *Engine) Tracks(id string) bool { return e.incidents[id] != nil }
 
 // IncidentOf is the id of the incident alert fp is in ("" for none).
 func (e *Engine) IncidentOf(fp quell.Fingerprint) string {
-	if inc := e.byAlert[fp]; inc != nil {
+	if inc := e.incidentOf(fp); inc != nil {
 		return inc.id
 	}
 	return ""

@@ -278,10 +278,10 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		if m.LastSeen.After(inc.lastSeen) {
 			inc.lastSeen = m.LastSeen
 		}
-		if cur := e.byAlert[m.Fingerprint]; cur == nil || cur.created.Before(inc.created) {
-			e.byAlert[m.Fingerprint] = inc
-		}
 		in := e.inspect(memberAlert(m))
+		if in.inc == nil || in.inc.created.Before(inc.created) {
+			in.inc = inc
+		}
 		inc.index(in, 1)
 		inc.heard(in, m.LastSeen)
 		e.rarity.add(in, 1)

@@ -192,7 +192,7 @@ func (e *Engine) fire(t timer) {
 		case st.Flapping: // expires once it calms down (see timerSettle)
 		default:
 			e.tracker.Expire(st, t.at)
-			if inc := e.byAlert[t.fp]; inc != nil {
+			if inc := e.incidentOf(t.fp); inc != nil {
 				e.markResolved(inc, inc.members[t.fp], t.at, t.at)
 			}
 		}
@@ -210,7 +210,7 @@ func (e *Engine) fire(t timer) {
 			e.arm(timerExpire, t.fp, st.ExpiresAt)
 		}
 		if st != nil && !st.Flapping && st.Status == quell.Resolved {
-			if inc := e.byAlert[t.fp]; inc != nil {
+			if inc := e.incidentOf(t.fp); inc != nil {
 				e.markResolved(inc, inc.members[t.fp], st.LastSeen, t.at)
 			} else {
 				e.forgetState(t.fp)
@@ -241,8 +241,8 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	e.account(inc, -inc.bytes)
 	delete(e.incidents, inc.id)
 	for _, fp := range inc.order {
-		if e.byAlert[fp] == inc {
-			delete(e.byAlert, fp)
+		if in := e.infos[fp]; in != nil && in.inc == inc {
+			in.inc = nil
 			forget(fp)
 		}
 	}
@@ -259,7 +259,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 // once its state changes have left the flap window (flapping needs them).
 func (e *Engine) forgetState(fp quell.Fingerprint) {
 	st := e.tracker.Get(fp)
-	if st == nil || st.Status != quell.Resolved || e.byAlert[fp] != nil {
+	if st == nil || st.Status != quell.Resolved || e.incidentOf(fp) != nil {
 		return
 	}
 	if n := len(st.Changes); n > 0 && e.now.Sub(st.Changes[n-1]) < e.cfg.Flapping.Window {
