@@ -3,6 +3,17 @@ package correlate
 // tokenCount is how many members carry one token, as each kind of token.
 type tokenCount [tokenKinds]int32
 
+// none tells whether no member carries the token. Counts are never
+// negative, so their bits or to zero only when all are zero; comparing the
+// array with a zero one calls memequal, in the table's innermost loop.
+func (c *tokenCount) none() bool {
+	var or int32
+	for _, n := range c {
+		or |= n
+	}
+	return or == 0
+}
+
 type tokenKind uint8
 
 const (
@@ -44,7 +55,7 @@ func (tt *tokenTable) find(t uint64) *tokenSlot {
 	if tt.n == 0 {
 		return nil
 	}
-	if s := &tt.slots[tt.probe(t)]; s.c != (tokenCount{}) {
+	if s := &tt.slots[tt.probe(t)]; !s.c.none() {
 		return s
 	}
 	return nil
@@ -55,7 +66,7 @@ func (tt *tokenTable) find(t uint64) *tokenSlot {
 func (tt *tokenTable) probe(t uint64) uint64 {
 	mask := uint64(len(tt.slots) - 1)
 	i := t & mask
-	for tt.slots[i].c != (tokenCount{}) && tt.slots[i].t != t {
+	for !tt.slots[i].c.none() && tt.slots[i].t != t {
 		i = (i + 1) & mask
 	}
 	return i
@@ -69,7 +80,7 @@ func (tt *tokenTable) add(t uint64, delta int32, k, also tokenKind) tokenCount {
 	}
 	i := tt.probe(t)
 	s := &tt.slots[i]
-	if s.c == (tokenCount{}) {
+	if s.c.none() {
 		s.t = t
 		tt.n++
 	}
@@ -78,7 +89,7 @@ func (tt *tokenTable) add(t uint64, delta int32, k, also tokenKind) tokenCount {
 		s.c[also] += delta
 	}
 	c := s.c
-	if c == (tokenCount{}) {
+	if c.none() {
 		tt.n--
 		tt.close(i)
 	}
@@ -90,7 +101,7 @@ func (tt *tokenTable) add(t uint64, delta int32, k, also tokenKind) tokenCount {
 // of a token it seeks.
 func (tt *tokenTable) close(i uint64) {
 	mask := uint64(len(tt.slots) - 1)
-	for j := (i + 1) & mask; tt.slots[j].c != (tokenCount{}); j = (j + 1) & mask {
+	for j := (i + 1) & mask; !tt.slots[j].c.none(); j = (j + 1) & mask {
 		// The token at j may move to i unless its home lies in (i, j].
 		if home := tt.slots[j].t & mask; (j-home)&mask >= (j-i)&mask {
 			tt.slots[i] = tt.slots[j]
@@ -104,7 +115,7 @@ func (tt *tokenTable) grow() {
 	old := tt.slots
 	tt.slots = make([]tokenSlot, max(16, 2*len(old)))
 	for _, s := range old {
-		if s.c != (tokenCount{}) {
+		if !s.c.none() {
 			tt.slots[tt.probe(s.t)] = s
 		}
 	}
@@ -113,7 +124,7 @@ func (tt *tokenTable) grow() {
 // each calls f with every token held.
 func (tt *tokenTable) each(f func(uint64)) {
 	for _, s := range tt.slots {
-		if s.c != (tokenCount{}) {
+		if !s.c.none() {
 			f(s.t)
 		}
 	}
