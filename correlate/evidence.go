@@ -97,7 +97,9 @@ func (e *Engine) timeEvidence(d, cadence time.Duration, related bool) float64 {
 		d = max(0, d-cadence/2)
 	}
 	scale := max(e.cfg.TimeScale, cadence/2)
-	return timeNow - timeFall*math.Log1p(float64(d)/float64(scale))
+	// math.Log, in assembly, rather than Log1p: this runs for every
+	// candidate, and the ratio is never small enough for Log1p to differ.
+	return timeNow - timeFall*math.Log(1+float64(d)/float64(scale))
 }
 
 // weigh gathers the evidence that inc should take the alert: each source

@@ -248,7 +248,7 @@ func (e *Engine) mergeYoung(best *incident, others []evidence, in *alertInfo, at
 	for i := range others {
 		ev := &others[i]
 		links := ev.entity >= entityLink || in.infra && (ev.related || !busy)
-		if ev.score() >= e.cfg.JoinScore && links && ev.inc.status == quell.IncidentOpen && (e.young(ev.inc, at) || ev.time > 0) {
+		if links && ev.inc.status == quell.IncidentOpen && (e.young(ev.inc, at) || ev.time > 0) && ev.score() >= e.cfg.JoinScore {
 			group = append(group, ev.inc)
 		}
 	}
