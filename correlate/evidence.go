@@ -54,7 +54,7 @@ type evidence struct {
 	time     float64
 	entity   float64
 	by       entityKind
-	ref      entityRef // by == byShare: the value shared
+	ref      *entityRef // by == byShare: the value shared (the alert's)
 	token    uint64    // its token
 	hops     int       // by == byGraph
 	from, to int32     // by == byGraph: the nearest nodes
@@ -68,9 +68,9 @@ type evidence struct {
 	nameless bool // a stranger that names no entity at all
 	related  bool // a shared subject value or a graph path: not strangers
 	hostOnly bool // by == byGraph: the path only says they share a host, in a busy scope
-	// quietOf is a value the alert is about that the incident holds but
+	// quiet is a value the alert is about that the incident holds but
 	// has not heard of for quietFor: it relates nothing.
-	quietOf  string
+	quiet    *entityRef
 	quietFor time.Duration
 }
 
@@ -104,8 +104,8 @@ func (e *Engine) timeEvidence(d, cadence time.Duration, related bool) float64 {
 
 // weigh gathers the evidence that inc should take the alert: each source
 // below is one function, to be read, tuned or replaced on its own.
-func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evidence {
-	ev := evidence{inc: inc}
+func (e *Engine) weigh(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) {
+	*ev = evidence{inc: inc}
 	if own {
 		ev.entity, ev.by = sameAlert, bySameAlert
 	}
@@ -119,12 +119,12 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	}
 	now := at.UnixNano()
 	fresh := now - int64(quiet)
-	e.weighValues(&ev, in, inc, now, fresh)
-	e.weighGraph(&ev, in, inc, fresh, at)
-	e.weighTime(&ev, inc, own, at)
-	e.weighNames(&ev, in, inc)
-	e.weighCofiring(&ev, inc)
-	e.markStranger(&ev, in, inc, own, at)
+	e.weighValues(ev, in, inc, now, fresh)
+	e.weighGraph(ev, in, inc, fresh, at)
+	e.weighTime(ev, inc, own, at)
+	e.weighNames(ev, in, inc)
+	e.weighCofiring(ev, inc)
+	e.markStranger(ev, in, inc, own, at)
 	ev.nameless = ev.stranger && in.about == 0
 	ev.total = prior + ev.entity + ev.name + ev.co + ev.taught
 	if ev.stranger {
@@ -132,7 +132,6 @@ func (e *Engine) weigh(in *alertInfo, inc *incident, own bool, at time.Time) evi
 	} else {
 		ev.total += ev.time
 	}
-	return ev
 }
 
 // weighTime: the time since the incident's last activity (since it
@@ -154,7 +153,7 @@ func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) 
 // weighted by rarity; full weight for what either side is about, less for
 // context on both sides.
 func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, now, fresh int64) {
-	share := func(ref entityRef, subject bool) {
+	share := func(ref *entityRef, subject bool) {
 		for i, t := range ref.tokens {
 			// Once a relation is known, a value that could not weigh more
 			// than what was found changes nothing: no lookup.
@@ -166,8 +165,8 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, now, fr
 				continue
 			}
 			if slot.at < fresh {
-				if subject && ev.quietOf == "" { // for the reason: why it does not relate
-					ev.quietOf, ev.quietFor = ref.value, time.Duration(now-slot.at)
+				if subject && ev.quiet == nil { // for the reason: why it does not relate
+					ev.quiet, ev.quietFor = ref, time.Duration(now-slot.at)
 				}
 				continue
 			}
@@ -182,11 +181,8 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, now, fr
 			}
 		}
 	}
-	for _, ref := range in.subjects() {
-		share(ref, true)
-	}
-	for _, c := range in.context() {
-		share(c, false)
+	for i := range in.refs {
+		share(&in.refs[i], i < in.about)
 	}
 }
 

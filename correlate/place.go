@@ -115,7 +115,8 @@ func (e *Engine) weighAll(sc *scope, in *alertInfo, at time.Time, cur *incident)
 	evs := e.evs[:0]
 	e.prepare(&e.partners, in.sig)
 	for _, inc := range e.candidates(sc, in, at, cur) {
-		evs = append(evs, e.weigh(in, inc, inc == cur, at))
+		evs = append(evs, evidence{})
+		e.weigh(&evs[len(evs)-1], in, inc, inc == cur, at)
 	}
 	for top := 0; top < 2 && top < len(evs); top++ {
 		best := top

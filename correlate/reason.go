@@ -64,9 +64,9 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 		b = append(b, ev.cadence.Round(time.Second).String()...)
 		b = append(b, ')')
 	}
-	if ev.quietOf != "" {
+	if ev.quiet != nil {
 		b = append(b, ", nothing about "...)
-		b = append(b, ev.quietOf...)
+		b = append(b, ev.quiet.value...)
 		b = append(b, " in it for "...)
 		b = append(b, ev.quietFor.Round(time.Second).String()...)
 	}
