@@ -55,9 +55,9 @@ type evidence struct {
 	entity   float64
 	by       entityKind
 	ref      *entityRef // by == byShare: the value shared (the alert's)
-	token    uint64    // its token
-	hops     int       // by == byGraph
-	from, to int32     // by == byGraph: the nearest nodes
+	token    uint64     // its token
+	hops     int        // by == byGraph
+	from, to int32      // by == byGraph: the nearest nodes
 	name     float64
 	alike    float64 // share of the summary alike; 0: the alertname if name > 0
 	co       float64
