@@ -32,8 +32,8 @@ type alertInfo struct {
 	nodes     []int32 // graph nodes of the subject (and a call's peer)
 	sig       uint64  // signature for co-occurrence: alertname and subject
 	// inc is the incident the alert is in (the newest, while a resolved
-	// one holds it too), nil when none: one map for all that quell keeps
-	// per alert besides its dedupe state.
+	// one holds it too), nil when none: kept here rather than in a map of
+	// its own, which every new alert would grow.
 	inc *incident
 }
 
