@@ -171,13 +171,7 @@ func (p *Partitioned) fenced(err error) error {
 func (p *Partitioned) work(ctx, gctx context.Context, gen *generation, id int, open OpenFunc, w *writers) {
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-gctx.Done():
-			cancel()
-		case <-stop.Done():
-		}
-	}()
+	defer context.AfterFunc(gctx, cancel)()
 	log := p.log.With("partition", id)
 	sl, res, err := p.load(stop, id)
 	if err != nil {
@@ -263,8 +257,8 @@ func (p *Partitioned) work(ctx, gctx context.Context, gen *generation, id int, o
 	}
 	// Revoked or stopping: save, so the next owner resumes here instead of
 	// replaying since the last checkpoint.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	sctx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelSave()
 	defer context.AfterFunc(sctx, stopSaving)()
 	err = errors.Join(part.Flush(), cp.wait())
 	if err == nil && next != cp.saved {
