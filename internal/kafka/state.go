@@ -1,10 +1,13 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,11 +36,21 @@ type StateRecord struct {
 // latest record per key. So every record's Kafka key carries the checkpoint
 // that wrote it (key@checkpoint): a new value never compacts an older one
 // away by itself. The older one is deleted (a tombstone) only once a commit
-// covers its successor, and a key deleted from the state is first written
-// as a deletion marker, then tombstoned with its last value.
+// covers its successor. The keys a checkpoint deletes are listed in a few
+// records of its own (deleted/<n>@checkpoint), and each key's last value is
+// tombstoned once a commit covers the list, the list itself after them: an
+// evicted alert costs its value and a tombstone, not also a marker of its
+// own and that marker's tombstone, which doubled what the broker's log
+// cleaner had to index in a storm.
 const (
-	keyCommit     = "commit"
+	keyCommit  = "commit"
+	keyDeleted = "deleted/"
+	// headerDeleted marks a deleted key in state written by quell before
+	// deletion lists; a restore still honours it.
 	headerDeleted = "quell-deleted"
+	// deletedChunk bounds a deletion list's record, far below the
+	// broker's default maximum (1 MB).
+	deletedChunk = 256 << 10
 )
 
 // commitRecord is the value of a commit record.
@@ -92,6 +105,15 @@ func (s *stateLog) save(ctx context.Context, changes StateChanges, next int64, w
 		}
 	}
 	var obsolete []string
+	// The deleted keys, quoted, a line each, in lists of about deletedChunk bytes.
+	var lists [][]byte
+	list := func(k string) {
+		if n := len(lists); n == 0 || len(lists[n-1]) > deletedChunk {
+			lists = append(lists, nil)
+		}
+		l := &lists[len(lists)-1]
+		*l = append(strconv.AppendQuote(*l, k), '\n')
+	}
 	err := changes(func(r StateRecord) error {
 		h := xxhash.Sum64String(r.Key)
 		old, had := s.version[h]
@@ -103,14 +125,23 @@ func (s *stateLog) save(ctx context.Context, changes StateChanges, next int64, w
 		}
 		if r.Value == nil {
 			delete(s.version, h)
-			obsolete = append(obsolete, versioned(r.Key, c))
-			return out.add(ctx, key(r.Key, c), deletedValue, deletedHeaders)
+			list(r.Key)
+			return nil
 		}
 		s.version[h] = uint32(c)
 		return out.add(ctx, key(r.Key, c), r.Value, nil)
 	})
 	if err != nil {
 		return s.failed(err)
+	}
+	// After the values' tombstones in obsolete: a list tombstoned while a
+	// value it deletes is not would bring that value back on restore.
+	for i, l := range lists {
+		k := keyDeleted + strconv.Itoa(i)
+		if err := out.add(ctx, key(k, c), l, nil); err != nil {
+			return s.failed(err)
+		}
+		obsolete = append(obsolete, versioned(k, c))
 	}
 	// The commit rides in the last request: a request's records for one
 	// partition are appended all or none, after the earlier requests'.
@@ -125,12 +156,6 @@ func (s *stateLog) save(ctx context.Context, changes StateChanges, next int64, w
 	s.checkpoint, s.obsolete = c, obsolete
 	return nil
 }
-
-// A deletion marker's value and header (see the layout above).
-var (
-	deletedValue   = []byte("{}")
-	deletedHeaders = []kafkago.Header{{Key: headerDeleted}}
-)
 
 func (s *stateLog) failed(err error) error {
 	return fmt.Errorf("writing state records of partition %d to %s: %w", s.id, s.p.cfg.Names.State, err)
@@ -229,6 +254,13 @@ func (b *stateBatch) flush(ctx context.Context) error {
 	return nil
 }
 
+// entry is a key's value as a restore found it so far, and the checkpoint
+// that wrote it.
+type entry struct {
+	version uint64
+	value   []byte // nil: deleted
+}
+
 // restored is what load found.
 type restored struct {
 	state   map[string][]byte // nil: no commit, start from the first alert
@@ -256,10 +288,6 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 	if err := r.SetOffset(first); err != nil {
 		return nil, res, err
 	}
-	type entry struct {
-		version uint64
-		value   []byte // nil: deleted
-	}
 	committed := map[string]entry{}
 	live := map[string]bool{}               // versioned keys a commit covers, not yet tombstoned
 	pending := map[string]kafkago.Message{} // versioned keys since the last commit
@@ -284,6 +312,12 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 			for vk, pm := range pending {
 				live[vk] = true
 				k, v := splitVersioned(vk)
+				if strings.HasPrefix(k, keyDeleted) {
+					if err := deleteListed(committed, pm.Value, v); err != nil {
+						return nil, res, fmt.Errorf("deletion list at %s/%d@%d: %w", p.cfg.Names.State, id, pm.Offset, err)
+					}
+					continue
+				}
 				if e, ok := committed[k]; !ok || v >= e.version {
 					e = entry{version: v, value: pm.Value}
 					if deleted(pm) {
@@ -352,15 +386,36 @@ func splitVersioned(vk string) (string, uint64) {
 	return vk[:i], v
 }
 
+// keysOf lists the versioned keys of live and pending, deletion lists
+// last: they are tombstoned after the values they delete (see save).
 func keysOf(live map[string]bool, pending map[string]kafkago.Message) []string {
 	out := make([]string, 0, len(live)+len(pending))
-	for vk := range live {
-		out = append(out, vk)
+	var lists []string
+	for _, m := range []iter.Seq[string]{maps.Keys(live), maps.Keys(pending)} {
+		for vk := range m {
+			if strings.HasPrefix(vk, keyDeleted) {
+				lists = append(lists, vk)
+			} else {
+				out = append(out, vk)
+			}
+		}
 	}
-	for vk := range pending {
-		out = append(out, vk)
+	return append(out, lists...)
+}
+
+// deleteListed drops from committed the keys a deletion list of
+// checkpoint v names, unless a later checkpoint wrote them again.
+func deleteListed(committed map[string]entry, list []byte, v uint64) error {
+	for line := range bytes.Lines(list) {
+		k, err := strconv.Unquote(string(bytes.TrimSuffix(line, []byte{'\n'})))
+		if err != nil {
+			return err
+		}
+		if e, ok := committed[k]; ok && e.version < v {
+			delete(committed, k)
+		}
 	}
-	return out
+	return nil
 }
 
 // stateOffsets returns the first and next offsets of state partition id.

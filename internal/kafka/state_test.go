@@ -113,7 +113,7 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 	s, res = loadState(t, p)
 	wantState(t, res, 20, map[string]string{"a": "10", "c": "3"})
 	slices.Sort(s.obsolete)
-	if want := []string{"a@1", "a@3", "b@1", "b@2", "d@3"}; !slices.Equal(s.obsolete, want) {
+	if want := []string{"a@1", "a@3", "b@1", "d@3", "deleted/0@2"}; !slices.Equal(s.obsolete, want) {
 		t.Fatalf("obsolete records %v, want %v", s.obsolete, want)
 	}
 	if s.checkpoint != 3 {
@@ -127,8 +127,58 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 	s, res = loadState(t, p)
 	wantState(t, res, 30, map[string]string{"a": "10", "d": "40"})
 	slices.Sort(s.obsolete)
-	if want := []string{"c@1", "c@4"}; !slices.Equal(s.obsolete, want) {
+	if want := []string{"c@1", "deleted/0@4"}; !slices.Equal(s.obsolete, want) {
 		t.Fatalf("obsolete records after the next commit %v, want %v", s.obsolete, want)
+	}
+}
+
+// Deleting keys writes one list of them, not a record per key: in a storm
+// every alert is evicted in the end, and each record is one more for the
+// broker's log cleaner. The values are tombstoned by the next checkpoint,
+// the list after them.
+func TestStateLogDeletesKeysInOneList(t *testing.T) {
+	p, w := stateFixture(t)
+	ctx := context.Background()
+	s, _ := loadState(t, p)
+	const n = 3000
+	var kv, gone []string
+	for i := range n {
+		kv = append(kv, fmt.Sprintf("a/%d", i), "x")
+		gone = append(gone, fmt.Sprintf("a/%d", i), "-")
+	}
+	end := func() int64 {
+		_, last, err := p.stateOffsets(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return last
+	}
+	if err := s.save(ctx, recs(append(kv, "h", "1")...), 10, w); err != nil {
+		t.Fatal(err)
+	}
+	before := end()
+	if err := s.save(ctx, recs(gone...), 20, w); err != nil {
+		t.Fatal(err)
+	}
+	if wrote := end() - before; wrote > 3 {
+		t.Fatalf("deleting %d keys wrote %d records, want a list and a commit", n, wrote)
+	}
+	s, res := loadState(t, p)
+	wantState(t, res, 20, map[string]string{"h": "1"})
+	if len(s.obsolete) != n+1 || s.obsolete[n] != "deleted/0@2" {
+		t.Fatalf("%d obsolete records ending %q, want the %d values, then the list", len(s.obsolete), s.obsolete[len(s.obsolete)-1], n)
+	}
+	before = end()
+	if err := s.save(ctx, recs(), 30, w); err != nil {
+		t.Fatal(err)
+	}
+	if wrote := end() - before; wrote != n+2 {
+		t.Fatalf("the next checkpoint wrote %d records, want %d tombstones and a commit", wrote, n+2)
+	}
+	s, res = loadState(t, p)
+	wantState(t, res, 30, map[string]string{"h": "1"})
+	if len(s.obsolete) != 0 {
+		t.Fatalf("obsolete after the tombstones: %v", s.obsolete)
 	}
 }
 
