@@ -105,14 +105,14 @@ func (s *stateLog) save(ctx context.Context, changes StateChanges, next int64, w
 		}
 	}
 	var obsolete []string
-	// The deleted keys, quoted, a line each, in lists of about deletedChunk bytes.
+	// The deleted keys, a line each, in lists of about deletedChunk bytes.
 	var lists [][]byte
 	list := func(k string) {
 		if n := len(lists); n == 0 || len(lists[n-1]) > deletedChunk {
 			lists = append(lists, nil)
 		}
 		l := &lists[len(lists)-1]
-		*l = append(strconv.AppendQuote(*l, k), '\n')
+		*l = append(appendListed(*l, k), '\n')
 	}
 	err := changes(func(r StateRecord) error {
 		h := xxhash.Sum64String(r.Key)
@@ -403,13 +403,26 @@ func keysOf(live map[string]bool, pending map[string]kafkago.Message) []string {
 	return append(out, lists...)
 }
 
+// appendListed appends key k as a deletion list's line holds it: as it is,
+// unless it could be mistaken for another line or a quoted one (quell's
+// keys never are: quoting each cost as much as the rest of a deletion).
+func appendListed(b []byte, k string) []byte {
+	if strings.ContainsRune(k, '\n') || strings.HasPrefix(k, `"`) {
+		return strconv.AppendQuote(b, k)
+	}
+	return append(b, k...)
+}
+
 // deleteListed drops from committed the keys a deletion list of
 // checkpoint v names, unless a later checkpoint wrote them again.
 func deleteListed(committed map[string]entry, list []byte, v uint64) error {
 	for line := range bytes.Lines(list) {
-		k, err := strconv.Unquote(string(bytes.TrimSuffix(line, []byte{'\n'})))
-		if err != nil {
-			return err
+		k := string(bytes.TrimSuffix(line, []byte{'\n'}))
+		if strings.HasPrefix(k, `"`) {
+			var err error
+			if k, err = strconv.Unquote(k); err != nil {
+				return err
+			}
 		}
 		if e, ok := committed[k]; ok && e.version < v {
 			delete(committed, k)

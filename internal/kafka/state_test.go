@@ -142,9 +142,14 @@ func TestStateLogDeletesKeysInOneList(t *testing.T) {
 	s, _ := loadState(t, p)
 	const n = 3000
 	var kv, gone []string
-	for i := range n {
+	for i := range n - 2 {
 		kv = append(kv, fmt.Sprintf("a/%d", i), "x")
 		gone = append(gone, fmt.Sprintf("a/%d", i), "-")
+	}
+	// Keys a list must quote to tell them from its other lines.
+	for _, k := range []string{"two\nlines", `"quoted"`} {
+		kv = append(kv, k, "x")
+		gone = append(gone, k, "-")
 	}
 	end := func() int64 {
 		_, last, err := p.stateOffsets(ctx, 0)
