@@ -431,6 +431,41 @@ func TestNamelessStrangerSaysSo(t *testing.T) {
 	}
 }
 
+// TestUnrelatedMachinesAreStrangersWhileYoung: hosts that fail at once with
+// nothing relating them, and an alert naming nothing, open incidents of
+// their own while the first is young, and the reasons say why; once the
+// problem is under way, another host joins on time, and a workload joins a
+// machine's incident on time at once (what runs there).
+func TestUnrelatedMachinesAreStrangersWhileYoung(t *testing.T) {
+	cfg := fastConfig()
+	r := newRun(t, cfg, nil)
+	r.feed(0,
+		occ{0, "alertname=NodeDown,host=node-a", ""},
+		occ{time.Second, "alertname=DiskFull,host=node-b", ""},
+		occ{2 * time.Second, "alertname=Watchdog", ""},
+		occ{cfg.GroupWait + 3*time.Second, "alertname=NodeDown,host=node-c", ""})
+	r.eng.Flush()
+	ds := r.decisions
+	if len(ds) != 4 {
+		t.Fatalf("%d decisions, want 4", len(ds))
+	}
+	for i, want := range []string{"", "about another machine", "names no entity"} {
+		if d := ds[i]; d.Action != quell.ActionCreated || !strings.Contains(d.Reason, want) {
+			t.Fatalf("%s: %s %q, want an incident of its own (%s)", d.Alert.Labels["alertname"], d.Action, d.Reason, want)
+		}
+	}
+	if d := ds[3]; d.Action != quell.ActionJoined {
+		t.Fatalf("a host once the problem is under way: %s %q, want it to join", d.Action, d.Reason)
+	}
+
+	r = newRun(t, cfg, nil)
+	r.feed(0, occ{0, "alertname=NodeDown,host=node-a", ""}, occ{time.Second, "alertname=HighErrorRate,service=cart", ""})
+	r.eng.Flush()
+	if ds := r.decisions; len(ds) != 2 || ds[1].Action != quell.ActionJoined || ds[1].Incident != ds[0].Incident {
+		t.Fatalf("decisions: %s, want the workload in the machine's incident", reasons(ds))
+	}
+}
+
 func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	cfg := fastConfig()
 	cfg.MaxIncidents = 2

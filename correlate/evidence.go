@@ -66,6 +66,7 @@ type evidence struct {
 	stranger bool
 	busy     bool // a stranger for the scope is busy, not for the incident is young
 	nameless bool // a stranger that names no entity at all
+	machine  bool // a stranger about a machine
 	related  bool // a shared subject value or a graph path: not strangers
 	hostOnly bool // by == byGraph: the path only says they share a host, in a busy scope
 	// quiet is a value the alert is about that the incident holds but
@@ -126,6 +127,7 @@ func (e *Engine) weigh(ev *evidence, in *alertInfo, inc *incident, own bool, at 
 	e.weighCofiring(ev, inc)
 	e.markStranger(ev, in, inc, own, at)
 	ev.nameless = ev.stranger && in.about == 0
+	ev.machine = ev.stranger && in.infra
 	ev.total = prior + ev.entity + ev.name + ev.co + ev.taught
 	if ev.stranger {
 		ev.total += stranger
@@ -240,15 +242,27 @@ func (e *Engine) weighCofiring(ev *evidence, inc *incident) {
 // are problems of their own. Once a problem is under way, or has spread
 // further, a stranger arriving during it most likely belongs to it, unless
 // the scope is busy (see pace): there unrelated problems start during any
-// problem, and time alone pulls no stranger in. Machines are never
-// strangers, nor is anything to an incident about a machine: a host's
-// trouble shows on what runs there, and what runs where is seldom known.
+// problem, and time alone pulls no stranger in. A machine is no stranger
+// to workloads, nor they to it: a host's trouble shows on what runs there,
+// and what runs where is seldom known. To a young incident about no
+// workload (machines, or nothing named) anything but a workload of those
+// machines is a stranger: hosts failing at once with nothing relating
+// them are problems of their own too.
 func (e *Engine) markStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) {
-	if own || in.infra || ev.related || ev.co != 0 || ev.taught > 0 || inc.machines > 0 || inc.workloads == 0 {
+	if own || ev.related || ev.co != 0 || ev.taught > 0 {
+		return
+	}
+	young := at.Sub(inc.created) < e.cfg.GroupWait
+	if inc.workloads == 0 {
+		workload := in.about > 0 && !in.infra
+		ev.stranger = young && !(workload && inc.machines > 0)
+		return
+	}
+	if in.infra || inc.machines > 0 {
 		return
 	}
 	switch {
-	case inc.workloads < 3 && at.Sub(inc.created) < e.cfg.GroupWait:
+	case inc.workloads < 3 && young:
 		ev.stranger = true
 	case inc.scope.pace.busy(at):
 		ev.stranger, ev.busy = true, true

@@ -48,6 +48,8 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 	switch {
 	case ev.nameless:
 		b = append(b, "names no entity"...)
+	case ev.machine:
+		b = append(b, "about another machine"...)
 	case ev.stranger:
 		b = append(b, "about another workload"...)
 	}
