@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"iter"
 	"log/slog"
-	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -391,14 +389,18 @@ func splitVersioned(vk string) (string, uint64) {
 func keysOf(live map[string]bool, pending map[string]kafkago.Message) []string {
 	out := make([]string, 0, len(live)+len(pending))
 	var lists []string
-	for _, m := range []iter.Seq[string]{maps.Keys(live), maps.Keys(pending)} {
-		for vk := range m {
-			if strings.HasPrefix(vk, keyDeleted) {
-				lists = append(lists, vk)
-			} else {
-				out = append(out, vk)
-			}
+	add := func(vk string) {
+		if strings.HasPrefix(vk, keyDeleted) {
+			lists = append(lists, vk)
+		} else {
+			out = append(out, vk)
 		}
+	}
+	for vk := range live {
+		add(vk)
+	}
+	for vk := range pending {
+		add(vk)
 	}
 	return append(out, lists...)
 }
