@@ -250,7 +250,11 @@ func (e *Engine) Changes() (*Delta, error) {
 	for n := t.heldLow; n < min(head, t.heldHigh); n++ {
 		del("d/" + strconv.FormatUint(n, 10))
 	}
-	for n := max(t.heldHigh, head); n < tail; n++ {
+	from := max(t.heldHigh, head)
+	// A storm holds tens of thousands: grown by appends, they were a
+	// sixteenth of what a split correlator allocated.
+	d.held = make([]deltaHeld, 0, max(tail, from)-from)
+	for n := from; n < tail; n++ {
 		h := &e.held[n-e.heldBase]
 		d.held = append(d.held, deltaHeld{n, h.d, h.inc.id})
 	}
