@@ -49,8 +49,10 @@ type incident struct {
 	reopened  bool
 	evicted   bool
 	dirty     bool // an update waits for EmitUpdates
-	// emittedAt is when its last change left the engine (engine time).
-	emittedAt time.Time
+	// emittedAt is when its last change left the engine (engine time),
+	// emittedSize how many alerts that change carried.
+	emittedAt   time.Time
+	emittedSize int
 
 	id         string
 	scope      *scope
@@ -437,8 +439,9 @@ func (e *Engine) maybeResolve(inc *incident, at time.Time) {
 
 // change emits an incident's change. Updates (an alert joined, resolved or
 // left) are coalesced until EmitUpdates, and an incident's are emitted at
-// most every updateGap: a storm of joins makes one update per incident and
-// second, not one copy of a growing incident per alert or batch. Every
+// most every updateGap per updateAlerts alerts: a storm of joins makes an
+// update per incident every few seconds, not one copy of a growing incident
+// per alert or batch. Every
 // change carries the whole incident, so a coalesced update loses nothing,
 // and a later change of another kind supersedes it.
 func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
@@ -461,17 +464,32 @@ func (e *Engine) change(inc *incident, kind quell.ChangeKind, at time.Time) {
 func (e *Engine) emitChange(inc *incident, kind quell.ChangeKind, at time.Time) {
 	e.changedIncident(inc)
 	inc.seq++
-	inc.emittedAt = e.now
+	inc.emittedAt, inc.emittedSize = e.now, len(inc.order)
 	if e.out.Change != nil {
 		e.out.Change(quell.IncidentChange{Kind: kind, Incident: e.view(inc), Seq: inc.seq, At: at})
 	}
 }
 
 // updateGap is how often an incident's updates may leave the engine
-// (engine time). Every change carries the whole incident: without a gap, a
-// storm joining incidents of a thousand alerts copied and encoded all of
-// them with every batch, which took most of a busy correlator's time.
-const updateGap = time.Second
+// (engine time), for every updateAlerts alerts it holds. Every change
+// carries the whole incident: without a gap, a storm joining incidents of a
+// thousand alerts copied and encoded all of them with every batch, which
+// took most of a busy correlator's time; with a gap of a second alone, a
+// storm's incidents still made the largest stream in split mode, each of
+// its updates carrying hundreds of alerts a second later. Growing with the
+// incident, the gap keeps what an incident's updates copy to about
+// updateAlerts alerts a second.
+const (
+	updateGap    = time.Second
+	updateAlerts = 100
+)
+
+// updateGap is how long inc's next update waits after its last change: by
+// the size of that change, since a gap by the incident's size as it grows
+// would put off its updates for as long as a storm joins it.
+func (inc *incident) updateGap() time.Duration {
+	return updateGap * time.Duration(1+inc.emittedSize/updateAlerts)
+}
 
 // EmitUpdates emits one update for every incident changed since its last
 // change left, unless that was under updateGap ago: those wait for a later
@@ -484,7 +502,7 @@ func (e *Engine) emitUpdates(all bool) {
 	for _, inc := range e.dirty {
 		switch {
 		case !inc.dirty || inc.mergedInto != nil || inc.evicted:
-		case !all && e.now.Sub(inc.emittedAt) < updateGap:
+		case !all && e.now.Sub(inc.emittedAt) < inc.updateGap():
 			wait = append(wait, inc)
 		default:
 			inc.dirty = false
