@@ -9,9 +9,9 @@ import (
 )
 
 // A storm joining one announced incident sends an update of it every
-// updateGap per updateAlerts alerts it holds, no sooner and no later, each
-// with the whole incident; none of what joined is lost, and an update that
-// waits at a checkpoint waits in the restored engine too.
+// updateGap per updateAlerts alerts the previous one carried, no sooner and
+// no later, each with the whole incident; none of what joined is lost, and
+// an update that waits at a checkpoint waits in the restored engine too.
 func TestBusyIncidentUpdatesSpacedByItsSize(t *testing.T) {
 	r := newRun(t, fastConfig(), nil)
 	r.feed(10*time.Second, occ{0, "alertname=A0,service=web", ""}) // announced
@@ -42,7 +42,7 @@ func TestBusyIncidentUpdatesSpacedByItsSize(t *testing.T) {
 	}
 	restored := newRun(t, fastConfig(), nil)
 	restored.eng.Restore(r.eng.Snapshot())
-	restored.eng.Advance(t0.Add(time.Minute))
+	restored.eng.Advance(t0.Add(15 * time.Second))
 	restored.eng.EmitUpdates()
 	if len(restored.changes) != 1 || len(restored.changes[0].Incident.Alerts) != n {
 		t.Fatalf("restored engine emitted %d changes, want 1 with all %d alerts", len(restored.changes), n)
