@@ -18,7 +18,7 @@ import (
 // Record is one keyed piece of the engine's state, for a changelog (split
 // mode keeps one per partition in a compacted Kafka topic). Value nil means
 // the key was deleted. Records are small: one per incident, per member, per
-// tracked alert and per held decision, a header, and what was learned in
+// tracked alert no incident holds and per held decision, a header, and what was learned in
 // chunks of learnedChunk bytes; so a state of any size is written as it
 // changes, never as one blob.
 //
@@ -27,8 +27,8 @@ import (
 //	h                header: the clock, the held decisions' first number, the learned chunks
 //	l/<n>            a chunk of Learned as JSON
 //	i/<id>           an incident without its members (IncidentState)
-//	m/<id>/<fp>      one member of incident id (memberRecord)
-//	a/<fp>           the dedupe state of one alert
+//	m/<id>/<fp>      one member of incident id, with the alert's dedupe state when id is its incident (memberRecord)
+//	a/<fp>           the dedupe state of an alert no incident holds
 //	d/<n>            held decision number n (HeldDecision)
 //	g/<id>           an incident held decisions name that is gone (GoneIncident)
 type Record struct {
@@ -46,9 +46,14 @@ type header struct {
 	Learned  int       `json:"learned"`
 }
 
+// memberRecord is an m/ record. Dedupe is the alert's dedupe state when
+// the record's incident is the alert's own (the latest it joined): a new
+// alert is then one record, not also an a/ record, and its eviction one
+// deletion. State written before quell did so keeps it in a/ records.
 type memberRecord struct {
-	Pos   uint64              `json:"pos"`
-	Alert quell.IncidentAlert `json:"alert"`
+	Pos    uint64              `json:"pos"`
+	Alert  quell.IncidentAlert `json:"alert"`
+	Dedupe *dedupe.State       `json:"dedupe,omitempty"`
 }
 
 // changeTrack is what changed since the last Changes call.
@@ -117,10 +122,15 @@ type Delta struct {
 	track     *changeTrack // whose hashes of the learned chunks Each brings up to date
 }
 
-// deltaMember is member m.Alert of incident inc.
+// deltaMember is member alert of incident inc, at pos; with its alert's
+// dedupe state st when withState (a value: a pointer was an allocation a
+// member).
 type deltaMember struct {
-	inc string
-	m   memberRecord
+	inc       string
+	pos       uint64
+	alert     quell.IncidentAlert
+	st        dedupe.State
+	withState bool
 }
 
 // deltaHeld is held decision n, made for incident inc.
@@ -157,10 +167,14 @@ func (d *Delta) Each(yield func(Record) error) error {
 	for i := range d.members {
 		dm := &d.members[i]
 		b = append(b[:0], `{"pos":`...)
-		b = strconv.AppendUint(b, dm.m.Pos, 10)
+		b = strconv.AppendUint(b, dm.pos, 10)
 		b = append(b, `,"alert":`...)
-		b = append(dm.m.Alert.AppendJSON(b), '}')
-		if err := yield(Record{Key: "m/" + dm.inc + "/" + fpKey(dm.m.Alert.Fingerprint), Value: b}); err != nil {
+		b = dm.alert.AppendJSON(b)
+		if dm.withState {
+			b = dm.st.AppendJSON(append(b, `,"dedupe":`...))
+		}
+		b = append(b, '}')
+		if err := yield(Record{Key: "m/" + dm.inc + "/" + fpKey(dm.alert.Fingerprint), Value: b}); err != nil {
 			return err
 		}
 		*dm = deltaMember{}
@@ -226,10 +240,10 @@ func (e *Engine) Changes() (*Delta, error) {
 		live := inc.members[mk.fp]
 		if e.incidents[inc.id] != inc || live == nil {
 			del("m/" + mk.inc + "/" + fpKey(mk.fp))
+			t.alerts[mk.fp] = struct{}{} // if it held the alert's state, the state moves
 			continue
 		}
-		// A copy: its label and annotation maps are replaced, never changed.
-		d.members = append(d.members, deltaMember{inc.id, memberRecord{live.pos, live.IncidentAlert}})
+		d.members = append(d.members, e.deltaMember(inc, live, e.incidentOf(mk.fp) == inc))
 	}
 	for fp := range t.alerts {
 		live := e.tracker.Get(fp)
@@ -237,9 +251,14 @@ func (e *Engine) Changes() (*Delta, error) {
 			del("a/" + fpKey(fp))
 			continue
 		}
-		st := *live
-		st.Changes = slices.Clone(st.Changes)
-		d.alerts = append(d.alerts, st)
+		if inc := e.incidentOf(fp); inc != nil && t.members[memberKey{inc.id, fp}] == inc {
+			continue // its member record, written above, holds it
+		}
+		if own := e.ownMember(fp); own != nil {
+			d.members = append(d.members, e.deltaMember(e.incidentOf(fp), own, true))
+			continue // an a/ record of it, if any, is older: FromRecords prefers this one
+		}
+		d.alerts = append(d.alerts, copyState(live))
 	}
 	clear(t.alerts)
 	clear(t.members)
@@ -281,6 +300,33 @@ func (e *Engine) Changes() (*Delta, error) {
 	// for the engine.
 	d.learned, d.header, d.track = e.learned(), header{Now: e.now, HeldBase: head}, t
 	return d, nil
+}
+
+// deltaMember copies member m of inc for a record, with its alert's
+// dedupe state when withState.
+func (e *Engine) deltaMember(inc *incident, m *member, withState bool) deltaMember {
+	// A copy: its label and annotation maps are replaced, never changed.
+	dm := deltaMember{inc: inc.id, pos: m.pos, alert: m.IncidentAlert}
+	if st := e.tracker.Get(m.Fingerprint); withState && st != nil {
+		dm.st, dm.withState = copyState(st), true
+	}
+	return dm
+}
+
+// ownMember is the member that alert fp is in its own incident (the
+// latest it joined), if that incident is live.
+func (e *Engine) ownMember(fp quell.Fingerprint) *member {
+	inc := e.incidentOf(fp)
+	if inc == nil || e.incidents[inc.id] != inc {
+		return nil
+	}
+	return inc.members[fp]
+}
+
+func copyState(st *dedupe.State) dedupe.State {
+	c := *st
+	c.Changes = slices.Clone(c.Changes)
+	return c
 }
 
 // eachLearned gives yield the chunks of what was learned that changed since
@@ -420,6 +466,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		inc string
 		memberRecord
 	}
+	loose := map[quell.Fingerprint]*dedupe.State{} // a/ records
 	var members []ofIncident
 	var held []uint64
 	heldByN := map[uint64]HeldDecision{}
@@ -439,7 +486,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		case "a":
 			st := new(dedupe.State)
 			err = json.Unmarshal(v, st)
-			s.Alerts = append(s.Alerts, st)
+			loose[st.Fingerprint] = st
 		case "d":
 			n, perr := strconv.ParseUint(rest, 10, 64)
 			var hd HeldDecision
@@ -456,6 +503,10 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		}
 	}
 	slices.SortFunc(members, func(a, b ofIncident) int { return cmp.Compare(a.Pos, b.Pos) })
+	// A member's dedupe state is newer than an a/ record of its alert:
+	// Changes writes one of them, and leaves an a/ record that an alert
+	// outgrew until the alert is forgotten.
+	own := map[quell.Fingerprint]*IncidentState{}
 	for _, m := range members {
 		is := incs[m.inc]
 		if is == nil {
@@ -463,6 +514,15 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		}
 		is.Alerts = append(is.Alerts, m.Alert)
 		is.Pos = append(is.Pos, m.Pos)
+		// Two would be a bug; the incident Restore makes the alert's own wins.
+		if st, fp := m.Dedupe, m.Alert.Fingerprint; st != nil {
+			if prev := own[fp]; prev == nil || !is.CreatedAt.Before(prev.CreatedAt) {
+				own[fp], loose[fp] = is, st
+			}
+		}
+	}
+	for _, st := range loose {
+		s.Alerts = append(s.Alerts, st)
 	}
 	for _, is := range incs {
 		s.Incidents = append(s.Incidents, *is)

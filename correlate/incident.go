@@ -384,6 +384,9 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 	if a.Severity.Rank() > inc.severity.Rank() {
 		inc.severity = a.Severity
 	}
+	if old := in.inc; old != nil && old != inc {
+		e.changedMember(old, a.Fingerprint) // its record gives up the alert's dedupe state
+	}
 	in.inc = inc
 	inc.lastSeen, inc.lastHeard = at, at
 	e.touch(inc, at)
