@@ -18,16 +18,16 @@ import (
 // Record is one keyed piece of the engine's state, for a changelog (split
 // mode keeps one per partition in a compacted Kafka topic). Value nil means
 // the key was deleted. Records are small: one per incident, per member, per
-// tracked alert no incident holds and per held decision, a header, and what was learned in
-// chunks of learnedChunk bytes; so a state of any size is written as it
-// changes, never as one blob.
+// tracked alert that no incident holds and per held decision, a header, and
+// what was learned in chunks of learnedChunk bytes; so a state of any size
+// is written as it changes, never as one blob.
 //
 // Keys:
 //
 //	h                header: the clock, the held decisions' first number, the learned chunks
 //	l/<n>            a chunk of Learned as JSON
 //	i/<id>           an incident without its members (IncidentState)
-//	m/<id>/<fp>      one member of incident id, with the alert's dedupe state when id is its incident (memberRecord)
+//	m/<id>/<fp>      one member of incident id, with its dedupe state when id is the alert's own (memberRecord)
 //	a/<fp>           the dedupe state of an alert no incident holds
 //	d/<n>            held decision number n (HeldDecision)
 //	g/<id>           an incident held decisions name that is gone (GoneIncident)
