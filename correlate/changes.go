@@ -243,7 +243,11 @@ func (e *Engine) Changes() (*Delta, error) {
 			t.alerts[mk.fp] = struct{}{} // if it held the alert's state, the state moves
 			continue
 		}
-		d.members = append(d.members, e.deltaMember(inc, live, e.incidentOf(mk.fp) == inc))
+		var st *dedupe.State
+		if e.incidentOf(mk.fp) == inc { // the alert's own: its record holds its state
+			st = e.tracker.Get(mk.fp)
+		}
+		d.members = append(d.members, deltaOf(inc, live, st))
 	}
 	for fp := range t.alerts {
 		live := e.tracker.Get(fp)
@@ -251,14 +255,18 @@ func (e *Engine) Changes() (*Delta, error) {
 			del("a/" + fpKey(fp))
 			continue
 		}
-		if inc := e.incidentOf(fp); inc != nil && t.members[memberKey{inc.id, fp}] == inc {
-			continue // its member record, written above, holds it
+		inc := e.incidentOf(fp)
+		var own *member
+		if inc != nil && e.incidents[inc.id] == inc {
+			own = inc.members[fp]
 		}
-		if own := e.ownMember(fp); own != nil {
-			d.members = append(d.members, e.deltaMember(e.incidentOf(fp), own, true))
-			continue // an a/ record of it, if any, is older: FromRecords prefers this one
+		switch {
+		case own == nil:
+			d.alerts = append(d.alerts, copyState(live))
+		case t.members[memberKey{inc.id, fp}] != inc: // else its record, written above, holds the state
+			// An a/ record of it, if any, is older: FromRecords prefers this one.
+			d.members = append(d.members, deltaOf(inc, own, live))
 		}
-		d.alerts = append(d.alerts, copyState(live))
 	}
 	clear(t.alerts)
 	clear(t.members)
@@ -302,25 +310,15 @@ func (e *Engine) Changes() (*Delta, error) {
 	return d, nil
 }
 
-// deltaMember copies member m of inc for a record, with its alert's
-// dedupe state when withState.
-func (e *Engine) deltaMember(inc *incident, m *member, withState bool) deltaMember {
+// deltaOf copies member m of inc for a record, with its alert's dedupe
+// state st unless nil.
+func deltaOf(inc *incident, m *member, st *dedupe.State) deltaMember {
 	// A copy: its label and annotation maps are replaced, never changed.
 	dm := deltaMember{inc: inc.id, pos: m.pos, alert: m.IncidentAlert}
-	if st := e.tracker.Get(m.Fingerprint); withState && st != nil {
+	if st != nil {
 		dm.st, dm.withState = copyState(st), true
 	}
 	return dm
-}
-
-// ownMember is the member that alert fp is in its own incident (the
-// latest it joined), if that incident is live.
-func (e *Engine) ownMember(fp quell.Fingerprint) *member {
-	inc := e.incidentOf(fp)
-	if inc == nil || e.incidents[inc.id] != inc {
-		return nil
-	}
-	return inc.members[fp]
 }
 
 func copyState(st *dedupe.State) dedupe.State {

@@ -12,9 +12,10 @@ import (
 // blocks, so every batch written takes two 4 MiB buffers and every batch
 // read one, from pools that every collection empties (24 MB of the 280 MB
 // a split correlator had in use under load, for batches of tens of KiB),
-// and a checksum of the whole content, which Kafka does not check. quell writes frames as Kafka's producer does: 64 KiB blocks (lz4
-// finds no match farther back anyway), no content checksum. Reading is
-// unchanged: a frame says what it holds.
+// and a checksum of the whole content, which Kafka does not check. quell
+// writes frames as Kafka's producer does: 64 KiB blocks (lz4 finds no match
+// farther back anyway), no content checksum. Reading is unchanged: a frame
+// says what it holds.
 func init() {
 	compress.Codecs[compress.Lz4] = &lz4Codec{}
 }
