@@ -188,43 +188,54 @@ func processNew(b *testing.B, eng *Engine, mk func(int) quell.Alert, first int, 
 
 // BenchmarkCheckpoint measures what split mode does every snapshot_every:
 // capture what changed (on the engine's goroutine: capture-µs) and encode
-// it, here after each 1,000 new alerts joining 1,000 busy incidents.
+// it, here after each 1,000 new alerts joining 1,000 busy incidents;
+// "evicting" holds at most 20,000 alerts, so that each checkpoint also
+// deletes about as many as it adds, as in a sustained storm.
 func BenchmarkCheckpoint(b *testing.B) {
-	eng, err := New(DefaultConfig(), nil, Output{})
-	if err != nil {
-		b.Fatal(err)
+	for _, bound := range []struct {
+		name string
+		max  int
+	}{{"growing", DefaultConfig().MaxTrackedAlerts}, {"evicting", 20000}} {
+		b.Run(bound.name, func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.MaxTrackedAlerts = bound.max
+			eng, err := New(cfg, nil, Output{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			eng.TrackChanges()
+			mk := func(i int) quell.Alert {
+				return alert(occ{labels: fmt.Sprintf("alertname=Busy%d,service=svc%d,instance=10.%d.%d.%d:9100,n=%d", i%7, i%1000, i>>16&255, i>>8&255, i&255, i)})
+			}
+			const batch = 1000
+			news := make([]quell.Alert, 200*batch)
+			for i := range news {
+				news[i] = mk(i)
+			}
+			n, records := 0, 0
+			var capture time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				if n+batch > len(news) {
+					b.Fatalf("ran out of new alerts; run with -benchtime below %dx", len(news)/batch)
+				}
+				for range batch {
+					eng.Process(&news[n], t0.Add(time.Duration(n)*time.Millisecond))
+					n++
+				}
+				b.StartTimer()
+				start := time.Now()
+				d, err := eng.Changes()
+				if err != nil {
+					b.Fatal(err)
+				}
+				capture += time.Since(start)
+				if err := d.Each(func(Record) error { records++; return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(records)/float64(b.N), "records/op")
+			b.ReportMetric(float64(capture.Microseconds())/float64(b.N), "capture-µs/op")
+		})
 	}
-	eng.TrackChanges()
-	mk := func(i int) quell.Alert {
-		return alert(occ{labels: fmt.Sprintf("alertname=Busy%d,service=svc%d,instance=10.%d.%d.%d:9100,n=%d", i%7, i%1000, i>>16&255, i>>8&255, i&255, i)})
-	}
-	const batch = 1000
-	news := make([]quell.Alert, 200*batch)
-	for i := range news {
-		news[i] = mk(i)
-	}
-	n, records := 0, 0
-	var capture time.Duration
-	for b.Loop() {
-		b.StopTimer()
-		if n+batch > len(news) {
-			b.Fatalf("ran out of new alerts; run with -benchtime below %dx", len(news)/batch)
-		}
-		for range batch {
-			eng.Process(&news[n], t0.Add(time.Duration(n)*time.Millisecond))
-			n++
-		}
-		b.StartTimer()
-		start := time.Now()
-		d, err := eng.Changes()
-		if err != nil {
-			b.Fatal(err)
-		}
-		capture += time.Since(start)
-		if err := d.Each(func(Record) error { records++; return nil }); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(records)/float64(b.N), "records/op")
-	b.ReportMetric(float64(capture.Microseconds())/float64(b.N), "capture-µs/op")
 }

@@ -112,7 +112,8 @@ func (e *Engine) changedMember(inc *incident, fp quell.Fingerprint) {
 // encoded as such: a closure per record to encode was a tenth of what a
 // split correlator allocated.
 type Delta struct {
-	recs      []Record // values known, or nil: deletions
+	recs      []Record // g/ records
+	deleted   deleted
 	incidents []IncidentState
 	members   []deltaMember
 	alerts    []dedupe.State
@@ -120,6 +121,55 @@ type Delta struct {
 	learned   Learned
 	header    header
 	track     *changeTrack // whose hashes of the learned chunks Each brings up to date
+}
+
+// deleted are the keys a Delta deletes, as ids and fingerprints: Each
+// spells them out, off the engine's goroutine. As key strings (and the
+// records holding them), a storm's deletions were half of what Changes
+// allocated.
+type deleted struct {
+	incidents []string            // i/<id>
+	members   []memberKey         // m/<id>/<fp>
+	alerts    []quell.Fingerprint // a/<fp>
+	gone      []string            // g/<id>
+	// held decisions lo <= n < hi: d/<n>
+	heldLo, heldHi uint64
+}
+
+// each gives yield a deletion of every key in dl.
+func (dl *deleted) each(yield func(Record) error) error {
+	var b []byte // each key is built here, then copied into its string
+	for _, id := range dl.incidents {
+		b = append(append(b[:0], "i/"...), id...)
+		if err := yield(Record{Key: string(b)}); err != nil {
+			return err
+		}
+	}
+	for _, mk := range dl.members {
+		b, _ = mk.fp.AppendText(append(append(append(b[:0], "m/"...), mk.inc...), '/'))
+		if err := yield(Record{Key: string(b)}); err != nil {
+			return err
+		}
+	}
+	for _, fp := range dl.alerts {
+		b, _ = fp.AppendText(append(b[:0], "a/"...))
+		if err := yield(Record{Key: string(b)}); err != nil {
+			return err
+		}
+	}
+	for _, id := range dl.gone {
+		b = append(append(b[:0], "g/"...), id...)
+		if err := yield(Record{Key: string(b)}); err != nil {
+			return err
+		}
+	}
+	for n := dl.heldLo; n < dl.heldHi; n++ {
+		b = strconv.AppendUint(append(b[:0], "d/"...), n, 10)
+		if err := yield(Record{Key: string(b)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deltaMember is member alert of incident inc, at pos; with its alert's
@@ -153,6 +203,9 @@ func (d *Delta) Each(yield func(Record) error) error {
 		if err := yield(r); err != nil {
 			return err
 		}
+	}
+	if err := d.deleted.each(yield); err != nil {
+		return err
 	}
 	// Each copy is dropped once encoded: what it holds may go.
 	var b []byte
@@ -214,10 +267,13 @@ func (e *Engine) Changes() (*Delta, error) {
 		return nil, fmt.Errorf("correlate: Changes without TrackChanges")
 	}
 	// Sized for what is known to have changed: grown by appends, this was
-	// a twentieth of what a split correlator allocated.
-	d := &Delta{incidents: make([]IncidentState, 0, len(t.incidents)), members: make([]deltaMember, 0, len(t.members)),
-		alerts: make([]dedupe.State, 0, len(t.alerts))}
-	del := func(key string) { d.recs = append(d.recs, Record{Key: key}) }
+	// a twentieth of what a split correlator allocated. Not the a/ records:
+	// an alert's state rides in its member, and most alerts in t.alerts
+	// were forgotten.
+	d := &Delta{incidents: make([]IncidentState, 0, len(t.incidents)), members: make([]deltaMember, 0, len(t.members))}
+	dl := &d.deleted
+	dl.members = make([]memberKey, 0, len(t.members))
+	dl.alerts = make([]quell.Fingerprint, 0, len(t.alerts))
 	put := func(key string, v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -227,10 +283,9 @@ func (e *Engine) Changes() (*Delta, error) {
 		return nil
 	}
 	for inc := range t.incidents {
-		key := "i/" + inc.id
 		if live, ok := e.incidents[inc.id]; live != inc {
 			if !ok { // else a new incident under its id writes the key
-				del(key)
+				dl.incidents = append(dl.incidents, inc.id)
 			}
 			continue
 		}
@@ -239,7 +294,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	for mk, inc := range t.members {
 		live := inc.members[mk.fp]
 		if e.incidents[inc.id] != inc || live == nil {
-			del("m/" + mk.inc + "/" + fpKey(mk.fp))
+			dl.members = append(dl.members, mk)
 			t.alerts[mk.fp] = struct{}{} // if it held the alert's state, the state moves
 			continue
 		}
@@ -252,7 +307,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	for fp := range t.alerts {
 		live := e.tracker.Get(fp)
 		if live == nil {
-			del("a/" + fpKey(fp))
+			dl.alerts = append(dl.alerts, fp)
 			continue
 		}
 		inc := e.incidentOf(fp)
@@ -274,9 +329,7 @@ func (e *Engine) Changes() (*Delta, error) {
 
 	// Held decisions: records for the new ones, deletions for those emitted.
 	head, tail := e.heldBase+uint64(e.heldHead), e.heldBase+uint64(len(e.held))
-	for n := t.heldLow; n < min(head, t.heldHigh); n++ {
-		del("d/" + strconv.FormatUint(n, 10))
-	}
+	dl.heldLo, dl.heldHi = t.heldLow, max(t.heldLow, min(head, t.heldHigh))
 	from := max(t.heldHigh, head)
 	// A storm holds tens of thousands: grown by appends, they were a
 	// sixteenth of what a split correlator allocated.
@@ -298,7 +351,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	}
 	for id := range t.gone {
 		if !gone[id] {
-			del("g/" + id)
+			dl.gone = append(dl.gone, id)
 		}
 	}
 	t.gone = gone

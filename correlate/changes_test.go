@@ -270,11 +270,21 @@ func TestChangesKeepHeldDecisionsOfMergedIncidents(t *testing.T) {
 			next := newRun(t, fastConfig(), topoForTests(t))
 			next.decisions = r.decisions
 			next.eng.Restore(snap)
+			next.eng.TrackChanges()
 			runs[1] = next
 		}
 	}
 	for _, r := range runs {
 		r.feed(time.Minute, occ{3 * time.Second, "alertname=C,service=web,host=n1", ""})
+	}
+	// The held decisions went out: no record keeps the merged incident.
+	d, err := runs[1].eng.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.apply(t, records(t, d))
+	if snap, err := FromRecords(log); err != nil || len(snap.Gone) != 0 {
+		t.Fatalf("gone incidents after their held decisions went out: %+v (%v), want none", snap.Gone, err)
 	}
 	if len(runs[0].decisions) != 3 || len(runs[1].decisions) != 3 {
 		t.Fatalf("%d and %d decisions, want 3", len(runs[0].decisions), len(runs[1].decisions))
