@@ -760,7 +760,9 @@ func TestStateBytesBound(t *testing.T) {
 func TestTitleSummarises(t *testing.T) {
 	inc := &incident{title: "HighErrorRate on cart", members: map[quell.Fingerprint]*member{}}
 	add := func(fp quell.Fingerprint, name, svc string) {
-		inc.members[fp] = &member{IncidentAlert: quell.IncidentAlert{Fingerprint: fp, Labels: map[string]string{"alertname": name, "service": svc}}}
+		m := &member{IncidentAlert: quell.IncidentAlert{Fingerprint: fp}}
+		m.setLabels(map[string]string{"alertname": name, "service": svc})
+		inc.members[fp] = m
 		inc.order = append(inc.order, fp)
 	}
 	add(1, "HighErrorRate", "cart")

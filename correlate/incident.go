@@ -18,6 +18,16 @@ import (
 type member struct {
 	quell.IncidentAlert
 	pos uint64
+	// entity is what the alert is about (Entity of its labels): every
+	// change of its incident titles it (see summary), and a storm's
+	// changes looked it up in the labels again for each member.
+	entity string
+}
+
+// setLabels sets m's labels and what they say it is about.
+func (m *member) setLabels(labels map[string]string) {
+	m.Labels = labels
+	_, m.entity = Entity(labels)
 }
 
 type incident struct {
@@ -327,7 +337,7 @@ func (inc *incident) summary() string {
 	more := 0
 	seen := map[string]bool{}
 	for _, fp := range inc.order {
-		_, v := Entity(inc.members[fp].Labels)
+		v := inc.members[fp].entity
 		if v == "" || seen[v] {
 			continue
 		}
@@ -375,7 +385,8 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 	if m.Status != quell.Firing {
 		inc.firing++
 	}
-	m.Source, m.Status, m.Labels, m.Annotations = a.Source, quell.Firing, a.Labels, a.Annotations
+	m.Source, m.Status, m.Annotations = a.Source, quell.Firing, a.Annotations
+	m.setLabels(a.Labels)
 	e.account(inc, memberBytes(m)-was)
 	m.StartsAt, m.EndsAt = a.StartsAt, a.EndsAt
 	m.Count++

@@ -267,6 +267,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	inc.joins = max(is.Joins, uint64(len(is.Alerts)))
 	for i := range is.Alerts {
 		m := &member{IncidentAlert: is.Alerts[i], pos: uint64(i)}
+		m.setLabels(m.Labels)
 		inc.members[m.Fingerprint] = m
 		inc.order = append(inc.order, m.Fingerprint)
 		if len(is.Pos) == len(is.Alerts) {
