@@ -139,37 +139,47 @@ type deleted struct {
 // each gives yield a deletion of every key in dl.
 func (dl *deleted) each(yield func(Record) error) error {
 	var b []byte // each key is built here, then copied into its string
+	del := func(key []byte) error { b = key; return yield(Record{Key: string(key)}) }
 	for _, id := range dl.incidents {
-		b = append(append(b[:0], "i/"...), id...)
-		if err := yield(Record{Key: string(b)}); err != nil {
+		if err := del(appendIncidentKey(b[:0], id)); err != nil {
 			return err
 		}
 	}
 	for _, mk := range dl.members {
-		b, _ = mk.fp.AppendText(append(append(append(b[:0], "m/"...), mk.inc...), '/'))
-		if err := yield(Record{Key: string(b)}); err != nil {
+		if err := del(appendMemberKey(b[:0], mk)); err != nil {
 			return err
 		}
 	}
 	for _, fp := range dl.alerts {
-		b, _ = fp.AppendText(append(b[:0], "a/"...))
-		if err := yield(Record{Key: string(b)}); err != nil {
+		if err := del(appendAlertKey(b[:0], fp)); err != nil {
 			return err
 		}
 	}
 	for _, id := range dl.gone {
-		b = append(append(b[:0], "g/"...), id...)
-		if err := yield(Record{Key: string(b)}); err != nil {
+		if err := del(appendGoneKey(b[:0], id)); err != nil {
 			return err
 		}
 	}
 	for n := dl.heldLo; n < dl.heldHi; n++ {
-		b = strconv.AppendUint(append(b[:0], "d/"...), n, 10)
-		if err := yield(Record{Key: string(b)}); err != nil {
+		if err := del(appendHeldKey(b[:0], n)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// The records' keys (see Record), one function a kind, for values and
+// deletions alike.
+func appendIncidentKey(b []byte, id string) []byte { return append(append(b, "i/"...), id...) }
+func appendGoneKey(b []byte, id string) []byte     { return append(append(b, "g/"...), id...) }
+func appendHeldKey(b []byte, n uint64) []byte      { return strconv.AppendUint(append(b, "d/"...), n, 10) }
+func appendAlertKey(b []byte, fp quell.Fingerprint) []byte {
+	b, _ = fp.AppendText(append(b, "a/"...))
+	return b
+}
+func appendMemberKey(b []byte, mk memberKey) []byte {
+	b, _ = mk.fp.AppendText(append(append(append(b, "m/"...), mk.inc...), '/'))
+	return b
 }
 
 // deltaMember is member alert of incident inc, at pos; with its alert's
@@ -208,11 +218,12 @@ func (d *Delta) Each(yield func(Record) error) error {
 		return err
 	}
 	// Each copy is dropped once encoded: what it holds may go.
-	var b []byte
+	var b, kb []byte // a value, its key
 	for i := range d.incidents {
 		is := &d.incidents[i]
 		b = is.appendJSON(b[:0])
-		if err := yield(Record{Key: "i/" + is.ID, Value: b}); err != nil {
+		kb = appendIncidentKey(kb[:0], is.ID)
+		if err := yield(Record{Key: string(kb), Value: b}); err != nil {
 			return err
 		}
 		*is = IncidentState{}
@@ -227,7 +238,8 @@ func (d *Delta) Each(yield func(Record) error) error {
 			b = dm.st.AppendJSON(append(b, `,"dedupe":`...))
 		}
 		b = append(b, '}')
-		if err := yield(Record{Key: "m/" + dm.inc + "/" + fpKey(dm.alert.Fingerprint), Value: b}); err != nil {
+		kb = appendMemberKey(kb[:0], memberKey{dm.inc, dm.alert.Fingerprint})
+		if err := yield(Record{Key: string(kb), Value: b}); err != nil {
 			return err
 		}
 		*dm = deltaMember{}
@@ -235,7 +247,8 @@ func (d *Delta) Each(yield func(Record) error) error {
 	for i := range d.alerts {
 		st := &d.alerts[i]
 		b = st.AppendJSON(b[:0])
-		if err := yield(Record{Key: "a/" + fpKey(st.Fingerprint), Value: b}); err != nil {
+		kb = appendAlertKey(kb[:0], st.Fingerprint)
+		if err := yield(Record{Key: string(kb), Value: b}); err != nil {
 			return err
 		}
 		*st = dedupe.State{}
@@ -247,7 +260,8 @@ func (d *Delta) Each(yield func(Record) error) error {
 		b = append(b, `,"incident":`...)
 		b = strconv.AppendQuote(b, h.inc) // an id is hex
 		b = append(b, '}')
-		if err := yield(Record{Key: "d/" + strconv.FormatUint(h.n, 10), Value: b}); err != nil {
+		kb = appendHeldKey(kb[:0], h.n)
+		if err := yield(Record{Key: string(kb), Value: b}); err != nil {
 			return err
 		}
 		*h = deltaHeld{}
@@ -344,7 +358,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	for _, inc := range e.goneHeld() {
 		gone[inc.id] = true
 		if !t.gone[inc.id] {
-			if err := put("g/"+inc.id, goneIncident(inc)); err != nil {
+			if err := put(string(appendGoneKey(nil, inc.id)), goneIncident(inc)); err != nil {
 				return nil, err
 			}
 		}
@@ -413,8 +427,6 @@ func (d *Delta) eachLearned(yield func(Record) error) error {
 	}
 	return yield(Record{Key: "h", Value: h})
 }
-
-func fpKey(fp quell.Fingerprint) string { return fp.String() }
 
 // appendJSON appends what incidentState fills in, as encoding/json would
 // write it.
@@ -561,7 +573,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 	for _, m := range members {
 		is := incs[m.inc]
 		if is == nil {
-			return s, fmt.Errorf("correlator state: member %s of incident %s, which has no record", fpKey(m.Alert.Fingerprint), m.inc)
+			return s, fmt.Errorf("correlator state: member %s of incident %s, which has no record", m.Alert.Fingerprint, m.inc)
 		}
 		is.Alerts = append(is.Alerts, m.Alert)
 		is.Pos = append(is.Pos, m.Pos)

@@ -363,7 +363,7 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 	fp := alert(occ{labels: "alertname=Down,service=web"}).Fingerprint
 	first := r.feed(fastConfig().GroupWait, occ{0, "alertname=Down,service=web", ""})[0].Incident
 	w := step("a new alert")
-	if _, ok := w["a"]; ok || !bytes.Contains(w["m"], []byte(`"dedupe":{"fingerprint":"`+fpKey(fp))) {
+	if _, ok := w["a"]; ok || !bytes.Contains(w["m"], []byte(`"dedupe":{"fingerprint":"`+fp.String())) {
 		t.Fatalf("a new alert wrote %q: want its member record with its dedupe state, and no a/ record", w)
 	}
 	if err := r.feedback(quell.Feedback{Action: quell.FeedbackResolve, Incident: first, Actor: "carol"}); err != nil {
@@ -374,7 +374,7 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 		t.Fatal("want the resolved incident forgotten and its alert, still firing, tracked")
 	}
 	w = step("the alert outlived its incident")
-	if !bytes.Contains(w["a"], []byte(fpKey(fp))) {
+	if !bytes.Contains(w["a"], []byte(fp.String())) {
 		t.Fatalf("the alert outliving its incident wrote %q: want an a/ record of its state", w)
 	}
 	later := fastConfig().ReopenWindow + 3*time.Minute
@@ -384,7 +384,7 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 	if ds[0].Incident == "" || ds[0].Incident == first {
 		t.Fatalf("the alert firing again went to %q: %+v", ds[0].Incident, ds)
 	}
-	if w = step("the alert joined another incident"); !bytes.Contains(w["m"], []byte(`"dedupe":{"fingerprint":"`+fpKey(fp))) {
+	if w = step("the alert joined another incident"); !bytes.Contains(w["m"], []byte(`"dedupe":{"fingerprint":"`+fp.String())) {
 		t.Fatalf("the alert joining another incident wrote %q: want its member record with its state", w)
 	}
 	// State written before members held their alert's state, every state
@@ -395,7 +395,7 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 		if !strings.HasPrefix(k, "m/") || json.Unmarshal(v, &mr) != nil || mr.Dedupe == nil {
 			continue
 		}
-		legacy["a/"+fpKey(mr.Alert.Fingerprint)] = mr.Dedupe.AppendJSON(nil) // over an a/ record it outgrew
+		legacy[string(appendAlertKey(nil, mr.Alert.Fingerprint))] = mr.Dedupe.AppendJSON(nil) // over an a/ record it outgrew
 		mr.Dedupe = nil
 		b, err := json.Marshal(mr)
 		if err != nil {
