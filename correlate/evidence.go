@@ -191,16 +191,22 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, now, fr
 // weighGraph: the shortest distance between the alert's graph nodes and
 // the incident's, graded by hops up to MaxHops. A path through a machine
 // quell learned says the two ends run on one host: in a busy scope (see
-// pace) that alone does not make them related.
+// pace) that does not relate them, and once the incident is past its
+// first report intervals (see early) it counts nothing; the reason then
+// names the path only when nothing else does.
 func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident, fresh int64, at time.Time) {
 	if len(in.nodes) == 0 || len(inc.nodes) == 0 {
 		return
 	}
 	if d, from, to, ok := e.graph.nearest(in.nodes, inc.nodes, fresh); ok {
 		hostOnly := d >= 2 && e.graph.viaHost(e.graph.from(from), to) && inc.scope.pace.busy(at)
+		w := hopEvidence[d]
+		if hostOnly && !e.early(inc, at) {
+			w = 0
+		}
 		ev.related = ev.related || !hostOnly
-		if hopEvidence[d] > ev.entity {
-			ev.entity, ev.by, ev.hops, ev.from, ev.to, ev.hostOnly = hopEvidence[d], byGraph, d, from, to, hostOnly
+		if w > ev.entity || ev.by == byNothing {
+			ev.entity, ev.by, ev.hops, ev.from, ev.to, ev.hostOnly = w, byGraph, d, from, to, hostOnly
 		}
 	}
 }
@@ -244,10 +250,14 @@ func (e *Engine) weighCofiring(ev *evidence, inc *incident) {
 // the scope is busy (see pace): there unrelated problems start during any
 // problem, and time alone pulls no stranger in. A machine is no stranger
 // to workloads, nor they to it: a host's trouble shows on what runs there,
-// and what runs where is seldom known. To a young incident about no
-// workload (machines, or nothing named) anything but a workload of those
-// machines is a stranger: hosts failing at once with nothing relating
-// them are problems of their own too.
+// and what runs where is seldom known. In a busy scope only while the
+// incident is in its first report intervals (silentReports of them, as
+// silent counts): a host's trouble shows on its workloads at once, and an
+// incident that once held a machine would otherwise take every problem
+// that starts later, and grow for as long as problems keep starting. To
+// a young incident about no workload (machines, or nothing named)
+// anything but a workload of those machines is a stranger: hosts failing
+// at once with nothing relating them are problems of their own too.
 func (e *Engine) markStranger(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) {
 	if own || ev.related || ev.co != 0 || ev.taught > 0 {
 		return
@@ -258,13 +268,21 @@ func (e *Engine) markStranger(ev *evidence, in *alertInfo, inc *incident, own bo
 		ev.stranger = young && !(workload && inc.machines > 0)
 		return
 	}
-	if in.infra || inc.machines > 0 {
+	busy := inc.scope.pace.busy(at)
+	if (in.infra || inc.machines > 0) && (!busy || e.early(inc, at)) {
 		return
 	}
 	switch {
 	case inc.workloads < 3 && young:
 		ev.stranger = true
-	case inc.scope.pace.busy(at):
+	case busy:
 		ev.stranger, ev.busy = true, true
 	}
+}
+
+// early tells whether inc is in its first report intervals (silentReports
+// of them, as silent counts, TimeScale at least): while a host's trouble
+// is still showing on what runs there.
+func (e *Engine) early(inc *incident, at time.Time) bool {
+	return at.Sub(inc.created) < silentReports*max(inc.cadence, e.cfg.TimeScale)
 }

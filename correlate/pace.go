@@ -7,8 +7,9 @@ import "time"
 // busy when in most of them some alert started: there unrelated problems
 // begin all the time, during any other and on workloads that share a host,
 // so neither arriving during a problem (see markStranger) nor sharing a
-// host with it (see weighGraph) is a sign of belonging to it. In a calm
-// scope, where most minutes are quiet, both are.
+// host with it (see weighGraph) is a sign of belonging to it, past the
+// problem's first moments. In a calm scope, where most minutes are
+// quiet, both are.
 type pace struct {
 	minute int64 // the latest minute counted, in minutes since the epoch
 	starts [paceMinutes]uint16

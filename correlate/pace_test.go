@@ -100,6 +100,47 @@ func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
 	}
 }
 
+// TestBusyScopeSharedHostCountsOnlyAtFirst: cart and payments run on
+// node-1, as quell learned long before. cart's problem starts, node-2's
+// alert joins it at once, and cart raises a new alert every 30 s; three
+// minutes in, payments alerts 5 s after cart's latest, with cart's first
+// alertname. In a calm scope the shared host relates payments to cart's
+// problem; in a busy one, that long after the problem started, neither
+// the host nor the machine the incident holds does, and payments opens
+// its own incident (cart's, by the alertname they share, is the best
+// candidate its reason names).
+func TestBusyScopeSharedHostCountsOnlyAtFirst(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		r := newRun(t, DefaultConfig(), nil)
+		r.fire(0, "alertname=Warming,service=cart,host=node-1")
+		r.fire(0, "alertname=Warming,service=payments,host=node-1")
+		r.feed(0, occ{at: time.Minute, labels: "alertname=Warming,service=cart,host=node-1", status: quell.Resolved},
+			occ{at: time.Minute, labels: "alertname=Warming,service=payments,host=node-1", status: quell.Resolved})
+		if busy {
+			makeBusy(r)
+		}
+		start := 41 * time.Minute
+		cart := r.fire(start, "alertname=Latency,service=cart")
+		node := r.fire(start+5*time.Second, "alertname=NodeDown,node=node-2")
+		for at := start + 30*time.Second; at <= start+3*time.Minute; at += 30 * time.Second {
+			r.fire(at, fmt.Sprintf("alertname=Cart%d,service=cart", at/time.Second))
+		}
+		payments := r.fire(start+3*time.Minute+5*time.Second, "alertname=Latency,service=payments")
+		r.eng.Advance(t0.Add(2 * time.Hour))
+		inc := r.decided(cart)[0].Incident
+		if got := r.decided(node)[0].Incident; got != inc {
+			t.Fatalf("busy scope %v: node-2's alert went to %s, want cart's incident %s", busy, got, inc)
+		}
+		d := r.decided(payments)[0]
+		if joined := d.Incident == inc; joined == busy {
+			t.Fatalf("busy scope %v: payments joined cart's incident: %v (%s)", busy, joined, d.Reason)
+		}
+		if busy && !strings.Contains(d.Reason, "2 hops (payments -> node-1 -> cart: a shared host only, in a busy scope), about another workload in a busy scope, 5s after") {
+			t.Fatalf("busy scope: %s; want why neither the host nor node-2 relates payments", d.Reason)
+		}
+	}
+}
+
 // TestBusyScopeTakesNoStrangerOnTime: cart's problem is 100 s under way
 // when search, which nothing relates to cart, alerts in the same
 // instant as cart's latest alert. In a calm scope the problem under way
@@ -129,6 +170,54 @@ func TestBusyScopeTakesNoStrangerOnTime(t *testing.T) {
 		}
 		if busy && !strings.Contains(d.Reason, "about another workload in a busy scope, 0s after the incident's last alert") {
 			t.Fatalf("busy scope: %s; want why time did not pull it in", d.Reason)
+		}
+	}
+}
+
+// TestBusyScopeMachineTakesStrangersOnlyAtFirst: node-1 goes down and
+// reports every 15 s; cart (nothing tells where it runs) alerts 15 s
+// later and raises a new alert every 30 s. search alerts 50 s after
+// node-1 (past group_wait), ads nearly five minutes after, each 5 s after
+// cart's latest; nothing relates either to node-1 or to cart. A host's
+// trouble shows on its workloads at once: cart and search join node-1's
+// incident in a calm scope and a busy one alike. In a busy scope ads,
+// long after, is a problem of its own; in a calm one the problem under
+// way takes it.
+func TestBusyScopeMachineTakesStrangersOnlyAtFirst(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		r := newRun(t, DefaultConfig(), nil)
+		if busy {
+			makeBusy(r)
+		}
+		start := 41 * time.Minute
+		node := r.fire(start, "alertname=NodeDown,node=node-1")
+		fired := map[string]time.Time{}
+		for at := start + 15*time.Second; at <= start+5*time.Minute; at += 15 * time.Second {
+			r.feed(0, occ{at: at, labels: "alertname=NodeDown,node=node-1"})
+			if (at-start)%(30*time.Second) == 0 {
+				continue
+			}
+			cart := r.fire(at, fmt.Sprintf("alertname=Cart%d,service=cart", at/time.Second))
+			switch at - start {
+			case 15 * time.Second:
+				fired["cart"] = cart
+			case 45 * time.Second:
+				fired["search"] = r.fire(at+5*time.Second, "alertname=Errors,service=search")
+			case 4*time.Minute + 45*time.Second:
+				fired["ads"] = r.fire(at+5*time.Second, "alertname=Errors,service=ads")
+			}
+		}
+		r.eng.Advance(t0.Add(2 * time.Hour))
+		inc := r.decided(node)[0].Incident
+		for _, w := range []string{"cart", "search", "ads"} {
+			d := r.decided(fired[w])[0]
+			want := w != "ads" || !busy
+			if joined := d.Incident == inc; joined != want {
+				t.Fatalf("busy scope %v: %s joined node-1's incident: %v, want %v (%s)", busy, w, joined, want, d.Reason)
+			}
+			if w == "ads" && busy && !strings.Contains(d.Reason, "about another workload in a busy scope, 5s after the incident's last alert") {
+				t.Fatalf("busy scope: %s; want why node-1's incident did not take ads", d.Reason)
+			}
 		}
 	}
 }
