@@ -45,10 +45,11 @@ func makeBusy(r *run) {
 // TestSharedHostRelatesLittleInABusyScope: two workloads quell saw on one
 // host fail five seconds apart. In a calm scope the second joins the
 // first's incident through the host; in a scope where alerts start firing
-// every minute (on other hosts) a shared host is no sign of one problem,
-// and the second, about another workload, opens its own, with a reason
-// that says so, the same after a restart. One probe flapping every minute
-// does not make a scope busy.
+// every minute (on other hosts) a shared host is little sign of one
+// problem (it counts only while the incident is new, and its reason says
+// so), and the second, about another workload, opens its own, the same
+// after a restart. One probe flapping every minute does not make a scope
+// busy.
 func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
 	flapping := func(r *run) {
 		for m := 1; m <= 38; m++ {
@@ -92,7 +93,7 @@ func TestSharedHostRelatesLittleInABusyScope(t *testing.T) {
 	if !strings.Contains(reasons["calm"], "2 hops (payments -> node-1 -> cart)") {
 		t.Fatalf("calm scope: %s; want the path through the host", reasons["calm"])
 	}
-	if !strings.Contains(reasons["busy"], "2 hops (payments -> node-1 -> cart: a shared host only, in a busy scope), about another workload") {
+	if !strings.Contains(reasons["busy"], "2 hops (payments -> node-1 -> cart: a shared host, in a busy scope, while the incident is new), about another workload") {
 		t.Fatalf("busy scope: %s; want why the host relates nothing", reasons["busy"])
 	}
 	if reasons["busy, restarted"] != reasons["busy"] {

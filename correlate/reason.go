@@ -38,7 +38,10 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 				b = append(b, " hops ("...)
 			}
 			b = append(b, e.graph.path(e.graph.from(ev.from), ev.to)...)
-			if ev.hostOnly {
+			switch {
+			case ev.hostOnly && ev.entity > 0:
+				b = append(b, ": a shared host, in a busy scope, while the incident is new"...)
+			case ev.hostOnly:
 				b = append(b, ": a shared host only, in a busy scope"...)
 			}
 			b = append(b, ')')
