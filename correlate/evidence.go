@@ -268,14 +268,13 @@ func (e *Engine) markStranger(ev *evidence, in *alertInfo, inc *incident, own bo
 		ev.stranger = young && !(workload && inc.machines > 0)
 		return
 	}
-	busy := inc.scope.pace.busy(at)
-	if (in.infra || inc.machines > 0) && (!busy || e.early(inc, at)) {
+	if (in.infra || inc.machines > 0) && (e.early(inc, at) || !inc.scope.pace.busy(at)) {
 		return
 	}
 	switch {
 	case inc.workloads < 3 && young:
 		ev.stranger = true
-	case busy:
+	case inc.scope.pace.busy(at):
 		ev.stranger, ev.busy = true, true
 	}
 }
