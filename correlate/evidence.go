@@ -116,7 +116,7 @@ func (e *Engine) weigh(ev *evidence, in *alertInfo, inc *incident, own bool, at 
 	// silentReports of them (see silent).
 	quiet := e.cfg.Window
 	if inc.cadence > 0 {
-		quiet = min(quiet, silentReports*max(inc.cadence, e.cfg.TimeScale))
+		quiet = min(quiet, e.reports(inc))
 	}
 	now := at.UnixNano()
 	fresh := now - int64(quiet)
@@ -283,5 +283,5 @@ func (e *Engine) markStranger(ev *evidence, in *alertInfo, inc *incident, own bo
 // of them, as silent counts, TimeScale at least): while a host's trouble
 // is still showing on what runs there.
 func (e *Engine) early(inc *incident, at time.Time) bool {
-	return at.Sub(inc.created) < silentReports*max(inc.cadence, e.cfg.TimeScale)
+	return at.Sub(inc.created) < e.reports(inc)
 }

@@ -83,7 +83,13 @@ const silentReports = 2
 // silent tells whether inc's alerts all stopped reporting for a while:
 // longer than silentReports of their intervals, once those are known.
 func (e *Engine) silent(inc *incident, at time.Time) bool {
-	return inc.cadence > 0 && at.Sub(inc.lastHeard) > silentReports*max(inc.cadence, e.cfg.TimeScale)
+	return inc.cadence > 0 && at.Sub(inc.lastHeard) > e.reports(inc)
+}
+
+// reports is silentReports of inc's report intervals, TimeScale at least
+// for each.
+func (e *Engine) reports(inc *incident) time.Duration {
+	return silentReports * max(inc.cadence, e.cfg.TimeScale)
 }
 
 // leave takes an alert that fired again elsewhere out of its open incident.
