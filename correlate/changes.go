@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,14 +19,17 @@ import (
 // Record is one keyed piece of the engine's state, for a changelog (split
 // mode keeps one per partition in a compacted Kafka topic). Value nil means
 // the key was deleted. Records are small: one per incident, per member, per
-// tracked alert that no incident holds and per held decision, a header, and
-// what was learned in chunks of learnedChunk bytes; so a state of any size
-// is written as it changes, never as one blob.
+// tracked alert that no incident holds, per held decision and per alert
+// signature whose co-firing was learned, a header, and the learned graph
+// in chunks of learnedChunk bytes; so a state of any size is written as it
+// changes, never as one blob.
 //
 // Keys:
 //
 //	h                header: the clock, the held decisions' first number, the learned chunks
-//	l/<n>            a chunk of Learned as JSON
+//	l/<n>            a chunk of the learned graph and what people taught, as JSON (Learned without co-firing and recent signatures)
+//	c/<sig>          what was learned of one signature's co-firing (coRecord; sig in hex)
+//	r/<scope>        the signatures one scope saw start firing lately (ScopeSignatures; scope in hex)
 //	i/<id>           an incident without its members (IncidentState)
 //	m/<id>/<fp>      one member of incident id, with its dedupe state when id is the alert's own (memberRecord)
 //	a/<fp>           the dedupe state of an alert no incident holds
@@ -39,6 +43,14 @@ type Record struct {
 // learnedChunk bounds a learned record, far below Kafka's default maximum
 // record size (1 MB).
 const learnedChunk = 256 << 10
+
+// coRecord is a c/ record: how often one signature fired and its
+// partners, in their order (see cooccur).
+type coRecord struct {
+	Seen uint32   `json:"seen,omitempty"`
+	With []uint64 `json:"with,omitempty"`
+	N    []uint32 `json:"n,omitempty"`
+}
 
 type header struct {
 	Now      time.Time `json:"now"`
@@ -61,10 +73,15 @@ type changeTrack struct {
 	alerts    map[quell.Fingerprint]struct{}
 	members   map[memberKey]*incident
 	incidents map[*incident]struct{}
-	gone      map[string]bool // the g/ records written
+	gone      map[string]bool     // the g/ records written
+	scopes    map[uint64]struct{} // by key: an engine that takes the track over has scopes of its own
 	// held decisions [heldLow, heldHigh) have records
 	heldLow, heldHigh uint64
 	learned           []uint64 // hashes of the learned chunks written
+	// The graph's and the teaching's versions the learned chunks were
+	// captured at, once captured: unchanged, they are not encoded again.
+	graphVersion, taughtVersion uint64
+	captured                    bool
 }
 
 type memberKey struct {
@@ -78,13 +95,31 @@ type memberKey struct {
 func (e *Engine) TrackChanges() {
 	t := &changeTrack{
 		alerts: map[quell.Fingerprint]struct{}{}, members: map[memberKey]*incident{},
-		incidents: map[*incident]struct{}{}, gone: map[string]bool{},
+		incidents: map[*incident]struct{}{}, gone: map[string]bool{}, scopes: map[uint64]struct{}{},
 		heldLow: e.heldBase + uint64(e.heldHead), heldHigh: e.heldBase + uint64(len(e.held)),
 	}
 	for _, inc := range e.goneHeld() {
 		t.gone[inc.id] = true
 	}
-	e.track = t // what was learned is written again by the first Changes: it is small
+	// What was learned is written again by the first Changes: once a
+	// restart, and it moves state written by older versions, which kept
+	// co-firing in the chunks, into records of its own.
+	e.co.changed = make(map[uint64]struct{}, len(e.co.sigs))
+	for sig := range e.co.sigs {
+		e.co.changed[sig] = struct{}{}
+	}
+	for key := range e.scopes {
+		t.scopes[key] = struct{}{}
+	}
+	e.track = t
+}
+
+// changedScope notes that an alert started firing in sc: its recent
+// signatures and pace changed.
+func (e *Engine) changedScope(sc *scope) {
+	if e.track != nil {
+		e.track.scopes[sc.key] = struct{}{}
+	}
 }
 
 func (e *Engine) changedAlert(fp quell.Fingerprint) {
@@ -118,7 +153,9 @@ type Delta struct {
 	members   []deltaMember
 	alerts    []dedupe.State
 	held      []deltaHeld
-	learned   Learned
+	sigs      []deltaSig
+	recent    []ScopeSignatures
+	learned   *Learned // nil: the graph and the teaching did not change
 	header    header
 	track     *changeTrack // whose hashes of the learned chunks Each brings up to date
 }
@@ -132,6 +169,7 @@ type deleted struct {
 	members   []memberKey         // m/<id>/<fp>
 	alerts    []quell.Fingerprint // a/<fp>
 	gone      []string            // g/<id>
+	sigs      []uint64            // c/<sig>
 	// held decisions lo <= n < hi: d/<n>
 	heldLo, heldHi uint64
 }
@@ -165,6 +203,11 @@ func (dl *deleted) each(yield func(Record) error) error {
 			return err
 		}
 	}
+	for _, sig := range dl.sigs {
+		if err := del(appendSigKey(b[:0], sig)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -173,6 +216,12 @@ func (dl *deleted) each(yield func(Record) error) error {
 func appendIncidentKey(b []byte, id string) []byte { return append(append(b, "i/"...), id...) }
 func appendGoneKey(b []byte, id string) []byte     { return append(append(b, "g/"...), id...) }
 func appendHeldKey(b []byte, n uint64) []byte      { return strconv.AppendUint(append(b, "d/"...), n, 10) }
+func appendSigKey(b []byte, sig uint64) []byte {
+	return strconv.AppendUint(append(b, "c/"...), sig, 16)
+}
+func appendScopeKey(b []byte, key uint64) []byte {
+	return strconv.AppendUint(append(b, "r/"...), key, 16)
+}
 func appendAlertKey(b []byte, fp quell.Fingerprint) []byte {
 	b, _ = fp.AppendText(append(b, "a/"...))
 	return b
@@ -191,6 +240,12 @@ type deltaMember struct {
 	alert     quell.IncidentAlert
 	st        dedupe.State
 	withState bool
+}
+
+// deltaSig is the c/ record of signature sig.
+type deltaSig struct {
+	sig uint64
+	rec coRecord
 }
 
 // deltaHeld is held decision n, made for incident inc.
@@ -266,6 +321,23 @@ func (d *Delta) Each(yield func(Record) error) error {
 		}
 		*h = deltaHeld{}
 	}
+	for i := range d.sigs {
+		ds := &d.sigs[i]
+		b = ds.rec.appendJSON(b[:0])
+		kb = appendSigKey(kb[:0], ds.sig)
+		if err := yield(Record{Key: string(kb), Value: b}); err != nil {
+			return err
+		}
+	}
+	for _, ss := range d.recent {
+		v, err := json.Marshal(ss)
+		if err != nil {
+			return fmt.Errorf("encoding the recent signatures of scope %x: %w", ss.Scope, err)
+		}
+		if err := yield(Record{Key: string(appendScopeKey(kb[:0], ss.Scope)), Value: v}); err != nil {
+			return err
+		}
+	}
 	if err := d.eachLearned(yield); err != nil {
 		return err
 	}
@@ -337,9 +409,12 @@ func (e *Engine) Changes() (*Delta, error) {
 			d.members = append(d.members, deltaOf(inc, own, live))
 		}
 	}
-	clear(t.alerts)
-	clear(t.members)
-	clear(t.incidents)
+	// New sets, not cleared ones: clearing a map costs what it once held,
+	// so after a storm every checkpoint paid milliseconds of the engine's
+	// time for a handful of changes.
+	t.alerts = map[quell.Fingerprint]struct{}{}
+	t.members = map[memberKey]*incident{}
+	t.incidents = map[*incident]struct{}{}
 
 	// Held decisions: records for the new ones, deletions for those emitted.
 	head, tail := e.heldBase+uint64(e.heldHead), e.heldBase+uint64(len(e.held))
@@ -370,10 +445,32 @@ func (e *Engine) Changes() (*Delta, error) {
 	}
 	t.gone = gone
 
-	// What was learned, and the header that counts its chunks, are encoded
-	// by Each: all of it is encoded at every checkpoint, too long a pause
-	// for the engine.
-	d.learned, d.header, d.track = e.learned(), header{Now: e.now, HeldBase: head}, t
+	// What was learned: each signature whose co-firing changed, each scope
+	// where alerts started, and the graph and the teaching when they
+	// changed; those and the header that counts their chunks are encoded by
+	// Each, too long a pause for the engine.
+	d.sigs = make([]deltaSig, 0, len(e.co.changed))
+	for sig := range e.co.changed {
+		if rec, ok := e.co.record(sig); ok {
+			d.sigs = append(d.sigs, deltaSig{sig, rec})
+		} else {
+			dl.sigs = append(dl.sigs, sig)
+		}
+	}
+	e.co.changed = map[uint64]struct{}{} // as above
+	for key := range t.scopes {
+		if sc := e.scopes[key]; sc != nil { // nil: a topology swap dropped it, as it had seen nothing
+			if ss, ok := sc.signatures(); ok {
+				d.recent = append(d.recent, ss)
+			}
+		}
+	}
+	clear(t.scopes)
+	if !t.captured || t.graphVersion != e.graph.version || t.taughtVersion != e.taught.version {
+		d.learned = &Learned{Graph: e.graph.state(), Taught: e.taught.state()}
+		t.graphVersion, t.taughtVersion, t.captured = e.graph.version, e.taught.version, true
+	}
+	d.header, d.track = header{Now: e.now, HeldBase: head}, t
 	return d, nil
 }
 
@@ -394,15 +491,20 @@ func copyState(st *dedupe.State) dedupe.State {
 	return c
 }
 
-// eachLearned gives yield the chunks of what was learned that changed since
-// the last checkpoint (it changes slowly and in place: chunk hashes tell),
-// deletions of those no longer needed, and then the header.
+// eachLearned gives yield the chunks of the learned graph and teaching that
+// changed since the last checkpoint (they grow slowly and mostly at the end:
+// chunk hashes tell), deletions of those no longer needed, and then the
+// header.
 func (d *Delta) eachLearned(yield func(Record) error) error {
+	t := d.track
+	if d.learned == nil {
+		d.header.Learned = len(t.learned)
+		return d.yieldHeader(yield)
+	}
 	b, err := json.Marshal(d.learned)
 	if err != nil {
 		return fmt.Errorf("encoding what was learned: %w", err)
 	}
-	t := d.track
 	var hashes []uint64
 	for c := range slices.Chunk(b, learnedChunk) {
 		i := len(hashes)
@@ -421,11 +523,68 @@ func (d *Delta) eachLearned(yield func(Record) error) error {
 	}
 	t.learned = hashes
 	d.header.Learned = len(hashes)
+	return d.yieldHeader(yield)
+}
+
+func (d *Delta) yieldHeader(yield func(Record) error) error {
 	h, err := json.Marshal(d.header)
 	if err != nil {
 		return fmt.Errorf("encoding the header: %w", err)
 	}
 	return yield(Record{Key: "h", Value: h})
+}
+
+// appendJSON appends r as encoding/json would write it.
+func (r *coRecord) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if r.Seen != 0 {
+		b = strconv.AppendUint(append(b, `"seen":`...), uint64(r.Seen), 10)
+	}
+	if len(r.With) > 0 {
+		if r.Seen != 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `"with":[`...)
+		for i, w := range r.With {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, w, 10)
+		}
+		b = append(b, `],"n":[`...)
+		for i, n := range r.N {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, uint64(n), 10)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// mergeLearned puts the c/ and r/ records into what the learned chunks
+// held, in the order Snapshot has them. State written by older versions
+// kept co-firing and recent signatures in the chunks; the first checkpoint
+// of this one writes a record for each, so records, when there are any,
+// are all of it.
+func mergeLearned(l *Learned, sigs map[uint64]coRecord, recent map[uint64]ScopeSignatures) {
+	if len(sigs) > 0 {
+		co := CooccurState{Seen: map[uint64]uint32{}}
+		for sig, r := range sigs {
+			if r.Seen > 0 {
+				co.Seen[sig] = r.Seen
+			}
+			if len(r.With) > 0 {
+				co.Partners = append(co.Partners, CoPartners{Sig: sig, With: r.With, N: r.N})
+			}
+		}
+		slices.SortFunc(co.Partners, func(a, b CoPartners) int { return cmp.Compare(a.Sig, b.Sig) })
+		l.Cooccur = co
+	}
+	if len(recent) > 0 {
+		l.Recent = slices.SortedFunc(maps.Values(recent), func(a, b ScopeSignatures) int { return cmp.Compare(a.Scope, b.Scope) })
+	}
 }
 
 // appendJSON appends what incidentState fills in, as encoding/json would
@@ -533,6 +692,8 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 	var members []ofIncident
 	var held []uint64
 	heldByN := map[uint64]HeldDecision{}
+	sigs := map[uint64]coRecord{}
+	recent := map[uint64]ScopeSignatures{}
 	for key, v := range recs {
 		kind, rest, _ := strings.Cut(key, "/")
 		var err error
@@ -560,11 +721,21 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 			var g GoneIncident
 			err = json.Unmarshal(v, &g)
 			s.Gone = append(s.Gone, g)
+		case "c":
+			sig, perr := strconv.ParseUint(rest, 16, 64)
+			var r coRecord
+			err = cmp.Or(perr, json.Unmarshal(v, &r))
+			sigs[sig] = r
+		case "r":
+			var ss ScopeSignatures
+			err = json.Unmarshal(v, &ss)
+			recent[ss.Scope] = ss
 		}
 		if err != nil {
 			return s, fmt.Errorf("correlator state: record %s: %w", key, err)
 		}
 	}
+	mergeLearned(&s.Learned, sigs, recent)
 	slices.SortFunc(members, func(a, b ofIncident) int { return cmp.Compare(a.Pos, b.Pos) })
 	// A member's dedupe state is newer than an a/ record of its alert:
 	// Changes writes one of them, and leaves an a/ record that an alert

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,7 +175,7 @@ func TestChangesAddUpToTheSnapshot(t *testing.T) {
 		t.Fatal("the test restored nothing")
 	}
 	// An a/ record is rarer: TestAlertStateRidesInItsMember writes one.
-	for _, k := range []string{"i", "i deleted", "m", "m deleted", "a deleted", "d", "d deleted", "l"} {
+	for _, k := range []string{"i", "i deleted", "m", "m deleted", "a deleted", "d", "d deleted", "l", "c", "r"} {
 		if seen[k] == 0 {
 			t.Errorf("the stream wrote no %q record: %v", k, seen)
 		}
@@ -409,5 +410,130 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 	}
 	if got, want := snapshotJSON(t, old), snapshotJSON(t, r.eng.Snapshot()); got != want {
 		t.Fatalf("state in a/ records alone reads back as\n %.800s\nwant\n %.800s", got, want)
+	}
+}
+
+// What was learned is written as it changes: once a storm taught the
+// engine thousands of signatures' co-firing (megabytes as one document),
+// a checkpoint after a few more alerts writes the records of the
+// signatures they touched and of their scope, not all it learned again.
+func TestLearnedIsWrittenAsItChanges(t *testing.T) {
+	r := newRun(t, DefaultConfig(), nil)
+	fire := func(from, n int) {
+		var occs []occ
+		for i := from; i < from+n; i++ {
+			occs = append(occs, occ{time.Duration(i) * time.Millisecond, fmt.Sprintf("alertname=A%d,service=svc%d,n=%d", i%13, i%2000, i), ""})
+		}
+		r.feed(time.Minute, occs...) // past group_wait: the incidents' news is out
+	}
+	r.eng.TrackChanges()
+	fire(0, 30000)
+	log := changelog{}
+	first, err := r.eng.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.apply(t, records(t, first))
+	learned := 0
+	for k, v := range log {
+		if k[0] == 'c' || k[0] == 'l' {
+			learned += len(v)
+		}
+	}
+	if learned < 1<<20 {
+		t.Fatalf("the storm taught %d bytes of co-firing and graph; the test needs more", learned)
+	}
+	fire(90000, 3) // services and names it knows: nothing new for the graph
+	d, err := r.eng.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, d)
+	log.apply(t, recs)
+	written := map[byte]int{}
+	size := 0
+	for _, rec := range recs {
+		if k := rec.Key[0]; k == 'c' || k == 'r' || k == 'l' {
+			written[k]++
+			size += len(rec.Key) + len(rec.Value)
+		}
+	}
+	if written['l'] > 0 || written['c'] == 0 || written['c'] > 3*(maxRecent+1) || written['r'] != 1 || size > 64<<10 {
+		t.Fatalf("3 new alerts wrote %d bytes of what was learned in %v records by kind (of %d bytes); want a few signatures' records and their scope's", size, written, learned)
+	}
+	snap, err := FromRecords(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := snapshotJSON(t, snap), snapshotJSON(t, r.eng.Snapshot()); got != want {
+		t.Fatalf("the records do not add up to the snapshot:\n got  %.600s\n want %.600s", got, want)
+	}
+}
+
+// State written before co-firing and recent signatures had records of
+// their own (all of it in the learned chunks) restores as it was, and the
+// first checkpoint after it moves them into their records.
+func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
+	r := newRun(t, changesConfig(), topoForTests(t))
+	r.eng.TrackChanges()
+	r.feed(0, bursts(5, 600)...)
+	log := changelog{}
+	d, err := r.eng.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.apply(t, records(t, d))
+	want := snapshotJSON(t, r.eng.Snapshot())
+
+	// As older versions wrote it: everything learned in the chunks.
+	old := changelog{}
+	for k, v := range log {
+		if k[0] != 'c' && k[0] != 'r' && k[0] != 'l' {
+			old[k] = v
+		}
+	}
+	b, err := json.Marshal(r.eng.Snapshot().Learned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h header
+	if err := json.Unmarshal(old["h"], &h); err != nil {
+		t.Fatal(err)
+	}
+	h.Learned = 0
+	for c := range slices.Chunk(b, 1<<10) {
+		old[fmt.Sprintf("l/%d", h.Learned)] = c
+		h.Learned++
+	}
+	if old["h"], err = json.Marshal(h); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := FromRecords(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshotJSON(t, snap); got != want {
+		t.Fatalf("the older records restore to\n %.600s\nwant\n %.600s", got, want)
+	}
+	next := newRun(t, changesConfig(), topoForTests(t))
+	next.eng.Restore(snap)
+	next.eng.TrackChanges()
+	if d, err = next.eng.Changes(); err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, d)
+	old.apply(t, recs)
+	kinds := map[byte]int{}
+	for _, rec := range recs {
+		kinds[rec.Key[0]]++
+	}
+	if kinds['c'] == 0 || kinds['r'] == 0 {
+		t.Fatalf("the first checkpoint wrote %v records by kind: want co-firing and recent signatures in records of their own", kinds)
+	}
+	if snap, err = FromRecords(old); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshotJSON(t, snap); got != want {
+		t.Fatalf("after the first checkpoint the records restore to\n %.600s\nwant\n %.600s", got, want)
 	}
 }

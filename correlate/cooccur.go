@@ -16,6 +16,10 @@ type cooccur struct {
 	entries int // partner entries held
 	seen    int // signatures with firings
 	max     int
+	// changed are the signatures whose entry changed since the last
+	// Changes, while the engine tracks changes (nil when it does not):
+	// each is a record of its own, so a checkpoint writes what changed.
+	changed map[uint64]struct{}
 }
 
 // coSig is what is known of one signature: how often it fired and its
@@ -70,6 +74,7 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 		return
 	}
 	own := c.entry(sig)
+	c.touch(sig)
 	keep := sc.recentSigs[:0]
 	for _, r := range sc.recentSigs {
 		if at.Sub(r.at) <= coWindow && r.sig != sig {
@@ -78,6 +83,7 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 			}
 			c.add(own, r.sig)
 			c.add(r.co, sig)
+			c.touch(r.sig)
 			keep = append(keep, r)
 		}
 	}
@@ -91,6 +97,30 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	if c.entries > c.max || c.seen > c.max {
 		c.age()
 	}
+}
+
+// touch notes that sig's entry changed, when changes are tracked.
+func (c *cooccur) touch(sig uint64) {
+	if c.changed != nil {
+		c.changed[sig] = struct{}{}
+	}
+}
+
+// record copies sig's entry as its c/ record holds it; false when there is
+// nothing to keep (see state).
+func (c *cooccur) record(sig uint64) (coRecord, bool) {
+	s := c.sigs[sig]
+	if s == nil || s.seen == 0 && len(s.partners) == 0 {
+		return coRecord{}, false
+	}
+	r := coRecord{Seen: s.seen}
+	if len(s.partners) > 0 {
+		r.With, r.N = make([]uint64, len(s.partners)), make([]uint32, len(s.partners))
+		for i, p := range s.partners {
+			r.With[i], r.N[i] = p.sig, p.n
+		}
+	}
+	return r, true
 }
 
 // add adds one co-firing of b to s's partners; a full list gives up its
@@ -124,6 +154,7 @@ func (c *cooccur) add(s *coSig, b uint64) {
 // and memory stays bounded.
 func (c *cooccur) age() {
 	for k, s := range c.sigs {
+		c.touch(k)
 		keep := s.partners[:0]
 		for _, p := range s.partners {
 			if p.n /= 2; p.n > 0 {

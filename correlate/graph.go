@@ -22,6 +22,9 @@ type graph struct {
 	max     int
 	maxHops int
 	cache   map[int32]*reach // BFS from a node, dropped when an edge is learned
+	// version counts what was learned (nodes, edges, hosts), so that a
+	// checkpoint tells whether the graph changed without encoding it.
+	version uint64
 }
 
 // reach is what lies within maxHops of a node: each node's distance and
@@ -78,13 +81,15 @@ func (g *graph) node(label, value string, create bool) (int32, bool) {
 	g.ids = append(g.ids, v)
 	g.host = append(g.host, false)
 	g.index[v] = n
+	g.version++
 	return n, true
 }
 
 // markHost notes that learned node n is a machine.
 func (g *graph) markHost(n int32) {
-	if i := int(n) - g.base.Len(); i >= 0 {
+	if i := int(n) - g.base.Len(); i >= 0 && !g.host[i] {
 		g.host[i] = true
+		g.version++
 	}
 }
 
@@ -168,6 +173,7 @@ func (g *graph) addEdge(a, b int32) {
 	g.adj[a] = append(g.adj[a], b)
 	g.adj[b] = append(g.adj[b], a)
 	g.edges = append(g.edges, [2]int32{a, b})
+	g.version++
 	clear(g.cache)
 }
 

@@ -17,6 +17,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	e.rate(in)
 	sc := e.scope(in.scope)
 	if kind == dedupe.New {
+		e.changedScope(sc)
 		e.co.observe(sc, in.sig, at)
 		if !flapping { // a flapping alert's returns are one noisy alert, not problems starting
 			sc.pace.note(at)

@@ -152,21 +152,29 @@ func (e *Engine) goneHeld() []*incident {
 func (e *Engine) learned() Learned {
 	l := Learned{Graph: e.graph.state(), Cooccur: e.co.state(), Taught: e.taught.state()}
 	for _, sc := range e.scopes {
-		if len(sc.recentSigs) == 0 && sc.pace.minute == 0 {
-			continue
+		if ss, ok := sc.signatures(); ok {
+			l.Recent = append(l.Recent, ss)
 		}
-		ss := ScopeSignatures{Scope: sc.key}
-		if sc.pace.minute > 0 {
-			ss.Minute, ss.Starts = sc.pace.minute, sc.pace.started()
-		}
-		for _, r := range sc.recentSigs {
-			ss.Sigs = append(ss.Sigs, r.sig)
-			ss.At = append(ss.At, r.at)
-		}
-		l.Recent = append(l.Recent, ss)
 	}
 	slices.SortFunc(l.Recent, func(a, b ScopeSignatures) int { return cmp.Compare(a.Scope, b.Scope) })
 	return l
+}
+
+// signatures copies what the scope saw start firing lately; false when it
+// saw nothing.
+func (sc *scope) signatures() (ScopeSignatures, bool) {
+	if len(sc.recentSigs) == 0 && sc.pace.minute == 0 {
+		return ScopeSignatures{}, false
+	}
+	ss := ScopeSignatures{Scope: sc.key}
+	if sc.pace.minute > 0 {
+		ss.Minute, ss.Starts = sc.pace.minute, sc.pace.started()
+	}
+	for _, r := range sc.recentSigs {
+		ss.Sigs = append(ss.Sigs, r.sig)
+		ss.At = append(ss.At, r.at)
+	}
+	return ss, true
 }
 
 // Restore loads a snapshot into a new engine and re-arms its deadlines.
@@ -320,7 +328,10 @@ func (e *Engine) WithTopology(topo *Topology) (*Engine, error) {
 		return nil, err
 	}
 	ne.Restore(e.Snapshot())
-	ne.track = e.track
+	if ne.track = e.track; ne.track != nil {
+		ne.co.changed = e.co.changed
+		ne.track.captured = false // the graph reads anew against the new topology
+	}
 	e.Release()
 	return ne, nil
 }

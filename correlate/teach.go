@@ -11,6 +11,7 @@ type teaching struct {
 	together map[sigPair]bool
 	partners map[uint64][]uint64 // each taught signature's pairs, both ways
 	order    []sigPair           // oldest first: past maxTaught the oldest is forgotten
+	version  uint64              // counts what was taught (see graph.version)
 }
 
 type sigPair struct{ a, b uint64 } // a < b
@@ -50,6 +51,7 @@ func (e *Engine) teach(xs, ys []uint64, together bool) {
 }
 
 func (t *teaching) set(p sigPair, together bool) {
+	t.version++
 	if _, ok := t.together[p]; ok {
 		t.together[p] = together
 		return
