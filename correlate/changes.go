@@ -386,7 +386,9 @@ func (e *Engine) Changes() (*Delta, error) {
 		}
 		var st *dedupe.State
 		if e.incidentOf(mk.fp) == inc { // the alert's own: its record holds its state
-			st = e.tracker.Get(mk.fp)
+			if st = e.tracker.Get(mk.fp); st != nil {
+				delete(t.alerts, mk.fp) // nothing left to write for it: in a storm, most alerts
+			}
 		}
 		d.members = append(d.members, deltaOf(inc, live, st))
 	}

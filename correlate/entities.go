@@ -166,8 +166,12 @@ func namedAfter(subject, v string) bool {
 // an IP address (with or without a port) or a cloud host name.
 func isMachine(v string) bool {
 	v = stripPort(v)
-	if _, err := netip.ParseAddr(v); err == nil {
-		return true
+	// Only what could be an address is parsed: a failed parse allocates its
+	// error, and most values are names.
+	if v != "" && ('0' <= v[0] && v[0] <= '9' || strings.IndexByte(v, ':') >= 0) {
+		if _, err := netip.ParseAddr(v); err == nil {
+			return true
+		}
 	}
 	return strings.HasPrefix(v, "ip-") && strings.Count(v, "-") >= 4
 }
@@ -245,10 +249,19 @@ var podHashChars = func() (t [256]bool) {
 	return t
 }()
 
-// stripPort drops a port ("host:9100" names "host").
+// stripPort drops a port ("host:9100" names "host", "[fe80::1]:9100"
+// "fe80::1"); an IPv6 address without brackets has none.
 func stripPort(v string) string {
-	if i := strings.LastIndexByte(v, ':'); i > 0 && i < len(v)-1 && isDigits(v[i+1:]) {
-		return v[:i]
+	i := strings.LastIndexByte(v, ':')
+	if i <= 0 || i == len(v)-1 || !isDigits(v[i+1:]) {
+		return v
+	}
+	host := v[:i]
+	if strings.IndexByte(host, ':') < 0 {
+		return host
+	}
+	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		return host[1 : len(host)-1]
 	}
 	return v
 }
