@@ -19,15 +19,17 @@ import (
 // Record is one keyed piece of the engine's state, for a changelog (split
 // mode keeps one per partition in a compacted Kafka topic). Value nil means
 // the key was deleted. Records are small: one per incident, per member, per
-// tracked alert that no incident holds, per held decision and per alert
-// signature whose co-firing was learned, a header, and the learned graph
-// in chunks of learnedChunk bytes; so a state of any size is written as it
-// changes, never as one blob.
+// tracked alert that no incident holds, per held decision, per learned
+// graph node and edge and per alert signature whose co-firing was learned,
+// a header, and what people taught in chunks of learnedChunk bytes; so a
+// state of any size is written as it changes, never as one blob.
 //
 // Keys:
 //
 //	h                header: the clock, the held decisions' first number, the learned chunks
-//	l/<n>            a chunk of the learned graph and what people taught, as JSON (Learned without co-firing and recent signatures)
+//	l/<n>            a chunk of what people taught, as JSON (Learned; state written by older versions has all of Learned there)
+//	n/<k>            the k-th node the graph learned (nodeRecord)
+//	e/<k>            the k-th edge the graph learned: its nodes' names
 //	c/<sig>          what was learned of one signature's co-firing (coRecord; sig in hex)
 //	r/<scope>        the signatures one scope saw start firing lately (ScopeSignatures; scope in hex)
 //	i/<id>           an incident without its members (IncidentState)
@@ -50,6 +52,13 @@ type coRecord struct {
 	Seen uint32   `json:"seen,omitempty"`
 	With []uint64 `json:"with,omitempty"`
 	N    []uint32 `json:"n,omitempty"`
+}
+
+// nodeRecord is an n/ record: a node the graph learned, and whether it is
+// a machine.
+type nodeRecord struct {
+	Name string `json:"name"`
+	Host bool   `json:"host,omitempty"`
 }
 
 type header struct {
@@ -78,10 +87,14 @@ type changeTrack struct {
 	// held decisions [heldLow, heldHigh) have records
 	heldLow, heldHigh uint64
 	learned           []uint64 // hashes of the learned chunks written
-	// The graph's and the teaching's versions the learned chunks were
-	// captured at, once captured: unchanged, they are not encoded again.
+	// The graph's and the teaching's versions last captured, once
+	// captured: unchanged, they are not looked at again. Of the graph, the
+	// first nodes and edges (in the order learned) have records, and
+	// hosts is the host flag each node's record holds.
 	graphVersion, taughtVersion uint64
 	captured                    bool
+	nodes, edges                int
+	hosts                       []bool
 }
 
 type memberKey struct {
@@ -155,7 +168,9 @@ type Delta struct {
 	held      []deltaHeld
 	sigs      []deltaSig
 	recent    []ScopeSignatures
-	learned   *Learned // nil: the graph and the teaching did not change
+	nodes     []deltaNode
+	edges     []deltaEdge
+	learned   *Learned // what people taught; nil: unchanged
 	header    header
 	track     *changeTrack // whose hashes of the learned chunks Each brings up to date
 }
@@ -170,8 +185,11 @@ type deleted struct {
 	alerts    []quell.Fingerprint // a/<fp>
 	gone      []string            // g/<id>
 	sigs      []uint64            // c/<sig>
-	// held decisions lo <= n < hi: d/<n>
-	heldLo, heldHi uint64
+	// held decisions lo <= n < hi: d/<n>; learned nodes and edges from
+	// their lo on, below hi (after a topology swap the graph learns anew)
+	heldLo, heldHi   uint64
+	nodesLo, nodesHi int
+	edgesLo, edgesHi int
 }
 
 // each gives yield a deletion of every key in dl.
@@ -208,6 +226,16 @@ func (dl *deleted) each(yield func(Record) error) error {
 			return err
 		}
 	}
+	for k := dl.nodesLo; k < dl.nodesHi; k++ {
+		if err := del(appendNodeKey(b[:0], k)); err != nil {
+			return err
+		}
+	}
+	for k := dl.edgesLo; k < dl.edgesHi; k++ {
+		if err := del(appendEdgeKey(b[:0], k)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -218,6 +246,12 @@ func appendGoneKey(b []byte, id string) []byte     { return append(append(b, "g/
 func appendHeldKey(b []byte, n uint64) []byte      { return strconv.AppendUint(append(b, "d/"...), n, 10) }
 func appendSigKey(b []byte, sig uint64) []byte {
 	return strconv.AppendUint(append(b, "c/"...), sig, 16)
+}
+func appendNodeKey(b []byte, k int) []byte {
+	return strconv.AppendInt(append(b, "n/"...), int64(k), 10)
+}
+func appendEdgeKey(b []byte, k int) []byte {
+	return strconv.AppendInt(append(b, "e/"...), int64(k), 10)
 }
 func appendScopeKey(b []byte, key uint64) []byte {
 	return strconv.AppendUint(append(b, "r/"...), key, 16)
@@ -246,6 +280,17 @@ type deltaMember struct {
 type deltaSig struct {
 	sig uint64
 	rec coRecord
+}
+
+// deltaNode and deltaEdge are the k-th node and edge the graph learned.
+type deltaNode struct {
+	k   int
+	rec nodeRecord
+}
+
+type deltaEdge struct {
+	k    int
+	a, b string
 }
 
 // deltaHeld is held decision n, made for incident inc.
@@ -326,6 +371,24 @@ func (d *Delta) Each(yield func(Record) error) error {
 		b = ds.rec.appendJSON(b[:0])
 		kb = appendSigKey(kb[:0], ds.sig)
 		if err := yield(Record{Key: string(kb), Value: b}); err != nil {
+			return err
+		}
+	}
+	for _, dn := range d.nodes {
+		v, err := json.Marshal(dn.rec)
+		if err != nil {
+			return fmt.Errorf("encoding learned node %d: %w", dn.k, err)
+		}
+		if err := yield(Record{Key: string(appendNodeKey(kb[:0], dn.k)), Value: v}); err != nil {
+			return err
+		}
+	}
+	for _, de := range d.edges {
+		v, err := json.Marshal([2]string{de.a, de.b})
+		if err != nil {
+			return fmt.Errorf("encoding learned edge %d: %w", de.k, err)
+		}
+		if err := yield(Record{Key: string(appendEdgeKey(kb[:0], de.k)), Value: v}); err != nil {
 			return err
 		}
 	}
@@ -468,12 +531,40 @@ func (e *Engine) Changes() (*Delta, error) {
 		}
 	}
 	clear(t.scopes)
-	if !t.captured || t.graphVersion != e.graph.version || t.taughtVersion != e.taught.version {
-		d.learned = &Learned{Graph: e.graph.state(), Taught: e.taught.state()}
-		t.graphVersion, t.taughtVersion, t.captured = e.graph.version, e.taught.version, true
+	if !t.captured || t.graphVersion != e.graph.version {
+		e.graphChanges(d, t)
 	}
+	if !t.captured || t.taughtVersion != e.taught.version {
+		d.learned = &Learned{Taught: e.taught.state()}
+	}
+	t.graphVersion, t.taughtVersion, t.captured = e.graph.version, e.taught.version, true
 	d.header, d.track = header{Now: e.now, HeldBase: head}, t
 	return d, nil
+}
+
+// graphChanges adds to d the records of the nodes and edges the graph
+// learned since the last Changes, and of nodes since found to be machines;
+// after a topology swap (not captured), which numbers them anew, all of
+// them, and deletions of those it no longer has.
+func (e *Engine) graphChanges(d *Delta, t *changeTrack) {
+	g := e.graph
+	if !t.captured {
+		d.deleted.nodesLo, d.deleted.nodesHi = len(g.ids), max(len(g.ids), t.nodes)
+		d.deleted.edgesLo, d.deleted.edgesHi = len(g.edges), max(len(g.edges), t.edges)
+		t.nodes, t.edges, t.hosts = 0, 0, nil
+	}
+	for k := range t.nodes {
+		if g.host[k] != t.hosts[k] {
+			d.nodes = append(d.nodes, deltaNode{k, nodeRecord{g.ids[k], g.host[k]}})
+		}
+	}
+	for k := t.nodes; k < len(g.ids); k++ {
+		d.nodes = append(d.nodes, deltaNode{k, nodeRecord{g.ids[k], g.host[k]}})
+	}
+	for k := t.edges; k < len(g.edges); k++ {
+		d.edges = append(d.edges, deltaEdge{k, g.name(g.edges[k][0]), g.name(g.edges[k][1])})
+	}
+	t.nodes, t.edges, t.hosts = len(g.ids), len(g.edges), append(t.hosts[:0], g.host...)
 }
 
 // deltaOf copies member m of inc for a record, with its alert's dedupe
@@ -493,10 +584,9 @@ func copyState(st *dedupe.State) dedupe.State {
 	return c
 }
 
-// eachLearned gives yield the chunks of the learned graph and teaching that
-// changed since the last checkpoint (they grow slowly and mostly at the end:
-// chunk hashes tell), deletions of those no longer needed, and then the
-// header.
+// eachLearned gives yield the chunks of what people taught that changed
+// since the last checkpoint (chunk hashes tell), deletions of those no
+// longer needed, and then the header.
 func (d *Delta) eachLearned(yield func(Record) error) error {
 	t := d.track
 	if d.learned == nil {
@@ -696,6 +786,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 	heldByN := map[uint64]HeldDecision{}
 	sigs := map[uint64]coRecord{}
 	recent := map[uint64]ScopeSignatures{}
+	nodes, edges := map[int]nodeRecord{}, map[int][2]string{}
 	for key, v := range recs {
 		kind, rest, _ := strings.Cut(key, "/")
 		var err error
@@ -732,12 +823,44 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 			var ss ScopeSignatures
 			err = json.Unmarshal(v, &ss)
 			recent[ss.Scope] = ss
+		case "n":
+			k, perr := strconv.Atoi(rest)
+			var n nodeRecord
+			err = cmp.Or(perr, json.Unmarshal(v, &n))
+			nodes[k] = n
+		case "e":
+			k, perr := strconv.Atoi(rest)
+			var ed [2]string
+			err = cmp.Or(perr, json.Unmarshal(v, &ed))
+			edges[k] = ed
 		}
 		if err != nil {
 			return s, fmt.Errorf("correlator state: record %s: %w", key, err)
 		}
 	}
 	mergeLearned(&s.Learned, sigs, recent)
+	if len(nodes) > 0 || len(edges) > 0 {
+		// Records, when there are any, are all of the graph (see mergeLearned).
+		gs := GraphState{}
+		for k := range len(nodes) {
+			n, ok := nodes[k]
+			if !ok {
+				return s, fmt.Errorf("correlator state: learned node n/%d of %d missing", k, len(nodes))
+			}
+			gs.Nodes = append(gs.Nodes, n.Name)
+			if n.Host {
+				gs.Hosts = append(gs.Hosts, n.Name)
+			}
+		}
+		for k := range len(edges) {
+			ed, ok := edges[k]
+			if !ok {
+				return s, fmt.Errorf("correlator state: learned edge e/%d of %d missing", k, len(edges))
+			}
+			gs.Edges = append(gs.Edges, ed)
+		}
+		s.Learned.Graph = gs
+	}
 	slices.SortFunc(members, func(a, b ofIncident) int { return cmp.Compare(a.Pos, b.Pos) })
 	// A member's dedupe state is newer than an a/ record of its alert:
 	// Changes writes one of them, and leaves an a/ record that an alert

@@ -175,7 +175,7 @@ func TestChangesAddUpToTheSnapshot(t *testing.T) {
 		t.Fatal("the test restored nothing")
 	}
 	// An a/ record is rarer: TestAlertStateRidesInItsMember writes one.
-	for _, k := range []string{"i", "i deleted", "m", "m deleted", "a deleted", "d", "d deleted", "l", "c", "r"} {
+	for _, k := range []string{"i", "i deleted", "m", "m deleted", "a deleted", "d", "d deleted", "l", "c", "r", "n", "e"} {
 		if seen[k] == 0 {
 			t.Errorf("the stream wrote no %q record: %v", k, seen)
 		}
@@ -436,7 +436,7 @@ func TestLearnedIsWrittenAsItChanges(t *testing.T) {
 	log.apply(t, records(t, first))
 	learned := 0
 	for k, v := range log {
-		if k[0] == 'c' || k[0] == 'l' {
+		if strings.IndexByte("clnr", k[0]) >= 0 {
 			learned += len(v)
 		}
 	}
@@ -453,12 +453,12 @@ func TestLearnedIsWrittenAsItChanges(t *testing.T) {
 	written := map[byte]int{}
 	size := 0
 	for _, rec := range recs {
-		if k := rec.Key[0]; k == 'c' || k == 'r' || k == 'l' {
+		if k := rec.Key[0]; strings.IndexByte("clnre", k) >= 0 {
 			written[k]++
 			size += len(rec.Key) + len(rec.Value)
 		}
 	}
-	if written['l'] > 0 || written['c'] == 0 || written['c'] > 3*(maxRecent+1) || written['r'] != 1 || size > 64<<10 {
+	if written['l']+written['n']+written['e'] > 0 || written['c'] == 0 || written['c'] > 3*(maxRecent+1) || written['r'] != 1 || size > 64<<10 {
 		t.Fatalf("3 new alerts wrote %d bytes of what was learned in %v records by kind (of %d bytes); want a few signatures' records and their scope's", size, written, learned)
 	}
 	snap, err := FromRecords(log)
@@ -470,9 +470,9 @@ func TestLearnedIsWrittenAsItChanges(t *testing.T) {
 	}
 }
 
-// State written before co-firing and recent signatures had records of
-// their own (all of it in the learned chunks) restores as it was, and the
-// first checkpoint after it moves them into their records.
+// State written before the graph, co-firing and recent signatures had
+// records of their own (all of it in the learned chunks) restores as it
+// was, and the first checkpoint after it moves them into their records.
 func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 	r := newRun(t, changesConfig(), topoForTests(t))
 	r.eng.TrackChanges()
@@ -488,7 +488,7 @@ func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 	// As older versions wrote it: everything learned in the chunks.
 	old := changelog{}
 	for k, v := range log {
-		if k[0] != 'c' && k[0] != 'r' && k[0] != 'l' {
+		if strings.IndexByte("clnre", k[0]) < 0 {
 			old[k] = v
 		}
 	}
@@ -527,8 +527,8 @@ func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 	for _, rec := range recs {
 		kinds[rec.Key[0]]++
 	}
-	if kinds['c'] == 0 || kinds['r'] == 0 {
-		t.Fatalf("the first checkpoint wrote %v records by kind: want co-firing and recent signatures in records of their own", kinds)
+	if kinds['c'] == 0 || kinds['r'] == 0 || kinds['n'] == 0 || kinds['e'] == 0 {
+		t.Fatalf("the first checkpoint wrote %v records by kind: want co-firing, recent signatures and the graph in records of their own", kinds)
 	}
 	if snap, err = FromRecords(old); err != nil {
 		t.Fatal(err)
@@ -536,4 +536,61 @@ func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 	if got := snapshotJSON(t, snap); got != want {
 		t.Fatalf("after the first checkpoint the records restore to\n %.600s\nwant\n %.600s", got, want)
 	}
+}
+
+// A new topology numbers the learned graph anew (what the file now names is
+// no longer learned): the checkpoint after the swap writes the learned
+// nodes and edges again and deletes those past the new count, and the
+// records still add up to the state.
+func TestLearnedGraphRecordsFollowATopologySwap(t *testing.T) {
+	r := newRun(t, fastConfig(), nil)
+	r.eng.TrackChanges()
+	var occs []occ
+	for i := range 40 {
+		occs = append(occs, occ{time.Duration(i) * time.Second, fmt.Sprintf("alertname=A%d,service=svc%d,host=node%d", i, i%8, i%5), ""})
+	}
+	r.feed(0, occs[:20]...)
+	log := changelog{}
+	checkpoint := func() map[byte]int {
+		t.Helper()
+		d, err := r.eng.Changes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := records(t, d)
+		log.apply(t, recs)
+		kinds := map[byte]int{}
+		for _, rec := range recs {
+			if rec.Value == nil {
+				kinds[rec.Key[0]-32]++ // upper case: deleted
+			} else {
+				kinds[rec.Key[0]]++
+			}
+		}
+		snap, err := FromRecords(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := snapshotJSON(t, snap), snapshotJSON(t, r.eng.Snapshot()); got != want {
+			t.Fatalf("the records do not add up to the snapshot:\n got  %.800s\n want %.800s", got, want)
+		}
+		return kinds
+	}
+	checkpoint()
+	before := len(r.eng.graph.ids)
+	topo, err := ParseTopology(strings.NewReader(`{"nodes":[{"id":"svc0"},{"id":"svc1"},{"id":"node0"}],"edges":[{"source":"svc0","target":"svc1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.eng, err = r.eng.WithTopology(topo); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.eng.graph.ids); n >= before {
+		t.Fatalf("%d learned nodes after the swap, %d before: the test needs the file to name some", n, before)
+	}
+	if kinds := checkpoint(); kinds['N'] == 0 || kinds['n'] == 0 {
+		t.Fatalf("the checkpoint after the swap wrote %v records by kind (upper case: deleted): want learned nodes rewritten and the surplus deleted", kinds)
+	}
+	r.feed(0, occs[20:]...)
+	checkpoint()
 }
