@@ -91,10 +91,10 @@ type changeTrack struct {
 	// captured: unchanged, they are not looked at again. Of the graph, the
 	// first nodes and edges (in the order learned) have records, and
 	// hosts is the host flag each node's record holds.
-	graphVersion, taughtVersion uint64
-	captured                    bool
-	nodes, edges                int
-	hosts                       []bool
+	graphVersion, taughtVersion   uint64
+	graphCaptured, taughtCaptured bool
+	nodes, edges                  int
+	hosts                         []bool
 }
 
 type memberKey struct {
@@ -114,17 +114,23 @@ func (e *Engine) TrackChanges() {
 	for _, inc := range e.goneHeld() {
 		t.gone[inc.id] = true
 	}
-	// What was learned is written again by the first Changes: once a
-	// restart, and it moves state written by older versions, which kept
-	// co-firing in the chunks, into records of its own.
-	e.co.changed = make(map[uint64]struct{}, len(e.co.sigs))
-	for sig := range e.co.sigs {
-		e.co.changed[sig] = struct{}{}
+	e.co.changed = map[uint64]struct{}{}
+	if e.learnedInChunks {
+		// Restored from state that older versions wrote, with the graph,
+		// co-firing and recent signatures in the chunks: the first Changes
+		// writes them as records.
+		for sig := range e.co.sigs {
+			e.co.changed[sig] = struct{}{}
+		}
+		for key := range e.scopes {
+			t.scopes[key] = struct{}{}
+		}
+	} else {
+		g := e.graph
+		t.nodes, t.edges, t.hosts = len(g.ids), len(g.edges), slices.Clone(g.host)
+		t.graphVersion, t.graphCaptured = g.version, true
 	}
-	for key := range e.scopes {
-		t.scopes[key] = struct{}{}
-	}
-	e.track = t
+	e.track = t // what people taught is written again by the first Changes: it is small
 }
 
 // changedScope notes that an alert started firing in sc: its recent
@@ -531,13 +537,13 @@ func (e *Engine) Changes() (*Delta, error) {
 		}
 	}
 	clear(t.scopes)
-	if !t.captured || t.graphVersion != e.graph.version {
+	if !t.graphCaptured || t.graphVersion != e.graph.version {
 		e.graphChanges(d, t)
 	}
-	if !t.captured || t.taughtVersion != e.taught.version {
+	if !t.taughtCaptured || t.taughtVersion != e.taught.version {
 		d.learned = &Learned{Taught: e.taught.state()}
 	}
-	t.graphVersion, t.taughtVersion, t.captured = e.graph.version, e.taught.version, true
+	t.graphVersion, t.taughtVersion, t.graphCaptured, t.taughtCaptured = e.graph.version, e.taught.version, true, true
 	d.header, d.track = header{Now: e.now, HeldBase: head}, t
 	return d, nil
 }
@@ -548,7 +554,7 @@ func (e *Engine) Changes() (*Delta, error) {
 // them, and deletions of those it no longer has.
 func (e *Engine) graphChanges(d *Delta, t *changeTrack) {
 	g := e.graph
-	if !t.captured {
+	if !t.graphCaptured {
 		d.deleted.nodesLo, d.deleted.nodesHi = len(g.ids), max(len(g.ids), t.nodes)
 		d.deleted.edgesLo, d.deleted.edgesHi = len(g.edges), max(len(g.edges), t.edges)
 		t.nodes, t.edges, t.hosts = 0, 0, nil
@@ -774,6 +780,8 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		if err := json.Unmarshal(learned, &s.Learned); err != nil {
 			return s, fmt.Errorf("correlator state: learned: %w", err)
 		}
+		l := &s.Learned
+		s.learnedInChunks = len(l.Graph.Nodes) > 0 || len(l.Cooccur.Partners) > 0 || len(l.Cooccur.Seen) > 0 || len(l.Recent) > 0
 	}
 	incs := map[string]*IncidentState{}
 	type ofIncident struct {

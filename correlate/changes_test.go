@@ -413,6 +413,32 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 	}
 }
 
+// checkpoint writes eng's changes to log, as split mode does, and returns
+// the records written.
+func (log changelog) checkpoint(t *testing.T, eng *Engine) []Record {
+	t.Helper()
+	d, err := eng.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, d)
+	log.apply(t, recs)
+	return recs
+}
+
+// restore reads log back, and checks that it holds eng's state.
+func (log changelog) restore(t *testing.T, eng *Engine) Snapshot {
+	t.Helper()
+	snap, err := FromRecords(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := snapshotJSON(t, snap), snapshotJSON(t, eng.Snapshot()); got != want {
+		t.Fatalf("the records do not add up to the snapshot:\n got  %.800s\n want %.800s", got, want)
+	}
+	return snap
+}
+
 // What was learned is written as it changes: once a storm taught the
 // engine thousands of signatures' co-firing (megabytes as one document),
 // a checkpoint after a few more alerts writes the records of the
@@ -429,11 +455,7 @@ func TestLearnedIsWrittenAsItChanges(t *testing.T) {
 	r.eng.TrackChanges()
 	fire(0, 30000)
 	log := changelog{}
-	first, err := r.eng.Changes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log.apply(t, records(t, first))
+	log.checkpoint(t, r.eng)
 	learned := 0
 	for k, v := range log {
 		if strings.IndexByte("clnr", k[0]) >= 0 {
@@ -444,15 +466,9 @@ func TestLearnedIsWrittenAsItChanges(t *testing.T) {
 		t.Fatalf("the storm taught %d bytes of co-firing and graph; the test needs more", learned)
 	}
 	fire(90000, 3) // services and names it knows: nothing new for the graph
-	d, err := r.eng.Changes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := records(t, d)
-	log.apply(t, recs)
 	written := map[byte]int{}
 	size := 0
-	for _, rec := range recs {
+	for _, rec := range log.checkpoint(t, r.eng) {
 		if k := rec.Key[0]; strings.IndexByte("clnre", k) >= 0 {
 			written[k]++
 			size += len(rec.Key) + len(rec.Value)
@@ -461,13 +477,7 @@ func TestLearnedIsWrittenAsItChanges(t *testing.T) {
 	if written['l']+written['n']+written['e'] > 0 || written['c'] == 0 || written['c'] > 3*(maxRecent+1) || written['r'] != 1 || size > 64<<10 {
 		t.Fatalf("3 new alerts wrote %d bytes of what was learned in %v records by kind (of %d bytes); want a few signatures' records and their scope's", size, written, learned)
 	}
-	snap, err := FromRecords(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := snapshotJSON(t, snap), snapshotJSON(t, r.eng.Snapshot()); got != want {
-		t.Fatalf("the records do not add up to the snapshot:\n got  %.600s\n want %.600s", got, want)
-	}
+	log.restore(t, r.eng)
 }
 
 // State written before the graph, co-firing and recent signatures had
@@ -478,12 +488,7 @@ func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 	r.eng.TrackChanges()
 	r.feed(0, bursts(5, 600)...)
 	log := changelog{}
-	d, err := r.eng.Changes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log.apply(t, records(t, d))
-	want := snapshotJSON(t, r.eng.Snapshot())
+	log.checkpoint(t, r.eng)
 
 	// As older versions wrote it: everything learned in the chunks.
 	old := changelog{}
@@ -508,34 +513,17 @@ func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 	if old["h"], err = json.Marshal(h); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := FromRecords(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := snapshotJSON(t, snap); got != want {
-		t.Fatalf("the older records restore to\n %.600s\nwant\n %.600s", got, want)
-	}
 	next := newRun(t, changesConfig(), topoForTests(t))
-	next.eng.Restore(snap)
+	next.eng.Restore(old.restore(t, r.eng))
 	next.eng.TrackChanges()
-	if d, err = next.eng.Changes(); err != nil {
-		t.Fatal(err)
-	}
-	recs := records(t, d)
-	old.apply(t, recs)
 	kinds := map[byte]int{}
-	for _, rec := range recs {
+	for _, rec := range old.checkpoint(t, next.eng) {
 		kinds[rec.Key[0]]++
 	}
 	if kinds['c'] == 0 || kinds['r'] == 0 || kinds['n'] == 0 || kinds['e'] == 0 {
 		t.Fatalf("the first checkpoint wrote %v records by kind: want co-firing, recent signatures and the graph in records of their own", kinds)
 	}
-	if snap, err = FromRecords(old); err != nil {
-		t.Fatal(err)
-	}
-	if got := snapshotJSON(t, snap); got != want {
-		t.Fatalf("after the first checkpoint the records restore to\n %.600s\nwant\n %.600s", got, want)
-	}
+	old.restore(t, next.eng)
 }
 
 // A new topology numbers the learned graph anew (what the file now names is
@@ -553,27 +541,15 @@ func TestLearnedGraphRecordsFollowATopologySwap(t *testing.T) {
 	log := changelog{}
 	checkpoint := func() map[byte]int {
 		t.Helper()
-		d, err := r.eng.Changes()
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs := records(t, d)
-		log.apply(t, recs)
 		kinds := map[byte]int{}
-		for _, rec := range recs {
+		for _, rec := range log.checkpoint(t, r.eng) {
 			if rec.Value == nil {
 				kinds[rec.Key[0]-32]++ // upper case: deleted
 			} else {
 				kinds[rec.Key[0]]++
 			}
 		}
-		snap, err := FromRecords(log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := snapshotJSON(t, snap), snapshotJSON(t, r.eng.Snapshot()); got != want {
-			t.Fatalf("the records do not add up to the snapshot:\n got  %.800s\n want %.800s", got, want)
-		}
+		log.restore(t, r.eng)
 		return kinds
 	}
 	checkpoint()
@@ -593,4 +569,28 @@ func TestLearnedGraphRecordsFollowATopologySwap(t *testing.T) {
 	}
 	r.feed(0, occs[20:]...)
 	checkpoint()
+}
+
+// A correlator restored from its records finds what it learned there: its
+// first checkpoint does not write the graph and co-firing again (at the
+// bounds, tens of megabytes at every restart and rebalance), and the
+// records go on adding up to the state.
+func TestRestoredLearningIsNotWrittenAgain(t *testing.T) {
+	r := newRun(t, changesConfig(), topoForTests(t))
+	r.eng.TrackChanges()
+	occs := bursts(9, 900)
+	r.feed(0, occs[:600]...)
+	log := changelog{}
+	log.checkpoint(t, r.eng)
+	next := newRun(t, changesConfig(), topoForTests(t))
+	next.eng.Restore(log.restore(t, r.eng))
+	next.eng.TrackChanges()
+	for _, rec := range log.checkpoint(t, next.eng) {
+		if strings.IndexByte("cnre", rec.Key[0]) >= 0 {
+			t.Fatalf("the first checkpoint after a restore wrote %s: what was learned is in the records already", rec.Key)
+		}
+	}
+	next.feed(0, occs[600:]...)
+	log.checkpoint(t, next.eng)
+	log.restore(t, next.eng)
 }

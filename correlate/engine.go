@@ -65,6 +65,10 @@ type Engine struct {
 	evs        []evidence   // scratch for weighAll
 	partners   partnerTable // scratch for weighAll: the alert's signature's partners
 	reasonBuf  []byte       // scratch for reasons
+
+	// learnedInChunks: restored from state that older versions wrote
+	// (see TrackChanges).
+	learnedInChunks bool
 }
 
 // New returns an engine; topo (the topology file's graph) may be nil.

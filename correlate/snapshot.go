@@ -28,6 +28,10 @@ type Snapshot struct {
 	// Input is where in its input the state stands, for the caller (the
 	// embedded mode's journal position); the engine does not use it.
 	Input int64 `json:"input,omitempty"`
+	// learnedInChunks: FromRecords found the graph, co-firing or recent
+	// signatures in the learned chunks, where older versions wrote them
+	// (see TrackChanges).
+	learnedInChunks bool
 }
 
 // HeldDecision is a decision waiting out GroupWait, with the incident it
@@ -180,6 +184,7 @@ func (sc *scope) signatures() (ScopeSignatures, bool) {
 // Restore loads a snapshot into a new engine and re-arms its deadlines.
 func (e *Engine) Restore(s Snapshot) {
 	e.now = s.Now
+	e.learnedInChunks = s.learnedInChunks
 	e.tracker.Restore(s.Alerts)
 	e.graph.restore(s.Learned.Graph)
 	e.co.restore(s.Learned.Cooccur)
@@ -330,7 +335,7 @@ func (e *Engine) WithTopology(topo *Topology) (*Engine, error) {
 	ne.Restore(e.Snapshot())
 	if ne.track = e.track; ne.track != nil {
 		ne.co.changed = e.co.changed
-		ne.track.captured = false // the graph reads anew against the new topology
+		ne.track.graphCaptured = false // the graph reads anew against the new topology
 	}
 	e.Release()
 	return ne, nil
