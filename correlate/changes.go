@@ -115,7 +115,10 @@ func (e *Engine) TrackChanges() {
 		t.gone[inc.id] = true
 	}
 	e.co.changed = map[uint64]struct{}{}
-	if e.learnedInChunks {
+	// The chunks are written again by the first Changes (what people
+	// taught is small), and those past its count deleted: unknown hashes.
+	t.learned = make([]uint64, e.chunks.n)
+	if e.chunks.all {
 		// Restored from state that older versions wrote, with the graph,
 		// co-firing and recent signatures in the chunks: the first Changes
 		// writes them as records.
@@ -130,7 +133,7 @@ func (e *Engine) TrackChanges() {
 		t.nodes, t.edges, t.hosts = len(g.ids), len(g.edges), slices.Clone(g.host)
 		t.graphVersion, t.graphCaptured = g.version, true
 	}
-	e.track = t // what people taught is written again by the first Changes: it is small
+	e.track = t
 }
 
 // changedScope notes that an alert started firing in sc: its recent
@@ -767,7 +770,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 	if err := json.Unmarshal(hb, &h); err != nil {
 		return s, fmt.Errorf("correlator state: header: %w", err)
 	}
-	s.Now, s.HeldBase = h.Now, h.HeldBase
+	s.Now, s.HeldBase, s.chunks.n = h.Now, h.HeldBase, h.Learned
 	var learned []byte
 	for i := range h.Learned {
 		c, ok := recs["l/"+strconv.Itoa(i)]
@@ -781,7 +784,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 			return s, fmt.Errorf("correlator state: learned: %w", err)
 		}
 		l := &s.Learned
-		s.learnedInChunks = len(l.Graph.Nodes) > 0 || len(l.Cooccur.Partners) > 0 || len(l.Cooccur.Seen) > 0 || len(l.Recent) > 0
+		s.chunks.all = len(l.Graph.Nodes) > 0 || len(l.Cooccur.Partners) > 0 || len(l.Cooccur.Seen) > 0 || len(l.Recent) > 0
 	}
 	incs := map[string]*IncidentState{}
 	type ofIncident struct {

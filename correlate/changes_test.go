@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -482,7 +483,8 @@ func TestLearnedIsWrittenAsItChanges(t *testing.T) {
 
 // State written before the graph, co-firing and recent signatures had
 // records of their own (all of it in the learned chunks) restores as it
-// was, and the first checkpoint after it moves them into their records.
+// was, and the first checkpoint after it moves them into their records and
+// deletes the chunks it no longer needs.
 func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 	r := newRun(t, changesConfig(), topoForTests(t))
 	r.eng.TrackChanges()
@@ -524,6 +526,14 @@ func TestLearnedChunksOfOlderStateRestore(t *testing.T) {
 		t.Fatalf("the first checkpoint wrote %v records by kind: want co-firing, recent signatures and the graph in records of their own", kinds)
 	}
 	old.restore(t, next.eng)
+	if err := json.Unmarshal(old["h"], &h); err != nil {
+		t.Fatal(err)
+	}
+	for k := range old {
+		if n, err := strconv.Atoi(strings.TrimPrefix(k, "l/")); err == nil && n >= h.Learned {
+			t.Errorf("chunk %s is left past the %d the header counts", k, h.Learned)
+		}
+	}
 }
 
 // A new topology numbers the learned graph anew (what the file now names is

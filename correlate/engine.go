@@ -66,9 +66,7 @@ type Engine struct {
 	partners   partnerTable // scratch for weighAll: the alert's signature's partners
 	reasonBuf  []byte       // scratch for reasons
 
-	// learnedInChunks: restored from state that older versions wrote
-	// (see TrackChanges).
-	learnedInChunks bool
+	chunks learnedChunks // of the records it was restored from (see TrackChanges)
 }
 
 // New returns an engine; topo (the topology file's graph) may be nil.

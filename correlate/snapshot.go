@@ -28,10 +28,17 @@ type Snapshot struct {
 	// Input is where in its input the state stands, for the caller (the
 	// embedded mode's journal position); the engine does not use it.
 	Input int64 `json:"input,omitempty"`
-	// learnedInChunks: FromRecords found the graph, co-firing or recent
-	// signatures in the learned chunks, where older versions wrote them
-	// (see TrackChanges).
-	learnedInChunks bool
+	// chunks is what FromRecords found of the learned chunks (see
+	// TrackChanges).
+	chunks learnedChunks
+}
+
+// learnedChunks tells how many learned chunks the records held, and
+// whether they held the graph, co-firing or recent signatures, where older
+// versions wrote them.
+type learnedChunks struct {
+	n   int
+	all bool
 }
 
 // HeldDecision is a decision waiting out GroupWait, with the incident it
@@ -184,7 +191,7 @@ func (sc *scope) signatures() (ScopeSignatures, bool) {
 // Restore loads a snapshot into a new engine and re-arms its deadlines.
 func (e *Engine) Restore(s Snapshot) {
 	e.now = s.Now
-	e.learnedInChunks = s.learnedInChunks
+	e.chunks = s.chunks
 	e.tracker.Restore(s.Alerts)
 	e.graph.restore(s.Learned.Graph)
 	e.co.restore(s.Learned.Cooccur)
