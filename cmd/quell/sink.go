@@ -52,7 +52,7 @@ func runSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink) error {
 	if err != nil {
 		return err
 	}
-	runs := []func(context.Context) error{feed(env, ss, decisions, dd.FreshDecisions, dd.MarkDecisions,
+	runs := []func(context.Context) error{feed(env, ss, decisions, dd.FreshDecisions,
 		func(ds []quell.Decision) sinks.Batch { return sinks.Batch{Decisions: ds} })}
 	if !env.cfg.TakesChanges() {
 		// Every change carries its incident's alerts: reading them for no
@@ -65,21 +65,21 @@ func runSinks(ctx context.Context, env *stageEnv, ss []sinks.Sink) error {
 	if err != nil {
 		return err
 	}
-	runs = append(runs, feed(env, ss, changes, dd.FreshChanges, dd.MarkChanges,
+	runs = append(runs, feed(env, ss, changes, dd.FreshChanges,
 		func(cs []quell.IncidentChange) sinks.Batch { return sinks.Batch{Changes: cs} }))
 	return runAll(ctx, runs...)
 }
 
 // feed hands what c reads to ss, less the copies fresh drops, and marks
 // records delivered only once every sink holds them.
-func feed[T any](env *stageEnv, ss []sinks.Sink, c *kafka.Consumer[T], fresh func([]T) []T, mark func([]T), batch func([]T) sinks.Batch) func(context.Context) error {
+func feed[T any](env *stageEnv, ss []sinks.Sink, c *kafka.Consumer[T], fresh func([]T) ([]T, func()), batch func([]T) sinks.Batch) func(context.Context) error {
 	return func(ctx context.Context) error {
 		return c.Subscribe(ctx, func(ctx context.Context, recs []T) error {
-			recs = fresh(recs)
+			recs, delivered := fresh(recs)
 			if err := writeSinks(ctx, env, ss, batch(recs)); err != nil {
 				return err
 			}
-			mark(recs)
+			delivered()
 			return nil
 		})
 	}

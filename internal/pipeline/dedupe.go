@@ -31,13 +31,15 @@ func NewDedupe(limit int) *Dedupe {
 	return &Dedupe{limit: limit, seen: map[uint64]struct{}{}, seqs: map[string]uint64{}}
 }
 
-// FreshDecisions returns the decisions not seen before (nor twice in ds).
-// Mark them once the sinks hold them.
-func (d *Dedupe) FreshDecisions(ds []quell.Decision) []quell.Decision {
+// FreshDecisions returns the decisions not seen before (nor twice in ds),
+// and delivered, to call once the sinks hold them.
+func (d *Dedupe) FreshDecisions(ds []quell.Decision) (fresh []quell.Decision, delivered func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := ds[:0:0]
-	batch := map[uint64]struct{}{}
+	// Each identity is hashed once, here: delivered marks these.
+	ids := make([]uint64, 0, len(ds))
+	batch := make(map[uint64]struct{}, len(ds))
 	for i := range ds {
 		id := ds[i].ID()
 		if _, ok := d.seen[id]; ok {
@@ -51,24 +53,25 @@ func (d *Dedupe) FreshDecisions(ds []quell.Decision) []quell.Decision {
 		}
 		batch[id] = struct{}{}
 		out = append(out, ds[i])
+		ids = append(ids, id)
 	}
-	return out
+	return out, func() { d.markDecisions(ids) }
 }
 
-// MarkDecisions records ds as delivered.
-func (d *Dedupe) MarkDecisions(ds []quell.Decision) {
+func (d *Dedupe) markDecisions(ids []uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for i := range ds {
+	for _, id := range ids {
 		if len(d.seen) >= d.limit {
 			d.old, d.seen = d.seen, make(map[uint64]struct{}, d.limit)
 		}
-		d.seen[ds[i].ID()] = struct{}{}
+		d.seen[id] = struct{}{}
 	}
 }
 
-// FreshChanges returns the changes newer than any delivered for their incident.
-func (d *Dedupe) FreshChanges(cs []quell.IncidentChange) []quell.IncidentChange {
+// FreshChanges returns the changes newer than any delivered for their
+// incident, and delivered, to call once the sinks hold them.
+func (d *Dedupe) FreshChanges(cs []quell.IncidentChange) (fresh []quell.IncidentChange, delivered func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := cs[:0:0]
@@ -84,7 +87,7 @@ func (d *Dedupe) FreshChanges(cs []quell.IncidentChange) []quell.IncidentChange 
 		batch[c.Incident.ID] = c.Seq
 		out = append(out, c)
 	}
-	return out
+	return out, func() { d.markChanges(out) }
 }
 
 func (d *Dedupe) lastSeq(id string) uint64 {
@@ -94,8 +97,7 @@ func (d *Dedupe) lastSeq(id string) uint64 {
 	return d.olds[id]
 }
 
-// MarkChanges records cs as delivered.
-func (d *Dedupe) MarkChanges(cs []quell.IncidentChange) {
+func (d *Dedupe) markChanges(cs []quell.IncidentChange) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, c := range cs {
