@@ -298,8 +298,8 @@ type deltaNode struct {
 }
 
 type deltaEdge struct {
-	k    int
-	a, b string
+	k     int
+	names [2]string
 }
 
 // deltaHeld is held decision n, made for incident inc.
@@ -383,30 +383,26 @@ func (d *Delta) Each(yield func(Record) error) error {
 			return err
 		}
 	}
-	for _, dn := range d.nodes {
-		v, err := json.Marshal(dn.rec)
+	// The graph's and the scopes' records are few: encoding/json's.
+	encode := func(key []byte, v any) error {
+		vb, err := json.Marshal(v)
 		if err != nil {
-			return fmt.Errorf("encoding learned node %d: %w", dn.k, err)
+			return fmt.Errorf("encoding %s: %w", key, err)
 		}
-		if err := yield(Record{Key: string(appendNodeKey(kb[:0], dn.k)), Value: v}); err != nil {
+		return yield(Record{Key: string(key), Value: vb})
+	}
+	for _, dn := range d.nodes {
+		if err := encode(appendNodeKey(kb[:0], dn.k), dn.rec); err != nil {
 			return err
 		}
 	}
 	for _, de := range d.edges {
-		v, err := json.Marshal([2]string{de.a, de.b})
-		if err != nil {
-			return fmt.Errorf("encoding learned edge %d: %w", de.k, err)
-		}
-		if err := yield(Record{Key: string(appendEdgeKey(kb[:0], de.k)), Value: v}); err != nil {
+		if err := encode(appendEdgeKey(kb[:0], de.k), de.names); err != nil {
 			return err
 		}
 	}
 	for _, ss := range d.recent {
-		v, err := json.Marshal(ss)
-		if err != nil {
-			return fmt.Errorf("encoding the recent signatures of scope %x: %w", ss.Scope, err)
-		}
-		if err := yield(Record{Key: string(appendScopeKey(kb[:0], ss.Scope)), Value: v}); err != nil {
+		if err := encode(appendScopeKey(kb[:0], ss.Scope), ss); err != nil {
 			return err
 		}
 	}
@@ -571,7 +567,7 @@ func (e *Engine) graphChanges(d *Delta, t *changeTrack) {
 		d.nodes = append(d.nodes, deltaNode{k, nodeRecord{g.ids[k], g.host[k]}})
 	}
 	for k := t.edges; k < len(g.edges); k++ {
-		d.edges = append(d.edges, deltaEdge{k, g.name(g.edges[k][0]), g.name(g.edges[k][1])})
+		d.edges = append(d.edges, deltaEdge{k, [2]string{g.name(g.edges[k][0]), g.name(g.edges[k][1])}})
 	}
 	t.nodes, t.edges, t.hosts = len(g.ids), len(g.edges), append(t.hosts[:0], g.host...)
 }
@@ -664,12 +660,12 @@ func (r *coRecord) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// mergeLearned puts the c/ and r/ records into what the learned chunks
-// held, in the order Snapshot has them. State written by older versions
-// kept co-firing and recent signatures in the chunks; the first checkpoint
-// of this one writes a record for each, so records, when there are any,
-// are all of it.
-func mergeLearned(l *Learned, sigs map[uint64]coRecord, recent map[uint64]ScopeSignatures) {
+// mergeLearned puts the c/, r/, n/ and e/ records into what the learned
+// chunks held, in the order Snapshot has them. State written by older
+// versions kept co-firing, recent signatures and the graph in the chunks;
+// the first checkpoint of this one writes a record for each, so records,
+// when there are any, are all of it.
+func mergeLearned(l *Learned, sigs map[uint64]coRecord, recent map[uint64]ScopeSignatures, nodes map[int]nodeRecord, edges map[int][2]string) error {
 	if len(sigs) > 0 {
 		co := CooccurState{Seen: map[uint64]uint32{}}
 		for sig, r := range sigs {
@@ -686,6 +682,28 @@ func mergeLearned(l *Learned, sigs map[uint64]coRecord, recent map[uint64]ScopeS
 	if len(recent) > 0 {
 		l.Recent = slices.SortedFunc(maps.Values(recent), func(a, b ScopeSignatures) int { return cmp.Compare(a.Scope, b.Scope) })
 	}
+	if len(nodes) > 0 || len(edges) > 0 {
+		gs := GraphState{}
+		for k := range len(nodes) {
+			n, ok := nodes[k]
+			if !ok {
+				return fmt.Errorf("learned node n/%d of %d missing", k, len(nodes))
+			}
+			gs.Nodes = append(gs.Nodes, n.Name)
+			if n.Host {
+				gs.Hosts = append(gs.Hosts, n.Name)
+			}
+		}
+		for k := range len(edges) {
+			ed, ok := edges[k]
+			if !ok {
+				return fmt.Errorf("learned edge e/%d of %d missing", k, len(edges))
+			}
+			gs.Edges = append(gs.Edges, ed)
+		}
+		l.Graph = gs
+	}
+	return nil
 }
 
 // appendJSON appends what incidentState fills in, as encoding/json would
@@ -849,28 +867,8 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 			return s, fmt.Errorf("correlator state: record %s: %w", key, err)
 		}
 	}
-	mergeLearned(&s.Learned, sigs, recent)
-	if len(nodes) > 0 || len(edges) > 0 {
-		// Records, when there are any, are all of the graph (see mergeLearned).
-		gs := GraphState{}
-		for k := range len(nodes) {
-			n, ok := nodes[k]
-			if !ok {
-				return s, fmt.Errorf("correlator state: learned node n/%d of %d missing", k, len(nodes))
-			}
-			gs.Nodes = append(gs.Nodes, n.Name)
-			if n.Host {
-				gs.Hosts = append(gs.Hosts, n.Name)
-			}
-		}
-		for k := range len(edges) {
-			ed, ok := edges[k]
-			if !ok {
-				return s, fmt.Errorf("correlator state: learned edge e/%d of %d missing", k, len(edges))
-			}
-			gs.Edges = append(gs.Edges, ed)
-		}
-		s.Learned.Graph = gs
+	if err := mergeLearned(&s.Learned, sigs, recent, nodes, edges); err != nil {
+		return s, fmt.Errorf("correlator state: %w", err)
 	}
 	slices.SortFunc(members, func(a, b ofIncident) int { return cmp.Compare(a.Pos, b.Pos) })
 	// A member's dedupe state is newer than an a/ record of its alert:
