@@ -104,6 +104,18 @@ func AppendJSONString(b []byte, s string) []byte { return appendString(b, s) }
 // AppendJSONTime appends t as a JSON string, as time.Time's MarshalJSON does.
 func AppendJSONTime(b []byte, t time.Time) []byte { return appendTime(b, t) }
 
+// AppendJSONTimes appends ts as a JSON array of AppendJSONTime's strings.
+func AppendJSONTimes(b []byte, ts []time.Time) []byte {
+	b = append(b, '[')
+	for i, t := range ts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendTime(b, t)
+	}
+	return append(b, ']')
+}
+
 // appendOptional appends a string field that encoding/json leaves out when
 // empty (omitempty).
 func appendOptional(b []byte, field, s string) []byte {

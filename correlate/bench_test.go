@@ -191,7 +191,8 @@ func processNew(b *testing.B, eng *Engine, mk func(int) quell.Alert, first int, 
 // capture what changed (on the engine's goroutine: capture-µs) and encode
 // it, here after each 1,000 new alerts joining 1,000 busy incidents;
 // "evicting" holds at most 20,000 alerts, so that each checkpoint also
-// deletes about as many as it adds, as in a sustained storm.
+// deletes about as many as it adds, as in a sustained storm. bytes/op is
+// what the records' keys and values hold.
 func BenchmarkCheckpoint(b *testing.B) {
 	for _, bound := range []struct {
 		name string
@@ -213,7 +214,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 			for i := range news {
 				news[i] = mk(i)
 			}
-			n, records := 0, 0
+			n, records, size := 0, 0, 0
 			var capture time.Duration
 			for b.Loop() {
 				b.StopTimer()
@@ -231,11 +232,12 @@ func BenchmarkCheckpoint(b *testing.B) {
 					b.Fatal(err)
 				}
 				capture += time.Since(start)
-				if err := d.Each(func(Record) error { records++; return nil }); err != nil {
+				if err := d.Each(func(r Record) error { records, size = records+1, size+len(r.Key)+len(r.Value); return nil }); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(records)/float64(b.N), "records/op")
+			b.ReportMetric(float64(size)/float64(b.N), "bytes/op")
 			b.ReportMetric(float64(capture.Microseconds())/float64(b.N), "capture-µs/op")
 		})
 	}

@@ -326,6 +326,19 @@ func TestStateRecordsAreEncodingJSON(t *testing.T) {
 		if err := json.Unmarshal(st.AppendJSON(nil), &got); err != nil || !reflect.DeepEqual(got, st) {
 			t.Errorf("alert record %s reads back as %+v (%v), want %+v", st.AppendJSON(nil), got, err, st)
 		}
+		// In a member record, beside an alert that says the same and one
+		// that says otherwise (merged counts, a later episode).
+		st.Fingerprint = 0xfedcba9876543210
+		for _, a := range []quell.IncidentAlert{
+			{Fingerprint: st.Fingerprint, Status: st.Status, StartsAt: st.StartsAt, Count: st.Count, LastSeen: st.LastSeen},
+			{Fingerprint: st.Fingerprint, Status: quell.Resolved, StartsAt: at.Add(-time.Hour), Count: 9, LastSeen: at.Add(time.Hour)},
+		} {
+			b := appendOwn(nil, &a, &st)
+			var mr memberRecord
+			if err := json.Unmarshal([]byte(`{"alert":`+string(marshal(t, a))+`,"own":`+string(b)+`}`), &mr); err != nil || !reflect.DeepEqual(*mr.state(), st) {
+				t.Errorf("member state %s beside %+v reads back as %+v (%v), want %+v", b, a, mr.state(), err, st)
+			}
+		}
 	}
 }
 
@@ -365,7 +378,7 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 	fp := alert(occ{labels: "alertname=Down,service=web"}).Fingerprint
 	first := r.feed(fastConfig().GroupWait, occ{0, "alertname=Down,service=web", ""})[0].Incident
 	w := step("a new alert")
-	if _, ok := w["a"]; ok || !bytes.Contains(w["m"], []byte(`"dedupe":{"fingerprint":"`+fp.String())) {
+	if _, ok := w["a"]; ok || !bytes.Contains(w["m"], []byte(`"own":{"firstSeen":`)) {
 		t.Fatalf("a new alert wrote %q: want its member record with its dedupe state, and no a/ record", w)
 	}
 	if err := r.feedback(quell.Feedback{Action: quell.FeedbackResolve, Incident: first, Actor: "carol"}); err != nil {
@@ -386,32 +399,43 @@ func TestAlertStateRidesInItsMember(t *testing.T) {
 	if ds[0].Incident == "" || ds[0].Incident == first {
 		t.Fatalf("the alert firing again went to %q: %+v", ds[0].Incident, ds)
 	}
-	if w = step("the alert joined another incident"); !bytes.Contains(w["m"], []byte(`"dedupe":{"fingerprint":"`+fp.String())) {
+	if w = step("the alert joined another incident"); !bytes.Contains(w["m"], []byte(`"own":{`)) {
 		t.Fatalf("the alert joining another incident wrote %q: want its member record with its state", w)
 	}
 	// State written before members held their alert's state, every state
-	// in an a/ record, reads as it did.
-	legacy := maps.Clone(log)
+	// in an a/ record, reads as it did; so does state whose members held
+	// it whole.
+	alone, whole := maps.Clone(log), maps.Clone(log)
 	for k, v := range log {
 		var mr memberRecord
-		if !strings.HasPrefix(k, "m/") || json.Unmarshal(v, &mr) != nil || mr.Dedupe == nil {
+		if !strings.HasPrefix(k, "m/") || json.Unmarshal(v, &mr) != nil || mr.Own == nil {
 			continue
 		}
-		legacy[string(appendAlertKey(nil, mr.Alert.Fingerprint))] = mr.Dedupe.AppendJSON(nil) // over an a/ record it outgrew
-		mr.Dedupe = nil
-		b, err := json.Marshal(mr)
+		st := mr.state()
+		alone[string(appendAlertKey(nil, mr.Alert.Fingerprint))] = st.AppendJSON(nil) // over an a/ record it outgrew
+		mr.Own = nil
+		alone[k] = marshal(t, mr)
+		mr.Dedupe = st
+		whole[k] = marshal(t, mr)
+	}
+	for what, recs := range map[string]changelog{"in a/ records alone": alone, "whole in member records": whole} {
+		old, err := FromRecords(recs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		legacy[k] = b
+		if got, want := snapshotJSON(t, old), snapshotJSON(t, r.eng.Snapshot()); got != want {
+			t.Fatalf("state %s reads back as\n %.800s\nwant\n %.800s", what, got, want)
+		}
 	}
-	old, err := FromRecords(legacy)
+}
+
+func marshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := snapshotJSON(t, old), snapshotJSON(t, r.eng.Snapshot()); got != want {
-		t.Fatalf("state in a/ records alone reads back as\n %.800s\nwant\n %.800s", got, want)
-	}
+	return b
 }
 
 // checkpoint writes eng's changes to log, as split mode does, and returns

@@ -23,14 +23,7 @@ func (s *State) AppendJSON(b []byte) []byte {
 	b = append(b, `,"lastSeen":`...)
 	b = quell.AppendJSONTime(b, s.LastSeen)
 	if len(s.Changes) > 0 {
-		b = append(b, `,"changes":[`...)
-		for i, t := range s.Changes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = quell.AppendJSONTime(b, t)
-		}
-		b = append(b, ']')
+		b = quell.AppendJSONTimes(append(b, `,"changes":`...), s.Changes)
 	}
 	if s.Flapping {
 		b = append(b, `,"flapping":true`...)
