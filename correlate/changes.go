@@ -276,46 +276,27 @@ type deleted struct {
 
 // each gives yield a deletion of every key in dl.
 func (dl *deleted) each(yield func(Record) error) error {
+	// Per kind, how many keys and the i-th of them.
+	kinds := []struct {
+		n   int
+		key func(b []byte, i int) []byte
+	}{
+		{len(dl.incidents), func(b []byte, i int) []byte { return appendIncidentKey(b, dl.incidents[i]) }},
+		{len(dl.members), func(b []byte, i int) []byte { return appendMemberKey(b, dl.members[i]) }},
+		{len(dl.alerts), func(b []byte, i int) []byte { return appendAlertKey(b, dl.alerts[i]) }},
+		{len(dl.gone), func(b []byte, i int) []byte { return appendGoneKey(b, dl.gone[i]) }},
+		{int(dl.heldHi - dl.heldLo), func(b []byte, i int) []byte { return appendHeldKey(b, dl.heldLo+uint64(i)) }},
+		{len(dl.sigs), func(b []byte, i int) []byte { return appendSigKey(b, dl.sigs[i]) }},
+		{dl.nodesHi - dl.nodesLo, func(b []byte, i int) []byte { return appendNodeKey(b, dl.nodesLo+i) }},
+		{dl.edgesHi - dl.edgesLo, func(b []byte, i int) []byte { return appendEdgeKey(b, dl.edgesLo+i) }},
+	}
 	var b []byte // each key is built here, then copied into its string
-	del := func(key []byte) error { b = key; return yield(Record{Key: string(key)}) }
-	for _, id := range dl.incidents {
-		if err := del(appendIncidentKey(b[:0], id)); err != nil {
-			return err
-		}
-	}
-	for _, mk := range dl.members {
-		if err := del(appendMemberKey(b[:0], mk)); err != nil {
-			return err
-		}
-	}
-	for _, fp := range dl.alerts {
-		if err := del(appendAlertKey(b[:0], fp)); err != nil {
-			return err
-		}
-	}
-	for _, id := range dl.gone {
-		if err := del(appendGoneKey(b[:0], id)); err != nil {
-			return err
-		}
-	}
-	for n := dl.heldLo; n < dl.heldHi; n++ {
-		if err := del(appendHeldKey(b[:0], n)); err != nil {
-			return err
-		}
-	}
-	for _, sig := range dl.sigs {
-		if err := del(appendSigKey(b[:0], sig)); err != nil {
-			return err
-		}
-	}
-	for k := dl.nodesLo; k < dl.nodesHi; k++ {
-		if err := del(appendNodeKey(b[:0], k)); err != nil {
-			return err
-		}
-	}
-	for k := dl.edgesLo; k < dl.edgesHi; k++ {
-		if err := del(appendEdgeKey(b[:0], k)); err != nil {
-			return err
+	for _, k := range kinds {
+		for i := range k.n {
+			b = k.key(b[:0], i)
+			if err := yield(Record{Key: string(b)}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
