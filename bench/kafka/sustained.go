@@ -29,7 +29,7 @@ import (
 // acknowledged alerts, how many got a decision and how many got two
 // different incidents, how long after the load every acknowledged alert
 // had its decision, the restore time, and each stage's peak resident
-// memory and CPU time.
+// memory and CPU time, also per alert, with a broker on this machine's.
 func sustained(bin, broker string, partitions, senders, batch, clusters int, duration, killAt, drain, snapEvery time.Duration, memoryLimit int64, pprof string, embedded bool) {
 	prefix := fmt.Sprintf("sustained%d", time.Now().UnixNano())
 	dir, err := os.MkdirTemp("", "quell-sustained")
@@ -99,6 +99,8 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 		spread = fmt.Sprintf("%d clusters", clusters)
 	}
 	fmt.Printf("%d senders posting %d new alerts a request (%s) for %s; the correlator is killed with SIGKILL at %s\n", senders, batch, spread, duration, killAt)
+	brokerPid := listener(broker)
+	brokerBefore := cpuTime(brokerPid)
 	acked, fails, took := driveDistinct(base, senders, batch, clusters, duration)
 	end := time.Now()
 	<-killed
@@ -109,6 +111,9 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	for _, st := range []string{"ingest", "correlate", "sink"} {
 		peak[st] = max(peak[st], vmHWM(stages[st].Process.Pid))
 		cpu[st] += cpuTime(stages[st].Process.Pid)
+	}
+	if brokerPid != 0 {
+		cpu["broker"] = cpuTime(brokerPid) - brokerBefore
 	}
 	decided, split := dec.count(acked, batch)
 	fmt.Printf("decided: %d of the acknowledged alerts; in two different incidents: %d\n", decided, split)
@@ -134,6 +139,16 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 		bytes.Count(b, []byte("saving the partition's state failed")), bytes.Count(b, []byte("Message Size Too Large")))
 	fmt.Printf("peak RSS: ingest %d MB, correlate %d MB, sink %d MB\n", peak["ingest"]>>10, peak["correlate"]>>10, peak["sink"]>>10)
 	fmt.Printf("CPU time until all decided: ingest %.1fs, correlate %.1fs, sink %.1fs\n", cpu["ingest"].Seconds(), cpu["correlate"].Seconds(), cpu["sink"].Seconds())
+	// On one machine the stages and the broker share the cores: what each
+	// costs an alert is what bounds the rate.
+	n := float64(len(acked) * batch)
+	perAlert := func(d time.Duration) float64 { return float64(d.Microseconds()) / n }
+	line := fmt.Sprintf("CPU per acknowledged alert: ingest %.1fµs, correlate %.1fµs, sink %.1fµs", perAlert(cpu["ingest"]), perAlert(cpu["correlate"]), perAlert(cpu["sink"]))
+	if brokerPid != 0 {
+		line += fmt.Sprintf(", broker (pid %d, on this machine) %.1fµs", brokerPid, perAlert(cpu["broker"]))
+	}
+	total := cpu["ingest"] + cpu["correlate"] + cpu["sink"] + cpu["broker"]
+	fmt.Printf("%s: %.1fµs in all\n", line, perAlert(total))
 	for _, p := range stages {
 		p.Process.Signal(os.Interrupt)
 		p.Wait()
@@ -164,9 +179,10 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	acked, fails, took = driveDistinct(base, senders, batch, clusters, duration)
 	caughtUp = fd.waitDecided(acked, batch, time.Now(), drain)
 	decided, splitN := fd.count(acked, batch)
-	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB, CPU time %.1fs\n",
+	serveCPU := cpuTime(serve.Process.Pid)
+	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB, CPU time %.1fs (%.1fµs an alert)\n",
 		len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails, decided, splitN, caughtUp.Round(100*time.Millisecond),
-		vmHWM(serve.Process.Pid)>>10, cpuTime(serve.Process.Pid).Seconds())
+		vmHWM(serve.Process.Pid)>>10, serveCPU.Seconds(), float64(serveCPU.Microseconds())/float64(len(acked)*batch))
 	embeddedRate := pipelineRate(len(acked)*batch, took, caughtUp)
 	fmt.Printf("sustained rate (acknowledged alerts / time until all decided): split %.0f alerts/s, embedded %.0f alerts/s: split/embedded %.2f\n", splitRate, embeddedRate, splitRate/embeddedRate)
 }
