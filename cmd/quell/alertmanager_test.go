@@ -276,7 +276,7 @@ func listIncidents(base, status string) ([]quell.Incident, error) {
 			Incidents []quell.Incident `json:"incidents"`
 			Next      string           `json:"next"`
 		}
-		if err := getJSON(base+"/api/v1/incidents?limit=1000&status="+status+"&cursor="+cursor, &page); err != nil {
+		if err := getJSONBy(listClient, base+"/api/v1/incidents?limit=1000&status="+status+"&cursor="+cursor, "", &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Incidents...)
@@ -412,6 +412,11 @@ func eventuallyWithin(t *testing.T, p *proc, waitFor time.Duration, what string,
 
 var client = &http.Client{Timeout: 5 * time.Second}
 
+// listClient waits longer: a page of incidents carries all their alerts,
+// megabytes while many clients read at once (TestConcurrentReads: 4-5 s a
+// page with 16 readers on an idle two-core machine).
+var listClient = &http.Client{Timeout: time.Minute}
+
 // postOK posts a JSON body and fails the test unless the answer is 200.
 func postOK(t *testing.T, url string, body []byte) {
 	t.Helper()
@@ -436,10 +441,13 @@ func httpOK(url string) (bool, string) {
 	return resp.StatusCode == http.StatusOK, fmt.Sprintf("GET %s: %s %s", url, resp.Status, body)
 }
 
-func getJSON(url string, v any) error { return getJSONWith(url, "", v) }
+func getJSON(url string, v any) error { return getJSONBy(client, url, "", v) }
 
 // getJSONWith is getJSON with a bearer token (none when empty).
-func getJSONWith(url, token string, v any) error {
+func getJSONWith(url, token string, v any) error { return getJSONBy(client, url, token, v) }
+
+// getJSONBy is getJSONWith through c.
+func getJSONBy(c *http.Client, url, token string, v any) error {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -447,7 +455,7 @@ func getJSONWith(url, token string, v any) error {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
