@@ -695,23 +695,22 @@ func (r *coRecord) appendJSON(b []byte) []byte {
 		if r.Seen != 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `"with":[`...)
-		for i, w := range r.With {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, w, 10)
-		}
-		b = append(b, `],"n":[`...)
-		for i, n := range r.N {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, uint64(n), 10)
-		}
-		b = append(b, ']')
+		b = appendUints(append(b, `"with":`...), r.With)
+		b = appendUints(append(b, `,"n":`...), r.N)
 	}
 	return append(b, '}')
+}
+
+// appendUints appends xs as a JSON array.
+func appendUints[T uint32 | uint64](b []byte, xs []T) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(x), 10)
+	}
+	return append(b, ']')
 }
 
 // mergeLearned puts the c/, r/, n/ and e/ records into what the learned
@@ -814,14 +813,7 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 		b = append(b, `,"pending":true`...)
 	}
 	if len(is.Sigs) > 0 {
-		b = append(b, `,"sigs":[`...)
-		for i, s := range is.Sigs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, s, 10)
-		}
-		b = append(b, ']')
+		b = appendUints(append(b, `,"sigs":`...), is.Sigs)
 	}
 	if is.Joins != 0 {
 		b = append(b, `,"joins":`...)

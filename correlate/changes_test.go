@@ -317,6 +317,12 @@ func TestStateRecordsAreEncodingJSON(t *testing.T) {
 			t.Errorf("incident record %s reads back as %+v (%v), want %+v", is.appendJSON(nil), got, err, is)
 		}
 	}
+	for _, r := range []coRecord{{}, {Seen: 3}, {With: []uint64{1 << 63, 7}, N: []uint32{2, 1}}, {Seen: 9, With: []uint64{5}, N: []uint32{4}}} {
+		var got coRecord
+		if err := json.Unmarshal(r.appendJSON(nil), &got); err != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("co-firing record %s reads back as %+v (%v), want %+v", r.appendJSON(nil), got, err, r)
+		}
+	}
 	for _, st := range []dedupe.State{
 		{},
 		{Fingerprint: 0xfedcba9876543210, Status: quell.Firing, StartsAt: at, Count: 3, FirstSeen: at, LastSeen: at.Add(time.Minute),
