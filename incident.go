@@ -146,7 +146,8 @@ const (
 	IncidentResolve  ChangeKind = "resolved"
 	IncidentReopened ChangeKind = "reopened"
 	// IncidentEvicted: the correlator dropped the incident to stay within its
-	// memory bound; it takes no more alerts.
+	// memory bound; it takes no more alerts. An incident evicted before it
+	// was announced has this change only (resolved, seq 1).
 	IncidentEvicted ChangeKind = "evicted"
 	// IncidentMerged: a person merged the incident into another (its
 	// MergedInto); it is resolved as a duplicate and takes no more alerts.

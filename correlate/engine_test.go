@@ -861,13 +861,15 @@ func TestStateBytesFollowTheHeap(t *testing.T) {
 // leaves no timers behind for them: memory follows what is tracked, not
 // what arrived within resolve_timeout.
 // Unrelated alerts evicted while their incidents are young (a flood at
-// the incident bound): each incident's creation and eviction go out as it
-// is evicted, and no timer keeps it in memory until group_wait.
+// the incident bound): each incident goes out once, as evicted (resolved,
+// with its alerts), not created and at once evicted, which opened and
+// closed a ticket per incident; and no timer keeps it in memory until
+// group_wait.
 func TestEvictedYoungIncidentsLeaveNoTimers(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxIncidents = 1000
-	kinds := map[string][]quell.ChangeKind{}
-	eng, err := New(cfg, nil, Output{Change: func(c quell.IncidentChange) { kinds[c.Incident.ID] = append(kinds[c.Incident.ID], c.Kind) }})
+	changes := map[string][]quell.IncidentChange{}
+	eng, err := New(cfg, nil, Output{Change: func(c quell.IncidentChange) { changes[c.Incident.ID] = append(changes[c.Incident.ID], c) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -882,15 +884,44 @@ func TestEvictedYoungIncidentsLeaveNoTimers(t *testing.T) {
 		t.Errorf("%d timers pending for %d incidents and %d tracked alerts", len(eng.timers), len(eng.incidents), eng.tracker.Len())
 	}
 	evicted := 0
-	for id, ks := range kinds {
-		if len(ks) == 2 && ks[0] == quell.IncidentCreated && ks[1] == quell.IncidentEvicted {
-			evicted++
-		} else if len(ks) > 0 {
-			t.Fatalf("incident %s: changes %v, want created then evicted", id, ks)
+	for id, cs := range changes {
+		if len(cs) != 1 || cs[0].Kind != quell.IncidentEvicted {
+			kinds := make([]quell.ChangeKind, len(cs))
+			for i := range cs {
+				kinds[i] = cs[i].Kind
+			}
+			t.Fatalf("incident %s: changes %v, want one: evicted", id, kinds)
 		}
+		if c := cs[0]; c.Seq != 1 || c.Incident.Status != quell.IncidentResolved || len(c.Incident.Alerts) != 1 {
+			t.Fatalf("incident %s evicted as seq %d, %s, with %d alerts: want seq 1, resolved, with its alert", id, c.Seq, c.Incident.Status, len(c.Incident.Alerts))
+		}
+		evicted++
 	}
 	if evicted != n-cfg.MaxIncidents {
-		t.Errorf("%d incidents announced as created and evicted, want %d", evicted, n-cfg.MaxIncidents)
+		t.Errorf("%d incidents went out as evicted, want %d", evicted, n-cfg.MaxIncidents)
+	}
+}
+
+// An incident that resolved before it was announced and is then evicted
+// goes out once, as evicted, with the time it resolved.
+func TestEvictedUnannouncedResolvedIncident(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.GroupWait, cfg.ResolveHold, cfg.MaxIncidents = 5*time.Minute, 10*time.Second, 1
+	r := newRun(t, cfg, nil)
+	r.feed(15*time.Second, occ{0, "alertname=A,service=a", ""}, occ{time.Second, "alertname=A,service=a", quell.Resolved})
+	if len(r.changes) != 0 {
+		t.Fatalf("changes before the eviction: %d, want none (group_wait is 5m)", len(r.changes))
+	}
+	r.feed(0, occ{20 * time.Second, "alertname=B,service=b", ""})
+	if len(r.changes) != 1 {
+		t.Fatalf("%d changes, want one: A's incident evicted", len(r.changes))
+	}
+	c := r.changes[0]
+	if c.Kind != quell.IncidentEvicted || c.Seq != 1 || c.Incident.Status != quell.IncidentResolved || c.Incident.Alerts[0].Labels["alertname"] != "A" {
+		t.Fatalf("change %s seq %d of a %s incident, want A's incident evicted, seq 1, resolved", c.Kind, c.Seq, c.Incident.Status)
+	}
+	if want := t0.Add(11 * time.Second); !c.Incident.ResolvedAt.Equal(want) {
+		t.Errorf("evicted incident resolved at %s, want %s (when it resolved, not when it was evicted)", c.Incident.ResolvedAt, want)
 	}
 }
 

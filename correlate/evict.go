@@ -32,20 +32,24 @@ func (e *Engine) bound(at time.Time) {
 }
 
 // evict drops an incident and what is known of its alerts, and records it:
-// a decision naming the incident and, if it was announced, an "evicted" change.
+// a decision naming the incident and an "evicted" change, unless it had
+// resolved after it was announced (its receivers know it ended).
 func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	wasOpen := inc.status == quell.IncidentOpen
 	if len(inc.order) > 0 {
-		// Decided before the announce: while the incident is young its
-		// alerts' decisions are held, and this one goes out after them.
+		// While the incident is young its alerts' decisions are held, and
+		// this one goes out after them.
 		e.decide(memberAlert(inc.members[inc.order[0]]), inc, quell.ActionSuppressed, fmt.Sprintf(
 			"evicted with its %d alerts (open: %v): %s, and this one went longest without activity",
 			len(inc.members), wasOpen, why), at)
 	}
-	if !inc.announced {
-		// Announced now, not at GroupWait: its timer would hold it that
-		// long, and a flood of unrelated alerts evicts thousands a second.
-		e.announce(inc, at)
+	// Never announced: the eviction is its only change, a resolved
+	// incident its receivers hear of once. Announced first, a flood of
+	// unrelated alerts at the bound opened and at once closed a ticket
+	// per incident, and sent every incident whole twice.
+	unannounced := !inc.announced
+	if unannounced {
+		inc.announced = true
 		e.deadTimers++ // its announce timer (see dead)
 	}
 	e.changedIncident(inc)
@@ -57,6 +61,8 @@ func (e *Engine) evict(inc *incident, at time.Time, why string) {
 		inc.status = quell.IncidentResolved
 		inc.resolvedAt = at
 		inc.updated = at
+	}
+	if wasOpen || unannounced {
 		e.change(inc, quell.IncidentEvicted, at)
 	}
 	inc.resolvedAt = at.Add(-e.cfg.ReopenWindow - 1) // evicted: never reopened

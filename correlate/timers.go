@@ -103,7 +103,7 @@ func (e *Engine) dead(t timer) bool {
 	case timerExpire, timerSettle:
 		return e.armed[armedKey{t.fp, t.kind}] != t.seq
 	case timerAnnounce:
-		return t.inc.evicted // announced as it was evicted (see evict)
+		return t.inc.evicted // its eviction went out instead (see evict)
 	}
 	return false
 }
