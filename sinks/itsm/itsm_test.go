@@ -55,7 +55,7 @@ var t0 = time.Date(2025, 6, 2, 10, 0, 0, 0, time.UTC)
 
 func change(kind quell.ChangeKind, seq uint64, id string, alerts ...quell.IncidentAlert) quell.IncidentChange {
 	st := quell.IncidentOpen
-	if kind == quell.IncidentResolve {
+	if kind == quell.IncidentResolve || kind == quell.IncidentEvicted {
 		st = quell.IncidentResolved
 	}
 	at := t0.Add(time.Duration(seq) * time.Minute)
@@ -198,6 +198,25 @@ func TestLifecycleOneTicketPerIncident(t *testing.T) {
 			recs := h.store.Tickets("inc-1")
 			if len(recs) != 1 || recs[0].Seq != 7 || !recs[0].Resolved || recs[0].Ticket.ID != f.tickets("inc-1")[0] {
 				t.Errorf("store holds %+v, want the ticket at seq 7, resolved", recs)
+			}
+		})
+	}
+}
+
+// An incident the correlator evicted before it announced it (a flood at
+// its memory bound) comes as one evicted change: it opens no ticket.
+func TestIncidentEvictedUnannouncedOpensNoTicket(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			f := k.new()
+			h := start(t, f.config(serve(t, f)), t.TempDir())
+			h.send(change(quell.IncidentEvicted, 1, "inc-e", alert(1, quell.Firing, "alertname", "Flood", "service", "svc-1")))
+			h.close()
+			if got := f.count("*"); got != 0 {
+				t.Errorf("%d requests to the tool, want none", got)
+			}
+			if got := h.metric("quell_itsm_skipped_total", "reason", "not_firing"); got != 1 {
+				t.Errorf("skipped as not firing: %v, want 1", got)
 			}
 		})
 	}
