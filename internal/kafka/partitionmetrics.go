@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // partitionMetrics show a correlator's place in its group: the partitions
 // it works on, how often the group gave it a new assignment, and how long
-// taking a partition over (reading its state) took.
+// taking a partition over (reading its state, rebuilding the engine) took.
 type partitionMetrics struct {
 	owned    prometheus.Gauge
 	joins    prometheus.Counter
@@ -23,7 +23,7 @@ func newPartitionMetrics(reg prometheus.Registerer) *partitionMetrics {
 		}),
 		restores: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "quell_kafka_partition_restore_seconds",
-			Help:    "How long taking over a partition took: reading its state from the state topic (split mode).",
+			Help:    "How long taking over a partition took: reading its state from the state topic and rebuilding the correlator from it (split mode).",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}),
 	}

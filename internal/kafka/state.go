@@ -264,12 +264,10 @@ type restored struct {
 	state   map[string][]byte // nil: no commit, start from the first alert
 	next    int64
 	records int // read
-	took    time.Duration
 }
 
 // load reads state partition id and returns the state its last commit covers.
 func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, error) {
-	start := time.Now()
 	s := &stateLog{p: p, id: id, key: []byte(strconv.Itoa(id)), version: map[uint64]uint32{}}
 	res := restored{next: kafkago.FirstOffset}
 	first, last, err := p.stateOffsets(ctx, id)
@@ -346,7 +344,6 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 	}
 	s.checkpoint = max(s.checkpoint, commit.Checkpoint)
 	if commit.Checkpoint == 0 {
-		res.took = time.Since(start)
 		s.obsolete = keysOf(live, pending)
 		return s, res, nil
 	}
@@ -362,7 +359,6 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 	}
 	// Superseded and deleted values, and what a cut-short checkpoint wrote.
 	s.obsolete = keysOf(live, pending)
-	res.took = time.Since(start)
 	return s, res, nil
 }
 
