@@ -127,7 +127,7 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	inc := e.incidentOf(a.Fingerprint)
 	switch kind {
 	case dedupe.Repeat:
-		e.dedupe(inc, a, at, kind, "repeat of a firing alert (occurrence "+strconv.Itoa(st.Count)+")")
+		e.dedupe(inc, a, at, kind, repeatReason(st.Count))
 	case dedupe.ResolveRepeat:
 		e.dedupe(inc, a, at, kind, "repeat of a resolve: the alert is already resolved")
 	case dedupe.ResolveUnknown:
@@ -140,6 +140,24 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 		}
 		e.place(a, at, kind, st.Flapping, inc)
 	}
+}
+
+// repeatReasons are the reasons of an alert's first repeats, made once:
+// most occurrences are repeats, and building the reason anew was a tenth
+// of what a repeat cost. Later repeats build theirs.
+var repeatReasons = func() []string {
+	rs := make([]string, 1024)
+	for n := range rs {
+		rs[n] = "repeat of a firing alert (occurrence " + strconv.Itoa(n) + ")"
+	}
+	return rs
+}()
+
+func repeatReason(count int) string {
+	if count >= 0 && count < len(repeatReasons) {
+		return repeatReasons[count]
+	}
+	return "repeat of a firing alert (occurrence " + strconv.Itoa(count) + ")"
 }
 
 // dedupe keeps the alert in inc. Unless it fires again after a resolve

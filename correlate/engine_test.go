@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -265,6 +266,14 @@ func TestRepeatsDeduplicate(t *testing.T) {
 	}
 	if ds[1].Incident != ds[0].Incident || ds[2].Incident != ds[0].Incident {
 		t.Fatalf("repeats left the incident: %s", reasons(ds))
+	}
+	if ds[2].Reason != "repeat of a firing alert (occurrence 3)" {
+		t.Fatalf("the second repeat's reason %q, want it to count the occurrences", ds[2].Reason)
+	}
+	for _, n := range []int{1023, 1024, 123456} { // the made reasons end at 1024
+		if got, want := repeatReason(n), "repeat of a firing alert (occurrence "+strconv.Itoa(n)+")"; got != want {
+			t.Fatalf("reason of occurrence %d: %q, want %q", n, got, want)
+		}
 	}
 	incs := r.eng.Incidents(Query{})
 	if len(incs) != 1 || incs[0].Alerts[0].Count != 3 {
