@@ -15,6 +15,7 @@ package correlate
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/quellhq/quell"
@@ -142,21 +143,26 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	}
 }
 
-// repeatReasons are the reasons of an alert's first repeats, made once:
-// most occurrences are repeats, and building the reason anew was a tenth
-// of what a repeat cost. Later repeats build theirs.
-var repeatReasons = func() []string {
+// repeatReasons are the reasons of an alert's first repeats, made once
+// (at the first repeat, not when a command starts): most occurrences are
+// repeats, and building the reason anew was a tenth of what a repeat cost.
+// Later repeats build theirs.
+var repeatReasons = sync.OnceValue(func() []string {
 	rs := make([]string, 1024)
 	for n := range rs {
-		rs[n] = "repeat of a firing alert (occurrence " + strconv.Itoa(n) + ")"
+		rs[n] = buildRepeatReason(n)
 	}
 	return rs
-}()
+})
 
 func repeatReason(count int) string {
-	if count >= 0 && count < len(repeatReasons) {
-		return repeatReasons[count]
+	if rs := repeatReasons(); count >= 0 && count < len(rs) {
+		return rs[count]
 	}
+	return buildRepeatReason(count)
+}
+
+func buildRepeatReason(count int) string {
 	return "repeat of a firing alert (occurrence " + strconv.Itoa(count) + ")"
 }
 
