@@ -141,8 +141,8 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	fmt.Printf("CPU time until all decided: ingest %.1fs, correlate %.1fs, sink %.1fs\n", cpu["ingest"].Seconds(), cpu["correlate"].Seconds(), cpu["sink"].Seconds())
 	// On one machine the stages and the broker share the cores: what each
 	// costs an alert is what bounds the rate.
-	n := float64(len(acked) * batch)
-	perAlert := func(d time.Duration) float64 { return float64(d.Microseconds()) / n }
+	n := len(acked) * batch
+	perAlert := func(d time.Duration) float64 { return microsPer(d, n) }
 	line := fmt.Sprintf("CPU per acknowledged alert: ingest %.1fµs, correlate %.1fµs, sink %.1fµs", perAlert(cpu["ingest"]), perAlert(cpu["correlate"]), perAlert(cpu["sink"]))
 	if brokerPid != 0 {
 		line += fmt.Sprintf(", broker (pid %d, on this machine) %.1fµs", brokerPid, perAlert(cpu["broker"]))
@@ -182,7 +182,7 @@ func sustained(bin, broker string, partitions, senders, batch, clusters int, dur
 	serveCPU := cpuTime(serve.Process.Pid)
 	fmt.Printf("embedded default (quell serve), same load: %d alerts acknowledged in %s: %.0f alerts/s (%d requests refused); %d decided, %d in two incidents, all %s after the load; peak RSS %d MB, CPU time %.1fs (%.1fµs an alert)\n",
 		len(acked)*batch, took.Round(time.Millisecond), float64(len(acked)*batch)/took.Seconds(), fails, decided, splitN, caughtUp.Round(100*time.Millisecond),
-		vmHWM(serve.Process.Pid)>>10, serveCPU.Seconds(), float64(serveCPU.Microseconds())/float64(len(acked)*batch))
+		vmHWM(serve.Process.Pid)>>10, serveCPU.Seconds(), microsPer(serveCPU, len(acked)*batch))
 	embeddedRate := pipelineRate(len(acked)*batch, took, caughtUp)
 	fmt.Printf("sustained rate (acknowledged alerts / time until all decided): split %.0f alerts/s, embedded %.0f alerts/s: split/embedded %.2f\n", splitRate, embeddedRate, splitRate/embeddedRate)
 }
@@ -204,6 +204,9 @@ func cleanUp(broker, prefix, dir string) {
 		}
 	}
 }
+
+// microsPer is d in microseconds per one of n alerts.
+func microsPer(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
 
 // pipelineRate is the alerts a pipeline took and decided per second of the
 // load and its drain; 0 when it did not decide them all.
