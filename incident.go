@@ -35,6 +35,9 @@ type Incident struct {
 	// MergedInto: a person merged it into that incident, which holds its
 	// alerts now; it takes no more.
 	MergedInto string `json:"mergedInto,omitempty"`
+	// Evicted: the correlator dropped it to stay within its memory bound
+	// (status resolved, at the eviction); it takes no more alerts.
+	Evicted bool `json:"evicted,omitempty"`
 	// Resolving: every alert resolved, and the incident closes at ClosesAt
 	// unless one fires again (correlate.resolve_hold).
 	Resolving bool      `json:"resolving,omitempty"`

@@ -45,6 +45,9 @@ func (in *Incident) AppendJSON(b []byte) []byte {
 	b = appendOptional(b, `,"acknowledgedBy":`, in.AcknowledgedBy)
 	b = appendOptional(b, `,"assignedTo":`, in.AssignedTo)
 	b = appendOptional(b, `,"mergedInto":`, in.MergedInto)
+	if in.Evicted {
+		b = append(b, `,"evicted":true`...)
+	}
 	if in.Resolving {
 		b = append(b, `,"resolving":true`...)
 	}

@@ -17,7 +17,7 @@ func TestIncidentChangeAppendJSON(t *testing.T) {
 	full := IncidentChange{Kind: IncidentUpdated, Seq: 1<<63 + 5, At: at.Add(time.Hour), Incident: Incident{
 		ID: "0360421948f7bcb0", Status: IncidentResolved, Title: "Disk \"full\" on db-1", Severity: Critical,
 		CreatedAt: at, UpdatedAt: at.Add(time.Minute), ResolvedAt: at.Add(time.Hour), ResolvedBy: "alice",
-		AcknowledgedAt: at.Add(2 * time.Minute), AcknowledgedBy: "bob", AssignedTo: "carol", MergedInto: "a1",
+		AcknowledgedAt: at.Add(2 * time.Minute), AcknowledgedBy: "bob", AssignedTo: "carol", MergedInto: "a1", Evicted: true,
 		Resolving: true, ClosesAt: at.Add(3 * time.Minute), Runbooks: []string{"https://wiki/disk?x=1&y=2", "b"},
 		Recurrence: &Recurrence{Signature: "DiskFull on host", Seen: 4, Last: "b2", LastResolvedAt: at.Add(-time.Hour), LastResolvedBy: "dave"},
 		Alerts:     []IncidentAlert{member, {Fingerprint: 1, Labels: map[string]string{}}},

@@ -506,6 +506,11 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 		if c.Incident.ID == evicted[0].Incident {
 			kinds = append(kinds, c.Kind)
 		}
+		// Readers of the incident (the API, the history) tell an eviction
+		// from alerts that resolved by this mark.
+		if c.Incident.Evicted != (c.Kind == quell.IncidentEvicted) {
+			t.Errorf("%s change of incident %s marked evicted: %v", c.Kind, c.Incident.ID, c.Incident.Evicted)
+		}
 	}
 	if len(kinds) == 0 || kinds[len(kinds)-1] != quell.IncidentEvicted {
 		t.Fatalf("changes of the evicted incident: %v, want it to end with evicted", kinds)
@@ -901,8 +906,9 @@ func TestEvictedYoungIncidentsLeaveNoTimers(t *testing.T) {
 			}
 			t.Fatalf("incident %s: changes %v, want one: evicted", id, kinds)
 		}
-		if c := cs[0]; c.Seq != 1 || c.Incident.Status != quell.IncidentResolved || len(c.Incident.Alerts) != 1 {
-			t.Fatalf("incident %s evicted as seq %d, %s, with %d alerts: want seq 1, resolved, with its alert", id, c.Seq, c.Incident.Status, len(c.Incident.Alerts))
+		if c := cs[0]; c.Seq != 1 || c.Incident.Status != quell.IncidentResolved || !c.Incident.Evicted || len(c.Incident.Alerts) != 1 {
+			t.Fatalf("incident %s evicted as seq %d, %s (marked evicted: %v), with %d alerts: want seq 1, resolved, marked, with its alert",
+				id, c.Seq, c.Incident.Status, c.Incident.Evicted, len(c.Incident.Alerts))
 		}
 		evicted++
 	}

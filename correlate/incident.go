@@ -531,7 +531,7 @@ func (e *Engine) view(inc *incident) quell.Incident {
 	v := quell.Incident{
 		ID: inc.id, Status: inc.status, Title: inc.summary(), Severity: inc.severity,
 		CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
-		AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo,
+		AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo, Evicted: inc.evicted,
 		Alerts: make([]quell.IncidentAlert, 0, len(inc.order)),
 	}
 	if inc.mergedInto != nil {

@@ -249,6 +249,8 @@ func (s *scanner) incidentRecord(in *quell.Incident) error {
 			in.AssignedTo, err = s.str()
 		case "mergedInto":
 			in.MergedInto, err = s.str()
+		case "evicted":
+			in.Evicted, err = s.bool()
 		case "resolving":
 			in.Resolving, err = s.bool()
 		case "closesAt":

@@ -173,6 +173,10 @@ func TestConsole(t *testing.T) {
 	step("resolving through the page",
 		chromedp.Click(chromedp.CSS("#resolve")),
 		chromedp.WaitVisible(chromedp.CSS("#state.resolved")))
+	// A resolved incident's page leaves its controls out, and nothing in their place.
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.getElementById("main").childNodes].filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim()).length`)); err != nil || n != 0 {
+		t.Fatalf("stray text beside the resolved incident's sections: %d (%v)", n, err)
+	}
 	webhook("resolved")
 	time.Sleep(2500 * time.Millisecond) // reopen_window (1s) and a tick: the correlator lets it go
 	webhook("firing")

@@ -94,7 +94,7 @@ func Register(mux *http.ServeMux, src Source, reading Readers) {
 	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
 		inc, ok := src.Incident(r.PathValue("id"))
 		if !ok {
-			writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id")+" (resolved ones are kept for the configuration's history, 7 days by default, on the embedded default; elsewhere for the reopen window, and in ClickHouse)")
+			writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id")+" (resolved and evicted ones are kept for the configuration's history, 7 days by default, on the embedded default; elsewhere resolved ones for the reopen window, and all in ClickHouse)")
 			return
 		}
 		WriteJSON(w, http.StatusOK, inc)

@@ -36,7 +36,7 @@ type Config struct {
 	MemoryLimit Bytes `yaml:"memory_limit"`
 	// Decisions, when set, is a file the decision log is appended to.
 	Decisions string `yaml:"decisions"`
-	// History: how long the embedded default keeps resolved incidents
+	// History: how long the embedded default keeps resolved (and evicted) incidents
 	// readable through the API after the correlator lets them go (within
 	// a twentieth of memory_limit; see package history); 0 keeps none.
 	History time.Duration `yaml:"history"`

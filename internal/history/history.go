@@ -1,5 +1,6 @@
 // Package history keeps resolved incidents readable after the correlator
-// forgets them (past its reopen window): the API serves them by id and in
+// forgets them (past its reopen window, or evicted to stay within its
+// memory bound, which may drop an open one): the API serves them by id and in
 // its resolved list on the embedded default, without ClickHouse. They are
 // kept for a number of days and within a byte bound, in memory and in a
 // file of the data dir, so that a restart keeps them too. Of each, its kind
@@ -236,8 +237,9 @@ func (s *Store) rewrite() error {
 
 func (s *Store) Name() string { return "history" }
 
-// Write keeps the incidents that resolved or merged into another and lets
-// go of those that reopened (the correlator serves them again).
+// Write keeps the incidents that resolved, merged into another or were
+// evicted, and lets go of those that reopened (the correlator serves them
+// again).
 func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,7 +247,7 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 		c := &b.Changes[i]
 		rec := c.Incident
 		switch c.Kind {
-		case quell.IncidentResolve, quell.IncidentMerged:
+		case quell.IncidentResolve, quell.IncidentMerged, quell.IncidentEvicted:
 			s.put(rec)
 		case quell.IncidentReopened:
 			if s.byID[rec.ID] == nil {

@@ -19,6 +19,21 @@ func resolved(id string, at time.Time) quell.IncidentChange {
 		Alerts: []quell.IncidentAlert{{Fingerprint: 1, Status: quell.Resolved, Labels: map[string]string{"alertname": "DiskFull"}}}}}
 }
 
+// restart closes s and opens the history in dir again (a day, 1 MiB), to
+// be closed when the test ends.
+func restart(t *testing.T, s *Store, dir string) *Store {
+	t.Helper()
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, 24*time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
 // Resolved incidents are kept across a restart, served by id and in the
 // resolved list newest first; a reopened one is let go; what is older than
 // keep is dropped; past the byte bound the oldest go first.
@@ -39,15 +54,7 @@ func TestStore(t *testing.T) {
 	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{reopened}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err = Open(dir, 24*time.Hour, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ctx)
+	s = restart(t, s, dir)
 	if inc, ok := s.Incident("a"); !ok || inc.Title != "DiskFull on a" || len(inc.Alerts) != 1 {
 		t.Fatalf("a after a restart: %+v %v", inc, ok)
 	}
@@ -83,6 +90,32 @@ func TestStore(t *testing.T) {
 		if _, ok := small.Incident(fmt.Sprint(i)); ok != (i >= 2) {
 			t.Errorf("incident %d kept %v, want the newest three", i, ok)
 		}
+	}
+}
+
+// An incident the correlator evicted, open or not yet announced, stays
+// readable by id, marked evicted, across a restart: decisions, tickets and
+// the timeline name it.
+func TestEvictedIncidentsAreKept(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(dir, 24*time.Hour, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := resolved("ev", time.Now())
+	ev.Kind, ev.Incident.Evicted = quell.IncidentEvicted, true
+	ev.Incident.Alerts[0].Status = quell.Firing // it was open: its alert still fired
+	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{ev}}); err != nil {
+		t.Fatal(err)
+	}
+	s = restart(t, s, dir)
+	inc, ok := s.Incident("ev")
+	if !ok || !inc.Evicted || inc.Status != quell.IncidentResolved || len(inc.Alerts) != 1 {
+		t.Fatalf("the evicted incident after a restart: %+v %v", inc, ok)
+	}
+	if list := s.Incidents(correlate.Query{Status: quell.IncidentResolved}); len(list) != 1 || list[0].ID != "ev" {
+		t.Errorf("resolved list: %+v", list)
 	}
 }
 

@@ -106,6 +106,7 @@ function services(inc) {
 
 function state(inc) {
   if (inc.mergedInto) return "merged";
+  if (inc.evicted) return "evicted";
   if (inc.status === "resolved") return "resolved";
   return inc.resolving ? "resolving" : "open";
 }
@@ -222,7 +223,8 @@ async function incidentPage(id) {
       h("span", { id: "state", class: "state " + state(inc) }, state(inc)),
       " · opened ", when(inc.createdAt), " (", ago(inc.createdAt), " ago)",
       inc.closesAt && inc.resolving ? [" · closes ", when(inc.closesAt)] : null,
-      inc.status === "resolved" ? [" · resolved ", when(inc.resolvedAt), inc.resolvedBy ? " by " + inc.resolvedBy : ""] : null,
+      inc.evicted ? [" · evicted ", when(inc.resolvedAt), " to stay within quell's memory bound (its alerts may still fire)"]
+        : inc.status === "resolved" ? [" · resolved ", when(inc.resolvedAt), inc.resolvedBy ? " by " + inc.resolvedBy : ""] : null,
       inc.acknowledgedBy ? [" · acknowledged by ", h("b", { id: "acked" }, inc.acknowledgedBy), " ", when(inc.acknowledgedAt)] : null,
       inc.assignedTo ? [" · assigned to ", h("b", {}, inc.assignedTo)] : null,
       inc.mergedInto ? [" · merged into ", h("a", { href: "#/incidents/" + inc.mergedInto }, inc.mergedInto)] : null,
@@ -260,7 +262,8 @@ async function incidentPage(id) {
       h("td", { class: "reason" }, a.reason),
       h("td", { class: "num" }, a.count),
       h("td", {}, ann.runbook_url ? link(ann.runbook_url, "runbook") : ""),
-      h("td", {}, isOpen || others.length ? [moveSel, h("button", { class: "move", onclick: async () => {
+      // An evicted incident's alerts are no longer the correlator's to move.
+      h("td", {}, (isOpen || others.length) && !inc.evicted ? [moveSel, h("button", { class: "move", onclick: async () => {
         if (!moveSel.value) { say("Pick where to move the alert.", true); return; }
         const res = await act("/api/v1/alerts/" + a.fingerprint + "/move", { to: moveSel.value, comment: comment.value });
         if (res && res.incident) location.hash = "#/incidents/" + res.incident.id;
@@ -275,7 +278,8 @@ async function incidentPage(id) {
     const tl = await api("/api/v1/incidents/" + id + "/timeline").catch(() => null);
     if (tl) timelineSection.replaceChildren(h("h2", {}, "Timeline"), timelineList(tl));
   }, refreshEvery);
-  main.replaceChildren(
+  // replaceChildren writes a null out as text: the sections a page leaves out go first.
+  main.replaceChildren(...[
     h("a", { href: "#/", class: "back" }, "← incidents"),
     head, actions,
     h("section", {}, h("h2", {}, "Alerts (", inc.alerts.length, ")"),
@@ -287,7 +291,7 @@ async function incidentPage(id) {
     h("div", { class: "split" },
       timelineSection,
       h("section", { id: "graph" }, h("h2", {}, "Service graph around it"), graphPicture(graph))),
-    h("section", { id: "tickets" }, h("h2", {}, "Tickets"), ticketList(tickets)));
+    h("section", { id: "tickets" }, h("h2", {}, "Tickets"), ticketList(tickets))].filter(Boolean));
 }
 
 function timelineList(tl) {
