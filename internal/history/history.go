@@ -142,7 +142,9 @@ func (s *Store) put(inc quell.Incident) {
 	s.reopened(inc.ID) // its kind may have changed since
 	e := &entry{inc: inc, sig: correlate.Signature(&inc), size: size(&inc)}
 	s.byID[inc.ID] = e
-	if inc.MergedInto == "" { // a duplicate is its survivor's occurrence, not one of its own
+	// A duplicate is its survivor's occurrence, not one of its own; an
+	// evicted incident ended for quell's memory, not because its problem did.
+	if inc.MergedInto == "" && !inc.Evicted {
 		s.see(e.sig, inc.ID, inc.ResolvedAt)
 	}
 	s.bytes += e.size
@@ -158,8 +160,11 @@ func (s *Store) remove(id string) {
 	delete(s.byID, id)
 }
 
-// trim drops what is past keep, then the oldest resolved until within
-// maxBytes; and the kinds past RecurFor, then the oldest until they hold a
+// trim drops what is past keep and, over maxBytes, the evicted incidents
+// and then the oldest resolved until within trimTo of it: evicted ones take
+// only the room that resolved incidents leave, and trimming is not paid
+// again for every batch after.
+// It drops the kinds past RecurFor too, then the oldest until they hold a
 // quarter of maxBytes; s.mu is held.
 func (s *Store) trim(now time.Time) {
 	s.trimSeen(now)
@@ -174,14 +179,25 @@ func (s *Store) trim(now time.Time) {
 	if s.bytes <= s.maxBytes {
 		return
 	}
-	slices.SortFunc(all, func(a, b *entry) int { return a.inc.ResolvedAt.Compare(b.inc.ResolvedAt) })
+	slices.SortFunc(all, func(a, b *entry) int {
+		switch {
+		case a.inc.Evicted && !b.inc.Evicted:
+			return -1
+		case b.inc.Evicted && !a.inc.Evicted:
+			return 1
+		}
+		return a.inc.ResolvedAt.Compare(b.inc.ResolvedAt)
+	})
 	for _, e := range all {
-		if s.bytes <= s.maxBytes {
+		if float64(s.bytes) <= trimTo*float64(s.maxBytes) {
 			break
 		}
 		s.remove(e.inc.ID)
 	}
 }
+
+// trimTo: past its bound the history is trimmed to this part of it.
+const trimTo = 0.75
 
 func (s *Store) trimSeen(now time.Time) {
 	type seenAt struct {
@@ -216,7 +232,7 @@ func (s *Store) rewrite() error {
 	}
 	f, err := jsonl.Create(s.path, func(yield func(any) bool) {
 		for _, e := range s.byID {
-			if !yield(e.inc) {
+			if !yield(&e.inc) { // a pointer: it writes its own JSON (jsonl.Appender)
 				return
 			}
 		}
@@ -238,8 +254,8 @@ func (s *Store) rewrite() error {
 func (s *Store) Name() string { return "history" }
 
 // Write keeps the incidents that resolved, merged into another or were
-// evicted, and lets go of those that reopened (the correlator serves them
-// again).
+// evicted (while there is room), and lets go of those that reopened (the
+// correlator serves them again).
 func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -247,7 +263,15 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 		c := &b.Changes[i]
 		rec := c.Incident
 		switch c.Kind {
-		case quell.IncidentResolve, quell.IncidentMerged, quell.IncidentEvicted:
+		case quell.IncidentEvicted:
+			// Evicted incidents take only the room resolved ones leave: in a
+			// flood the bound evicts thousands a second, and keeping each
+			// would slow the flood's handling for a history it overwrites.
+			if room := int64(trimTo*float64(s.maxBytes)) - s.bytes; room <= 0 || size(&rec) > room {
+				continue
+			}
+			s.put(rec)
+		case quell.IncidentResolve, quell.IncidentMerged:
 			s.put(rec)
 		case quell.IncidentReopened:
 			if s.byID[rec.ID] == nil {
@@ -258,15 +282,19 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 		default:
 			continue
 		}
-		if err := s.f.Append(rec); err != nil {
+		if err := s.f.Append(&rec); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 	}
 	if err := s.f.Flush(); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	if s.bytes > s.maxBytes || s.f.Written() > 2*s.maxBytes || s.seenN > int(s.maxBytes/4/seenSize) {
+	if s.bytes > s.maxBytes || s.seenN > int(s.maxBytes/4/seenSize) {
 		s.trim(time.Now())
+	}
+	// What was trimmed stays in the file until it outgrows twice the bound:
+	// Open trims again what it reads.
+	if s.f.Written() > 2*s.maxBytes {
 		return s.rewrite()
 	}
 	return nil

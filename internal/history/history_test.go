@@ -95,18 +95,24 @@ func TestStore(t *testing.T) {
 
 // An incident the correlator evicted, open or not yet announced, stays
 // readable by id, marked evicted, across a restart: decisions, tickets and
-// the timeline name it.
+// the timeline name it. It is no occurrence of its kind (quell's memory
+// ended it, not its problem), and past the byte bound evicted incidents go
+// before resolved ones: a flood does not push the resolved history out.
 func TestEvictedIncidentsAreKept(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
+	now := time.Now()
+	evicted := func(id string, at time.Time) quell.IncidentChange {
+		c := resolved(id, at)
+		c.Kind, c.Incident.Evicted = quell.IncidentEvicted, true
+		c.Incident.Alerts[0].Status = quell.Firing // it was open: its alert still fired
+		return c
+	}
 	s, err := Open(dir, 24*time.Hour, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := resolved("ev", time.Now())
-	ev.Kind, ev.Incident.Evicted = quell.IncidentEvicted, true
-	ev.Incident.Alerts[0].Status = quell.Firing // it was open: its alert still fired
-	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{ev}}); err != nil {
+	if err := s.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{evicted("ev", now.Add(-time.Hour))}}); err != nil {
 		t.Fatal(err)
 	}
 	s = restart(t, s, dir)
@@ -116,6 +122,37 @@ func TestEvictedIncidentsAreKept(t *testing.T) {
 	}
 	if list := s.Incidents(correlate.Query{Status: quell.IncidentResolved}); len(list) != 1 || list[0].ID != "ev" {
 		t.Errorf("resolved list: %+v", list)
+	}
+	again := resolved("again", now).Incident
+	again.Status = quell.IncidentOpen
+	if inc, _ := (Reader{Live: liveOf{again}, History: s}).Incident("again"); inc.Recurrence != nil {
+		t.Errorf("an incident of the evicted one's kind recurs %+v; an eviction is no occurrence", inc.Recurrence)
+	}
+
+	// Room for three: the two resolved stay, older as one is, and the
+	// evicted ones go: e1 trimmed first, e2 past the room left.
+	small, err := Open(t.TempDir(), 24*time.Hour, 3*size(&[]quell.Incident{resolved("x", now).Incident}[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close(ctx)
+	if err := small.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{resolved("old", now.Add(-time.Hour)),
+		evicted("e1", now.Add(-time.Minute)), evicted("e2", now), resolved("new", now)}}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"old": true, "new": true, "e1": false, "e2": false} {
+		if _, ok := small.Incident(id); ok != want {
+			t.Errorf("%s kept: %v, want %v", id, ok, want)
+		}
+	}
+	// With no room, an evicted incident costs nothing: a flood's are not
+	// even written out.
+	written := small.f.Written()
+	if err := small.Write(ctx, sinks.Batch{Changes: []quell.IncidentChange{evicted("e3", now)}}); err != nil {
+		t.Fatal(err)
+	}
+	if small.f.Written() != written {
+		t.Errorf("an evicted incident with no room wrote %d bytes", small.f.Written()-written)
 	}
 }
 
