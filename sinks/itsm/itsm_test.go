@@ -61,6 +61,7 @@ func change(kind quell.ChangeKind, seq uint64, id string, alerts ...quell.Incide
 	at := t0.Add(time.Duration(seq) * time.Minute)
 	return quell.IncidentChange{Kind: kind, Seq: seq, At: at, Incident: quell.Incident{
 		ID: id, Status: st, Title: "Disk full on db-1 (" + id + ")", Severity: quell.Critical, CreatedAt: t0, UpdatedAt: at, Alerts: alerts,
+		Evicted: kind == quell.IncidentEvicted,
 	}}
 }
 
@@ -219,6 +220,22 @@ func TestIncidentEvictedUnannouncedOpensNoTicket(t *testing.T) {
 				t.Errorf("skipped as not firing: %v, want 1", got)
 			}
 		})
+	}
+}
+
+// An announced incident the correlator evicted while its alert still
+// fired closes its ticket saying so, not that its alerts resolved: the
+// problem may go on, in a new incident.
+func TestIncidentEvictedClosesItsTicketSayingSo(t *testing.T) {
+	f := newFakeServiceNow()
+	h := start(t, f.config(serve(t, f)), t.TempDir())
+	a := alert(1, quell.Firing, "alertname", "DiskFull", "service", "db")
+	h.send(change(quell.IncidentCreated, 1, "inc-e", a), change(quell.IncidentEvicted, 2, "inc-e", a))
+	h.close()
+	rec := f.incidents[f.tickets("inc-e")[0]]
+	if rec.State != "6" || !strings.Contains(rec.CloseNotes, "quell stopped tracking incident inc-e to stay within its memory bound") ||
+		strings.Contains(rec.CloseNotes, "resolved") {
+		t.Errorf("the evicted incident's record: state %s, close notes %q; want resolved, saying quell stopped tracking it", rec.State, rec.CloseNotes)
 	}
 }
 

@@ -97,6 +97,7 @@ const (
 Runbooks:{{range .}}
 - {{.}}{{end}}{{end}}`
 	defaultNote = `{{if .MergedInto}}Duplicate: {{with .ResolvedBy}}{{.}} merged {{end}}quell incident {{.ID}} {{if not .ResolvedBy}}merged {{end}}into {{.MergedInto}}{{with .Survivor}} (ticket {{.}}){{end}}, which holds its alerts now.
+{{else if .Evicted}}quell stopped tracking incident {{.ID}} to stay within its memory bound: its alerts may still be firing, and those that fire again open a new incident.
 {{else if and (eq .Status "resolved") .ResolvedBy}}Resolved by {{.ResolvedBy}}: quell incident {{.ID}} is resolved.
 {{else if eq .Status "resolved"}}All alerts resolved: quell incident {{.ID}} is resolved.
 {{else if eq .Kind "reopened"}}quell incident {{.ID}} fired again and is reopened.
