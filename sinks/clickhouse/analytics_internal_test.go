@@ -177,3 +177,46 @@ func TestFeedbackRows(t *testing.T) {
 		t.Errorf("MTTA: %d rows, %v; want checkout acknowledged after 120 s", tab.Rows, tab.Values[5])
 	}
 }
+
+// TestEvictedIncidentsHaveNoMTTR: an incident the memory bound evicted is
+// stored as evicted, not resolved: MTTR counts only the one whose alerts
+// resolved.
+func TestEvictedIncidentsHaveNoMTTR(t *testing.T) {
+	conn := testDB(t)
+	ctx := context.Background()
+	s := testSink(t, conn, SinkConfig{BatchSize: 100, BatchAge: 10 * time.Millisecond, MaxBuffered: 1000}, nil)
+	var b sinks.Batch
+	for i, id := range []string{"resolves", "evicted"} {
+		d := decision("HighLatency"+id, "checkout", quell.Firing, quell.ActionCreated, 0)
+		d.Incident, d.At = id, t0
+		b.Decisions = append(b.Decisions, d)
+		inc := quell.Incident{ID: id, Status: quell.IncidentOpen, Title: d.Alert.Labels["alertname"], Severity: quell.Warning, CreatedAt: t0, UpdatedAt: t0,
+			Alerts: []quell.IncidentAlert{{Fingerprint: d.Alert.Fingerprint, Source: "alertmanager", Status: quell.Firing, Labels: d.Alert.Labels}}}
+		b.Changes = append(b.Changes, quell.IncidentChange{Kind: quell.IncidentCreated, Incident: inc, Seq: 1, At: t0})
+		end := inc
+		end.Status, end.ResolvedAt, end.UpdatedAt = quell.IncidentResolved, t0.Add(10*time.Minute), t0.Add(10*time.Minute)
+		kind := quell.IncidentResolve
+		if i == 1 {
+			kind, end.Evicted, end.ResolvedAt, end.UpdatedAt = quell.IncidentEvicted, true, t0.Add(time.Minute), t0.Add(time.Minute)
+		}
+		b.Changes = append(b.Changes, quell.IncidentChange{Kind: kind, Incident: end, Seq: 2, At: end.ResolvedAt})
+	}
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, "SELECT count() FROM incidents FINAL WHERE incident_id = 'evicted' AND status = 'evicted'"); n != 1 {
+		t.Errorf("the evicted incident stored as evicted: %d rows, want 1", n)
+	}
+	tab, err := NewAnalytics(conn).Run(ctx, Query{Type: ServiceResponse, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	incidents, resolved, mttr := tab.Values[1].([]uint64), tab.Values[2].([]uint64), tab.Values[3].([]*float64)
+	if tab.Rows != 1 || incidents[0] != 2 || resolved[0] != 1 || mttr[0] == nil || *mttr[0] != 600 {
+		t.Errorf("service response: %d rows, incidents %v, resolved %v, MTTR %v; want checkout with 2 incidents, 1 resolved, MTTR 600 s",
+			tab.Rows, incidents, resolved, mttr)
+	}
+}

@@ -38,7 +38,7 @@ func incidentInserts(cs []quell.IncidentChange, stored memberLog) []insert {
 		ids = append(ids, inc.ID)
 		seqs = append(seqs, c.Seq)
 		kinds = append(kinds, string(c.Kind))
-		stats = append(stats, string(inc.Status))
+		stats = append(stats, storedStatus(inc))
 		titles = append(titles, inc.Title)
 		sevs = append(sevs, string(inc.Severity))
 		counts = append(counts, uint32(len(inc.Alerts)))
@@ -76,4 +76,14 @@ func incidentInserts(cs []quell.IncidentChange, stored memberLog) []insert {
 	members.cols = append(members.cols, mJoined.cols("joined_at")...)
 	members.cols = append(members.cols, column{"first_seq_inv", mVersions})
 	return []insert{incidents, history, members}
+}
+
+// storedStatus is an incident's status as its rows hold it: "evicted" for
+// one the memory bound evicted. Its status says resolved, but its alerts did
+// not resolve: counted so, a flood's evictions would make MTTR seconds.
+func storedStatus(inc *quell.Incident) string {
+	if inc.Evicted {
+		return "evicted"
+	}
+	return string(inc.Status)
 }
