@@ -278,7 +278,7 @@ async function incidentPage(id) {
     const tl = await api("/api/v1/incidents/" + id + "/timeline").catch(() => null);
     if (tl) timelineSection.replaceChildren(h("h2", {}, "Timeline"), timelineList(tl));
   }, refreshEvery);
-  // replaceChildren writes a null out as text: the sections a page leaves out go first.
+  // replaceChildren writes a null as text: drop the sections this page leaves out.
   main.replaceChildren(...[
     h("a", { href: "#/", class: "back" }, "← incidents"),
     head, actions,
