@@ -495,6 +495,9 @@ func TestMemoryBoundEvictsTheLeastActiveIncident(t *testing.T) {
 	if len(evicted) != 1 || evicted[0].Alert.Labels["alertname"] != "B" {
 		t.Fatalf("want B's incident evicted with a record, got %s", reasons(r.decisions))
 	}
+	if r := evicted[0].Reason; !strings.HasPrefix(r, "evicted while open, with its alert: quell holds at most 2 incidents") {
+		t.Errorf("the eviction's reason %q: want it to say B's incident was open, with its one alert, and the bound", r)
+	}
 	if got := evicted[0].Alert.Annotations["summary"]; got != "b is down" {
 		t.Fatalf("the eviction's decision carries B's summary %q, want it as B's other decisions do", got)
 	}

@@ -38,10 +38,16 @@ func (e *Engine) evict(inc *incident, at time.Time, why string) {
 	wasOpen := inc.status == quell.IncidentOpen
 	if len(inc.order) > 0 {
 		// While the incident is young its alerts' decisions are held, and
-		// this one goes out after them.
+		// this one goes out after them. People read it in the timeline.
+		state, alerts := "after it resolved", "its alert"
+		if wasOpen {
+			state = "while open"
+		}
+		if n := len(inc.members); n > 1 {
+			alerts = fmt.Sprintf("its %d alerts", n)
+		}
 		e.decide(memberAlert(inc.members[inc.order[0]]), inc, quell.ActionSuppressed, fmt.Sprintf(
-			"evicted with its %d alerts (open: %v): %s, and this one went longest without activity",
-			len(inc.members), wasOpen, why), at)
+			"evicted %s, with %s: %s, and this one went longest without activity", state, alerts, why), at)
 	}
 	// Never announced: the eviction is its only change, a resolved
 	// incident its receivers hear of once. Announced first, a flood of
