@@ -161,7 +161,7 @@ func (s *Store) remove(id string) {
 }
 
 // trim drops what is past keep and, over maxBytes, the evicted incidents
-// and then the oldest resolved until within trimTo of it: evicted ones take
+// and then the oldest resolved until within trimmed: evicted ones take
 // only the room that resolved incidents leave, and trimming is not paid
 // again for every batch after.
 // It drops the kinds past RecurFor too, then the oldest until they hold a
@@ -189,15 +189,16 @@ func (s *Store) trim(now time.Time) {
 		return a.inc.ResolvedAt.Compare(b.inc.ResolvedAt)
 	})
 	for _, e := range all {
-		if float64(s.bytes) <= trimTo*float64(s.maxBytes) {
+		if s.bytes <= s.trimmed() {
 			break
 		}
 		s.remove(e.inc.ID)
 	}
 }
 
-// trimTo: past its bound the history is trimmed to this part of it.
-const trimTo = 0.75
+// trimmed is what the history holds once trimmed past its bound, three
+// quarters of it: all that evicted incidents may take.
+func (s *Store) trimmed() int64 { return s.maxBytes * 3 / 4 }
 
 func (s *Store) trimSeen(now time.Time) {
 	type seenAt struct {
@@ -267,7 +268,7 @@ func (s *Store) Write(_ context.Context, b sinks.Batch) error {
 			// Evicted incidents take only the room resolved ones leave: in a
 			// flood the bound evicts thousands a second, and keeping each
 			// would slow the flood's handling for a history it overwrites.
-			if room := int64(trimTo*float64(s.maxBytes)) - s.bytes; room <= 0 || size(&rec) > room {
+			if room := s.trimmed() - s.bytes; room <= 0 || size(&rec) > room {
 				continue
 			}
 			s.put(rec)
