@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/dedupe"
+	"github.com/quellhq/quell/ingest"
 )
 
 // Record is one keyed piece of the engine's state, for a changelog (split
@@ -92,6 +94,35 @@ type ownState struct {
 	Changes   []time.Time   `json:"changes,omitempty"`
 	Flapping  bool          `json:"flapping,omitempty"`
 	ExpiresAt time.Time     `json:"expiresAt,omitzero"`
+}
+
+// readMember reads an m/ record. What Delta.Each writes, {"pos":…,"alert":…
+// and maybe "own"}, is read without encoding/json, which spent most of a
+// restore's time there: a storm's state is mostly member records. Other
+// shapes (written by older versions) are encoding/json's.
+func readMember(v []byte, r *memberRecord) error {
+	rest, ok := bytes.CutPrefix(v, []byte(`{"pos":`))
+	comma := bytes.IndexByte(rest, ',')
+	if !ok || comma < 0 {
+		return json.Unmarshal(v, r)
+	}
+	pos, err := strconv.ParseUint(string(rest[:comma]), 10, 64)
+	if rest, ok = bytes.CutPrefix(rest[comma:], []byte(`,"alert":`)); err != nil || !ok {
+		return json.Unmarshal(v, r)
+	}
+	a, n, err := ingest.ParseIncidentAlert(rest)
+	if err != nil {
+		return fmt.Errorf("its alert: %w", err)
+	}
+	*r = memberRecord{Pos: pos, Alert: a}
+	switch rest = rest[n:]; {
+	case string(rest) == "}":
+		return nil
+	case bytes.HasPrefix(rest, []byte(`,"own":`)) && rest[len(rest)-1] == '}':
+		r.Own = new(ownState)
+		return json.Unmarshal(rest[len(`,"own":`):len(rest)-1], r.Own)
+	}
+	return json.Unmarshal(v, r)
 }
 
 // state is the dedupe state r holds of its alert, nil if none.
@@ -339,6 +370,19 @@ type deltaMember struct {
 	withState bool
 }
 
+// appendJSON appends dm's m/ record (a memberRecord, as encoding/json
+// would write it; readMember reads it).
+func (dm *deltaMember) appendJSON(b []byte) []byte {
+	b = append(b, `{"pos":`...)
+	b = strconv.AppendUint(b, dm.pos, 10)
+	b = append(b, `,"alert":`...)
+	b = dm.alert.AppendJSON(b)
+	if dm.withState {
+		b = appendOwn(append(b, `,"own":`...), &dm.alert, &dm.st)
+	}
+	return append(b, '}')
+}
+
 // deltaSig is the c/ record of signature sig.
 type deltaSig struct {
 	sig uint64
@@ -393,14 +437,7 @@ func (d *Delta) Each(yield func(Record) error) error {
 	}
 	for i := range d.members {
 		dm := &d.members[i]
-		b = append(b[:0], `{"pos":`...)
-		b = strconv.AppendUint(b, dm.pos, 10)
-		b = append(b, `,"alert":`...)
-		b = dm.alert.AppendJSON(b)
-		if dm.withState {
-			b = appendOwn(append(b, `,"own":`...), &dm.alert, &dm.st)
-		}
-		b = append(b, '}')
+		b = dm.appendJSON(b[:0])
 		kb = appendMemberKey(kb[:0], memberKey{dm.inc, dm.alert.Fingerprint})
 		if err := yield(Record{Key: string(kb), Value: b}); err != nil {
 			return err
@@ -856,7 +893,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		memberRecord
 	}
 	loose := map[quell.Fingerprint]*dedupe.State{} // a/ records
-	var members []ofIncident
+	members := make([]ofIncident, 0, len(recs))    // a storm's state is mostly members
 	var held []uint64
 	heldByN := map[uint64]HeldDecision{}
 	sigs := map[uint64]coRecord{}
@@ -873,7 +910,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		case "m":
 			id, _, _ := strings.Cut(rest, "/")
 			m := ofIncident{inc: id}
-			err = json.Unmarshal(v, &m.memberRecord)
+			err = readMember(v, &m.memberRecord)
 			members = append(members, m)
 		case "a":
 			st := new(dedupe.State)
@@ -916,12 +953,23 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 	if err := mergeLearned(&s.Learned, sigs, recent, nodes, edges); err != nil {
 		return s, fmt.Errorf("correlator state: %w", err)
 	}
-	slices.SortFunc(members, func(a, b ofIncident) int { return cmp.Compare(a.Pos, b.Pos) })
+	// Members in the order they joined, sorted by reference: a member is
+	// large to move.
+	type posOf struct {
+		pos uint64
+		i   int
+	}
+	byPos := make([]posOf, len(members))
+	for i := range members {
+		byPos[i] = posOf{members[i].Pos, i}
+	}
+	slices.SortFunc(byPos, func(a, b posOf) int { return cmp.Compare(a.pos, b.pos) })
 	// A member's dedupe state is newer than an a/ record of its alert:
 	// Changes writes one of them, and leaves an a/ record that an alert
 	// outgrew until the alert is forgotten.
 	own := map[quell.Fingerprint]*IncidentState{}
-	for _, m := range members {
+	for _, p := range byPos {
+		m := &members[p.i]
 		is := incs[m.inc]
 		if is == nil {
 			return s, fmt.Errorf("correlator state: member %s of incident %s, which has no record", m.Alert.Fingerprint, m.inc)

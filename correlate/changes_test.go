@@ -346,6 +346,44 @@ func TestStateRecordsAreEncodingJSON(t *testing.T) {
 			}
 		}
 	}
+	// Member records, read without encoding/json, read as it reads them:
+	// with and without the alert's state, and with what strings escape.
+	odd := quell.IncidentAlert{Fingerprint: 0xfedcba9876543210, Source: "datadog", Status: quell.Resolved,
+		Labels:      map[string]string{"service": "cart \"blue\" <v2>", "zone": "eu\u2028west\n", "émoji": "🔥"},
+		Annotations: map[string]string{"summary": "disk\tfull & \\slow", "runbook_url": "https://example.com/?a=1&b=2"},
+		StartsAt:    at, EndsAt: at.Add(time.Hour), Count: 12, LastSeen: at.Add(30 * time.Minute), Flapping: true,
+		Reason: "score 0.81: shares pod=\"x\"; runner-up none"}
+	st := dedupe.State{Fingerprint: odd.Fingerprint, Status: quell.Firing, StartsAt: at, Count: 3, FirstSeen: at, LastSeen: at.Add(time.Minute),
+		Changes: []time.Time{at, at.Add(time.Second)}, Flapping: true, ExpiresAt: at.Add(5 * time.Minute)}
+	for _, dm := range []deltaMember{
+		{pos: 0, alert: quell.IncidentAlert{Fingerprint: 1, Status: quell.Firing, Labels: map[string]string{}}},
+		{pos: 1 << 40, alert: odd},
+		{pos: 7, alert: odd, st: st, withState: true},
+	} {
+		v := dm.appendJSON(nil)
+		var want, got memberRecord
+		if err := json.Unmarshal(v, &want); err != nil {
+			t.Fatalf("member record %s: %v", v, err)
+		}
+		if err := readMember(v, &got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("member record %s reads back as %+v (%v), want %+v", v, got, err, want)
+		}
+	}
+	// What older versions wrote reads too: the dedupe state whole, fields
+	// in another order.
+	old := `{"pos":3,"alert":{"fingerprint":"fedcba9876543210","status":"firing","labels":{"a":"b"},"startsAt":"2026-03-01T12:00:00Z","endsAt":"0001-01-01T00:00:00Z","count":1,"lastSeen":"2026-03-01T12:00:00Z","reason":"r"},"dedupe":{"fingerprint":"fedcba9876543210","status":"firing","startsAt":"2026-03-01T12:00:00Z","count":1,"firstSeen":"2026-03-01T12:00:00Z","lastSeen":"2026-03-01T12:00:00Z"}}`
+	for _, v := range []string{old, `{"alert":{"fingerprint":"fedcba9876543210","status":"firing","labels":{}},"pos":4}`} {
+		var want, got memberRecord
+		if err := json.Unmarshal([]byte(v), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := readMember([]byte(v), &got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("older member record %s reads back as %+v (%v), want %+v", v, got, err, want)
+		}
+	}
+	if err := readMember([]byte(`{"pos":1,"alert":{"fingerprint":"zz"}}`), new(memberRecord)); err == nil {
+		t.Error("a member record with a bad fingerprint read without an error")
+	}
 }
 
 // An alert's dedupe state rides in its incident's member record: a new

@@ -312,6 +312,22 @@ func (s *scanner) recurrence(r *quell.Recurrence) error {
 	})
 }
 
+// ParseIncidentAlert reads the JSON object of a quell.IncidentAlert, as
+// its AppendJSON writes it, at the start of b, and returns how many bytes
+// it took. The correlator's saved state holds one inside each member's
+// record, and a storm's state is mostly those: restored with encoding/json,
+// they took seconds.
+func ParseIncidentAlert(b []byte) (quell.IncidentAlert, int, error) {
+	var m quell.IncidentAlert
+	s := scanner{b: b}
+	if k := kindOf(s.peek()); k != "an object" {
+		return m, 0, problemf("want a quell incident alert (a JSON object), got %s", k)
+	}
+	s.arena.reset(len(b))
+	err := s.memberRecord(&m)
+	return m, s.i, err
+}
+
 // memberRecord reads the object of a quell.IncidentAlert.
 func (s *scanner) memberRecord(m *quell.IncidentAlert) error {
 	return s.object(func(key []byte) error {
