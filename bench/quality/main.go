@@ -5,6 +5,8 @@
 // scores each as the data set's faultalerts.py does (pairwise F1 per alert;
 // per alert episode when faults overlap) beside the naive baseline, one
 // incident per burst with no five-minute gap, and reports the worst family.
+// MicroSS is also scored reshaped (quality.Variants): reported more
+// sparsely, without traces, without its topology file.
 //
 //	go run ./bench/quality                    # a table
 //	go run ./bench/quality -json              # one JSON object a line
@@ -68,6 +70,13 @@ func run(asJSON bool, seeds int, overlays, noise string) error {
 			}
 			if err := out.score(s, 0, cfg); err != nil {
 				return err
+			}
+			for _, v := range quality.Variants {
+				vs := v.Apply(s)
+				vs.Family = v.Name
+				if err := out.score(vs, 0, cfg); err != nil {
+					return err
+				}
 			}
 		}
 	}
