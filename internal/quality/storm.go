@@ -29,19 +29,26 @@ type Family struct {
 	// Noise: the mean time between unrelated problems (background alerts)
 	// in ms, at least and at most.
 	MinNoise, MaxNoise int64
+	// Detections: anomaly alerts come from a detector that reports each
+	// series it finds off once, at no fixed interval, rather than from
+	// rules evaluated every interval (see gen.detect).
+	Detections bool
 }
 
 // Families are the generated systems bench/quality scores defaults on.
 var Families = []Family{
-	{"k8s-layered", 10, 40, layered, true, []style{prometheus, trace, splunk}, calm, calm},
-	{"k8s-large", 150, 500, layered, false, []style{prometheus, trace, datadog}, calm, calm},
-	{"deep-chain", 8, 20, chain, true, []style{prometheus, trace}, calm, calm},
-	{"wide-fanout", 30, 120, fanout, false, []style{datadog, trace, splunk}, calm, calm},
-	{"host-centric", 15, 60, mesh, false, []style{datadog, splunk}, calm, calm},
-	{"instances", 6, 30, layered, true, []style{anomaly, trace}, calm, calm},
+	{"k8s-layered", 10, 40, layered, true, []style{prometheus, trace, splunk}, calm, calm, false},
+	{"k8s-large", 150, 500, layered, false, []style{prometheus, trace, datadog}, calm, calm, false},
+	{"deep-chain", 8, 20, chain, true, []style{prometheus, trace}, calm, calm, false},
+	{"wide-fanout", 30, 120, fanout, false, []style{datadog, trace, splunk}, calm, calm, false},
+	{"host-centric", 15, 60, mesh, false, []style{datadog, splunk}, calm, calm, false},
+	{"instances", 6, 30, layered, true, []style{anomaly, trace}, calm, calm, false},
+	// detectors: the same systems, their metric alerts an anomaly
+	// detector's, each reported once, as in the fault-alert data sets.
+	{"detectors", 6, 30, layered, true, []style{anomaly, trace}, calm, calm, true},
 	// noisy: a busy estate, where an unrelated problem starts every 30 s
 	// to 5 minutes on average, during the faults too.
-	{"noisy", 20, 150, layered, false, []style{prometheus, datadog, trace}, 30_000, 300_000},
+	{"noisy", 20, 150, layered, false, []style{prometheus, datadog, trace}, 30_000, 300_000, false},
 }
 
 // calm: an unrelated problem every ten minutes on average.
@@ -93,7 +100,7 @@ type pod struct {
 func Storm(f Family, overlay int, seed uint64) Set {
 	r := rand.New(rand.NewPCG(seed, uint64(overlay)*7919+uint64(len(f.Name))))
 	sys := build(f, r)
-	g := &gen{r: r, sys: sys, noise: float64(f.MinNoise)}
+	g := &gen{r: r, sys: sys, noise: float64(f.MinNoise), detections: f.Detections}
 	if f.MaxNoise > f.MinNoise {
 		g.noise = math.Exp(math.Log(float64(f.MinNoise)) + r.Float64()*math.Log(float64(f.MaxNoise)/float64(f.MinNoise)))
 	}
@@ -296,6 +303,8 @@ type gen struct {
 	evs   []Event
 	n     int
 	noise float64 // mean ms between unrelated problems
+	// detections: anomaly alerts are reported once each (Family.Detections)
+	detections bool
 }
 
 func (g *gen) emit(at int64, cluster string, labels map[string]string, summary string) {
@@ -427,6 +436,10 @@ func (g *gen) serviceAlerts(id string, si int, from, to int64) int64 {
 					line := logLines[r.IntN(len(logLines))]
 					g.emit(from+int64(r.IntN(60_000)), id, map[string]string{"alertname": "LogErrorBurst", "service": p.name, "severity": "warning"}, line)
 				}
+				if g.detections {
+					last = max(last, g.detect(id, p, from, to))
+					continue
+				}
 				metric, dir := metrics[r.IntN(len(metrics))], []string{"up", "down"}[r.IntN(2)]
 				l = map[string]string{"alertname": "MetricAnomaly", "service": p.name, "metric": metric, "direction": dir,
 					"instance": sys.addrs[p.node], "severity": "warning"}
@@ -434,6 +447,27 @@ func (g *gen) serviceAlerts(id string, si int, from, to int64) int64 {
 			}
 			last = max(last, g.ticks(from+int64(r.IntN(20_000)), to, func(at int64) { g.emit(at, id, l, summary) }))
 		}
+	}
+	return last
+}
+
+// detect is what an anomaly detector reports of instance p from
+// from to to: each series it finds off, once, at no fixed interval (one an
+// evaluation interval on average, on whole seconds). Alerts that never
+// repeat teach no report interval: only how sparse the system's alerts
+// come tells a quiet spell within a problem from its end.
+func (g *gen) detect(id string, p pod, from, to int64) int64 {
+	r, sys := g.r, g.sys
+	last := from
+	for at := from + int64(r.ExpFloat64()*float64(sys.interval)); at < to; at += int64(r.ExpFloat64() * float64(sys.interval)) {
+		// Of hundreds of series (per core, device, endpoint), seldom one twice.
+		metric := fmt.Sprintf("%s_%d", metrics[r.IntN(len(metrics))], r.IntN(40))
+		dir := []string{"up", "down"}[r.IntN(2)]
+		l := map[string]string{"alertname": "MetricAnomaly", "service": p.name, "metric": metric, "direction": dir,
+			"instance": sys.addrs[p.node], "severity": "warning"}
+		at -= at % 1000
+		g.emit(at, id, l, metric+" went "+dir+" on "+p.name)
+		last = max(last, at)
 	}
 	return last
 }
