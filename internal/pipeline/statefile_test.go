@@ -87,10 +87,38 @@ func TestStateFileOfEarlierVersions(t *testing.T) {
 	}
 }
 
-// BenchmarkEncodeState writes a state of 1,000 incidents of 20 alerts with
-// 10 labels each, their 20,000 tracked alerts and 10,000 held decisions: a
-// busy quell's save, which runs every few seconds under load.
+// BenchmarkEncodeState writes busyState: a busy quell's save, which runs
+// every few seconds under load.
 func BenchmarkEncodeState(b *testing.B) {
+	s := busyState()
+	var out bytes.Buffer
+	for b.Loop() {
+		out.Reset()
+		if err := encodeState(&out, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(out.Len())/1e6, "MB/state")
+}
+
+// BenchmarkDecodeState reads BenchmarkEncodeState's state back, as quell
+// serve does when it starts.
+func BenchmarkDecodeState(b *testing.B) {
+	var in bytes.Buffer
+	if err := encodeState(&in, busyState()); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := decodeState(bytes.NewReader(in.Bytes()), true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(in.Len())/1e6, "MB/state")
+}
+
+// busyState is a state of 1,000 incidents of 20 alerts with 10 labels
+// each, their 20,000 tracked alerts and 10,000 held decisions.
+func busyState() saved {
 	at := time.Unix(1_700_000_000, 0).UTC()
 	var s saved
 	for i := range 1000 {
@@ -113,12 +141,5 @@ func BenchmarkEncodeState(b *testing.B) {
 		}
 		s.Incidents = append(s.Incidents, inc)
 	}
-	var out bytes.Buffer
-	for b.Loop() {
-		out.Reset()
-		if err := encodeState(&out, s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(out.Len())/1e6, "MB/state")
+	return s
 }
