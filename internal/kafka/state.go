@@ -259,6 +259,15 @@ type entry struct {
 	value   []byte // nil: deleted
 }
 
+// pendingValue is a record read since the last commit: what load keeps of
+// it (a whole message is five times the size, and the map of them is
+// copied each time it grows).
+type pendingValue struct {
+	value   []byte
+	offset  int64
+	deleted bool
+}
+
 // restored is what load found.
 type restored struct {
 	state   map[string][]byte // nil: no commit, start from the first alert
@@ -285,8 +294,8 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 		return nil, res, err
 	}
 	committed := map[string]entry{}
-	live := map[string]bool{}               // versioned keys a commit covers, not yet tombstoned
-	pending := map[string]kafkago.Message{} // versioned keys since the last commit
+	live := map[string]bool{}            // versioned keys a commit covers, not yet tombstoned
+	pending := map[string]pendingValue{} // versioned keys since the last commit
 	var commit commitRecord
 	prefix := string(s.key) + "/"
 	foreign := 0
@@ -309,14 +318,14 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 				live[vk] = true
 				k, v := splitVersioned(vk)
 				if strings.HasPrefix(k, keyDeleted) {
-					if err := deleteListed(committed, pm.Value, v); err != nil {
-						return nil, res, fmt.Errorf("deletion list at %s/%d@%d: %w", p.cfg.Names.State, id, pm.Offset, err)
+					if err := deleteListed(committed, pm.value, v); err != nil {
+						return nil, res, fmt.Errorf("deletion list at %s/%d@%d: %w", p.cfg.Names.State, id, pm.offset, err)
 					}
 					continue
 				}
 				if e, ok := committed[k]; !ok || v >= e.version {
-					e = entry{version: v, value: pm.Value}
-					if deleted(pm) {
+					e = entry{version: v, value: pm.value}
+					if pm.deleted {
 						e.value = nil
 					}
 					committed[k] = e
@@ -332,7 +341,7 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 				delete(committed, k)
 			}
 		default:
-			pending[vk] = m
+			pending[vk] = pendingValue{m.Value, m.Offset, deleted(m)}
 			s.checkpoint = max(s.checkpoint, v)
 		}
 		if m.Offset >= last-1 {
@@ -347,7 +356,10 @@ func (p *Partitioned) load(ctx context.Context, id int) (*stateLog, restored, er
 		s.obsolete = keysOf(live, pending)
 		return s, res, nil
 	}
-	res.state, res.next = map[string][]byte{}, commit.Next
+	// Sized at once: grown a key at a time, these maps were most of a
+	// restore's CPU.
+	res.state, res.next = make(map[string][]byte, len(committed)), commit.Next
+	s.version = make(map[uint64]uint32, len(committed))
 	for k, e := range committed {
 		vk := versioned(k, e.version)
 		if e.value == nil {
@@ -382,7 +394,7 @@ func splitVersioned(vk string) (string, uint64) {
 
 // keysOf lists the versioned keys of live and pending, deletion lists
 // last: they are tombstoned after the values they delete (see save).
-func keysOf(live map[string]bool, pending map[string]kafkago.Message) []string {
+func keysOf(live map[string]bool, pending map[string]pendingValue) []string {
 	out := make([]string, 0, len(live)+len(pending))
 	var lists []string
 	add := func(vk string) {

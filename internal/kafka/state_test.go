@@ -18,7 +18,7 @@ import (
 
 // stateFixture is a Partitioned consumer with a fresh state topic of one
 // partition (the state of alerts partition 0).
-func stateFixture(t *testing.T) (*Partitioned, *stateWriter) {
+func stateFixture(t testing.TB) (*Partitioned, *stateWriter) {
 	brokers, log := broker(t)
 	names := NamesFor(unique(t, "q"))
 	spec := Topics(names, 1, 1)[4]
@@ -59,7 +59,7 @@ func recs(kv ...string) StateChanges {
 	}
 }
 
-func loadState(t *testing.T, p *Partitioned) (*stateLog, restored) {
+func loadState(t testing.TB, p *Partitioned) (*stateLog, restored) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
