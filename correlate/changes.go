@@ -893,7 +893,7 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		memberRecord
 	}
 	loose := map[quell.Fingerprint]*dedupe.State{} // a/ records
-	members := make([]ofIncident, 0, len(recs))    // a storm's state is mostly members
+	var members []ofIncident
 	var held []uint64
 	heldByN := map[uint64]HeldDecision{}
 	sigs := map[uint64]coRecord{}
@@ -953,23 +953,12 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 	if err := mergeLearned(&s.Learned, sigs, recent, nodes, edges); err != nil {
 		return s, fmt.Errorf("correlator state: %w", err)
 	}
-	// Members in the order they joined, sorted by reference: a member is
-	// large to move.
-	type posOf struct {
-		pos uint64
-		i   int
-	}
-	byPos := make([]posOf, len(members))
-	for i := range members {
-		byPos[i] = posOf{members[i].Pos, i}
-	}
-	slices.SortFunc(byPos, func(a, b posOf) int { return cmp.Compare(a.pos, b.pos) })
+	slices.SortFunc(members, func(a, b ofIncident) int { return cmp.Compare(a.Pos, b.Pos) })
 	// A member's dedupe state is newer than an a/ record of its alert:
 	// Changes writes one of them, and leaves an a/ record that an alert
 	// outgrew until the alert is forgotten.
 	own := map[quell.Fingerprint]*IncidentState{}
-	for _, p := range byPos {
-		m := &members[p.i]
+	for _, m := range members {
 		is := incs[m.inc]
 		if is == nil {
 			return s, fmt.Errorf("correlator state: member %s of incident %s, which has no record", m.Alert.Fingerprint, m.inc)
