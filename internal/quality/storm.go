@@ -440,10 +440,7 @@ func (g *gen) serviceAlerts(id string, si int, from, to int64) int64 {
 					last = max(last, g.detect(id, p, from, to))
 					continue
 				}
-				metric, dir := metrics[r.IntN(len(metrics))], []string{"up", "down"}[r.IntN(2)]
-				l = map[string]string{"alertname": "MetricAnomaly", "service": p.name, "metric": metric, "direction": dir,
-					"instance": sys.addrs[p.node], "severity": "warning"}
-				summary = metric + " went " + dir + " on " + p.name
+				l, summary = g.anomaly(p, metrics[r.IntN(len(metrics))], []string{"up", "down"}[r.IntN(2)])
 			}
 			last = max(last, g.ticks(from+int64(r.IntN(20_000)), to, func(at int64) { g.emit(at, id, l, summary) }))
 		}
@@ -462,14 +459,19 @@ func (g *gen) detect(id string, p pod, from, to int64) int64 {
 	for at := from + int64(r.ExpFloat64()*float64(sys.interval)); at < to; at += int64(r.ExpFloat64() * float64(sys.interval)) {
 		// Of hundreds of series (per core, device, endpoint), seldom one twice.
 		metric := fmt.Sprintf("%s_%d", metrics[r.IntN(len(metrics))], r.IntN(40))
-		dir := []string{"up", "down"}[r.IntN(2)]
-		l := map[string]string{"alertname": "MetricAnomaly", "service": p.name, "metric": metric, "direction": dir,
-			"instance": sys.addrs[p.node], "severity": "warning"}
+		l, summary := g.anomaly(p, metric, []string{"up", "down"}[r.IntN(2)])
 		at -= at % 1000
-		g.emit(at, id, l, metric+" went "+dir+" on "+p.name)
+		g.emit(at, id, l, summary)
 		last = max(last, at)
 	}
 	return last
+}
+
+// anomaly is the alert an anomaly on metric of instance p raises, as the
+// fault-alert data sets' converter shapes it, and its summary.
+func (g *gen) anomaly(p pod, metric, dir string) (map[string]string, string) {
+	return map[string]string{"alertname": "MetricAnomaly", "service": p.name, "metric": metric, "direction": dir,
+		"instance": g.sys.addrs[p.node], "severity": "warning"}, metric + " went " + dir + " on " + p.name
 }
 
 func (g *gen) traceAlerts(id string, caller, callee int, from, to int64) int64 {
