@@ -33,12 +33,7 @@ func TestRunbookCoverage(t *testing.T) {
 	add("cart", true, 1)
 	add("cart", false, 2)
 	add("search", false, 1)
-	if err := s.Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store(t, s, b)
 	tab, err := NewAnalytics(conn).Run(ctx, Query{Type: RunbookCoverage, From: t0.Add(-time.Hour), To: t0.Add(time.Hour), Limit: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +86,7 @@ func TestRecurringIncidents(t *testing.T) {
 	incident("c", "db", day, "DiskFull")
 	incident("d", "checkout", 40*day, "HighLatency", "HighErrorRate") // b was 39 days before: does not
 	incident("e", "db", 41*day, "DiskFull", "HighLatency")            // another kind
-	if err := s.Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store(t, s, b)
 	tab, err := NewAnalytics(conn).Run(ctx, Query{Type: RecurringIncidents, From: t0.Add(-time.Hour), To: t0.Add(50 * day), Limit: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -151,12 +141,7 @@ func TestFeedbackRows(t *testing.T) {
 		d.Incident, d.At, d.Actor, d.Alert.ReceivedAt = inc.ID, t0.Add(3*time.Minute), "bob", time.Time{}
 		b.Decisions = append(b.Decisions, d)
 	}
-	if err := s.Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store(t, s, b)
 	if n := count(t, conn, "SELECT count() FROM alerts FINAL"); n != 2 {
 		t.Errorf("%d alert occurrences stored, want the 2 that were sent", n)
 	}
@@ -201,12 +186,7 @@ func TestEvictedIncidentsHaveNoMTTR(t *testing.T) {
 		}
 		b.Changes = append(b.Changes, quell.IncidentChange{Kind: kind, Incident: end, Seq: 2, At: end.ResolvedAt})
 	}
-	if err := s.Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store(t, s, b)
 	if n := count(t, conn, "SELECT count() FROM incidents FINAL WHERE incident_id = 'evicted' AND status = 'evicted'"); n != 1 {
 		t.Errorf("the evicted incident stored as evicted: %d rows, want 1", n)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quellhq/quell"
 	"github.com/quellhq/quell/internal/testenv"
+	"github.com/quellhq/quell/sinks"
 )
 
 // testDB opens a fresh database on the test server, migrated, and drops it
@@ -38,6 +39,18 @@ func emptyDB(t testing.TB) driver.Conn {
 func testWriter(t testing.TB, conn driver.Conn) *Writer {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return NewWriter(conn, log, Backoff{})
+}
+
+// store writes b through s and closes it: every row is inserted when it
+// returns.
+func store(t testing.TB, s *Sink, b sinks.Batch) {
+	t.Helper()
+	if err := s.Write(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // count runs a query returning one number.
