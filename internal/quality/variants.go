@@ -9,6 +9,10 @@ import "maps"
 type Variant struct {
 	Name  string
 	Apply func(Set) Set
+	// Detections: the variant is also scored on every generated system
+	// whose alerts an anomaly detector reports (Family.Detections), as
+	// MicroSS's are: there no report interval tells how long a silence is.
+	Detections bool
 }
 
 // Variants are the reshapings bench/quality scores MicroSS under.
@@ -16,14 +20,14 @@ var Variants = []Variant{
 	// Detectors that report half or a quarter as often: every gap between
 	// two alerts, within a fault and between faults, twice or four times as
 	// long.
-	{"sparser-x2", func(s Set) Set { return stretched(s, 2) }},
-	{"sparser-x4", func(s Set) Set { return stretched(s, 4) }},
+	{"sparser-x2", func(s Set) Set { return stretched(s, 2) }, true},
+	{"sparser-x4", func(s Set) Set { return stretched(s, 4) }, true},
 	// No tracing: only metric and log alerts, none naming a callee.
 	{"no-traces", func(s Set) Set {
 		return filtered(s, func(e Event) bool { _, call := e.Labels["peer_service"]; return !call })
-	}},
+	}, false},
 	// No topology file: quell learns what relates from the alerts alone.
-	{"no-topology", func(s Set) Set { s.Topology = nil; return s }},
+	{"no-topology", func(s Set) Set { s.Topology = nil; return s }, false},
 }
 
 // stretched is s with every event's time k times as far from the first's.
