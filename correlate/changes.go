@@ -240,8 +240,8 @@ func (e *Engine) TrackChanges() {
 	e.track = t
 }
 
-// changedScope notes that an alert started firing in sc: its recent
-// signatures and pace changed.
+// changedScope notes that an alert started firing in sc (its recent
+// signatures, pace and spacing changed) or fired again (its spacing).
 func (e *Engine) changedScope(sc *scope) {
 	if e.track != nil {
 		e.track.scopes[sc.key] = struct{}{}

@@ -128,6 +128,9 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	inc := e.incidentOf(a.Fingerprint)
 	switch kind {
 	case dedupe.Repeat:
+		if inc != nil && inc.scope.spacing.repeat(at) {
+			e.changedScope(inc.scope)
+		}
 		e.dedupe(inc, a, at, kind, repeatReason(st.Count))
 	case dedupe.ResolveRepeat:
 		e.dedupe(inc, a, at, kind, "repeat of a resolve: the alert is already resolved")

@@ -51,6 +51,7 @@ type evidence struct {
 	total    float64
 	since    time.Duration
 	cadence  time.Duration // the incident's, when it weighed in the time evidence
+	spaced   time.Duration // the scope's spacing scale, when it weighed in instead (see Spacing)
 	time     float64
 	entity   float64
 	by       entityKind
@@ -93,11 +94,13 @@ func (ev *evidence) score() float64 { return 1 / (1 + math.Exp(-ev.total)) }
 // For an alert related to the incident (a shared subject, a graph path)
 // the first half of that cadence does not count at all: a symptom of the
 // same problem that shows at the incident's next evaluation is on time.
-func (e *Engine) timeEvidence(d, cadence time.Duration, related bool) float64 {
+// With no cadence, spaced (the scope's, see Spacing; 0 for none) is the
+// scale where it is longer.
+func (e *Engine) timeEvidence(d, cadence, spaced time.Duration, related bool) float64 {
 	if related {
 		d = max(0, d-cadence/2)
 	}
-	scale := max(e.cfg.TimeScale, cadence/2)
+	scale := max(e.cfg.TimeScale, cadence/2, spaced)
 	// math.Log, in assembly, rather than Log1p: this runs for every
 	// candidate, and the ratio is never small enough for Log1p to differ.
 	return timeNow - timeFall*math.Log(1+float64(d)/float64(scale))
@@ -145,7 +148,12 @@ func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) 
 		ev.since = at.Sub(inc.resolvedAt) // its problem went away that long ago
 	}
 	related := ev.related && !own
-	ev.time = e.timeEvidence(ev.since, inc.cadence, related)
+	if inc.cadence == 0 {
+		if sp := inc.scope.spacing.scale(at, e.cfg.Window); sp > e.cfg.TimeScale {
+			ev.spaced = sp
+		}
+	}
+	ev.time = e.timeEvidence(ev.since, inc.cadence, ev.spaced, related)
 	if related && ev.since > 0 || inc.cadence/2 > e.cfg.TimeScale {
 		ev.cadence = inc.cadence
 	}

@@ -20,6 +20,7 @@ type scope struct {
 	byNode         map[int32][]*incident  // oldest incident first
 	recentSigs     []recentSig            // signatures that started firing lately (see cooccur)
 	pace           pace                   // how often alerts start firing in it
+	spacing        Spacing                // how far apart they start, and whether they fire again
 	adds           int                    // index entries added since the last sweep
 	kept           int                    // index entries the last sweep kept
 	dropped        int                    // incidents dropped (evicted, merged away) since the last sweep

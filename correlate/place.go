@@ -16,12 +16,16 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	in := e.inspect(a)
 	e.rate(in)
 	sc := e.scope(in.scope)
-	if kind == dedupe.New {
+	switch {
+	case kind == dedupe.New:
 		e.changedScope(sc)
 		e.co.observe(sc, in.sig, at)
 		if !flapping { // a flapping alert's returns are one noisy alert, not problems starting
 			sc.pace.note(at)
+			sc.spacing.start(at)
 		}
+	case sc.spacing.repeat(at):
+		e.changedScope(sc)
 	}
 	// Re-triggered without a resolve, or flapping: the same episode to a
 	// person, however its sender toggles it. Unless its whole incident

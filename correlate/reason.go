@@ -69,6 +69,11 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 		b = append(b, ev.cadence.Round(time.Second).String()...)
 		b = append(b, ')')
 	}
+	if ev.spaced > 0 {
+		b = append(b, " (alerts here report once, about "...)
+		b = append(b, (ev.spaced / spacedGaps).Round(time.Second).String()...)
+		b = append(b, " apart)"...)
+	}
 	if ev.quiet != nil {
 		b = append(b, ", nothing about "...)
 		b = append(b, ev.quiet.value...)

@@ -98,6 +98,8 @@ type ScopeSignatures struct {
 	At     []time.Time `json:"at"`
 	Minute int64       `json:"minute,omitempty"`
 	Starts []uint16    `json:"starts,omitempty"`
+	// Spacing: nil when no alert started firing in it.
+	Spacing *Spacing `json:"spacing,omitempty"`
 }
 
 // Snapshot captures the engine's state.
@@ -174,10 +176,14 @@ func (e *Engine) learned() Learned {
 // signatures copies what the scope saw start firing lately; false when it
 // saw nothing.
 func (sc *scope) signatures() (ScopeSignatures, bool) {
-	if len(sc.recentSigs) == 0 && sc.pace.minute == 0 {
+	if len(sc.recentSigs) == 0 && sc.pace.minute == 0 && sc.spacing == (Spacing{}) {
 		return ScopeSignatures{}, false
 	}
 	ss := ScopeSignatures{Scope: sc.key}
+	if sc.spacing != (Spacing{}) {
+		sp := sc.spacing
+		ss.Spacing = &sp
+	}
 	if sc.pace.minute > 0 {
 		ss.Minute, ss.Starts = sc.pace.minute, sc.pace.started()
 	}
@@ -199,6 +205,9 @@ func (e *Engine) Restore(s Snapshot) {
 	for _, rs := range s.Learned.Recent {
 		sc := e.scope(rs.Scope)
 		sc.pace.restore(rs.Minute, rs.Starts)
+		if rs.Spacing != nil {
+			sc.spacing = *rs.Spacing
+		}
 		for i, sig := range rs.Sigs {
 			if i < len(rs.At) {
 				sc.recentSigs = append(sc.recentSigs, recentSig{sig: sig, at: rs.At[i]})
