@@ -91,15 +91,15 @@ type Learned struct {
 
 // ScopeSignatures are one scope's recent signatures, oldest first, and
 // how many alerts started firing in each of its last minutes (see pace),
-// the oldest first, up to Minute (minutes since the epoch).
+// the oldest first, up to Minute (minutes since the epoch), and how far
+// apart they start (see Spacing).
 type ScopeSignatures struct {
-	Scope  uint64      `json:"scope"`
-	Sigs   []uint64    `json:"sigs"`
-	At     []time.Time `json:"at"`
-	Minute int64       `json:"minute,omitempty"`
-	Starts []uint16    `json:"starts,omitempty"`
-	// Spacing: nil when no alert started firing in it.
-	Spacing *Spacing `json:"spacing,omitempty"`
+	Scope   uint64      `json:"scope"`
+	Sigs    []uint64    `json:"sigs"`
+	At      []time.Time `json:"at"`
+	Minute  int64       `json:"minute,omitempty"`
+	Starts  []uint16    `json:"starts,omitempty"`
+	Spacing *Spacing    `json:"spacing,omitempty"` // nil: no alert started or fired again in it
 }
 
 // Snapshot captures the engine's state.
