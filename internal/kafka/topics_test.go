@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -49,29 +50,36 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 		t.Errorf("metadata lists %d topics, want 2", len(md.Topics))
 	}
 
-	cfg, err := client.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{
-		{ResourceType: kafkago.ResourceTypeTopic, ResourceName: plain, ConfigNames: []string{"cleanup.policy", "max.message.bytes"}},
-		{ResourceType: kafkago.ResourceTypeTopic, ResourceName: compacted, ConfigNames: []string{"cleanup.policy"}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want2 := map[string]string{plain + " cleanup.policy": "delete", compacted + " cleanup.policy": "compact", plain + " max.message.bytes": "2000000"}
-	seen := 0
-	for _, r := range cfg.Resources {
-		for _, e := range r.ConfigEntries {
-			w, ok := want2[r.ResourceName+" "+e.ConfigName]
-			if !ok {
-				continue
-			}
-			seen++
-			if e.ConfigValue != w {
-				t.Errorf("topic %s: %s %q, want %q", r.ResourceName, e.ConfigName, e.ConfigValue, w)
+	// The controller applies a changed setting and the broker learns it
+	// from the metadata log a moment later: read until it shows, or 10 s.
+	var got map[string]string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		cfg, err := client.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{
+			{ResourceType: kafkago.ResourceTypeTopic, ResourceName: plain, ConfigNames: []string{"cleanup.policy", "max.message.bytes"}},
+			{ResourceType: kafkago.ResourceTypeTopic, ResourceName: compacted, ConfigNames: []string{"cleanup.policy"}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[string]string{}
+		for _, r := range cfg.Resources {
+			for _, e := range r.ConfigEntries {
+				if k := r.ResourceName + " " + e.ConfigName; want2[k] != "" {
+					got[k] = e.ConfigValue
+				}
 			}
 		}
+		if maps.Equal(got, want2) || time.Now().After(deadline) {
+			break
+		}
 	}
-	if seen != len(want2) {
-		t.Errorf("broker described %d of the %d settings", seen, len(want2))
+	for k, w := range want2 {
+		if v, ok := got[k]; !ok {
+			t.Errorf("broker did not describe %s", k)
+		} else if v != w {
+			t.Errorf("%s %q, want %q", k, v, w)
+		}
 	}
 }
 
