@@ -248,6 +248,13 @@ func (e *Engine) changedScope(sc *scope) {
 	}
 }
 
+// firedAgain notes in sc's spacing that one of its alerts fired again at at.
+func (e *Engine) firedAgain(sc *scope, at time.Time) {
+	if sc.spacing.repeat(at) {
+		e.changedScope(sc)
+	}
+}
+
 func (e *Engine) changedAlert(fp quell.Fingerprint) {
 	if e.track != nil {
 		e.track.alerts[fp] = struct{}{}

@@ -128,8 +128,8 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	inc := e.incidentOf(a.Fingerprint)
 	switch kind {
 	case dedupe.Repeat:
-		if inc != nil && inc.scope.spacing.repeat(at) {
-			e.changedScope(inc.scope)
+		if inc != nil {
+			e.firedAgain(inc.scope, at)
 		}
 		e.dedupe(inc, a, at, kind, repeatReason(st.Count))
 	case dedupe.ResolveRepeat:

@@ -16,16 +16,15 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 	in := e.inspect(a)
 	e.rate(in)
 	sc := e.scope(in.scope)
-	switch {
-	case kind == dedupe.New:
+	if kind == dedupe.New {
 		e.changedScope(sc)
 		e.co.observe(sc, in.sig, at)
 		if !flapping { // a flapping alert's returns are one noisy alert, not problems starting
 			sc.pace.note(at)
 			sc.spacing.start(at)
 		}
-	case sc.spacing.repeat(at):
-		e.changedScope(sc)
+	} else {
+		e.firedAgain(sc, at)
 	}
 	// Re-triggered without a resolve, or flapping: the same episode to a
 	// person, however its sender toggles it. Unless its whole incident
