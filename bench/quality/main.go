@@ -72,12 +72,8 @@ func run(asJSON bool, seeds int, overlays, noise string) error {
 			if err := out.score(s, 0, cfg); err != nil {
 				return err
 			}
-			for _, v := range quality.Variants {
-				vs := v.Apply(s)
-				vs.Family = v.Name
-				if err := out.score(vs, 0, cfg); err != nil {
-					return err
-				}
+			if err := out.variants(s, 0, "", cfg, func(quality.Variant) bool { return true }); err != nil {
+				return err
 			}
 		}
 	}
@@ -88,15 +84,11 @@ func run(asJSON bool, seeds int, overlays, noise string) error {
 				if err := out.score(s, seed, cfg); err != nil {
 					return err
 				}
-				for _, v := range quality.Variants {
-					if !f.Detections || !v.Detections {
-						continue
-					}
-					vs := v.Apply(s)
-					vs.Family = f.Name + " " + v.Name
-					if err := out.score(vs, seed, cfg); err != nil {
-						return err
-					}
+				if !f.Detections {
+					continue
+				}
+				if err := out.variants(s, seed, f.Name+" ", cfg, func(v quality.Variant) bool { return v.Detections }); err != nil {
+					return err
 				}
 			}
 		}
@@ -157,6 +149,22 @@ func (p *printer) score(s quality.Set, seed uint64, cfg correlate.Config) error 
 	}
 	fmt.Printf("%-9s %-22s %4d %7d %6.3f %9.3f %6.3f %9d %6d %8d %8.3f\n", r.Data, r.Family, r.Seed, r.Overlay, r.F1,
 		r.Precision, r.Recall, r.Incidents, r.Faults, r.Alerts, r.Baseline)
+	return nil
+}
+
+// variants scores s reshaped by each variant that keep keeps, its family
+// named prefix and the variant's name.
+func (p *printer) variants(s quality.Set, seed uint64, prefix string, cfg correlate.Config, keep func(quality.Variant) bool) error {
+	for _, v := range quality.Variants {
+		if !keep(v) {
+			continue
+		}
+		vs := v.Apply(s)
+		vs.Family = prefix + v.Name
+		if err := p.score(vs, seed, cfg); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
