@@ -153,6 +153,11 @@ func TestGrouping(t *testing.T) {
 			{2 * time.Minute, "alertname=A,service=web", ""}, // its rule reports every 2m
 			{2 * time.Minute, "alertname=B,service=api", ""}, // one hop
 		}, [][]string{{"A", "B"}}},
+		{"two hops away at the next evaluation of slow rules: the silence counts, apart", []occ{
+			{0, "alertname=A,service=web", ""},
+			{2 * time.Minute, "alertname=A,service=web", ""},
+			{2 * time.Minute, "alertname=B,service=db", ""}, // web-api-db: weak, as any path in a big incident
+		}, [][]string{{"A"}, {"B"}}},
 		{"an unrelated alert at the next evaluation of slow rules stays apart", []occ{
 			{0, "alertname=A,service=web", ""},
 			{2 * time.Minute, "alertname=A,service=web", ""},

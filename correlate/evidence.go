@@ -69,6 +69,7 @@ type evidence struct {
 	nameless bool // a stranger that names no entity at all
 	machine  bool // a stranger about a machine
 	related  bool // a shared subject value or a graph path: not strangers
+	near     bool // a shared subject value, or the incident's graph node or a neighbour of it (see timeEvidence)
 	hostOnly bool // by == byGraph: the path only says they share a host, in a busy scope
 	// quiet is a value the alert is about that the incident holds but
 	// has not heard of for quietFor: it relates nothing.
@@ -91,13 +92,18 @@ func (ev *evidence) score() float64 { return 1 / (1 + math.Exp(-ev.total)) }
 // timeEvidence fades with the time since the incident's last activity, on
 // the scale of TimeScale or, for alerts that report less often, half
 // their cadence: the silence between two evaluations is no sign of an end.
-// For an alert related to the incident (a shared subject, a graph path)
-// the first half of that cadence does not count at all: a symptom of the
-// same problem that shows at the incident's next evaluation is on time.
+// For an alert near the incident (a shared subject, the same graph node
+// or a neighbour) the first half of that cadence does not count at all: a
+// symptom of the same problem that shows at the incident's next evaluation
+// is on time. Not for a path of two hops or more: where alerts come in
+// evaluation batches, every batch carries unrelated problems too, and most
+// services are a few hops from a big incident; such a path is weak
+// evidence (see hopEvidence), not a reason to forgive an evaluation's
+// silence.
 // With no cadence, spaced (the scope's, see Spacing; 0 for none) is the
 // scale where it is longer.
-func (e *Engine) timeEvidence(d, cadence, spaced time.Duration, related bool) float64 {
-	if related {
+func (e *Engine) timeEvidence(d, cadence, spaced time.Duration, near bool) float64 {
+	if near {
 		d = max(0, d-cadence/2)
 	}
 	scale := max(e.cfg.TimeScale, cadence/2, spaced)
@@ -147,14 +153,14 @@ func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) 
 	if own && inc.status == quell.IncidentResolved {
 		ev.since = at.Sub(inc.resolvedAt) // its problem went away that long ago
 	}
-	related := ev.related && !own
+	near := ev.near && !own
 	if inc.cadence == 0 {
 		if sp := inc.scope.spacing.scale(at, e.cfg.Window); sp > e.cfg.TimeScale {
 			ev.spaced = sp
 		}
 	}
-	ev.time = e.timeEvidence(ev.since, inc.cadence, ev.spaced, related)
-	if related && ev.since > 0 || inc.cadence/2 > e.cfg.TimeScale {
+	ev.time = e.timeEvidence(ev.since, inc.cadence, ev.spaced, near)
+	if near && ev.since > 0 || inc.cadence/2 > e.cfg.TimeScale {
 		ev.cadence = inc.cadence
 	}
 }
@@ -184,7 +190,7 @@ func (e *Engine) weighValues(ev *evidence, in *alertInfo, inc *incident, now, fr
 			w := contextShare
 			if subject || c[asSubject] > 0 {
 				w = subjectShare
-				ev.related = true
+				ev.related, ev.near = true, true
 			}
 			if v := w * ref.infos[i]; v > ev.entity {
 				ev.entity, ev.by, ev.ref, ev.token = v, byShare, ref, t
@@ -213,6 +219,7 @@ func (e *Engine) weighGraph(ev *evidence, in *alertInfo, inc *incident, fresh in
 			w = 0
 		}
 		ev.related = ev.related || !hostOnly
+		ev.near = ev.near || d <= 1
 		if w > ev.entity || ev.by == byNothing {
 			ev.entity, ev.by, ev.hops, ev.from, ev.to, ev.hostOnly = w, byGraph, d, from, to, hostOnly
 		}
