@@ -9,7 +9,8 @@
 // sparsely, without traces, without its topology file; the generated
 // systems whose alerts are an anomaly detector's, reported more sparsely.
 //
-//	go run ./bench/quality                    # a table
+//	go run ./bench/quality                    # a table, then each family's worst, median and systems below baseline
+//	go run ./bench/quality -seeds 24          # the same over 24 systems per family and overlay
 //	go run ./bench/quality -json              # one JSON object a line
 //	go run ./bench/quality -noise 10m,1m,30s  # the noisy family at these rates
 package main
@@ -19,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +128,15 @@ func noisy(list string) ([]quality.Family, error) {
 type printer struct {
 	json  bool
 	worst map[int]row // per overlay, the generated stream with the lowest F1
+	// families holds the generated rows of each family and overlay, in the
+	// order first scored, for the summary.
+	families []familyRows
+}
+
+type familyRows struct {
+	family  string
+	overlay int
+	rows    []row
 }
 
 func (p *printer) score(s quality.Set, seed uint64, cfg correlate.Config) error {
@@ -138,6 +149,7 @@ func (p *printer) score(s quality.Set, seed uint64, cfg correlate.Config) error 
 		if w, ok := p.worst[s.Overlay]; !ok || r.F1 < w.F1 {
 			p.worst[s.Overlay] = r
 		}
+		p.add(r)
 	}
 	if p.json {
 		b, err := json.Marshal(r)
@@ -168,6 +180,17 @@ func (p *printer) variants(s quality.Set, seed uint64, prefix string, cfg correl
 	return nil
 }
 
+// median is the middle of xs (the mean of the two middle ones for an even
+// count); it sorts xs.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
 func (p *printer) header() {
 	if !p.json {
 		fmt.Printf("%-9s %-22s %4s %7s %6s %9s %6s %9s %6s %8s %8s\n", "data", "family", "seed", "overlay", "f1",
@@ -175,9 +198,40 @@ func (p *printer) header() {
 	}
 }
 
+// add files a generated row under its family and overlay.
+func (p *printer) add(r row) {
+	for i := range p.families {
+		if f := &p.families[i]; f.family == r.Family && f.overlay == r.Overlay {
+			f.rows = append(f.rows, r)
+			return
+		}
+	}
+	p.families = append(p.families, familyRows{r.Family, r.Overlay, []row{r}})
+}
+
 func (p *printer) footer(ovs []int) {
 	if p.json {
 		return
+	}
+	// Per family: the worst system, the median, how many score below their
+	// own baseline, and the baselines' mean: the figures defaults are
+	// chosen on.
+	fmt.Printf("\n%-22s %7s %7s %6s %4s %6s %5s %8s\n", "family", "overlay", "systems", "worst", "seed", "median", "below", "baseline")
+	for _, f := range p.families {
+		f1s := make([]float64, len(f.rows))
+		worst, below, base := f.rows[0], 0, 0.0
+		for i, r := range f.rows {
+			f1s[i] = r.F1
+			if r.F1 < worst.F1 {
+				worst = r
+			}
+			if r.F1 < r.Baseline {
+				below++
+			}
+			base += r.Baseline
+		}
+		fmt.Printf("%-22s %7d %7d %6.3f %4d %6.3f %5d %8.3f\n", f.family, f.overlay, len(f.rows), worst.F1, worst.Seed,
+			median(f1s), below, base/float64(len(f.rows)))
 	}
 	for _, k := range ovs {
 		if w, ok := p.worst[k]; ok {
