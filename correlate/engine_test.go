@@ -251,6 +251,37 @@ func TestSlowRulesReason(t *testing.T) {
 	}
 }
 
+// TestFullIncidentReason: an alert that a capped incident would have taken
+// opens a new one, and its reason names the cap.
+func TestFullIncidentReason(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+		want string
+	}{
+		{"max_alerts", func(c *Config) { c.MaxAlerts = 2 }, "is full: it holds correlate.max_alerts (2) alerts"},
+		{"max_age", func(c *Config) { c.MaxAge = 15 * time.Second }, "is full: it is older than correlate.max_age (15s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := fastConfig()
+			tc.cfg(&cfg)
+			r := newRun(t, cfg, nil)
+			ds := r.feed(time.Minute,
+				occ{0, "alertname=A,service=web", ""},
+				occ{10 * time.Second, "alertname=B,service=web", ""},
+				occ{20 * time.Second, "alertname=C,service=web", ""},
+			)
+			if ds[1].Incident != ds[0].Incident {
+				t.Fatalf("B opened its own incident: %s", reasons(ds))
+			}
+			c := ds[2]
+			if c.Action != quell.ActionCreated || !strings.Contains(c.Reason, "incident "+ds[0].Incident+" "+tc.want) {
+				t.Fatalf("C: want a new incident naming %s as full (%q); decisions: %s", ds[0].Incident, tc.want, reasons(ds))
+			}
+		})
+	}
+}
+
 func reasons(ds []quell.Decision) string {
 	var b strings.Builder
 	for _, d := range ds {

@@ -57,6 +57,9 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 			e.reasonBuf = e.appendReason(b, &evs[0])
 			reason = string(e.reasonBuf)
 		}
+		if e.full != nil {
+			reason += "; incident " + e.full.id + " is full: it " + e.capped(e.full, at)
+		}
 		e.leave(cur, a.Fingerprint, at, &reason)
 		e.open(sc, a, at, in, reason)
 		return
@@ -162,9 +165,11 @@ const (
 )
 
 // candidates finds the open incidents that could take an alert through the
-// scope's index (by time, entity value and graph node), never a scan.
+// scope's index (by time, entity value and graph node), never a scan. The
+// first it finds that is active but capped is e.full.
 func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *incident) []*incident {
 	e.stamp++
+	e.full = nil
 	out := e.cands[:0]
 	take := func(inc *incident) bool {
 		if inc.stamp == e.stamp {
@@ -179,6 +184,9 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 			return false
 		}
 		if !e.takes(inc, at) {
+			if e.full == nil && e.capped(inc, at) != "" {
+				e.full = inc
+			}
 			return false
 		}
 		out = append(out, inc)
@@ -241,8 +249,29 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 
 // takes tells whether an open incident still takes new alerts.
 func (e *Engine) takes(inc *incident, at time.Time) bool {
-	return inc.status == quell.IncidentOpen && inc.mergedInto == nil && !inc.reopened &&
-		at.Sub(inc.lastActivity) <= e.cfg.Window && at.Sub(inc.created) <= e.cfg.MaxAge && len(inc.order) < e.cfg.MaxAlerts
+	return e.active(inc, at) && at.Sub(inc.created) <= e.cfg.MaxAge && len(inc.order) < e.cfg.MaxAlerts
+}
+
+// active tells whether an incident is open, on its own (not merged or
+// reopened) and had activity within Window.
+func (e *Engine) active(inc *incident, at time.Time) bool {
+	return inc.status == quell.IncidentOpen && inc.mergedInto == nil && !inc.reopened && at.Sub(inc.lastActivity) <= e.cfg.Window
+}
+
+// capped tells why an active incident takes no new alerts: it holds
+// MaxAlerts or is older than MaxAge ("" when neither, or when it is not
+// active): a new incident then starts beside it, and its reason says so.
+func (e *Engine) capped(inc *incident, at time.Time) string {
+	if !e.active(inc, at) {
+		return ""
+	}
+	switch {
+	case len(inc.order) >= e.cfg.MaxAlerts:
+		return "holds correlate.max_alerts (" + strconv.Itoa(e.cfg.MaxAlerts) + ") alerts"
+	case at.Sub(inc.created) > e.cfg.MaxAge:
+		return "is older than correlate.max_age (" + e.cfg.MaxAge.String() + ")"
+	}
+	return ""
 }
 
 // mergeYoung merges into one the incidents that one alert links: the best
