@@ -63,7 +63,7 @@ type Engine struct {
 	opened     []*incident  // incidents opened at now, for settle
 	stamp      uint64       // candidates() visit mark
 	cands      []*incident  // scratch for candidates
-	full       *incident    // found by candidates: active, but capped (see capped)
+	full       *incident    // found by candidates: active, but capped
 	evs        []evidence   // scratch for weighAll
 	partners   partnerTable // scratch for weighAll: the alert's signature's partners
 	reasonBuf  []byte       // scratch for reasons

@@ -58,7 +58,7 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 			reason = string(e.reasonBuf)
 		}
 		if e.full != nil {
-			reason += "; incident " + e.full.id + " is full: it " + e.capped(e.full, at)
+			reason += "; incident " + e.full.id + " is full: it " + e.whyFull(e.full)
 		}
 		e.leave(cur, a.Fingerprint, at, &reason)
 		e.open(sc, a, at, in, reason)
@@ -184,7 +184,7 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 			return false
 		}
 		if !e.takes(inc, at) {
-			if e.full == nil && e.capped(inc, at) != "" {
+			if e.full == nil && e.active(inc, at) && e.capped(inc, at) {
 				e.full = inc
 			}
 			return false
@@ -249,7 +249,7 @@ func (e *Engine) candidates(sc *scope, in *alertInfo, at time.Time, cur *inciden
 
 // takes tells whether an open incident still takes new alerts.
 func (e *Engine) takes(inc *incident, at time.Time) bool {
-	return e.active(inc, at) && at.Sub(inc.created) <= e.cfg.MaxAge && len(inc.order) < e.cfg.MaxAlerts
+	return e.active(inc, at) && !e.capped(inc, at)
 }
 
 // active tells whether an incident is open, on its own (not merged or
@@ -258,20 +258,19 @@ func (e *Engine) active(inc *incident, at time.Time) bool {
 	return inc.status == quell.IncidentOpen && inc.mergedInto == nil && !inc.reopened && at.Sub(inc.lastActivity) <= e.cfg.Window
 }
 
-// capped tells why an active incident takes no new alerts: it holds
-// MaxAlerts or is older than MaxAge ("" when neither, or when it is not
-// active): a new incident then starts beside it, and its reason says so.
-func (e *Engine) capped(inc *incident, at time.Time) string {
-	if !e.active(inc, at) {
-		return ""
-	}
-	switch {
-	case len(inc.order) >= e.cfg.MaxAlerts:
+// capped tells whether an incident holds MaxAlerts or is older than MaxAge:
+// it takes no new alerts, and one it would have taken opens an incident
+// beside it, whose reason says so (see whyFull).
+func (e *Engine) capped(inc *incident, at time.Time) bool {
+	return len(inc.order) >= e.cfg.MaxAlerts || at.Sub(inc.created) > e.cfg.MaxAge
+}
+
+// whyFull words which cap a capped incident reached.
+func (e *Engine) whyFull(inc *incident) string {
+	if len(inc.order) >= e.cfg.MaxAlerts {
 		return "holds correlate.max_alerts (" + strconv.Itoa(e.cfg.MaxAlerts) + ") alerts"
-	case at.Sub(inc.created) > e.cfg.MaxAge:
-		return "is older than correlate.max_age (" + e.cfg.MaxAge.String() + ")"
 	}
-	return ""
+	return "is older than correlate.max_age (" + e.cfg.MaxAge.String() + ")"
 }
 
 // mergeYoung merges into one the incidents that one alert links: the best
