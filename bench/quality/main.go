@@ -62,7 +62,7 @@ func run(asJSON bool, seeds int, overlays, noise string) error {
 		return err
 	}
 	cfg := correlate.DefaultConfig()
-	out := printer{json: asJSON, worst: map[int]row{}}
+	out := printer{json: asJSON}
 	out.header()
 	if families == nil { // every family, and MicroSS first
 		families = quality.Families
@@ -126,17 +126,8 @@ func noisy(list string) ([]quality.Family, error) {
 }
 
 type printer struct {
-	json  bool
-	worst map[int]row // per overlay, the generated stream with the lowest F1
-	// families holds the generated rows of each family and overlay, in the
-	// order first scored, for the summary.
-	families []familyRows
-}
-
-type familyRows struct {
-	family  string
-	overlay int
-	rows    []row
+	json      bool
+	generated []row // the generated streams' rows, in the order scored, for the footer
 }
 
 func (p *printer) score(s quality.Set, seed uint64, cfg correlate.Config) error {
@@ -146,10 +137,7 @@ func (p *printer) score(s quality.Set, seed uint64, cfg correlate.Config) error 
 	}
 	r := row{Result: res, Seed: seed, Baseline: quality.ScoreAssign(s, quality.Window(s.Events, 5*60*1000)).F1}
 	if s.Data != "MicroSS" {
-		if w, ok := p.worst[s.Overlay]; !ok || r.F1 < w.F1 {
-			p.worst[s.Overlay] = r
-		}
-		p.add(r)
+		p.generated = append(p.generated, r)
 	}
 	if p.json {
 		b, err := json.Marshal(r)
@@ -198,43 +186,62 @@ func (p *printer) header() {
 	}
 }
 
-// add files a generated row under its family and overlay.
-func (p *printer) add(r row) {
-	for i := range p.families {
-		if f := &p.families[i]; f.family == r.Family && f.overlay == r.Overlay {
-			f.rows = append(f.rows, r)
-			return
+// worst is the row of rows with the lowest F1 (the first of equals).
+func worst(rows []row) row {
+	w := rows[0]
+	for _, r := range rows[1:] {
+		if r.F1 < w.F1 {
+			w = r
 		}
 	}
-	p.families = append(p.families, familyRows{r.Family, r.Overlay, []row{r}})
+	return w
 }
 
 func (p *printer) footer(ovs []int) {
 	if p.json {
 		return
 	}
-	// Per family: the worst system, the median, how many score below their
-	// own baseline, and the baselines' mean: the figures defaults are
-	// chosen on.
+	// Per family and overlay, in the order first scored: the worst system,
+	// the median, how many score below their own baseline, and the
+	// baselines' mean: the figures defaults are chosen on.
+	type key struct {
+		family  string
+		overlay int
+	}
+	var order []key
+	groups := map[key][]row{}
+	for _, r := range p.generated {
+		k := key{r.Family, r.Overlay}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
 	fmt.Printf("\n%-22s %7s %7s %6s %4s %6s %5s %8s\n", "family", "overlay", "systems", "worst", "seed", "median", "below", "baseline")
-	for _, f := range p.families {
-		f1s := make([]float64, len(f.rows))
-		worst, below, base := f.rows[0], 0, 0.0
-		for i, r := range f.rows {
+	for _, k := range order {
+		rows := groups[k]
+		f1s := make([]float64, len(rows))
+		below, base := 0, 0.0
+		for i, r := range rows {
 			f1s[i] = r.F1
-			if r.F1 < worst.F1 {
-				worst = r
-			}
 			if r.F1 < r.Baseline {
 				below++
 			}
 			base += r.Baseline
 		}
-		fmt.Printf("%-22s %7d %7d %6.3f %4d %6.3f %5d %8.3f\n", f.family, f.overlay, len(f.rows), worst.F1, worst.Seed,
-			median(f1s), below, base/float64(len(f.rows)))
+		w := worst(rows)
+		fmt.Printf("%-22s %7d %7d %6.3f %4d %6.3f %5d %8.3f\n", k.family, k.overlay, len(rows), w.F1, w.Seed,
+			median(f1s), below, base/float64(len(rows)))
 	}
 	for _, k := range ovs {
-		if w, ok := p.worst[k]; ok {
+		var rows []row
+		for _, r := range p.generated {
+			if r.Overlay == k {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) > 0 {
+			w := worst(rows)
 			fmt.Printf("worst generated, overlay %d: %s seed %d, f1 %.3f (baseline %.3f)\n", k, w.Family, w.Seed, w.F1, w.Baseline)
 		}
 	}
