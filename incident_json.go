@@ -1,6 +1,9 @@
 package quell
 
-import "strconv"
+import (
+	"io"
+	"strconv"
+)
 
 // The JSON of incident changes, written directly as alerts are (see
 // alert_json.go): a split correlator writes every change to Kafka with all
@@ -23,6 +26,28 @@ func (c *IncidentChange) AppendJSON(b []byte) []byte {
 
 // AppendJSON appends in's JSON, as encoding/json would write it, to b.
 func (in *Incident) AppendJSON(b []byte) []byte {
+	b, _ = in.appendJSON(b, nil)
+	return b
+}
+
+// WriteJSON writes in's JSON, as AppendJSON appends it, to w, using buf
+// (returned, to be used again) for up to writeChunk bytes and an alert at a
+// time: a read of an incident of thousands of alerts never holds its JSON
+// whole.
+func (in *Incident) WriteJSON(w io.Writer, buf []byte) ([]byte, error) {
+	b, err := in.appendJSON(buf[:0], w)
+	if err == nil {
+		_, err = w.Write(b)
+	}
+	return b[:0], err
+}
+
+// writeChunk: WriteJSON writes once it holds this much.
+const writeChunk = 32 << 10
+
+// appendJSON appends in's JSON to b; with w, it writes out what b holds
+// whenever that passes writeChunk, between alerts.
+func (in *Incident) appendJSON(b []byte, w io.Writer) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = appendString(b, in.ID)
 	b = append(b, `,"status":`...)
@@ -83,6 +108,12 @@ func (in *Incident) AppendJSON(b []byte) []byte {
 	} else {
 		b = append(b, '[')
 		for i := range in.Alerts {
+			if w != nil && len(b) >= writeChunk {
+				if _, err := w.Write(b); err != nil {
+					return b, err
+				}
+				b = b[:0]
+			}
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -90,5 +121,5 @@ func (in *Incident) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
-	return append(b, '}')
+	return append(b, '}'), nil
 }

@@ -1,8 +1,10 @@
 package quell
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -41,4 +43,38 @@ func TestIncidentChangeAppendJSON(t *testing.T) {
 			t.Errorf("%s: AppendJSON wrote\n%v\nencoding/json\n%v", name, gm, wm)
 		}
 	}
+}
+
+// Incident.WriteJSON writes what AppendJSON appends, in writes of about
+// writeChunk bytes, however many alerts the incident holds.
+func TestIncidentWriteJSON(t *testing.T) {
+	inc := Incident{ID: "big", Status: IncidentOpen}
+	for i := range 3000 {
+		inc.Alerts = append(inc.Alerts, IncidentAlert{Fingerprint: Fingerprint(i), Status: Firing,
+			Labels: map[string]string{"alertname": "DiskFull", "instance": strconv.Itoa(i)}, Reason: "score 0.81: 2 hops"})
+	}
+	for name, in := range map[string]Incident{"3,000 alerts": inc, "none": {ID: "none"}} {
+		var w chunks
+		if _, err := in.WriteJSON(&w, nil); err != nil {
+			t.Fatal(err)
+		}
+		if want := in.AppendJSON(nil); !bytes.Equal(w.all, want) {
+			t.Fatalf("%s: WriteJSON wrote %d bytes unlike AppendJSON's %d", name, len(w.all), len(want))
+		}
+		if w.largest > writeChunk+1<<10 {
+			t.Errorf("%s: a write of %d bytes, want about %d at most", name, w.largest, writeChunk)
+		}
+	}
+}
+
+// chunks records what is written to it and its largest write.
+type chunks struct {
+	all     []byte
+	largest int
+}
+
+func (c *chunks) Write(p []byte) (int, error) {
+	c.all = append(c.all, p...)
+	c.largest = max(c.largest, len(p))
+	return len(p), nil
 }

@@ -8,6 +8,7 @@
 package amapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -142,58 +143,104 @@ func (h *handler) gettable(a *quell.IncidentAlert, f *filter, now time.Time) (ge
 		UpdatedAt: amTime(a.LastSeen), Fingerprint: a.Fingerprint.String(), Receivers: []receiver{{receiverName}}, Status: st}, true
 }
 
-// openIncidents parses the alert filter and reads the open incidents, one
-// read at a time among the read API's; false when it answered already.
-func (h *handler) openIncidents(w http.ResponseWriter, r *http.Request) (filter, []quell.Incident, bool) {
+// openAlerts answers with the open incidents' alerts that the request's
+// filter selects, as JSON: an array of what each(inc, out) writes of
+// each open incident. It reads them a page at a time (at most
+// api.MaxPageAlerts member alerts, or one incident) holding one of the
+// read API's slots, and writes an element at a time: many clients reading
+// every alert at once hold a page each, not every open incident each.
+func (h *handler) openAlerts(w http.ResponseWriter, r *http.Request, each func(inc *quell.Incident, f *filter, out *array)) {
 	f, err := parseFilter(r)
 	if err != nil {
 		api.WriteJSON(w, http.StatusBadRequest, err.Error())
-		return f, nil, false
+		return
 	}
 	if !h.reading.Take(r.Context()) {
-		return f, nil, false
+		return
 	}
 	defer h.reading.Release()
-	return f, h.src.Incidents(correlate.Query{Status: quell.IncidentOpen}), true
+	out := newArray(w)
+	q := correlate.Query{Status: quell.IncidentOpen, MaxAlerts: api.MaxPageAlerts}
+	for {
+		incs := h.src.Incidents(q)
+		n := q.Page(len(incs), func(i int) int { return len(incs[i].Alerts) })
+		for i := range incs[:n] {
+			each(&incs[i], &f, out)
+		}
+		if n == len(incs) || r.Context().Err() != nil {
+			break
+		}
+		q.After = correlate.CursorOf(incs[n-1])
+	}
+	out.close()
 }
 
 func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
-	f, incs, ok := h.openIncidents(w, r)
-	if !ok {
-		return
-	}
 	now := time.Now()
-	out := []gettableAlert{}
-	for i := range incs {
-		for j := range incs[i].Alerts {
-			if g, ok := h.gettable(&incs[i].Alerts[j], &f, now); ok {
-				out = append(out, g)
+	h.openAlerts(w, r, func(inc *quell.Incident, f *filter, out *array) {
+		for j := range inc.Alerts {
+			if g, ok := h.gettable(&inc.Alerts[j], f, now); ok {
+				out.next()
+				out.enc.Encode(g)
 			}
 		}
-	}
-	api.WriteJSON(w, http.StatusOK, out)
+	})
 }
 
 // groups: each open incident is a group, labelled with its id.
 func (h *handler) groups(w http.ResponseWriter, r *http.Request) {
-	f, incs, ok := h.openIncidents(w, r)
-	if !ok {
-		return
-	}
 	now := time.Now()
-	out := []alertGroup{}
-	for i := range incs {
-		g := alertGroup{Labels: map[string]string{"incident": incs[i].ID}, Receiver: receiver{receiverName}}
-		for j := range incs[i].Alerts {
-			if a, ok := h.gettable(&incs[i].Alerts[j], &f, now); ok {
-				g.Alerts = append(g.Alerts, a)
+	h.openAlerts(w, r, func(inc *quell.Incident, f *filter, out *array) {
+		n := 0
+		for j := range inc.Alerts {
+			a, ok := h.gettable(&inc.Alerts[j], f, now)
+			if !ok {
+				continue
 			}
+			if n == 0 { // a group only for an incident with alerts selected
+				out.next()
+				out.bw.WriteString(`{"labels":`)
+				out.enc.Encode(map[string]string{"incident": inc.ID})
+				out.bw.WriteString(`,"receiver":`)
+				out.enc.Encode(receiver{receiverName})
+				out.bw.WriteString(`,"alerts":[`)
+			} else {
+				out.bw.WriteByte(',')
+			}
+			out.enc.Encode(a)
+			n++
 		}
-		if len(g.Alerts) > 0 {
-			out = append(out, g)
+		if n > 0 {
+			out.bw.WriteString("]}")
 		}
+	})
+}
+
+// array writes a JSON array to a response an element at a time.
+type array struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+	n   int
+}
+
+func newArray(w http.ResponseWriter) *array {
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteByte('[')
+	return &array{bw: bw, enc: json.NewEncoder(bw)}
+}
+
+// next starts an element.
+func (a *array) next() {
+	if a.n > 0 {
+		a.bw.WriteByte(',')
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	a.n++
+}
+
+func (a *array) close() {
+	a.bw.WriteString("]\n")
+	a.bw.Flush()
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {

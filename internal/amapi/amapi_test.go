@@ -2,9 +2,11 @@ package amapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,32 @@ import (
 
 type fakeSource []quell.Incident
 
-func (f fakeSource) Incidents(q correlate.Query) []quell.Incident { return f }
+// Incidents answers q over f, which is newest first.
+func (f fakeSource) Incidents(q correlate.Query) []quell.Incident {
+	var out []quell.Incident
+	for _, inc := range f {
+		if (q.Status == "" || inc.Status == q.Status) && q.After.Before(correlate.CursorOf(inc)) {
+			out = append(out, inc)
+		}
+	}
+	return out[:q.Taken(len(out), func(i int) int { return len(out[i].Alerts) })]
+}
+
+// copies is a source that records how many alerts each query copied.
+type copies struct {
+	fakeSource
+	copied []int
+}
+
+func (c *copies) Incidents(q correlate.Query) []quell.Incident {
+	out := c.fakeSource.Incidents(q)
+	n := 0
+	for _, inc := range out {
+		n += len(inc.Alerts)
+	}
+	c.copied = append(c.copied, n)
+	return out
+}
 
 func serve(t *testing.T, src Source) (*httptest.Server, *silence.Store) {
 	t.Helper()
@@ -76,6 +103,55 @@ func TestAlertsAndGroups(t *testing.T) {
 		if code, body := do(t, "GET", srv.URL+"/api/v2/alerts?"+bad, ""); code != 400 || !strings.Contains(body, "\"") {
 			t.Errorf("%s: %d %s, want 400 with a reason", bad, code, body)
 		}
+	}
+}
+
+// TestAlertsInPages: open incidents holding more alerts than a page of the
+// read API are read a page at a time, and every firing alert is answered
+// once, in its incident's group.
+func TestAlertsInPages(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	src := &copies{}
+	sizes := []int{2000, 2000, 2000, api.MaxPageAlerts + 1000, 10}
+	total := 0
+	for i, n := range sizes {
+		inc := quell.Incident{ID: fmt.Sprintf("inc-%d", i), Status: quell.IncidentOpen, CreatedAt: t0.Add(-time.Duration(i) * time.Second)}
+		for j := range n {
+			inc.Alerts = append(inc.Alerts, quell.IncidentAlert{Fingerprint: quell.Fingerprint(total + j), Status: quell.Firing,
+				Labels: map[string]string{"alertname": "A", "n": strconv.Itoa(total + j)}})
+		}
+		total += n
+		src.fakeSource = append(src.fakeSource, inc)
+	}
+	srv, _ := serve(t, src)
+	code, body := do(t, "GET", srv.URL+"/api/v2/alerts", "")
+	var alerts []gettableAlert
+	if err := json.Unmarshal([]byte(body), &alerts); code != 200 || err != nil {
+		t.Fatalf("%d (%v)", code, err)
+	}
+	seen := map[string]bool{}
+	for _, a := range alerts {
+		seen[a.Labels["n"]] = true
+	}
+	if len(alerts) != total || len(seen) != total {
+		t.Fatalf("%d alerts answered, %d distinct; want each of %d once", len(alerts), len(seen), total)
+	}
+	for _, n := range src.copied {
+		if n >= total {
+			t.Fatalf("queries copied %v alerts: one read all %d at once", src.copied, total)
+		}
+	}
+	code, body = do(t, "GET", srv.URL+"/api/v2/alerts/groups", "")
+	var groups []alertGroup
+	if err := json.Unmarshal([]byte(body), &groups); code != 200 || err != nil {
+		t.Fatalf("%d (%v)", code, err)
+	}
+	var got []int
+	for _, g := range groups {
+		got = append(got, len(g.Alerts))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(sizes) {
+		t.Fatalf("groups of %v alerts, want %v", got, sizes)
 	}
 }
 

@@ -29,12 +29,13 @@ type Source interface {
 }
 
 // Pages of incidents: a read costs at most maxPage incidents, and
-// maxPageAlerts member alerts (unless one incident alone has more), of
-// memory, however many quell holds.
+// MaxPageAlerts member alerts (unless one incident alone has more), of
+// memory, however many quell holds. Alertmanager's API (package amapi)
+// reads every open incident in pages of as many alerts.
 const (
 	defaultPage   = 100
 	maxPage       = 1000
-	maxPageAlerts = 5000
+	MaxPageAlerts = 5000
 	// maxReading pages are copied and written at once; more reads wait
 	// their turn, so that many readers cost no more memory than a few.
 	maxReading = 4
@@ -92,34 +93,45 @@ func Register(mux *http.ServeMux, src Source, reading Readers) {
 		writeIncidents(w, incs[:n], next)
 	})
 	mux.HandleFunc("GET /api/v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !reading.Take(r.Context()) {
+			return
+		}
+		defer reading.Release()
 		inc, ok := src.Incident(r.PathValue("id"))
 		if !ok {
 			writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id")+" (resolved and evicted ones are kept for the configuration's history, 7 days by default, on the embedded default; elsewhere resolved ones for the reopen window, and all in ClickHouse)")
 			return
 		}
-		WriteJSON(w, http.StatusOK, inc)
+		w.Header().Set("Content-Type", "application/json")
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if _, err := inc.WriteJSON(bw, nil); err == nil {
+			bw.WriteByte('\n')
+			bw.Flush()
+		}
 	})
 }
 
-// writeIncidents streams a page, an incident at a time: the response is
-// never whole in memory.
+// writeIncidents streams a page, a few alerts at a time (see
+// quell.Incident.WriteJSON): the response is never whole in memory, nor
+// one big incident of it.
 func writeIncidents(w http.ResponseWriter, incs []quell.Incident, next string) {
 	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString(`{"incidents":[`)
-	enc := json.NewEncoder(bw)
+	var buf []byte
 	for i := range incs {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(&incs[i]); err != nil {
+		var err error
+		if buf, err = incs[i].WriteJSON(bw, buf); err != nil {
 			return // the client went away, or a write failed
 		}
 	}
 	bw.WriteByte(']')
 	if next != "" {
 		bw.WriteString(`,"next":`)
-		enc.Encode(next)
+		json.NewEncoder(bw).Encode(next)
 	}
 	bw.WriteString("}\n")
 	bw.Flush()
@@ -129,7 +141,7 @@ func writeIncidents(w http.ResponseWriter, incs []quell.Incident, next string) {
 // matchers: the incidents with an alert they all match), ?limit=N and
 // ?cursor=NEXT (the "next" of the page before).
 func parseQuery(v url.Values) (correlate.Query, error) {
-	q := correlate.Query{Status: quell.IncidentStatus(v.Get("status")), Limit: defaultPage, MaxAlerts: maxPageAlerts}
+	q := correlate.Query{Status: quell.IncidentStatus(v.Get("status")), Limit: defaultPage, MaxAlerts: MaxPageAlerts}
 	if q.Status != "" && q.Status != quell.IncidentOpen && q.Status != quell.IncidentResolved {
 		return q, fmt.Errorf("status must be open or resolved, got %q", q.Status)
 	}

@@ -127,12 +127,12 @@ func TestRoutes(t *testing.T) {
 // TestIncidentsPages: ?limit pages the incidents, newest first, and each
 // page's next cursor leads to the following one until none is left.
 // TestIncidentsPages: pages of ?limit incidents, or fewer when their alerts
-// would pass maxPageAlerts (one incident at least), follow one another by
+// would pass MaxPageAlerts (one incident at least), follow one another by
 // cursor and hold every incident once.
 func TestIncidentsPages(t *testing.T) {
 	pages(t, "limit=3", 0, "[3 3 1]")
-	pages(t, "limit=100", maxPageAlerts*2/5, "[2 2 2 1]") // a third would pass the bound
-	pages(t, "limit=100", maxPageAlerts+1, "[1 1 1 1 1 1 1]")
+	pages(t, "limit=100", MaxPageAlerts*2/5, "[2 2 2 1]") // a third would pass the bound
+	pages(t, "limit=100", MaxPageAlerts+1, "[1 1 1 1 1 1 1]")
 }
 
 func pages(t *testing.T, limit string, alerts int, want string) {
