@@ -44,7 +44,12 @@ type Config struct {
 	// MaxCooccurrence bounds the learned pairs of alert signatures that fired
 	// together; past it the counts age (halve).
 	MaxCooccurrence int `yaml:"max_cooccurrence"`
-	// MaxAlerts and MaxAge cap an incident: once reached it takes no new alerts.
+	// MaxAlerts and MaxAge cap an incident: once reached it takes no new
+	// alerts. A detector that reports each finding as an alert of its own
+	// raises well over a thousand in one big fault: 2,000 keeps such a
+	// problem in one incident (see the README's quality section), and an
+	// incident change, which carries every alert, well within the 16 MiB
+	// quell.incidents takes.
 	MaxAlerts int           `yaml:"max_alerts"`
 	MaxAge    time.Duration `yaml:"max_age"`
 	// MaxIncidents and MaxTrackedAlerts bound the correlator's memory: beyond
@@ -86,7 +91,7 @@ func DefaultConfig() Config {
 		MaxHops:          4,
 		MaxLearnedNodes:  50000,
 		MaxCooccurrence:  100000,
-		MaxAlerts:        1000,
+		MaxAlerts:        2000,
 		MaxAge:           24 * time.Hour,
 		MaxIncidents:     20000,
 		MaxTrackedAlerts: 500000,

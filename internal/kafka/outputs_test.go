@@ -13,12 +13,13 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/quellhq/quell"
+	"github.com/quellhq/quell/correlate"
 	"github.com/quellhq/quell/sinks"
 )
 
-// An incident's change carries all its alerts: one of 1,000 alerts (the
-// default correlate.max_alerts) of 2 KiB each is written and read back as
-// the sink stage reads it. One over maxIncidentRecord is left out, a
+// An incident's change carries all its alerts: one of as many as the
+// default correlate.max_alerts allows, of 2 KiB each, is written and read
+// back as the sink stage reads it. One over maxIncidentRecord is left out, a
 // stand-in for it goes to the dead-letter topic, and what came with it is
 // written: retrying it forever stopped the partition. On an incidents topic
 // left at the broker's 1 MiB (its setting refused), the broker's refusal
@@ -39,7 +40,8 @@ func TestOutputsCarryLargeIncidentsAndLeaveOutWhatCannotBeWritten(t *testing.T) 
 		}
 		return inc
 	}
-	big, huge, small := incident("big", 1000, 2000), incident("huge", 1000, 17<<10), incident("small", 1, 100)
+	n := correlate.DefaultConfig().MaxAlerts
+	big, huge, small := incident("big", n, 2000), incident("huge", n, (17<<20)/n), incident("small", 1, 100)
 	for _, tc := range []struct {
 		name    string
 		setting bool
@@ -85,8 +87,8 @@ func TestOutputsCarryLargeIncidentsAndLeaveOutWhatCannotBeWritten(t *testing.T) 
 				Alerts   int
 			}
 			left := tc.changes[0]
-			if m := parked(t, brokers, names, names.Incidents, &stand); string(m.Key) != left.ID || stand.Incident != left.ID || stand.Seq != 1 || stand.Alerts != 1000 {
-				t.Errorf("dead letter %s %s; want a stand-in for change 1 of incident %s and its 1000 alerts", m.Key, m.Value, left.ID)
+			if m := parked(t, brokers, names, names.Incidents, &stand); string(m.Key) != left.ID || stand.Incident != left.ID || stand.Seq != 1 || stand.Alerts != len(left.Alerts) {
+				t.Errorf("dead letter %s %s; want a stand-in for change 1 of incident %s and its %d alerts", m.Key, m.Value, left.ID, len(left.Alerts))
 			}
 			for topic, want := range map[string]int64{names.Incidents: 1, names.Decisions: 1, names.DeadLetter: 1} {
 				got, err := Measure(ctx, lagClient(brokers, []string{topic}), Consumption{Group: unique(t, "group"), Topic: topic})
