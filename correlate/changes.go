@@ -248,9 +248,10 @@ func (e *Engine) changedScope(sc *scope) {
 	}
 }
 
-// firedAgain notes in sc's spacing that one of its alerts fired again at at.
-func (e *Engine) firedAgain(sc *scope, at time.Time) {
-	if sc.spacing.repeat(at) {
+// firedAgain notes in sc's spacing that one of its alerts, named name,
+// fired again at at.
+func (e *Engine) firedAgain(sc *scope, at time.Time, name uint64) {
+	if sc.spacing.repeat(at, name) {
 		e.changedScope(sc)
 	}
 }

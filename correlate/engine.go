@@ -130,7 +130,7 @@ func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedu
 	switch kind {
 	case dedupe.Repeat:
 		if inc != nil {
-			e.firedAgain(inc.scope, at)
+			e.firedAgain(inc.scope, at, e.infos[a.Fingerprint].name)
 		}
 		e.dedupe(inc, a, at, kind, repeatReason(st.Count))
 	case dedupe.ResolveRepeat:

@@ -131,7 +131,7 @@ func (e *Engine) weigh(ev *evidence, in *alertInfo, inc *incident, own bool, at 
 	fresh := now - int64(quiet)
 	e.weighValues(ev, in, inc, now, fresh)
 	e.weighGraph(ev, in, inc, fresh, at)
-	e.weighTime(ev, inc, own, at)
+	e.weighTime(ev, in, inc, own, at)
 	e.weighNames(ev, in, inc)
 	e.weighCofiring(ev, inc)
 	e.markStranger(ev, in, inc, own, at)
@@ -148,14 +148,17 @@ func (e *Engine) weigh(ev *evidence, in *alertInfo, inc *incident, own bool, at 
 // weighTime: the time since the incident's last activity (since it
 // resolved, for the alert's own resolved incident), fading with no cliff;
 // it reads what weighValues and weighGraph found of a relation.
-func (e *Engine) weighTime(ev *evidence, inc *incident, own bool, at time.Time) {
+func (e *Engine) weighTime(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) {
 	ev.since = at.Sub(inc.lastActivity)
 	if own && inc.status == quell.IncidentResolved {
 		ev.since = at.Sub(inc.resolvedAt) // its problem went away that long ago
 	}
 	near := ev.near && !own
-	if inc.cadence == 0 {
-		if sp := inc.scope.spacing.scale(at, e.cfg.Window); sp > e.cfg.TimeScale {
+	// The scope's spacing, minutes where a detector reports, is for alerts
+	// related to the incident: a stranger that lenient joined the next
+	// fault to the last one's incident.
+	if inc.cadence == 0 && ev.related {
+		if sp := inc.scope.spacing.scale(at, e.cfg.Window, in.name); sp > e.cfg.TimeScale {
 			ev.spaced = sp
 		}
 	}

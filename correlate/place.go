@@ -21,10 +21,10 @@ func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping 
 		e.co.observe(sc, in.sig, at)
 		if !flapping { // a flapping alert's returns are one noisy alert, not problems starting
 			sc.pace.note(at)
-			sc.spacing.start(at)
+			sc.spacing.start(at, in.name)
 		}
 	} else {
-		e.firedAgain(sc, at)
+		e.firedAgain(sc, at, in.name)
 	}
 	// Re-triggered without a resolve, or flapping: the same episode to a
 	// person, however its sender toggles it. Unless its whole incident
