@@ -126,11 +126,15 @@ func (e *Engine) markFlapping(fp quell.Fingerprint, flapping bool) {
 }
 
 func (e *Engine) handle(a *quell.Alert, at time.Time, kind dedupe.Kind, st *dedupe.State) {
-	inc := e.incidentOf(a.Fingerprint)
+	var inc *incident
+	in := e.infos[a.Fingerprint]
+	if in != nil {
+		inc = in.inc
+	}
 	switch kind {
 	case dedupe.Repeat:
 		if inc != nil {
-			e.firedAgain(inc.scope, at, e.infos[a.Fingerprint].name)
+			e.firedAgain(inc.scope, at, in.name)
 		}
 		e.dedupe(inc, a, at, kind, repeatReason(st.Count))
 	case dedupe.ResolveRepeat:

@@ -83,16 +83,25 @@ func (s *Spacing) repeat(at time.Time, name uint64) bool {
 	return true
 }
 
+// slot is name's slot, or nil.
+func (s *Spacing) slot(name uint64) *NameSpacing {
+	for i := range s.Names {
+		if s.Names[i].Name == name {
+			return &s.Names[i]
+		}
+	}
+	return nil
+}
+
 // name is name's slot, taken from the alertname seen least lately (the
 // first of them) when it has none.
 func (s *Spacing) name(name uint64) *NameSpacing {
+	if n := s.slot(name); n != nil {
+		return n
+	}
 	oldest := 0
 	for i := range s.Names {
-		n := &s.Names[i]
-		if n.Name == name {
-			return n
-		}
-		if n.Seen.Before(s.Names[oldest].Seen) {
+		if s.Names[i].Seen.Before(s.Names[oldest].Seen) {
 			oldest = i
 		}
 	}
@@ -105,15 +114,10 @@ func (s *Spacing) name(name uint64) *NameSpacing {
 // name fired again for window and since then at least spacedAfter started;
 // 0 otherwise.
 func (s *Spacing) scale(at time.Time, window time.Duration, name uint64) time.Duration {
-	for i := range s.Names {
-		if n := &s.Names[i]; n.Name == name {
-			if n.Since < spacedAfter || at.Sub(n.Repeated) <= window {
-				return 0
-			}
-			return s.gap() * spacedGaps
-		}
+	if n := s.slot(name); n == nil || n.Since < spacedAfter || at.Sub(n.Repeated) <= window {
+		return 0
 	}
-	return 0
+	return s.gap() * spacedGaps
 }
 
 // gap is the typical gap between starts (the geometric mean of the recent ones).

@@ -49,6 +49,8 @@ type gettableAlert struct {
 	Status       alertStatus       `json:"status"`
 }
 
+// alertGroup is what groups writes for an incident, a field at a time so
+// that a big incident is never encoded whole.
 type alertGroup struct {
 	Labels   map[string]string `json:"labels"`
 	Receiver receiver          `json:"receiver"`
