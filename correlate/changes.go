@@ -740,18 +740,22 @@ func (r *coRecord) appendJSON(b []byte) []byte {
 		if r.Seen != 0 {
 			b = append(b, ',')
 		}
-		b = appendUints(append(b, `"with":`...), r.With)
-		b = appendUints(append(b, `,"n":`...), r.N)
+		b = appendInts(append(b, `"with":`...), r.With)
+		b = appendInts(append(b, `,"n":`...), r.N)
 	}
 	return append(b, '}')
 }
 
-// appendUints appends xs as a JSON array.
-func appendUints[T uint32 | uint64](b []byte, xs []T) []byte {
+// appendInts appends xs as a JSON array.
+func appendInts[T uint32 | uint64 | int64](b []byte, xs []T) []byte {
 	b = append(b, '[')
 	for i, x := range xs {
 		if i > 0 {
 			b = append(b, ',')
+		}
+		if x < 0 {
+			b = append(b, '-')
+			x = -x // as uint64, right for the most negative int64 too
 		}
 		b = strconv.AppendUint(b, uint64(x), 10)
 	}
@@ -858,7 +862,10 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 		b = append(b, `,"pending":true`...)
 	}
 	if len(is.Sigs) > 0 {
-		b = appendUints(append(b, `,"sigs":`...), is.Sigs)
+		b = appendInts(append(b, `,"sigs":`...), is.Sigs)
+	}
+	if len(is.SigsAt) > 0 {
+		b = appendInts(append(b, `,"sigsAt":`...), is.SigsAt)
 	}
 	if is.Joins != 0 {
 		b = append(b, `,"joins":`...)

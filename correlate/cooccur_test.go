@@ -1,6 +1,8 @@
 package correlate
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,5 +32,53 @@ func TestCofiringAfterAging(t *testing.T) {
 	st := c.state()
 	if len(st.Partners) != 3 || len(st.Seen) != 1 || st.Seen[3] != 1 || c.entries != 4 || c.seen != 1 {
 		t.Fatalf("state %+v, %d entries, %d seen; want 3 signatures with partners, 3 seen once, 4 entries", st, c.entries, c.seen)
+	}
+}
+
+// TestCofiringFadesWithTime: co-firing, learned among alerts that start
+// within coWindow of each other, pulls an alert into an incident where its
+// partner joined lately, and much less where the partner joined minutes
+// before: there the alert is more likely the next problem's.
+func TestCofiringFadesWithTime(t *testing.T) {
+	for _, c := range []struct {
+		partnerAt time.Duration // when the partner joins, after the incident opened
+		join      bool
+	}{{4 * time.Minute, true}, {0, false}} {
+		r := newRun(t, DefaultConfig(), topoForTests(t))
+		// Eight earlier problems: api's latency, then web's errors 5 s later.
+		for i := range 8 {
+			at := time.Duration(i) * time.Hour
+			r.feed(time.Minute, occ{at: at, labels: fmt.Sprintf("alertname=Latency,service=api,round=%d", i)},
+				occ{at: at + 5*time.Second, labels: fmt.Sprintf("alertname=Errors,service=web,round=%d", i)})
+		}
+		// Now api's incident takes an alert every 20 s for four minutes,
+		// api's latency among them; web's errors come a minute after the last.
+		start := 10 * time.Hour
+		var occs []occ
+		for i := range 13 {
+			at := start + time.Duration(i)*20*time.Second
+			labels := fmt.Sprintf("alertname=Saturation%d,service=api", i)
+			if at-start == c.partnerAt {
+				labels = "alertname=Latency,service=api,round=last"
+			}
+			occs = append(occs, occ{at: at, labels: labels})
+		}
+		occs = append(occs, occ{at: start + 5*time.Minute, labels: "alertname=Errors,service=web,round=last"})
+		ds := r.feed(time.Minute, occs...)
+		if len(ds) != len(occs) {
+			t.Fatalf("%d decisions for %d alerts", len(ds), len(occs))
+		}
+		inc, late := ds[0].Incident, ds[len(ds)-1]
+		for _, d := range ds[:len(ds)-1] {
+			if d.Incident != inc {
+				t.Fatalf("api's alerts went to %s and %s, want one incident: %s", inc, d.Incident, d.Reason)
+			}
+		}
+		if joined := late.Incident == inc; joined != c.join {
+			t.Errorf("partner joined %v after the incident opened: web's errors in it %v, want %v; reason: %s", c.partnerAt, joined, c.join, late.Reason)
+		}
+		if ago := "with an alert that joined it 5m0s ago"; !c.join && !strings.Contains(late.Reason, ago) {
+			t.Errorf("reason %q does not say %q", late.Reason, ago)
+		}
 	}
 }

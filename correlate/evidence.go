@@ -63,7 +63,8 @@ type evidence struct {
 	alike    float64 // share of the summary alike; 0: the alertname if name > 0
 	co       float64
 	coN      uint32
-	taught   float64 // a person grouped (> 0) or set apart (< 0) its signature and the incident's
+	coSince  time.Duration // how long ago an alert it co-fired with joined, past coWindow (see coRecency)
+	taught   float64       // a person grouped (> 0) or set apart (< 0) its signature and the incident's
 	stranger bool
 	busy     bool // a stranger for the scope is busy, not for the incident is young
 	nameless bool // a stranger that names no entity at all
@@ -133,7 +134,7 @@ func (e *Engine) weigh(ev *evidence, in *alertInfo, inc *incident, own bool, at 
 	e.weighGraph(ev, in, inc, fresh, at)
 	e.weighTime(ev, in, inc, own, at)
 	e.weighNames(ev, in, inc)
-	e.weighCofiring(ev, inc)
+	e.weighCofiring(ev, inc, now)
 	e.markStranger(ev, in, inc, own, at)
 	ev.nameless = ev.stranger && in.about == 0
 	ev.machine = ev.stranger && in.infra
@@ -249,12 +250,16 @@ func (e *Engine) weighNames(ev *evidence, in *alertInfo, inc *incident) {
 }
 
 // weighCofiring: how often the alert's signature fired together with one
-// of the incident's before (learned online, see cooccur), and what people
-// said of the two (see teaching); e.partners holds the alert's partners.
-func (e *Engine) weighCofiring(ev *evidence, inc *incident) {
-	n, share, taught := e.partners.with(inc)
+// of the incident's before (learned online, see cooccur), less the longer
+// ago an alert of that one joined (see coRecency), and what people said of
+// the two (see teaching); e.partners holds the alert's partners.
+func (e *Engine) weighCofiring(ev *evidence, inc *incident, now int64) {
+	n, share, since, taught := e.partners.with(inc, now)
 	if n > 1 {
-		ev.co, ev.coN = coShare*share*min(1, float64(n)/coCount), n
+		ev.co, ev.coN = coShare*share*min(1, float64(n)/coCount)*coRecency(since), n
+		if since > coWindow {
+			ev.coSince = since
+		}
 	}
 	ev.taught = taught
 }

@@ -111,7 +111,7 @@ func (e *Engine) mergeBy(f *quell.Feedback, at time.Time, by string) (string, er
 	if src.status != quell.IncidentOpen || dst.status != quell.IncidentOpen {
 		return "", fmt.Errorf("incident %s is %s and %s is %s: only open incidents merge: %w", src.id, src.status, dst.id, dst.status, ErrConflict)
 	}
-	e.teach(src.sigOrder, dst.sigOrder, true)
+	e.teach(src.signatures(), dst.signatures(), true)
 	reason := "merged from incident " + src.id + " into " + dst.id + by
 	order := src.order
 	e.merge(dst, src, at, reason)
@@ -155,14 +155,14 @@ func (e *Engine) moveBy(f *quell.Feedback, at time.Time, by string) (string, err
 	if in == nil {
 		in = e.inspect(a)
 	}
-	e.teach([]uint64{in.sig}, cur.sigOrder, false) // teach skips the alert's own signature
+	e.teach([]uint64{in.sig}, cur.signatures(), false) // teach skips the alert's own signature
 	reason := "moved from incident " + cur.id
 	e.remove(cur, f.Alert, at)
 	if dst == nil {
 		dst = e.newIncident(cur.scope, a, at)
 		reason += " to an incident of its own" + by
 	} else {
-		e.teach([]uint64{in.sig}, dst.sigOrder, true)
+		e.teach([]uint64{in.sig}, dst.signatures(), true)
 		reason += " to " + dst.id + by
 	}
 	e.add(dst, a, at, in, reason)

@@ -51,7 +51,7 @@ type incident struct {
 	workloads int                 // distinct workloads (not machines) members are about
 	machines  int                 // members about a machine
 	nodes     map[int32]nodeUse   // graph nodes its members are about
-	sigOrder  []uint64            // signatures for co-occurrence: the last maxSigs, in the order they came
+	sigs      []sigJoin           // signatures for co-occurrence: the last maxSigs, in the order they came
 	order     []quell.Fingerprint // members in join order, for stable output
 	// announced: its creation went out. Until then (GroupWait) it may merge
 	// into an older incident, and none of its changes leave the engine.
@@ -102,6 +102,14 @@ func (inc *incident) noteCadence(gap, window time.Duration) {
 
 // maxSigs bounds the signatures an incident keeps for co-occurrence.
 const maxSigs = 64
+
+// sigJoin is a signature an incident holds and when an alert of it last
+// joined (UnixNano): co-firing is learned among alerts that start close
+// together, so it speaks for a partner that joined lately (see coRecency).
+type sigJoin struct {
+	sig uint64
+	at  int64
+}
 
 // final follows merges to the incident inc ended up in.
 func (inc *incident) final() *incident {
@@ -243,9 +251,6 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 			inc.scope.fileNode(n, inc)
 		}
 	}
-	if delta > 0 {
-		inc.addSig(in.sig)
-	}
 }
 
 // nodeUse is how many members are about a graph node, and when one of
@@ -275,16 +280,28 @@ func (inc *incident) heard(in *alertInfo, at time.Time) {
 	}
 }
 
-// addSig notes a signature the incident holds, once: a scan of at most
-// maxSigs, done once per member.
-func (inc *incident) addSig(sig uint64) {
-	if slices.Contains(inc.sigOrder, sig) {
-		return
+// noteSig notes that an alert of signature sig joined at at (UnixNano): a
+// scan of at most maxSigs, done once per member.
+func (inc *incident) noteSig(sig uint64, at int64) {
+	for i := range inc.sigs {
+		if s := &inc.sigs[i]; s.sig == sig {
+			s.at = max(s.at, at)
+			return
+		}
 	}
-	if len(inc.sigOrder) == maxSigs {
-		inc.sigOrder = inc.sigOrder[1:]
+	if len(inc.sigs) == maxSigs {
+		inc.sigs = inc.sigs[1:]
 	}
-	inc.sigOrder = append(inc.sigOrder, sig)
+	inc.sigs = append(inc.sigs, sigJoin{sig, at})
+}
+
+// signatures are the signatures it holds, for teaching.
+func (inc *incident) signatures() []uint64 {
+	out := make([]uint64, len(inc.sigs))
+	for i, s := range inc.sigs {
+		out[i] = s.sig
+	}
+	return out
 }
 
 // Title names an alert for people (and an incident after the alert that
@@ -378,6 +395,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 		inc.order = append(inc.order, a.Fingerprint)
 		inc.joins++
 		inc.index(in, 1)
+		inc.noteSig(in.sig, at.UnixNano())
 		e.rarity.add(in, 1)
 	} else {
 		was = memberBytes(m)
@@ -600,6 +618,9 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 		if in != nil && in.inc == src {
 			in.inc = dst
 		}
+	}
+	for _, s := range src.sigs {
+		dst.noteSig(s.sig, s.at)
 	}
 	if src.severity.Rank() > dst.severity.Rank() {
 		dst.severity = src.severity

@@ -1,5 +1,7 @@
 package correlate
 
+import "time"
+
 // partnerTable holds the partners of one alert's signature, learned
 // (cooccur) and taught (teaching), prepared once per placement: each
 // candidate incident is then weighed by probing its own few signatures in
@@ -82,19 +84,24 @@ func (t *partnerTable) find(sig uint64) *partnerSlot {
 }
 
 // with returns the co-firings of the alert's signature with its strongest
-// partner among the incident's signatures, that count as a share of the
-// signature's firings, and what people said of the two: apart if any pair
-// was set apart, else together if any was grouped.
-func (t *partnerTable) with(inc *incident) (n uint32, share, taught float64) {
+// partner among the incident's signatures (the most co-firings, weighed by
+// coRecency), that count as a share of the signature's firings, how long
+// before now an alert of that partner joined, and what people said of the
+// two: apart if any pair was set apart, else together if any was grouped.
+func (t *partnerTable) with(inc *incident, now int64) (n uint32, share float64, since time.Duration, taught float64) {
 	if t.used == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
-	for _, sig := range inc.sigOrder {
-		s := t.find(sig)
+	best := 0.0
+	for _, sj := range inc.sigs {
+		s := t.find(sj.sig)
 		if s == nil {
 			continue
 		}
-		n = max(n, s.n)
+		d := time.Duration(now - sj.at)
+		if v := float64(s.n) * coRecency(d); v > best {
+			best, n, since = v, s.n, d
+		}
 		switch {
 		case s.taught < 0:
 			taught = taughtApart
@@ -105,7 +112,20 @@ func (t *partnerTable) with(inc *incident) (n uint32, share, taught float64) {
 	if n > 0 {
 		share = float64(n) / float64(max(t.seen, n))
 	}
-	return n, share, taught
+	return n, share, since, taught
+}
+
+// coRecency weighs a partner by how long ago an alert of it joined the
+// incident: co-firing is learned among alerts that start within coWindow
+// of each other, so it speaks fully for a partner that recent and fades
+// beyond, with no cliff. In a small system where every alert has fired
+// with every other, the next problem's alerts, minutes after the last
+// one's, would otherwise be pulled into its incident.
+func coRecency(since time.Duration) float64 {
+	if since <= coWindow {
+		return 1
+	}
+	return float64(coWindow) / float64(since)
 }
 
 // mix spreads a key's bits over the low ones, which index tables.

@@ -3,11 +3,13 @@ package correlate
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestPartnerTable compares what the prepared table says of incidents
-// with the counts (those over one: one co-firing is no evidence) and
-// teachings it was prepared from, pair by pair.
+// with the counts (those over one: one co-firing is no evidence), weighed
+// by how long ago each partner joined, and teachings it was prepared from,
+// pair by pair.
 func TestPartnerTable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	e := &Engine{co: newCooccur(1 << 20), taught: newTeaching()}
@@ -30,15 +32,19 @@ func TestPartnerTable(t *testing.T) {
 		e.prepare(&e.partners, sig)
 		for range 20 {
 			inc := &incident{}
+			const now = int64(time.Hour)
 			for range rng.IntN(maxSigs) {
-				inc.addSig(uint64(rng.IntN(sigs) + 1))
+				inc.noteSig(uint64(rng.IntN(sigs)+1), now-rng.Int64N(int64(8*time.Minute)))
 			}
 			var wantN uint32
-			wantTaught := 0.0
-			for _, s := range inc.sigOrder {
+			var wantSince time.Duration
+			best, wantTaught := 0.0, 0.0
+			for _, sj := range inc.sigs {
+				s := sj.sig
 				for _, p := range e.co.entry(sig).partners {
-					if p.sig == s && p.n > 1 {
-						wantN = max(wantN, p.n)
+					since := time.Duration(now - sj.at)
+					if v := float64(p.n) * min(1, float64(coWindow)/float64(since)); p.sig == s && p.n > 1 && v > best {
+						best, wantN, wantSince = v, p.n, since
 					}
 				}
 				if together, ok := e.taught.together[pairOf(sig, s)]; ok && s != sig {
@@ -49,9 +55,9 @@ func TestPartnerTable(t *testing.T) {
 					}
 				}
 			}
-			n, share, taught := e.partners.with(inc)
-			if n != wantN || taught != wantTaught {
-				t.Fatalf("sig %d, incident %v: with = %d, %v; want %d, %v", sig, inc.sigOrder, n, taught, wantN, wantTaught)
+			n, share, since, taught := e.partners.with(inc, now)
+			if n != wantN || since != wantSince || taught != wantTaught {
+				t.Fatalf("sig %d, incident %v: with = %d, %v, %v; want %d, %v, %v", sig, inc.sigs, n, since, taught, wantN, wantSince, wantTaught)
 			}
 			if want := float64(wantN) / float64(max(e.co.entry(sig).seen, wantN)); wantN > 0 && share != want {
 				t.Fatalf("share %v, want %v", share, want)

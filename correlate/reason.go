@@ -84,6 +84,11 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 		b = append(b, ", co-fired "...)
 		b = strconv.AppendUint(b, uint64(ev.coN), 10)
 		b = append(b, " times before"...)
+		if ev.coSince > 0 {
+			b = append(b, " with an alert that joined it "...)
+			b = append(b, ev.coSince.Round(time.Second).String()...)
+			b = append(b, " ago"...)
+		}
 	}
 	switch {
 	case ev.taught > 0:

@@ -69,8 +69,10 @@ type IncidentState struct {
 	Cadence      time.Duration `json:"cadence,omitempty"`
 	// Pending: an update of it waits to be emitted (see EmitUpdates).
 	Pending bool `json:"pending,omitempty"`
-	// Sigs are the alert signatures it weighs co-firing against.
-	Sigs []uint64 `json:"sigs,omitempty"`
+	// Sigs are the alert signatures it weighs co-firing against, and
+	// SigsAt when an alert of each last joined it (Unix nanoseconds).
+	Sigs   []uint64 `json:"sigs,omitempty"`
+	SigsAt []int64  `json:"sigsAt,omitempty"`
 	// Pos numbers the members (Alerts) in join order; Joins is the number
 	// the next member gets. A member keeps its number while it stays, so
 	// the changelog need not rewrite all members when one leaves.
@@ -127,15 +129,19 @@ func (e *Engine) Snapshot() Snapshot {
 
 // incidentState is inc without its members.
 func (e *Engine) incidentState(inc *incident) IncidentState {
-	return IncidentState{
+	is := IncidentState{
 		Incident: quell.Incident{ID: inc.id, Status: inc.status, Severity: inc.severity,
 			// the opening alert's title; the summary is made from the members as they are
 			Title:     inc.title,
 			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
 			AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo},
 		Scope: inc.scope.key, LastActivity: inc.lastActivity, LastHeard: inc.lastHeard, Seq: inc.seq, Announced: inc.announced,
-		Reopened: inc.reopened, Cadence: inc.cadence, Pending: inc.dirty, Sigs: slices.Clone(inc.sigOrder), Joins: inc.joins,
+		Reopened: inc.reopened, Cadence: inc.cadence, Pending: inc.dirty, Joins: inc.joins,
 	}
+	for _, s := range inc.sigs {
+		is.Sigs, is.SigsAt = append(is.Sigs, s.sig), append(is.SigsAt, s.at)
+	}
+	return is
 }
 
 func goneIncident(inc *incident) GoneIncident {
@@ -319,9 +325,12 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	if inc.lastHeard.IsZero() { // saved before quell kept it
 		inc.lastHeard = inc.lastSeen
 	}
-	inc.sigOrder = nil
-	for _, sig := range is.Sigs {
-		inc.addSig(sig)
+	for i, sig := range is.Sigs {
+		at := is.LastActivity.UnixNano() // saved before quell kept when
+		if len(is.SigsAt) == len(is.Sigs) {
+			at = is.SigsAt[i]
+		}
+		inc.noteSig(sig, at)
 	}
 	if is.Pending { // emitted at the next EmitUpdates
 		inc.dirty, inc.dirtyAt = true, is.UpdatedAt

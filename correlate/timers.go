@@ -252,7 +252,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order = nil, nil
 	inc.tokens, inc.workloads, inc.nodes = tokenTable{}, 0, nil
-	inc.sigOrder = nil
+	inc.sigs = nil
 }
 
 // forgetState drops what is known of a resolved alert that no incident holds,
