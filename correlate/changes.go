@@ -867,6 +867,9 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 	if len(is.SigsAt) > 0 {
 		b = appendInts(append(b, `,"sigsAt":`...), is.SigsAt)
 	}
+	if len(is.SigsStarts) > 0 {
+		b = appendInts(append(b, `,"sigsStarts":`...), is.SigsStarts)
+	}
 	if is.Joins != 0 {
 		b = append(b, `,"joins":`...)
 		b = strconv.AppendUint(b, is.Joins, 10)

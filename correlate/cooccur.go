@@ -75,6 +75,7 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	}
 	own := c.entry(sig)
 	c.touch(sig)
+	sc.starts++
 	keep := sc.recentSigs[:0]
 	for _, r := range sc.recentSigs {
 		if at.Sub(r.at) <= coWindow && r.sig != sig {

@@ -35,15 +35,21 @@ func TestCofiringAfterAging(t *testing.T) {
 	}
 }
 
-// TestCofiringFadesWithTime: co-firing, learned among alerts that start
-// within coWindow of each other, pulls an alert into an incident where its
-// partner joined lately, and much less where the partner joined minutes
-// before: there the alert is more likely the next problem's.
+// TestCofiringFadesWithTime: co-firing, learned among the alerts that
+// start within coWindow of each other, pulls an alert into an incident
+// where its partner joined lately (within coWindow, or a few starts ago),
+// and much less where the partner joined minutes and many starts before:
+// there the alert is more likely the next problem's.
 func TestCofiringFadesWithTime(t *testing.T) {
 	for _, c := range []struct {
 		partnerAt time.Duration // when the partner joins, after the incident opened
+		every     time.Duration // how often the incident takes an alert
 		join      bool
-	}{{4 * time.Minute, true}, {0, false}} {
+	}{
+		{4 * time.Minute, 20 * time.Second, true},
+		{0, 20 * time.Second, false}, // 12 alerts started since the partner
+		{0, 40 * time.Second, true},  // 6 alerts started since the partner
+	} {
 		r := newRun(t, DefaultConfig(), topoForTests(t))
 		// Eight earlier problems: api's latency, then web's errors 5 s later.
 		for i := range 8 {
@@ -51,12 +57,12 @@ func TestCofiringFadesWithTime(t *testing.T) {
 			r.feed(time.Minute, occ{at: at, labels: fmt.Sprintf("alertname=Latency,service=api,round=%d", i)},
 				occ{at: at + 5*time.Second, labels: fmt.Sprintf("alertname=Errors,service=web,round=%d", i)})
 		}
-		// Now api's incident takes an alert every 20 s for four minutes,
+		// Now api's incident takes an alert every so often for four minutes,
 		// api's latency among them; web's errors come a minute after the last.
 		start := 10 * time.Hour
 		var occs []occ
-		for i := range 13 {
-			at := start + time.Duration(i)*20*time.Second
+		for i := 0; time.Duration(i)*c.every <= 4*time.Minute; i++ {
+			at := start + time.Duration(i)*c.every
 			labels := fmt.Sprintf("alertname=Saturation%d,service=api", i)
 			if at-start == c.partnerAt {
 				labels = "alertname=Latency,service=api,round=last"
@@ -74,11 +80,12 @@ func TestCofiringFadesWithTime(t *testing.T) {
 				t.Fatalf("api's alerts went to %s and %s, want one incident: %s", inc, d.Incident, d.Reason)
 			}
 		}
+		what := fmt.Sprintf("partner joined %v after the incident opened, an alert every %v", c.partnerAt, c.every)
 		if joined := late.Incident == inc; joined != c.join {
-			t.Errorf("partner joined %v after the incident opened: web's errors in it %v, want %v; reason: %s", c.partnerAt, joined, c.join, late.Reason)
+			t.Errorf("%s: web's errors in it %v, want %v; reason: %s", what, joined, c.join, late.Reason)
 		}
-		if ago := "with an alert that joined it 5m0s ago"; !c.join && !strings.Contains(late.Reason, ago) {
-			t.Errorf("reason %q does not say %q", late.Reason, ago)
+		if ago := "with an alert that joined it 5m0s ago"; strings.Contains(late.Reason, ago) == c.join {
+			t.Errorf("%s: reason %q says %q: %v, want %v", what, late.Reason, ago, !c.join, !c.join)
 		}
 	}
 }

@@ -63,7 +63,7 @@ type evidence struct {
 	alike    float64 // share of the summary alike; 0: the alertname if name > 0
 	co       float64
 	coN      uint32
-	coSince  time.Duration // how long ago an alert it co-fired with joined, past coWindow (see coRecency)
+	coSince  time.Duration // how long ago an alert it co-fired with joined, when that weighed less (see coRecency)
 	taught   float64       // a person grouped (> 0) or set apart (< 0) its signature and the incident's
 	stranger bool
 	busy     bool // a stranger for the scope is busy, not for the incident is young
@@ -254,14 +254,14 @@ func (e *Engine) weighNames(ev *evidence, in *alertInfo, inc *incident) {
 // ago an alert of that one joined (see coRecency), and what people said of
 // the two (see teaching); e.partners holds the alert's partners.
 func (e *Engine) weighCofiring(ev *evidence, inc *incident, now int64) {
-	n, share, since, taught := e.partners.with(inc, now)
-	if n > 1 {
-		ev.co, ev.coN = coShare*share*min(1, float64(n)/coCount)*coRecency(since), n
-		if since > coWindow {
-			ev.coSince = since
+	c := e.partners.with(inc, now)
+	if c.n > 1 {
+		ev.co, ev.coN = coShare*c.share*min(1, float64(c.n)/coCount)*c.recency, c.n
+		if c.recency < 1 {
+			ev.coSince = c.since
 		}
 	}
-	ev.taught = taught
+	ev.taught = c.taught
 }
 
 // markStranger: the alert is about another workload than the incident (or

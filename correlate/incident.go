@@ -104,11 +104,13 @@ func (inc *incident) noteCadence(gap, window time.Duration) {
 const maxSigs = 64
 
 // sigJoin is a signature an incident holds and when an alert of it last
-// joined (UnixNano): co-firing is learned among alerts that start close
+// joined: at (UnixNano), and after how many starts in its scope
+// (scope.starts). Co-firing is learned among alerts that start close
 // together, so it speaks for a partner that joined lately (see coRecency).
 type sigJoin struct {
-	sig uint64
-	at  int64
+	sig    uint64
+	at     int64
+	starts uint64
 }
 
 // final follows merges to the incident inc ended up in.
@@ -280,19 +282,19 @@ func (inc *incident) heard(in *alertInfo, at time.Time) {
 	}
 }
 
-// noteSig notes that an alert of signature sig joined at at (UnixNano): a
-// scan of at most maxSigs, done once per member.
-func (inc *incident) noteSig(sig uint64, at int64) {
+// noteSig notes that an alert of signature j.sig joined as j tells: a scan
+// of at most maxSigs, done once per member.
+func (inc *incident) noteSig(j sigJoin) {
 	for i := range inc.sigs {
-		if s := &inc.sigs[i]; s.sig == sig {
-			s.at = max(s.at, at)
+		if s := &inc.sigs[i]; s.sig == j.sig {
+			s.at, s.starts = max(s.at, j.at), max(s.starts, j.starts)
 			return
 		}
 	}
 	if len(inc.sigs) == maxSigs {
 		inc.sigs = inc.sigs[1:]
 	}
-	inc.sigs = append(inc.sigs, sigJoin{sig, at})
+	inc.sigs = append(inc.sigs, j)
 }
 
 // signatures are the signatures it holds, for teaching.
@@ -395,7 +397,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 		inc.order = append(inc.order, a.Fingerprint)
 		inc.joins++
 		inc.index(in, 1)
-		inc.noteSig(in.sig, at.UnixNano())
+		inc.noteSig(sigJoin{in.sig, at.UnixNano(), inc.scope.starts})
 		e.rarity.add(in, 1)
 	} else {
 		was = memberBytes(m)
@@ -620,7 +622,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 		}
 	}
 	for _, s := range src.sigs {
-		dst.noteSig(s.sig, s.at)
+		dst.noteSig(s)
 	}
 	if src.severity.Rank() > dst.severity.Rank() {
 		dst.severity = src.severity

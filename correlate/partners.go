@@ -83,14 +83,21 @@ func (t *partnerTable) find(sig uint64) *partnerSlot {
 	}
 }
 
-// with returns the co-firings of the alert's signature with its strongest
-// partner among the incident's signatures (the most co-firings, weighed by
-// coRecency), that count as a share of the signature's firings, how long
-// before now an alert of that partner joined, and what people said of the
-// two: apart if any pair was set apart, else together if any was grouped.
-func (t *partnerTable) with(inc *incident, now int64) (n uint32, share float64, since time.Duration, taught float64) {
+// cofiring is what the alert's partners say of one incident.
+type cofiring struct {
+	n       uint32        // co-firings with its strongest partner there, those over one
+	share   float64       // n as a share of the signature's firings
+	recency float64       // how lately an alert of that partner joined it (see coRecency)
+	since   time.Duration // how long ago that was
+	taught  float64       // what people said of the two: taughtApart if any pair was set apart, else taughtTogether if any was grouped
+}
+
+// with tells what the alert's partners say of inc: its strongest partner
+// there is the one with the most co-firings, weighed by coRecency.
+func (t *partnerTable) with(inc *incident, now int64) cofiring {
+	var c cofiring
 	if t.used == 0 {
-		return 0, 0, 0, 0
+		return c
 	}
 	best := 0.0
 	for _, sj := range inc.sigs {
@@ -98,31 +105,35 @@ func (t *partnerTable) with(inc *incident, now int64) (n uint32, share float64, 
 		if s == nil {
 			continue
 		}
-		d := time.Duration(now - sj.at)
-		if v := float64(s.n) * coRecency(d); v > best {
-			best, n, since = v, s.n, d
+		since := time.Duration(now - sj.at)
+		r := coRecency(since, inc.scope.starts-sj.starts)
+		if v := float64(s.n) * r; v > best {
+			best, c.n, c.recency, c.since = v, s.n, r, since
 		}
 		switch {
 		case s.taught < 0:
-			taught = taughtApart
-		case s.taught > 0 && taught == 0:
-			taught = taughtTogether
+			c.taught = taughtApart
+		case s.taught > 0 && c.taught == 0:
+			c.taught = taughtTogether
 		}
 	}
-	if n > 0 {
-		share = float64(n) / float64(max(t.seen, n))
+	if c.n > 0 {
+		c.share = float64(c.n) / float64(max(t.seen, c.n))
 	}
-	return n, share, since, taught
+	return c
 }
 
-// coRecency weighs a partner by how long ago an alert of it joined the
-// incident: co-firing is learned among alerts that start within coWindow
-// of each other, so it speaks fully for a partner that recent and fades
-// beyond, with no cliff. In a small system where every alert has fired
-// with every other, the next problem's alerts, minutes after the last
-// one's, would otherwise be pulled into its incident.
-func coRecency(since time.Duration) float64 {
-	if since <= coWindow {
+// coRecency weighs a partner by how lately an alert of it joined the
+// incident: since long ago, after starts other alerts started firing in
+// the scope. Co-firing is learned among the last maxRecent alerts to start
+// within coWindow, so it counts in full for a partner that joined within
+// either (in a scope where alerts start seldom, a few starts may take
+// minutes) and beyond both fades with time, with no cliff. In a small
+// system where every alert has fired with every other, the next problem's
+// alerts, minutes and many starts after the last one's, would otherwise be
+// pulled into its incident.
+func coRecency(since time.Duration, starts uint64) float64 {
+	if since <= coWindow || starts <= maxRecent {
 		return 1
 	}
 	return float64(coWindow) / float64(since)

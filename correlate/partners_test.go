@@ -31,19 +31,23 @@ func TestPartnerTable(t *testing.T) {
 		e.co.entry(sig).seen = uint32(rng.IntN(50))
 		e.prepare(&e.partners, sig)
 		for range 20 {
-			inc := &incident{}
-			const now = int64(time.Hour)
+			const now, started = int64(time.Hour), 1000
+			inc := &incident{scope: &scope{starts: started}}
 			for range rng.IntN(maxSigs) {
-				inc.noteSig(uint64(rng.IntN(sigs)+1), now-rng.Int64N(int64(8*time.Minute)))
+				inc.noteSig(sigJoin{uint64(rng.IntN(sigs) + 1), now - rng.Int64N(int64(8*time.Minute)), started - uint64(rng.IntN(20))})
 			}
 			var wantN uint32
 			var wantSince time.Duration
 			best, wantTaught := 0.0, 0.0
 			for _, sj := range inc.sigs {
 				s := sj.sig
+				since := time.Duration(now - sj.at)
+				recency := 1.0
+				if since > coWindow && started-sj.starts > maxRecent {
+					recency = float64(coWindow) / float64(since)
+				}
 				for _, p := range e.co.entry(sig).partners {
-					since := time.Duration(now - sj.at)
-					if v := float64(p.n) * min(1, float64(coWindow)/float64(since)); p.sig == s && p.n > 1 && v > best {
+					if v := float64(p.n) * recency; p.sig == s && p.n > 1 && v > best {
 						best, wantN, wantSince = v, p.n, since
 					}
 				}
@@ -55,12 +59,12 @@ func TestPartnerTable(t *testing.T) {
 					}
 				}
 			}
-			n, share, since, taught := e.partners.with(inc, now)
-			if n != wantN || since != wantSince || taught != wantTaught {
-				t.Fatalf("sig %d, incident %v: with = %d, %v, %v; want %d, %v, %v", sig, inc.sigs, n, since, taught, wantN, wantSince, wantTaught)
+			c := e.partners.with(inc, now)
+			if c.n != wantN || c.since != wantSince || c.taught != wantTaught {
+				t.Fatalf("sig %d, incident %v: with = %+v; want %d, %v, %v", sig, inc.sigs, c, wantN, wantSince, wantTaught)
 			}
-			if want := float64(wantN) / float64(max(e.co.entry(sig).seen, wantN)); wantN > 0 && share != want {
-				t.Fatalf("share %v, want %v", share, want)
+			if want := float64(wantN) / float64(max(e.co.entry(sig).seen, wantN)); wantN > 0 && c.share != want {
+				t.Fatalf("share %v, want %v", c.share, want)
 			}
 		}
 	}

@@ -69,10 +69,12 @@ type IncidentState struct {
 	Cadence      time.Duration `json:"cadence,omitempty"`
 	// Pending: an update of it waits to be emitted (see EmitUpdates).
 	Pending bool `json:"pending,omitempty"`
-	// Sigs are the alert signatures it weighs co-firing against, and
-	// SigsAt when an alert of each last joined it (Unix nanoseconds).
-	Sigs   []uint64 `json:"sigs,omitempty"`
-	SigsAt []int64  `json:"sigsAt,omitempty"`
+	// Sigs are the alert signatures it weighs co-firing against; an alert
+	// of each last joined it at SigsAt (Unix nanoseconds), after
+	// SigsStarts alerts had started firing in its scope (see coRecency).
+	Sigs       []uint64 `json:"sigs,omitempty"`
+	SigsAt     []int64  `json:"sigsAt,omitempty"`
+	SigsStarts []uint64 `json:"sigsStarts,omitempty"`
 	// Pos numbers the members (Alerts) in join order; Joins is the number
 	// the next member gets. A member keeps its number while it stays, so
 	// the changelog need not rewrite all members when one leaves.
@@ -93,8 +95,8 @@ type Learned struct {
 
 // ScopeSignatures are one scope's recent signatures, oldest first, and
 // how many alerts started firing in each of its last minutes (see pace),
-// the oldest first, up to Minute (minutes since the epoch), and how far
-// apart they start (see Spacing).
+// the oldest first, up to Minute (minutes since the epoch), how far
+// apart they start (see Spacing) and how many started in all.
 type ScopeSignatures struct {
 	Scope   uint64      `json:"scope"`
 	Sigs    []uint64    `json:"sigs"`
@@ -102,6 +104,7 @@ type ScopeSignatures struct {
 	Minute  int64       `json:"minute,omitempty"`
 	Starts  []uint16    `json:"starts,omitempty"`
 	Spacing *Spacing    `json:"spacing,omitempty"` // nil: no alert started or fired again in it
+	Started uint64      `json:"started,omitempty"`
 }
 
 // Snapshot captures the engine's state.
@@ -139,7 +142,7 @@ func (e *Engine) incidentState(inc *incident) IncidentState {
 		Reopened: inc.reopened, Cadence: inc.cadence, Pending: inc.dirty, Joins: inc.joins,
 	}
 	for _, s := range inc.sigs {
-		is.Sigs, is.SigsAt = append(is.Sigs, s.sig), append(is.SigsAt, s.at)
+		is.Sigs, is.SigsAt, is.SigsStarts = append(is.Sigs, s.sig), append(is.SigsAt, s.at), append(is.SigsStarts, s.starts)
 	}
 	return is
 }
@@ -182,10 +185,10 @@ func (e *Engine) learned() Learned {
 // signatures copies what the scope saw start firing lately; false when it
 // saw nothing.
 func (sc *scope) signatures() (ScopeSignatures, bool) {
-	if len(sc.recentSigs) == 0 && sc.pace.minute == 0 && sc.spacing == (Spacing{}) {
+	if len(sc.recentSigs) == 0 && sc.pace.minute == 0 && sc.spacing == (Spacing{}) && sc.starts == 0 {
 		return ScopeSignatures{}, false
 	}
-	ss := ScopeSignatures{Scope: sc.key}
+	ss := ScopeSignatures{Scope: sc.key, Started: sc.starts}
 	if sc.spacing != (Spacing{}) {
 		sp := sc.spacing
 		ss.Spacing = &sp
@@ -211,6 +214,7 @@ func (e *Engine) Restore(s Snapshot) {
 	for _, rs := range s.Learned.Recent {
 		sc := e.scope(rs.Scope)
 		sc.pace.restore(rs.Minute, rs.Starts)
+		sc.starts = rs.Started
 		if rs.Spacing != nil {
 			sc.spacing = *rs.Spacing
 		}
@@ -326,11 +330,11 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		inc.lastHeard = inc.lastSeen
 	}
 	for i, sig := range is.Sigs {
-		at := is.LastActivity.UnixNano() // saved before quell kept when
-		if len(is.SigsAt) == len(is.Sigs) {
-			at = is.SigsAt[i]
+		j := sigJoin{sig, is.LastActivity.UnixNano(), inc.scope.starts} // saved before quell kept when
+		if len(is.SigsAt) == len(is.Sigs) && len(is.SigsStarts) == len(is.Sigs) {
+			j.at, j.starts = is.SigsAt[i], is.SigsStarts[i]
 		}
-		inc.noteSig(sig, at)
+		inc.noteSig(j)
 	}
 	if is.Pending { // emitted at the next EmitUpdates
 		inc.dirty, inc.dirtyAt = true, is.UpdatedAt
