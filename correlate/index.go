@@ -19,7 +19,7 @@ type scope struct {
 	byToken        map[uint64][]*incident // oldest incident first
 	byNode         map[int32][]*incident  // oldest incident first
 	recentSigs     []recentSig            // signatures that started firing lately (see cooccur)
-	starts         uint64                 // alerts that started firing in it (see coRecency)
+	starts         uint64                 // alerts that started firing in it, counted as co-firing is learned (see coRecency)
 	pace           pace                   // how often alerts start firing in it
 	spacing        Spacing                // how far apart they start, and whether they fire again
 	adds           int                    // index entries added since the last sweep

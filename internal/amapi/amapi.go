@@ -224,8 +224,7 @@ type array struct {
 }
 
 func newArray(w http.ResponseWriter) *array {
-	w.Header().Set("Content-Type", "application/json")
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := api.StreamJSON(w)
 	bw.WriteByte('[')
 	return &array{bw: bw, enc: json.NewEncoder(bw)}
 }

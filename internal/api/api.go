@@ -102,8 +102,7 @@ func Register(mux *http.ServeMux, src Source, reading Readers) {
 			writeError(w, http.StatusNotFound, "no incident "+r.PathValue("id")+" (resolved and evicted ones are kept for the configuration's history, 7 days by default, on the embedded default; elsewhere resolved ones for the reopen window, and all in ClickHouse)")
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		bw := bufio.NewWriterSize(w, 64<<10)
+		bw := StreamJSON(w)
 		if _, err := inc.WriteJSON(bw, nil); err == nil {
 			bw.WriteByte('\n')
 			bw.Flush()
@@ -115,8 +114,7 @@ func Register(mux *http.ServeMux, src Source, reading Readers) {
 // quell.Incident.WriteJSON): the response is never whole in memory, nor
 // one big incident of it.
 func writeIncidents(w http.ResponseWriter, incs []quell.Incident, next string) {
-	w.Header().Set("Content-Type", "application/json")
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := StreamJSON(w)
 	bw.WriteString(`{"incidents":[`)
 	var buf []byte
 	for i := range incs {
@@ -209,6 +207,13 @@ func RegisterHealth(mux *http.ServeMux, ready Ready) {
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+}
+
+// StreamJSON starts a 200 JSON response written a piece at a time through
+// the returned buffer, which the caller flushes.
+func StreamJSON(w http.ResponseWriter) *bufio.Writer {
+	w.Header().Set("Content-Type", "application/json")
+	return bufio.NewWriterSize(w, 64<<10)
 }
 
 // WriteJSON answers with v as JSON.
