@@ -455,12 +455,16 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 }
 
 // unindexAll takes every member's part out of the rarity counts: the
-// incident leaves quell's memory.
+// incident leaves quell's memory. Its token table holds what its members
+// carry, summed as they were counted in: one update per distinct token, not
+// one per member's token (members of one incident share most of theirs).
+// Each member carries one alertname: their count is the members counted.
 func (e *Engine) unindexAll(inc *incident) {
-	for fp := range inc.members {
-		if in := e.infos[fp]; in != nil {
-			e.rarity.add(in, -1)
+	for _, s := range inc.tokens.slots {
+		if n := s.c[asValue] + s.c[asName] + s.c[asWord]; n > 0 {
+			e.rarity.count(s.t, -n)
 		}
+		e.rarity.total -= s.c[asName]
 	}
 }
 

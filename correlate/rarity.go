@@ -16,13 +16,7 @@ func newRarity() *rarity { return &rarity{df: map[uint64]int32{}} }
 
 func (r *rarity) add(in *alertInfo, delta int32) {
 	r.total += delta
-	each := func(t uint64) {
-		if n := r.df[t] + delta; n > 0 {
-			r.df[t] = n
-		} else {
-			delete(r.df, t)
-		}
-	}
+	each := func(t uint64) { r.count(t, delta) }
 	for _, ref := range in.subjects() {
 		for _, t := range ref.tokens {
 			each(t)
@@ -36,6 +30,15 @@ func (r *rarity) add(in *alertInfo, delta int32) {
 	each(in.name)
 	for _, t := range in.words {
 		each(t)
+	}
+}
+
+// count adds delta alerts carrying t.
+func (r *rarity) count(t uint64, delta int32) {
+	if n := r.df[t] + delta; n > 0 {
+		r.df[t] = n
+	} else {
+		delete(r.df, t)
 	}
 }
 
