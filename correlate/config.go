@@ -42,7 +42,7 @@ type Config struct {
 	// callees, services and the hosts they run on); 0 turns learning off.
 	MaxLearnedNodes int `yaml:"max_learned_nodes"`
 	// MaxCooccurrence bounds the learned pairs of alert signatures that fired
-	// together; past it the counts age (halve).
+	// together; past it the counts halve and the least counted pairs go.
 	MaxCooccurrence int `yaml:"max_cooccurrence"`
 	// MaxAlerts and MaxAge cap an incident: once reached it takes no new
 	// alerts. A detector that reports each finding as an alert of its own

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -96,7 +97,7 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 		c.seen++
 	}
 	if c.entries > c.max || c.seen > c.max {
-		c.age()
+		c.age(c.max / 2)
 	}
 }
 
@@ -151,32 +152,87 @@ func (c *cooccur) add(s *coSig, b uint64) {
 	ps[weakest] = coPartner{b, 1}
 }
 
-// age halves every count and drops what reaches zero: old habits fade
-// and memory stays bounded.
-func (c *cooccur) age() {
-	for k, s := range c.sigs {
-		c.touch(k)
-		keep := s.partners[:0]
+// age makes room once the table holds more than max entries or
+// signatures: every count halves, rounding up, so that old habits fade,
+// and the weakest go until at most keep of each are left: the least
+// counted first (by powers of two), and of those counted alike a share
+// picked by their hash, so that a replay drops the same ones. Halving to
+// zero instead dropped everything at once in a storm of signatures that
+// each co-fired once lately, and again every few thousand alerts, so that
+// nothing was learned.
+func (c *cooccur) age(keep int) {
+	var pairs, sigs [33]int // how many halved counts have each bit length
+	for _, s := range c.sigs {
 		for _, p := range s.partners {
-			if p.n /= 2; p.n > 0 {
-				keep = append(keep, p)
-			}
+			pairs[bits.Len32(halved(p.n))]++
 		}
-		c.entries -= len(s.partners) - len(keep)
-		s.partners = keep
 		if s.seen > 0 {
-			if s.seen /= 2; s.seen == 0 {
-				c.seen--
+			sigs[bits.Len32(halved(s.seen))]++
+		}
+	}
+	dropPair, dropSig := weakest(&pairs, c.entries-keep), weakest(&sigs, c.seen-keep)
+	// Which of those counted alike go is drawn anew each time (the count
+	// of entries seeds it), or the ones spared once would be spared always.
+	round := mix(uint64(c.entries))
+	for k, s := range c.sigs {
+		changed := halved(s.seen) != s.seen
+		kept := s.partners[:0]
+		for _, p := range s.partners {
+			n := halved(p.n)
+			changed = changed || n != p.n
+			if !dropPair.drops(n, mix(k^mix(p.sig^round))) {
+				kept = append(kept, coPartner{p.sig, n})
 			}
 		}
-		if len(keep) == 0 {
+		changed = changed || len(kept) < len(s.partners)
+		c.entries -= len(s.partners) - len(kept)
+		s.partners = kept
+		if s.seen = halved(s.seen); s.seen > 0 && dropSig.drops(s.seen, mix(k^round)) {
+			s.seen = 0
+			c.seen--
+			changed = true
+		}
+		if len(kept) == 0 {
 			s.partners = nil
 			if s.seen == 0 {
-				s.gone = true
+				s.gone, changed = true, true
 				delete(c.sigs, k)
 			}
 		}
+		if changed { // a checkpoint writes what changed
+			c.touch(k)
+		}
 	}
+}
+
+// halved is half of n, rounded up: a count fades but does not vanish.
+func halved(n uint32) uint32 { return n - n/2 }
+
+// cut drops the counts of fewer bits than bits, and a share (of 2^64) of
+// those of bits.
+type cut struct {
+	bits  int
+	share uint64
+}
+
+func (c cut) drops(n uint32, hash uint64) bool {
+	b := bits.Len32(n)
+	return b < c.bits || b == c.bits && hash < c.share
+}
+
+// weakest is the cut that drops excess of the counts hist holds (how many
+// have each bit length), the least first.
+func weakest(hist *[33]int, excess int) cut {
+	if excess <= 0 {
+		return cut{}
+	}
+	for b, n := range hist {
+		if n > excess {
+			return cut{b, uint64(float64(excess) / float64(n) * (1 << 64))}
+		}
+		excess -= n
+	}
+	return cut{len(hist), 0}
 }
 
 // CooccurState is what an engine learned of co-firing, for snapshots.

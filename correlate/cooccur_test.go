@@ -2,6 +2,8 @@ package correlate
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +20,7 @@ func TestCofiringAfterAging(t *testing.T) {
 	if p := c.sigs[1].partners; len(p) != 1 || p[0] != (coPartner{2, 1}) {
 		t.Fatalf("partners of 1: %v, want 2 once", p)
 	}
-	c.age() // every count was one: all of it goes
+	c.age(0) // nothing may stay: all of it goes
 	if len(c.sigs) != 0 || c.entries != 0 || c.seen != 0 {
 		t.Fatalf("after aging: %d signatures, %d partner entries, %d seen; want none", len(c.sigs), c.entries, c.seen)
 	}
@@ -87,5 +89,48 @@ func TestCofiringFadesWithTime(t *testing.T) {
 		if ago := "with an alert that joined it 5m0s ago"; strings.Contains(late.Reason, ago) == c.join {
 			t.Errorf("%s: reason %q says %q: %v, want %v", what, late.Reason, ago, !c.join, !c.join)
 		}
+	}
+}
+
+// TestAgingKeepsTheStrongest: past its bound, the table drops its weakest
+// entries down to half the bound, not everything: in a storm of
+// signatures that each co-fired once, halving every count to zero dropped
+// all that was learned. What co-fired most stays, and two tables fed alike
+// keep the same entries (replays repeat their decisions).
+func TestAgingKeepsTheStrongest(t *testing.T) {
+	feed := func() *cooccur {
+		c := newCooccur(200)
+		sc := &scope{}
+		at := t0
+		for range 200 { // 1 and 2 start together, again and again
+			at = at.Add(3 * coWindow)
+			c.observe(sc, 1, at)
+			c.observe(sc, 2, at.Add(time.Second))
+		}
+		aged := 0
+		for sig := uint64(100); sig < 160; sig++ { // then a storm of new signatures
+			before := c.entries
+			c.observe(sc, sig, at.Add(time.Duration(sig)*time.Millisecond))
+			if c.entries > c.max || c.seen > c.max {
+				t.Fatalf("after signature %d: %d entries, %d signatures seen; bound %d", sig, c.entries, c.seen, c.max)
+			}
+			if c.entries < before {
+				aged++
+				if c.entries < c.max/4 {
+					t.Fatalf("aging left %d of %d entries: it dropped more than the weakest", c.entries, before)
+				}
+			}
+		}
+		if aged == 0 {
+			t.Fatal("the storm never reached the bound")
+		}
+		return c
+	}
+	c := feed()
+	if p := c.sigs[1]; p == nil || !slices.ContainsFunc(p.partners, func(p coPartner) bool { return p.sig == 2 && p.n > 1 }) {
+		t.Fatalf("signature 1 lost its strongest partner: %+v", p)
+	}
+	if again := feed(); !reflect.DeepEqual(c.state(), again.state()) {
+		t.Fatal("two tables fed the same alerts kept different entries")
 	}
 }

@@ -139,7 +139,8 @@ func coRecency(since time.Duration, starts uint64) float64 {
 	return float64(coWindow) / float64(since)
 }
 
-// mix spreads a key's bits over the low ones, which index tables.
+// mix spreads a key's bits over all of the result's: tables index by the
+// low ones, aging draws by the high ones (see cooccur.age).
 func mix(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
