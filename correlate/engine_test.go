@@ -346,6 +346,10 @@ func TestLifecycle(t *testing.T) {
 	if len(re) != 1 || re[0].Incident != first || !strings.Contains(re[0].Reason, "reopened") {
 		t.Fatalf("refire within the reopen window: %s", reasons(re))
 	}
+	// Its time evidence counts from the resolve (its last alert fired 4m29s before).
+	if !strings.Contains(re[0].Reason, "the same alert was part of it, 30s after the incident resolved") {
+		t.Fatalf("reopening reason %q, want the time since the incident resolved named so", re[0].Reason)
+	}
 	if s := r.eng.Incidents(Query{})[0].Status; s != quell.IncidentOpen {
 		t.Fatalf("reopened incident is %s", s)
 	}

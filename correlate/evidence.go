@@ -50,6 +50,7 @@ type evidence struct {
 	inc      *incident
 	total    float64
 	since    time.Duration
+	resolved bool          // since counts from when the incident resolved (its own alert's; see weighTime)
 	cadence  time.Duration // the incident's, when it weighed in the time evidence
 	spaced   time.Duration // the scope's spacing scale, when it weighed in instead (see Spacing)
 	time     float64
@@ -152,7 +153,7 @@ func (e *Engine) weigh(ev *evidence, in *alertInfo, inc *incident, own bool, at 
 func (e *Engine) weighTime(ev *evidence, in *alertInfo, inc *incident, own bool, at time.Time) {
 	ev.since = at.Sub(inc.lastActivity)
 	if own && inc.status == quell.IncidentResolved {
-		ev.since = at.Sub(inc.resolvedAt) // its problem went away that long ago
+		ev.since, ev.resolved = at.Sub(inc.resolvedAt), true // its problem went away that long ago
 	}
 	near := ev.near && !own
 	// The scope's spacing, minutes where a detector reports, is for alerts

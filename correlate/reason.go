@@ -63,7 +63,11 @@ func (e *Engine) appendReason(b []byte, ev *evidence) []byte {
 		b = append(b, ", "...)
 	}
 	b = append(b, ev.since.Round(time.Second).String()...)
-	b = append(b, " after the incident's last alert"...)
+	if ev.resolved {
+		b = append(b, " after the incident resolved"...)
+	} else {
+		b = append(b, " after the incident's last alert"...)
+	}
 	if ev.cadence > 0 {
 		b = append(b, " (its alerts report every "...)
 		b = append(b, ev.cadence.Round(time.Second).String()...)
