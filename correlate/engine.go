@@ -52,9 +52,9 @@ type Engine struct {
 	infos      map[quell.Fingerprint]*alertInfo // per alert: what relates it to others, and its incident
 	timers     timerHeap
 	timerSeq   uint64
-	armed      map[armedKey]uint64 // the alerts' deadlines that have a timer pending: its seq
-	deadTimers int                 // timers of forgotten alerts still in timers (see disarm)
-	evictq     evictQueue          // the incidents in the order they would be evicted (evict.go)
+	armed      map[quell.Fingerprint]armedSeqs // the alerts' deadlines that have a timer pending: its seq
+	deadTimers int                             // timers of forgotten alerts still in timers (see disarm)
+	evictq     evictQueue                      // the incidents in the order they would be evicted (evict.go)
 	held       []held
 	heldHead   int          // held[:heldHead] are emitted
 	heldBase   uint64       // the number of held[0] (every held decision has one)
@@ -90,7 +90,7 @@ func New(cfg Config, topo *Topology, out Output) (*Engine, error) {
 		incidents: make(map[string]*incident),
 		scopes:    make(map[uint64]*scope),
 		infos:     make(map[quell.Fingerprint]*alertInfo),
-		armed:     make(map[armedKey]uint64),
+		armed:     make(map[quell.Fingerprint]armedSeqs),
 	}, nil
 }
 

@@ -51,23 +51,36 @@ func (e *Engine) schedule(t timer) {
 	heap.Push(&e.timers, t)
 }
 
-// armedKey names one alert's deadline of one kind (expiry, settling).
-type armedKey struct {
-	fp   quell.Fingerprint
-	kind timerKind
-}
+// armedSeqs are the seqs of one alert's pending deadline timers, by kind
+// (see slot); 0 for none. One map entry an alert, keyed by its fingerprint
+// alone: forgetting an alert is one lookup.
+type armedSeqs [2]uint64
+
+// slot is where armedSeqs keeps a deadline of kind (expiry, settling).
+func slot(kind timerKind) int { return int(kind - timerExpire) }
 
 // arm sets an alert's deadline of a kind unless one is pending: an alert
 // sent again and again (Prometheus re-sends firing alerts every minute)
 // keeps one timer, not one per occurrence. The handler checks the state
 // when the timer fires and arms again if the deadline moved.
 func (e *Engine) arm(kind timerKind, fp quell.Fingerprint, at time.Time) {
-	k := armedKey{fp, kind}
-	if e.armed[k] != 0 {
+	s := e.armed[fp]
+	if s[slot(kind)] != 0 {
 		return
 	}
 	e.schedule(timer{at: at, kind: kind, fp: fp})
-	e.armed[k] = e.timerSeq
+	s[slot(kind)] = e.timerSeq
+	e.armed[fp] = s
+}
+
+// fired notes that an alert's deadline timer of kind fired.
+func (e *Engine) fired(kind timerKind, fp quell.Fingerprint) {
+	s := e.armed[fp]
+	if s[slot(kind)] = 0; s == (armedSeqs{}) {
+		delete(e.armed, fp)
+	} else {
+		e.armed[fp] = s
+	}
 }
 
 // disarm drops a forgotten alert's pending deadlines. Their timers stay in
@@ -76,12 +89,13 @@ func (e *Engine) arm(kind timerKind, fp quell.Fingerprint, at time.Time) {
 // evicted long before their deadlines (resolve_timeout is minutes), the
 // heap would otherwise hold every alert seen in those minutes.
 func (e *Engine) disarm(fp quell.Fingerprint) {
-	for _, kind := range []timerKind{timerExpire, timerSettle} {
-		k := armedKey{fp, kind}
-		if e.armed[k] != 0 {
-			delete(e.armed, k)
-			e.deadTimers++
+	if s, ok := e.armed[fp]; ok {
+		for _, seq := range s {
+			if seq != 0 {
+				e.deadTimers++
+			}
 		}
+		delete(e.armed, fp)
 	}
 	if e.deadTimers > 1024 && e.deadTimers > len(e.timers)/2 {
 		live := e.timers[:0]
@@ -101,7 +115,7 @@ func (e *Engine) disarm(fp quell.Fingerprint) {
 func (e *Engine) dead(t timer) bool {
 	switch t.kind {
 	case timerExpire, timerSettle:
-		return e.armed[armedKey{t.fp, t.kind}] != t.seq
+		return e.armed[t.fp][slot(t.kind)] != t.seq
 	case timerAnnounce:
 		return t.inc.evicted // its eviction went out instead (see evict)
 	}
@@ -182,7 +196,7 @@ func (e *Engine) fire(t timer) {
 			e.resolve(inc, t.at, "")
 		}
 	case timerExpire:
-		delete(e.armed, armedKey{t.fp, t.kind})
+		e.fired(t.kind, t.fp)
 		st := e.tracker.Get(t.fp)
 		e.changedAlert(t.fp)
 		switch {
@@ -197,7 +211,7 @@ func (e *Engine) fire(t timer) {
 			}
 		}
 	case timerSettle:
-		delete(e.armed, armedKey{t.fp, t.kind})
+		e.fired(t.kind, t.fp)
 		st := e.tracker.Get(t.fp)
 		e.changedAlert(t.fp)
 		if st != nil && e.tracker.Settle(st, t.at) {
