@@ -199,6 +199,13 @@ func (p *Pipeline) StateBytes() int64 {
 	return p.eng.StateBytes()
 }
 
+// LearnedCounts is how much its engine learned online.
+func (p *Pipeline) LearnedCounts() correlate.LearnedCounts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.eng.LearnedCounts()
+}
+
 // Incident returns one incident.
 func (p *Pipeline) Incident(id string) (quell.Incident, bool) {
 	p.mu.Lock()

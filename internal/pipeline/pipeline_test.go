@@ -203,3 +203,47 @@ func TestRemovedPartitionGivesBackItsBytes(t *testing.T) {
 		t.Fatalf("the budget counts %d bytes with partitions 1 (new) and 2, %d with partition 1 (new), want 0 there", one, cfg.StateBudget.Held())
 	}
 }
+
+// TestLearnedGauges: quell_learned_graph_nodes and quell_cofiring_pairs show
+// what the partitions' engines learned, the nodes stopping at each engine's
+// max_learned_nodes.
+func TestLearnedGauges(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	set := NewSet(reg, slog.New(slog.DiscardHandler), nil)
+	gauge := func(name string) int {
+		t.Helper()
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			if f.GetName() == name {
+				return int(f.GetMetric()[0].GetGauge().GetValue())
+			}
+		}
+		t.Fatalf("no %s", name)
+		return 0
+	}
+	cfg := correlate.DefaultConfig()
+	cfg.MaxLearnedNodes = 5
+	at := time.Unix(1_700_000_000, 0)
+	for key := range 2 {
+		p, err := set.New(key, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 6 { // calls between ever more services: 7 nodes a partition, past the bound
+			a := quell.Alert{Source: "alertmanager", Status: quell.Firing, Fingerprint: quell.Fingerprint(key*100 + i + 1), StartsAt: at, ReceivedAt: at.Add(time.Duration(i) * time.Second),
+				Labels: map[string]string{"alertname": "CallErrors", "service": fmt.Sprintf("svc%d", i), "peer_service": fmt.Sprintf("svc%d", i+1)}}
+			if err := p.Handle(context.Background(), []quell.Alert{a}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := gauge("quell_learned_graph_nodes"); n != 2*cfg.MaxLearnedNodes {
+		t.Errorf("quell_learned_graph_nodes = %d, want %d (two partitions at their bound)", n, 2*cfg.MaxLearnedNodes)
+	}
+	if n, want := gauge("quell_cofiring_pairs"), set.LearnedCounts().Pairs; n == 0 || n != want {
+		t.Errorf("quell_cofiring_pairs = %d, the engines hold %d", n, want)
+	}
+}

@@ -55,8 +55,29 @@ func NewSet(reg prometheus.Registerer, log *slog.Logger, topo *correlate.Topolog
 		Name: "quell_state_bytes",
 		Help: "Bytes the correlator's incidents and their alerts hold, as counted against its state share of memory_limit (in this process's partitions).",
 	}, func() float64 { return float64(s.StateBytes()) })
-	reg.MustRegister(s.m.decisions, s.m.evictions, open, state)
+	nodes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "quell_learned_graph_nodes",
+		Help: "Graph nodes the correlator learned from alerts (in this process's partitions): each engine learns at most correlate.max_learned_nodes, and once there, entities it has not seen get no learned node.",
+	}, func() float64 { return float64(s.LearnedCounts().Nodes) })
+	pairs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "quell_cofiring_pairs",
+		Help: "Pairs of alert signatures the correlator learned fire together (in this process's partitions): each engine keeps at most correlate.max_cooccurrence, the least counted going first.",
+	}, func() float64 { return float64(s.LearnedCounts().Pairs) })
+	reg.MustRegister(s.m.decisions, s.m.evictions, open, state, nodes, pairs)
 	return s
+}
+
+// LearnedCounts sums what every pipeline's engine learned online.
+func (s *Set) LearnedCounts() correlate.LearnedCounts {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var sum correlate.LearnedCounts
+	for _, p := range s.ps {
+		l := p.LearnedCounts()
+		sum.Nodes += l.Nodes
+		sum.Pairs += l.Pairs
+	}
+	return sum
 }
 
 // StateBytes is what every pipeline's engine counts of its state.
