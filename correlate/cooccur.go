@@ -96,8 +96,10 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	if own.seen++; own.seen == 1 {
 		c.seen++
 	}
+	// Aging walks every entry: down to an eighth of the bound, it runs once
+	// per seven eighths of the bound learned.
 	if c.entries > c.max || c.seen > c.max {
-		c.age(c.max / 2)
+		c.age(c.max / 8)
 	}
 }
 
@@ -187,7 +189,9 @@ func (c *cooccur) age(keep int) {
 		changed = changed || len(kept) < len(s.partners)
 		c.entries -= len(s.partners) - len(kept)
 		s.partners = kept
-		if s.seen = halved(s.seen); s.seen > 0 && dropSig.drops(s.seen, mix(k^round)) {
+		// A signature left with no partner, seen at most twice since it
+		// last aged, has taught nothing: it goes with the weakest.
+		if s.seen = halved(s.seen); s.seen > 0 && (len(kept) == 0 && s.seen == 1 || dropSig.drops(s.seen, mix(k^round))) {
 			s.seen = 0
 			c.seen--
 			changed = true

@@ -93,7 +93,7 @@ func TestCofiringFadesWithTime(t *testing.T) {
 }
 
 // TestAgingKeepsTheStrongest: past its bound, the table drops its weakest
-// entries down to half the bound, not everything: in a storm of
+// entries down to an eighth of the bound, not everything: in a storm of
 // signatures that each co-fired once, halving every count to zero dropped
 // all that was learned. What co-fired most stays, and two tables fed alike
 // keep the same entries (replays repeat their decisions).
@@ -116,7 +116,7 @@ func TestAgingKeepsTheStrongest(t *testing.T) {
 			}
 			if c.entries < before {
 				aged++
-				if c.entries < c.max/4 {
+				if c.entries < c.max/16 {
 					t.Fatalf("aging left %d of %d entries: it dropped more than the weakest", c.entries, before)
 				}
 			}

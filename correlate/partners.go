@@ -139,10 +139,14 @@ func coRecency(since time.Duration, starts uint64) float64 {
 	return float64(coWindow) / float64(since)
 }
 
-// mix spreads a key's bits over all of the result's: tables index by the
-// low ones, aging draws by the high ones (see cooccur.age).
+// mix spreads every bit of a key over all of the result's (MurmurHash3's
+// finalizer): tables index by the low ones, aging draws by the high ones
+// (see cooccur.age), and keys that differ in a bit or two must not land
+// close.
 func mix(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
 	return k ^ k>>33
 }
