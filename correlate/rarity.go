@@ -16,20 +16,19 @@ func newRarity() *rarity { return &rarity{df: map[uint64]int32{}} }
 
 func (r *rarity) add(in *alertInfo, delta int32) {
 	r.total += delta
-	each := func(t uint64) { r.count(t, delta) }
 	for _, ref := range in.subjects() {
 		for _, t := range ref.tokens {
-			each(t)
+			r.count(t, delta)
 		}
 	}
 	for _, c := range in.context() {
 		for _, t := range c.tokens {
-			each(t)
+			r.count(t, delta)
 		}
 	}
-	each(in.name)
+	r.count(in.name, delta)
 	for _, t := range in.words {
-		each(t)
+		r.count(t, delta)
 	}
 }
 

@@ -146,20 +146,7 @@ func TestRemovedPartitionGivesBackItsBytes(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	set := NewSet(reg, slog.New(slog.DiscardHandler), nil)
 	// quell_state_bytes shows what the partitions' engines hold.
-	gauge := func() int64 {
-		t.Helper()
-		families, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range families {
-			if f.GetName() == "quell_state_bytes" {
-				return int64(f.GetMetric()[0].GetGauge().GetValue())
-			}
-		}
-		t.Fatal("no quell_state_bytes")
-		return 0
-	}
+	gauge := func() int64 { return int64(gaugeValue(t, reg, "quell_state_bytes")) }
 	cfg := correlate.DefaultConfig()
 	cfg.MaxStateBytes = 1 << 20
 	cfg.StateBudget = &correlate.StateBudget{}
@@ -210,20 +197,7 @@ func TestRemovedPartitionGivesBackItsBytes(t *testing.T) {
 func TestLearnedGauges(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	set := NewSet(reg, slog.New(slog.DiscardHandler), nil)
-	gauge := func(name string) int {
-		t.Helper()
-		families, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range families {
-			if f.GetName() == name {
-				return int(f.GetMetric()[0].GetGauge().GetValue())
-			}
-		}
-		t.Fatalf("no %s", name)
-		return 0
-	}
+	gauge := func(name string) int { return int(gaugeValue(t, reg, name)) }
 	cfg := correlate.DefaultConfig()
 	cfg.MaxLearnedNodes = 5
 	at := time.Unix(1_700_000_000, 0)
@@ -246,4 +220,20 @@ func TestLearnedGauges(t *testing.T) {
 	if n, want := gauge("quell_cofiring_pairs"), set.LearnedCounts().Pairs; n == 0 || n != want {
 		t.Errorf("quell_cofiring_pairs = %d, the engines hold %d", n, want)
 	}
+}
+
+// gaugeValue is the value of the gauge reg gathers under name.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s", name)
+	return 0
 }
