@@ -150,6 +150,12 @@ type records struct {
 	enc    []byte   // the record being encoded
 	blocks [][]byte // values, one after another
 	cur    int      // the block being filled
+	// large holds the values over blockSize, each in the buffer it was
+	// encoded in, and past used the buffers of earlier calls' to encode in:
+	// an incident change of hundreds of alerts grown from nothing each time
+	// was most of what a split correlator allocated.
+	large [][]byte
+	used  int
 }
 
 var recordsPool = sync.Pool{New: func() any { return new(records) }}
@@ -161,8 +167,12 @@ const blockSize = 256 << 10
 // value returns the record just encoded as a message's value.
 func (r *records) value() []byte {
 	if len(r.enc) > blockSize {
+		if r.used == len(r.large) {
+			r.large = append(r.large, nil)
+		}
 		v := r.enc
-		r.enc = nil
+		r.enc, r.large[r.used] = r.large[r.used][:0], v
+		r.used++
 		return v
 	}
 	for r.cur < len(r.blocks) && cap(r.blocks[r.cur])-len(r.blocks[r.cur]) < len(r.enc) {
@@ -186,6 +196,7 @@ func (r *records) release() {
 		r.blocks[i] = r.blocks[i][:0]
 	}
 	r.cur = 0
+	r.used = 0
 	recordsPool.Put(r)
 }
 
