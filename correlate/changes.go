@@ -235,7 +235,7 @@ func (e *Engine) TrackChanges() {
 	} else {
 		g := e.graph
 		t.nodes, t.edges, t.hosts = len(g.ids), len(g.edges), slices.Clone(g.host)
-		t.graphVersion, t.graphCaptured = g.version, true
+		t.graphVersion, t.graphCaptured = g.version, !e.relearned
 	}
 	e.track = t
 }

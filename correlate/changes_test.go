@@ -114,12 +114,19 @@ func changesConfig() Config {
 // and an engine restored from them decides on exactly as one that never
 // stopped: the changelog is the state, written as it changes.
 func TestChangesAddUpToTheSnapshot(t *testing.T) {
-	occs := bursts(21, 3000)
-	whole := newRun(t, changesConfig(), topoForTests(t))
+	changesAddUp(t, changesConfig(), bursts(21, 3000), func(*Engine) {})
+}
+
+// changesAddUp runs occs through an engine whose records are written as
+// TestChangesAddUpToTheSnapshot says and that restarts from them now and
+// then; each engine is passed to look after every batch.
+func changesAddUp(t *testing.T, cfg Config, occs []occ, look func(*Engine)) {
+	t.Helper()
+	whole := newRun(t, cfg, topoForTests(t))
 	whole.feed(0, occs...)
 	whole.eng.Flush()
 
-	r := newRun(t, changesConfig(), topoForTests(t))
+	r := newRun(t, cfg, topoForTests(t))
 	r.eng.TrackChanges()
 	log := changelog{}
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -149,6 +156,7 @@ func TestChangesAddUpToTheSnapshot(t *testing.T) {
 		n := 1 + rng.IntN(80)
 		end := min(i+n, len(occs))
 		r.feed(0, occs[i:end]...)
+		look(r.eng)
 		if pending != nil {
 			encode(i)
 		}
@@ -160,7 +168,7 @@ func TestChangesAddUpToTheSnapshot(t *testing.T) {
 		pending, want = d, snapshotJSON(t, r.eng.Snapshot())
 		if rng.IntN(10) == 0 { // a crash: go on from the records
 			snap := encode(i)
-			next := newRun(t, changesConfig(), topoForTests(t))
+			next := newRun(t, cfg, topoForTests(t))
 			next.decisions = r.decisions
 			next.eng.Restore(snap)
 			next.eng.TrackChanges()

@@ -39,7 +39,8 @@ type Config struct {
 	// less with every hop.
 	MaxHops int `yaml:"max_hops"`
 	// MaxLearnedNodes bounds the graph quell learns from alerts (callers and
-	// callees, services and the hosts they run on); 0 turns learning off.
+	// callees, services and the hosts they run on); once reached, the nodes
+	// no incident holds make room (see graph.compact); 0 turns learning off.
 	MaxLearnedNodes int `yaml:"max_learned_nodes"`
 	// MaxCooccurrence bounds the learned pairs of alert signatures that fired
 	// together; past it the counts halve and the least counted pairs go.

@@ -69,6 +69,9 @@ type Engine struct {
 	reasonBuf  []byte       // scratch for reasons
 
 	chunks learnedChunks // of the records it was restored from (see TrackChanges)
+	// relearned: restoring its alerts taught the graph what the state did
+	// not hold, so the records do not hold it either (see TrackChanges).
+	relearned bool
 }
 
 // New returns an engine; topo (the topology file's graph) may be nil.

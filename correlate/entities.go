@@ -21,6 +21,8 @@ type alertInfo struct {
 	refs     []entityRef
 	about    int
 	infra    bool     // the subject is a machine (host, node, IP), not a workload
+	partial  bool     // the graph, at its bound, refused a node or edge it names (see makeGraphRoom)
+	host     int32    // the graph node of the machine a workload runs on, -1 for none
 	workload uint64   // the subject's token that names its workload
 	name     uint64   // alertname token
 	words    []uint64 // summary word tokens
@@ -52,7 +54,7 @@ func (e *Engine) inspect(a *quell.Alert) *alertInfo {
 	if in := e.infos[a.Fingerprint]; in != nil {
 		return in
 	}
-	in := &alertInfo{scope: Scope(e.cfg.ScopeLabels, a)}
+	in := &alertInfo{scope: Scope(e.cfg.ScopeLabels, a), host: -1}
 	// One array for every token (values, then summary words), one for
 	// their rarities and one for the values: an alert seen for the first
 	// time costs few allocations, and what it keeps is what the state's

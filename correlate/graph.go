@@ -11,11 +11,14 @@ import (
 // what the engine learns from its alerts: a failing call names its caller
 // and callee (service, peer_service), and an alert about a workload that
 // names its host or node puts the two side by side. Learned nodes and their
-// edges are bounded (Config.MaxLearnedNodes).
+// edges are bounded (Config.MaxLearnedNodes); once the bound is reached,
+// the nodes no incident holds make room (see compact).
 type graph struct {
 	base    *Topology // shared and read-only; may be nil
 	ids     []string  // learned nodes, numbered after the base's
 	host    []bool    // of each learned node: it was learned as a machine (see learn)
+	refs    []int32   // of each learned node: the incidents that hold it (see ref)
+	unrefd  int       // learned nodes no incident holds
 	index   map[string]int32
 	adj     map[int32][]int32 // learned edges, both directions
 	edges   [][2]int32        // learned edges in the order learned (for snapshots)
@@ -80,6 +83,8 @@ func (g *graph) node(label, value string, create bool) (int32, bool) {
 	v = strings.Clone(v) // a label value points into its alert's parse buffer, which a node outlives
 	g.ids = append(g.ids, v)
 	g.host = append(g.host, false)
+	g.refs = append(g.refs, 0)
+	g.unrefd++
 	g.index[v] = n
 	g.version++
 	return n, true
@@ -122,6 +127,7 @@ func (g *graph) learn(a *quell.Alert, in *alertInfo, topologyLabels []string) {
 	learning := g.max > 0
 	subj, ok := g.node(subject.label, subject.value, learning)
 	if !ok {
+		in.partial = learning
 		return
 	}
 	in.nodes = append(in.nodes, subj)
@@ -134,19 +140,96 @@ func (g *graph) learn(a *quell.Alert, in *alertInfo, topologyLabels []string) {
 		}
 		switch {
 		case c.label == "peer_service": // a call: caller and callee are neighbours
-			if peer, ok := g.node(c.label, c.value, learning); ok {
+			peer, ok := g.node(c.label, c.value, learning)
+			if ok {
 				if !contains(in.nodes, peer) {
 					in.nodes = append(in.nodes, peer)
 				}
-				g.addEdge(subj, peer)
+				ok = g.addEdge(subj, peer)
 			}
+			in.partial = in.partial || learning && !ok
 		case !in.infra && (c.label == "host" || c.label == "node"): // a workload and where it runs
-			if host, ok := g.node(c.label, c.value, learning); ok {
+			host, ok := g.node(c.label, c.value, learning)
+			if ok {
 				g.markHost(host)
-				g.addEdge(subj, host)
+				ok = g.addEdge(subj, host)
+				in.host = host
 			}
+			in.partial = in.partial || learning && !ok
 		}
 	}
+}
+
+// ref counts one more (delta 1) or one fewer (-1) incident holding node n;
+// the topology file's nodes are not counted.
+func (g *graph) ref(n int32, delta int32) {
+	i := int(n) - g.base.Len()
+	if i < 0 {
+		return
+	}
+	if g.refs[i] == 0 {
+		g.unrefd--
+	}
+	if g.refs[i] += delta; g.refs[i] == 0 {
+		g.unrefd++
+	}
+}
+
+// crowded tells whether the learned graph is full and at least half of it
+// is nodes no incident holds: compacting it then makes room for that many
+// new ones, so its cost, a walk over the engine's state (tens of
+// milliseconds at the default bounds), is paid once per half of the bound
+// learned.
+func (g *graph) crowded() bool {
+	return g.max > 0 && len(g.ids) >= g.max && g.unrefd >= max(1, g.max/2)
+}
+
+// compact drops the learned nodes no incident holds and the edges they
+// are an end of, and numbers the others anew in the order they were
+// learned, as restore would number them. It returns the new number of a
+// node (the topology file's keep theirs); ok is false for one dropped.
+func (g *graph) compact() func(n int32) (int32, bool) {
+	b := int32(g.base.Len())
+	renum := make([]int32, len(g.ids))
+	ids, host, refs := g.ids[:0], g.host[:0], g.refs[:0]
+	for i := range renum {
+		if g.refs[i] == 0 {
+			renum[i] = -1
+			continue
+		}
+		renum[i] = b + int32(len(ids))
+		ids, host, refs = append(ids, g.ids[i]), append(host, g.host[i]), append(refs, g.refs[i])
+	}
+	clear(g.ids[len(ids):]) // the names dropped
+	g.ids, g.host, g.refs, g.unrefd = ids, host, refs, 0
+	to := func(n int32) (int32, bool) {
+		if n < b {
+			return n, true
+		}
+		m := renum[n-b]
+		return m, m >= 0
+	}
+	clear(g.index)
+	for i, id := range ids {
+		g.index[id] = b + int32(i)
+	}
+	// The adjacency lists again in the order the edges were learned, as
+	// addEdge built them.
+	clear(g.adj)
+	edges := g.edges[:0]
+	for _, ed := range g.edges {
+		x, okX := to(ed[0])
+		y, okY := to(ed[1])
+		if okX && okY {
+			edges = append(edges, [2]int32{x, y})
+			g.adj[x] = append(g.adj[x], y)
+			g.adj[y] = append(g.adj[y], x)
+		}
+	}
+	g.edges = edges
+	clear(g.cache)
+	g.version++
+	return to
 }
 
 func (g *graph) neighbours(n int32) (base, learned []int32) {
@@ -166,15 +249,21 @@ func (g *graph) adjacent(a, b int32) bool {
 	return contains(base, b) || contains(learned, b)
 }
 
-func (g *graph) addEdge(a, b int32) {
-	if a == b || g.max == 0 || g.adjacent(a, b) || len(g.adj[a]) >= maxLearnedDegree || len(g.adj[b]) >= maxLearnedDegree {
-		return
+// addEdge learns an edge between a and b; false when the degree bound
+// refused it.
+func (g *graph) addEdge(a, b int32) bool {
+	if a == b || g.max == 0 || g.adjacent(a, b) {
+		return true
+	}
+	if len(g.adj[a]) >= maxLearnedDegree || len(g.adj[b]) >= maxLearnedDegree {
+		return false
 	}
 	g.adj[a] = append(g.adj[a], b)
 	g.adj[b] = append(g.adj[b], a)
 	g.edges = append(g.edges, [2]int32{a, b})
 	g.version++
 	clear(g.cache)
+	return true
 }
 
 // from returns what lies within maxHops of n (cached).

@@ -51,6 +51,7 @@ type incident struct {
 	workloads int                 // distinct workloads (not machines) members are about
 	machines  int                 // members about a machine
 	nodes     map[int32]nodeUse   // graph nodes its members are about
+	hosts     map[int32]int32     // learned machines its members run on (nil: none), members each
 	sigs      []sigJoin           // signatures for co-occurrence: the last maxSigs, in the order they came
 	order     []quell.Fingerprint // members in join order, for stable output
 	// announced: its creation went out. Until then (GroupWait) it may merge
@@ -212,8 +213,9 @@ func (inc *incident) count(t uint64, delta int32, k, also tokenKind) int32 {
 }
 
 // index adds (delta 1) or takes away (-1) what one member is and is about,
-// and files the incident under the member's values and nodes in its scope.
-func (inc *incident) index(in *alertInfo, delta int32) {
+// and files the incident under the member's values and nodes in its scope;
+// g counts the incidents that hold each graph node (see graph.compact).
+func (inc *incident) index(in *alertInfo, delta int32, g *graph) {
 	for _, ref := range in.subjects() {
 		for _, t := range ref.tokens {
 			if inc.count(t, delta, asValue, asSubject) == 1 && delta > 0 {
@@ -242,17 +244,60 @@ func (inc *incident) index(in *alertInfo, delta int32) {
 		inc.count(w, delta, asWord, asWord)
 	}
 	for _, n := range in.nodes {
-		u := inc.nodes[n]
-		u.n += delta
-		if u.n > 0 {
-			inc.nodes[n] = u
-		} else {
-			delete(inc.nodes, n)
-		}
-		if u.n == 1 && delta > 0 {
-			inc.scope.fileNode(n, inc)
-		}
+		inc.indexNode(n, delta, g)
 	}
+	if in.host >= 0 {
+		inc.indexHost(in.host, delta, g)
+	}
+}
+
+// indexNode counts one member more (delta 1) or fewer (-1) about node n.
+func (inc *incident) indexNode(n int32, delta int32, g *graph) {
+	u, held := inc.nodes[n]
+	u.n += delta
+	switch {
+	case u.n > 0:
+		inc.nodes[n] = u
+	case held:
+		delete(inc.nodes, n)
+		g.ref(n, -1)
+	}
+	if u.n == 1 && delta > 0 {
+		inc.scope.fileNode(n, inc)
+		g.ref(n, 1)
+	}
+}
+
+// indexHost counts one member more or fewer running on machine n. The
+// machine is no node of the incident's (a shared host relates nothing by
+// itself), but an alert held names it: a restart learns it again from the
+// alert, so it stays in the graph while held.
+func (inc *incident) indexHost(n int32, delta int32, g *graph) {
+	switch c := inc.hosts[n] + delta; {
+	case c > 0 && inc.hosts == nil:
+		inc.hosts = map[int32]int32{n: c}
+		g.ref(n, 1)
+	case c > 0:
+		if c == 1 {
+			g.ref(n, 1)
+		}
+		inc.hosts[n] = c
+	case inc.hosts[n] > 0:
+		delete(inc.hosts, n)
+		g.ref(n, -1)
+	}
+}
+
+// unref takes inc, leaving quell's memory (evicted, forgotten, merged
+// away), out of the graph's counts, with its nodes.
+func (inc *incident) unref(g *graph) {
+	for n := range inc.nodes {
+		g.ref(n, -1)
+	}
+	for n := range inc.hosts {
+		g.ref(n, -1)
+	}
+	inc.nodes, inc.hosts = nil, nil
 }
 
 // nodeUse is how many members are about a graph node, and when one of
@@ -396,7 +441,7 @@ func (e *Engine) add(inc *incident, a *quell.Alert, at time.Time, in *alertInfo,
 		inc.members[a.Fingerprint] = m
 		inc.order = append(inc.order, a.Fingerprint)
 		inc.joins++
-		inc.index(in, 1)
+		inc.index(in, 1, e.graph)
 		inc.noteSig(sigJoin{in.sig, at.UnixNano(), inc.scope.starts})
 		e.rarity.add(in, 1)
 	} else {
@@ -441,7 +486,7 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 		inc.firing--
 	}
 	if in := e.infos[fp]; in != nil {
-		inc.index(in, -1)
+		inc.index(in, -1, e.graph)
 		e.rarity.add(in, -1)
 	}
 	e.account(inc, -memberBytes(m))
@@ -617,7 +662,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 				dst.firing++
 			}
 			if in != nil {
-				dst.index(in, 1)
+				dst.index(in, 1, e.graph)
 				dst.heard(in, m.LastSeen)
 			}
 		}
@@ -637,6 +682,7 @@ func (e *Engine) merge(dst, src *incident, at time.Time, reason string) {
 	dst.updated = at
 	e.changedIncident(dst)
 	src.mergedInto, src.mergeReason = dst, reason
+	src.unref(e.graph)
 	e.account(src, -src.bytes)
 	delete(e.incidents, src.id)
 	src.scope.drop(src)

@@ -13,6 +13,7 @@ import (
 // weighs the evidence of each open incident the index finds for it, joins
 // the best if it scores at least JoinScore, and otherwise opens an incident.
 func (e *Engine) place(a *quell.Alert, at time.Time, kind dedupe.Kind, flapping bool, cur *incident) {
+	e.makeGraphRoom()
 	in := e.inspect(a)
 	e.rate(in)
 	sc := e.scope(in.scope)

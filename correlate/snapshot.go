@@ -209,6 +209,8 @@ func (e *Engine) Restore(s Snapshot) {
 	e.chunks = s.chunks
 	e.tracker.Restore(s.Alerts)
 	e.graph.restore(s.Learned.Graph)
+	learned := e.graph.version
+	defer func() { e.relearned = e.graph.version != learned }()
 	e.co.restore(s.Learned.Cooccur)
 	e.taught.restore(s.Learned.Taught)
 	for _, rs := range s.Learned.Recent {
@@ -322,7 +324,7 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 		if in.inc == nil || in.inc.created.Before(inc.created) {
 			in.inc = inc
 		}
-		inc.index(in, 1)
+		inc.index(in, 1, e.graph)
 		inc.heard(in, m.LastSeen)
 		e.rarity.add(in, 1)
 	}

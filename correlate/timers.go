@@ -252,6 +252,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 		e.changedMember(inc, fp)
 	}
 	e.unindexAll(inc)
+	inc.unref(e.graph)
 	e.account(inc, -inc.bytes)
 	delete(e.incidents, inc.id)
 	for _, fp := range inc.order {
@@ -265,7 +266,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	// (an announce timer for GroupWait: under a flood, many evicted
 	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order = nil, nil
-	inc.tokens, inc.workloads, inc.nodes = tokenTable{}, 0, nil
+	inc.tokens, inc.workloads = tokenTable{}, 0
 	inc.sigs = nil
 }
 
