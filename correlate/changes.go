@@ -847,6 +847,8 @@ func (is *IncidentState) appendJSON(b []byte) []byte {
 	b = quell.AppendJSONTime(b, is.LastActivity)
 	b = append(b, `,"lastHeard":`...)
 	b = quell.AppendJSONTime(b, is.LastHeard)
+	b = append(b, `,"lastSeen":`...)
+	b = quell.AppendJSONTime(b, is.LastSeen)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, is.Seq, 10)
 	b = append(b, `,"announced":`...)
@@ -994,6 +996,9 @@ func FromRecords(recs map[string][]byte) (Snapshot, error) {
 		s.Alerts = append(s.Alerts, st)
 	}
 	for _, is := range incs {
+		if is.Alerts == nil { // every alert left it: as Snapshot has it
+			is.Alerts = []quell.IncidentAlert{}
+		}
 		s.Incidents = append(s.Incidents, *is)
 	}
 	slices.SortFunc(s.Incidents, byCreation)

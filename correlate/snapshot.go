@@ -60,13 +60,17 @@ type GoneIncident struct {
 // nodes it is filed under are rebuilt from its members.
 type IncidentState struct {
 	quell.Incident
-	Scope        uint64        `json:"scope"`
-	LastActivity time.Time     `json:"lastActivity"`
-	LastHeard    time.Time     `json:"lastHeard"`
-	Seq          uint64        `json:"seq"`
-	Announced    bool          `json:"announced"`
-	Reopened     bool          `json:"reopened,omitempty"`
-	Cadence      time.Duration `json:"cadence,omitempty"`
+	Scope        uint64    `json:"scope"`
+	LastActivity time.Time `json:"lastActivity"`
+	LastHeard    time.Time `json:"lastHeard"`
+	// LastSeen is when a member last occurred, repeats too: what orders
+	// eviction. Not the latest of its members' now: one that left took its
+	// time with it only from them.
+	LastSeen  time.Time     `json:"lastSeen"`
+	Seq       uint64        `json:"seq"`
+	Announced bool          `json:"announced"`
+	Reopened  bool          `json:"reopened,omitempty"`
+	Cadence   time.Duration `json:"cadence,omitempty"`
 	// Pending: an update of it waits to be emitted (see EmitUpdates).
 	Pending bool `json:"pending,omitempty"`
 	// Sigs are the alert signatures it weighs co-firing against; an alert
@@ -138,7 +142,7 @@ func (e *Engine) incidentState(inc *incident) IncidentState {
 			Title:     inc.title,
 			CreatedAt: inc.created, UpdatedAt: inc.updated, ResolvedAt: inc.resolvedAt, ResolvedBy: inc.resolvedBy,
 			AcknowledgedAt: inc.ackedAt, AcknowledgedBy: inc.ackedBy, AssignedTo: inc.assignedTo},
-		Scope: inc.scope.key, LastActivity: inc.lastActivity, LastHeard: inc.lastHeard, Seq: inc.seq, Announced: inc.announced,
+		Scope: inc.scope.key, LastActivity: inc.lastActivity, LastHeard: inc.lastHeard, LastSeen: inc.lastSeen, Seq: inc.seq, Announced: inc.announced,
 		Reopened: inc.reopened, Cadence: inc.cadence, Pending: inc.dirty, Joins: inc.joins,
 	}
 	for _, s := range inc.sigs {
@@ -330,6 +334,9 @@ func (e *Engine) restoreIncident(sc *scope, is IncidentState) *incident {
 	}
 	if inc.lastHeard.IsZero() { // saved before quell kept it
 		inc.lastHeard = inc.lastSeen
+	}
+	if !is.LastSeen.IsZero() { // else saved before quell kept it: its members' latest
+		inc.lastSeen = is.LastSeen
 	}
 	for i, sig := range is.Sigs {
 		j := sigJoin{sig, is.LastActivity.UnixNano(), inc.scope.starts} // saved before quell kept when
