@@ -725,9 +725,9 @@ func calls(seed uint64, n int) []occ {
 // move between incidents and leave some with none: an incident's last
 // occurrence (what orders eviction) is its own, not its members' latest.
 func TestChangesAddUpAsAlertsMove(t *testing.T) {
-	for seed := uint64(1); seed <= 8; seed++ {
+	for seed := uint64(1); seed <= 40; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			changesAddUp(t, changesConfig(), calls(seed, 3000), func(*Engine) {})
+			changesAddUp(t, changesConfig(), calls(seed, 1500), func(*Engine) {})
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -88,20 +89,62 @@ func TestLearnedGraphMakesRoom(t *testing.T) {
 }
 
 // With the graph at a small bound, it fills and makes room again and again;
-// the records still add up to the state, and engines restored from them
-// decide as one that never stopped.
+// each node's count is the incidents that hold it, the records still add up
+// to the state, and engines restored from them decide as one that never
+// stopped.
 func TestLearnedGraphMakesRoomAcrossRestarts(t *testing.T) {
-	cfg := changesConfig()
-	cfg.MaxLearnedNodes = 6
-	learned := map[string]bool{}
-	changesAddUp(t, cfg, bursts(21, 3000), func(e *Engine) {
-		for _, id := range e.graph.ids {
-			learned[id] = true
+	streams := []struct {
+		name  string
+		bound int
+		occs  []occ
+	}{{"bursts", 6, bursts(21, 3000)}}
+	for _, bound := range []int{4, 16} {
+		for seed := uint64(1); seed <= 6; seed++ {
+			streams = append(streams, struct {
+				name  string
+				bound int
+				occs  []occ
+			}{fmt.Sprintf("calls %d", seed), bound, calls(seed, 1500)})
 		}
-	})
-	if len(learned) <= cfg.MaxLearnedNodes {
-		t.Fatalf("%d machines learned in all, at most %d at once: the graph never made room", len(learned), cfg.MaxLearnedNodes)
 	}
+	for _, st := range streams {
+		t.Run(fmt.Sprintf("%s at %d", st.name, st.bound), func(t *testing.T) {
+			cfg := changesConfig()
+			cfg.MaxLearnedNodes = st.bound
+			learned := map[string]bool{}
+			changesAddUp(t, cfg, st.occs, func(e *Engine) {
+				for _, id := range e.graph.ids {
+					learned[id] = true
+				}
+				if got, want := e.graph.refs, heldBy(e); !slices.Equal(got, want) {
+					t.Fatalf("learned nodes %q counted %v incidents holding them, where %v do", e.graph.ids, got, want)
+				}
+			})
+			if len(learned) <= st.bound {
+				t.Fatalf("%d nodes learned in all, at most %d at once: the graph never made room", len(learned), st.bound)
+			}
+		})
+	}
+}
+
+// heldBy counts, for each learned node, the incidents whose members are
+// about it or run on it.
+func heldBy(e *Engine) []int32 {
+	n := make([]int32, len(e.graph.ids))
+	count := func(k int32) {
+		if i := int(k) - e.graph.base.Len(); i >= 0 {
+			n[i]++
+		}
+	}
+	for _, inc := range e.incidents {
+		for k := range inc.nodes {
+			count(k)
+		}
+		for k := range inc.hosts {
+			count(k)
+		}
+	}
+	return n
 }
 
 // A restore that learns graph nodes its state did not hold (its alerts

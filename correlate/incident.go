@@ -278,7 +278,7 @@ func (inc *incident) indexHost(n int32, delta int32, g *graph) {
 		inc.hosts = map[int32]int32{n: c}
 		g.ref(n, 1)
 	case c > 0:
-		if c == 1 {
+		if c == 1 && delta > 0 {
 			g.ref(n, 1)
 		}
 		inc.hosts[n] = c

@@ -261,7 +261,11 @@ func (e *Engine) Restore(s Snapshot) {
 		if st.Status == quell.Firing && !st.ExpiresAt.IsZero() {
 			e.arm(timerExpire, st.Fingerprint, st.ExpiresAt)
 		}
-		if st.Flapping && len(st.Changes) > 0 {
+		// A flapping alert waits to calm down; a resolved one no incident
+		// holds, for its flap window to pass before it is forgotten (see
+		// forgetState).
+		gone := st.Status == quell.Resolved && e.incidentOf(st.Fingerprint) == nil
+		if (st.Flapping || gone) && len(st.Changes) > 0 {
 			e.arm(timerSettle, st.Fingerprint, st.Changes[len(st.Changes)-1].Add(e.cfg.Flapping.Window))
 		}
 	}
