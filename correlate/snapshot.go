@@ -63,9 +63,9 @@ type IncidentState struct {
 	Scope        uint64    `json:"scope"`
 	LastActivity time.Time `json:"lastActivity"`
 	LastHeard    time.Time `json:"lastHeard"`
-	// LastSeen is when a member last occurred, repeats too: what orders
-	// eviction. Not the latest of its members' now: one that left took its
-	// time with it only from them.
+	// LastSeen is when a member last occurred, repeats too (what orders
+	// eviction), kept as such: a member that left still counts, so the
+	// latest of those that remain can be earlier.
 	LastSeen  time.Time     `json:"lastSeen"`
 	Seq       uint64        `json:"seq"`
 	Announced bool          `json:"announced"`
