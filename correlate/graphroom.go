@@ -39,6 +39,7 @@ func (e *Engine) makeGraphRoom() {
 		}
 		if lost { // no incident holds it: what one holds stays
 			delete(e.infos, fp)
+			continue
 		}
 		partial = partial || in.partial
 	}

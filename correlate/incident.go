@@ -273,18 +273,19 @@ func (inc *incident) indexNode(n int32, delta int32, g *graph) {
 // itself), but an alert held names it: a restart learns it again from the
 // alert, so it stays in the graph while held.
 func (inc *incident) indexHost(n int32, delta int32, g *graph) {
-	switch c := inc.hosts[n] + delta; {
-	case c > 0 && inc.hosts == nil:
+	c, held := inc.hosts[n]
+	c += delta
+	switch {
+	case c > 0 && inc.hosts == nil: // most incidents run on no machine quell learned
 		inc.hosts = map[int32]int32{n: c}
-		g.ref(n, 1)
 	case c > 0:
-		if c == 1 && delta > 0 {
-			g.ref(n, 1)
-		}
 		inc.hosts[n] = c
-	case inc.hosts[n] > 0:
+	case held:
 		delete(inc.hosts, n)
 		g.ref(n, -1)
+	}
+	if c == 1 && delta > 0 {
+		g.ref(n, 1)
 	}
 }
 
