@@ -17,6 +17,10 @@ type cooccur struct {
 	entries int // partner entries held
 	seen    int // signatures with firings
 	max     int
+	// pairs and sigsAt count the partners' counts and the signatures'
+	// firings by the bit length they will have halved (see fade), as
+	// they change: aging reads them instead of a pass over every entry.
+	pairs, sigsAt [33]int
 	// changed are the signatures whose entry changed since the last
 	// Changes, while the engine tracks changes (nil when it does not):
 	// each is a record of its own, so a checkpoint writes what changed.
@@ -93,6 +97,7 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	if len(sc.recentSigs) > maxRecent {
 		sc.recentSigs = slices.Delete(sc.recentSigs, 0, len(sc.recentSigs)-maxRecent)
 	}
+	c.noteSeen(own.seen, own.seen+1)
 	if own.seen++; own.seen == 1 {
 		c.seen++
 	}
@@ -134,6 +139,7 @@ func (c *cooccur) add(s *coSig, b uint64) {
 	weakest := -1
 	for i := range ps {
 		if ps[i].sig == b {
+			c.notePair(ps[i].n, ps[i].n+1)
 			ps[i].n++
 			return
 		}
@@ -149,9 +155,28 @@ func (c *cooccur) add(s *coSig, b uint64) {
 			ps = slices.Grow(ps, min(maxPartners, max(maxRecent, 2*len(ps)))-len(ps))
 		}
 		s.partners = append(ps, coPartner{b, 1})
+		c.notePair(0, 1)
 		return
 	}
+	c.notePair(ps[weakest].n, 1)
 	ps[weakest] = coPartner{b, 1}
+}
+
+// fade is the bit length of n halved: what aging sorts counts by.
+func fade(n uint32) int { return bits.Len32(halved(n)) }
+
+// notePair and noteSeen move a partner's count, or a signature's
+// firings, from was to now in pairs or sigsAt (0: none).
+func (c *cooccur) notePair(was, now uint32) { note(&c.pairs, was, now) }
+func (c *cooccur) noteSeen(was, now uint32) { note(&c.sigsAt, was, now) }
+
+func note(hist *[33]int, was, now uint32) {
+	if was > 0 {
+		hist[fade(was)]--
+	}
+	if now > 0 {
+		hist[fade(now)]++
+	}
 }
 
 // age makes room once the table holds more than max entries or
@@ -163,16 +188,8 @@ func (c *cooccur) add(s *coSig, b uint64) {
 // each co-fired once lately, and again every few thousand alerts, so that
 // nothing was learned.
 func (c *cooccur) age(keep int) {
-	var pairs, sigs [33]int // how many halved counts have each bit length
-	for _, s := range c.sigs {
-		for _, p := range s.partners {
-			pairs[bits.Len32(halved(p.n))]++
-		}
-		if s.seen > 0 {
-			sigs[bits.Len32(halved(s.seen))]++
-		}
-	}
-	dropPair, dropSig := weakest(&pairs, c.entries-keep), weakest(&sigs, c.seen-keep)
+	dropPair, dropSig := weakest(&c.pairs, c.entries-keep), weakest(&c.sigsAt, c.seen-keep)
+	c.pairs, c.sigsAt = [33]int{}, [33]int{} // counted anew as the counts halve
 	// Which of those counted alike go is drawn anew each time (the count
 	// of entries seeds it), or the ones spared once would be spared always.
 	round := mix(uint64(c.entries))
@@ -184,6 +201,7 @@ func (c *cooccur) age(keep int) {
 			changed = changed || n != p.n
 			if !dropPair.drops(n, mix(k^mix(p.sig^round))) {
 				kept = append(kept, coPartner{p.sig, n})
+				c.notePair(0, n)
 			}
 		}
 		changed = changed || len(kept) < len(s.partners)
@@ -196,6 +214,7 @@ func (c *cooccur) age(keep int) {
 			c.seen--
 			changed = true
 		}
+		c.noteSeen(0, s.seen)
 		if len(kept) == 0 {
 			s.partners = nil
 			if s.seen == 0 {
@@ -280,6 +299,7 @@ func (c *cooccur) restore(s CooccurState) {
 		e := c.entry(cp.Sig)
 		for i := range min(len(cp.With), len(cp.N)) {
 			e.partners = append(e.partners, coPartner{cp.With[i], cp.N[i]})
+			c.notePair(0, cp.N[i])
 			c.entries++
 		}
 	}
@@ -288,6 +308,7 @@ func (c *cooccur) restore(s CooccurState) {
 		if e.seen == 0 && n > 0 {
 			c.seen++
 		}
+		c.noteSeen(e.seen, n)
 		e.seen = n
 	}
 }

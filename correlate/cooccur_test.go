@@ -37,6 +37,61 @@ func TestCofiringAfterAging(t *testing.T) {
 	}
 }
 
+// TestAgingCountsFollowTheEntries: what aging reads of the counts, kept
+// up as they change, is what a count of every entry gives, through aging
+// and a restore.
+func TestAgingCountsFollowTheEntries(t *testing.T) {
+	recount := func(c *cooccur) (pairs, sigs [33]int) {
+		for _, s := range c.sigs {
+			for _, p := range s.partners {
+				pairs[fade(p.n)]++
+			}
+			if s.seen > 0 {
+				sigs[fade(s.seen)]++
+			}
+		}
+		return pairs, sigs
+	}
+	check := func(what string, c *cooccur) {
+		t.Helper()
+		if pairs, sigs := recount(c); pairs != c.pairs || sigs != c.sigsAt {
+			t.Fatalf("%s: kept %v and %v, entries count %v and %v", what, c.pairs, c.sigsAt, pairs, sigs)
+		}
+	}
+	c := newCooccur(2000)
+	// A full partner list (maxPartners) of partners co-fired a few times
+	// each gives up its weakest for a new one.
+	one := c.entry(1)
+	for k := range maxPartners {
+		for range 4 {
+			c.add(one, uint64(100+k))
+		}
+	}
+	c.add(one, 99)
+	if len(one.partners) != maxPartners || !slices.Contains(one.partners, coPartner{99, 1}) {
+		t.Fatalf("partners %v, want a full list holding 99 once", one.partners)
+	}
+	check("a full partner list", c)
+	// A few signatures that come back often among many that come once, in
+	// three scopes, until it ages several times.
+	scopes := []*scope{{}, {}, {}}
+	for i := range 20000 {
+		sig := uint64(i % 13)
+		if i%3 == 0 {
+			sig = uint64(1000 + i)
+		}
+		c.observe(scopes[i%len(scopes)], sig, t0.Add(time.Duration(1000+i)*time.Second))
+		if i%2000 == 1999 {
+			check(fmt.Sprintf("after %d firings", i+1), c)
+		}
+	}
+	restored := newCooccur(2000)
+	restored.restore(c.state())
+	check("restored", restored)
+	restored.age(50)
+	check("restored, then aged", restored)
+}
+
 // TestCofiringFadesWithTime: co-firing, learned among the alerts that
 // start within coWindow of each other, pulls an alert into an incident
 // where its partner joined lately (within coWindow, or a few starts ago),
