@@ -183,14 +183,24 @@ func sameTime(x, y time.Time) bool { return x.Equal(y) && x.Location() == y.Loca
 
 // changeTrack is what changed since the last Changes call.
 type changeTrack struct {
-	alerts    map[quell.Fingerprint]struct{}
-	members   map[memberKey]*incident
+	alerts  map[quell.Fingerprint]struct{}
+	members map[memberKey]*incident
+	// dropped are the incidents that left quell's memory, with their
+	// members: each member's record goes. One entry an incident, not one a
+	// member in members: evicting an incident of thousands of alerts cost a
+	// split correlator that many entries.
+	dropped   []droppedIncident
 	incidents map[*incident]struct{}
 	gone      map[string]bool     // the g/ records written
 	scopes    map[uint64]struct{} // by key: an engine that takes the track over has scopes of its own
 	// held decisions [heldLow, heldHigh) have records
 	heldLow, heldHigh uint64
 	learned           []uint64 // hashes of the learned chunks written
+	// The last Delta's member and held decision copies, each cleared once
+	// encoded, for the next Changes to fill: allocated anew each time, they
+	// were a tenth of what a split correlator allocated.
+	spareMembers []deltaMember
+	spareHeld    []deltaHeld
 	// The graph's and the teaching's versions last captured, once
 	// captured: unchanged, they are not looked at again. Of the graph, the
 	// first nodes and edges (in the order learned) have records, and
@@ -204,6 +214,11 @@ type changeTrack struct {
 type memberKey struct {
 	inc string
 	fp  quell.Fingerprint
+}
+
+type droppedIncident struct {
+	id  string
+	fps []quell.Fingerprint
 }
 
 // TrackChanges starts recording what changes, for Changes. The state as it
@@ -272,6 +287,15 @@ func (e *Engine) changedIncident(inc *incident) {
 func (e *Engine) changedMember(inc *incident, fp quell.Fingerprint) {
 	if e.track != nil {
 		e.track.members[memberKey{inc.id, fp}] = inc
+		e.track.incidents[inc] = struct{}{}
+	}
+}
+
+// droppedMembers notes that inc, leaving quell's memory, holds none of its
+// members any more.
+func (e *Engine) droppedMembers(inc *incident) {
+	if e.track != nil {
+		e.track.dropped = append(e.track.dropped, droppedIncident{inc.id, inc.order})
 		e.track.incidents[inc] = struct{}{}
 	}
 }
@@ -508,8 +532,20 @@ func (d *Delta) Each(yield func(Record) error) error {
 	if err := d.eachLearned(yield); err != nil {
 		return err
 	}
+	d.track.spareMembers, d.track.spareHeld = d.members[:0], d.held[:0] // each cleared above
 	*d = Delta{}
 	return nil
+}
+
+// spare takes the slice *s left for reuse when it has room for n, else
+// makes one.
+func spare[T any](s *[]T, n int) []T {
+	out := *s
+	*s = nil
+	if cap(out) < n {
+		return make([]T, 0, n)
+	}
+	return out
 }
 
 // Changes captures what changed since the last call (or since
@@ -523,9 +559,13 @@ func (e *Engine) Changes() (*Delta, error) {
 	// a twentieth of what a split correlator allocated. Not the a/ records:
 	// an alert's state rides in its member, and most alerts in t.alerts
 	// were forgotten.
-	d := &Delta{incidents: make([]IncidentState, 0, len(t.incidents)), members: make([]deltaMember, 0, len(t.members))}
+	d := &Delta{incidents: make([]IncidentState, 0, len(t.incidents)), members: spare(&t.spareMembers, len(t.members))}
 	dl := &d.deleted
-	dl.members = make([]memberKey, 0, len(t.members))
+	leaving := len(t.members)
+	for _, di := range t.dropped {
+		leaving += len(di.fps)
+	}
+	dl.members = make([]memberKey, 0, leaving)
 	dl.alerts = make([]quell.Fingerprint, 0, len(t.alerts))
 	put := func(key string, v any) error {
 		b, err := json.Marshal(v)
@@ -544,11 +584,24 @@ func (e *Engine) Changes() (*Delta, error) {
 		}
 		d.incidents = append(d.incidents, e.incidentState(inc))
 	}
+	goneMember := func(mk memberKey) {
+		dl.members = append(dl.members, mk)
+		t.alerts[mk.fp] = struct{}{} // if it held the alert's state, the state moves
+	}
+	for _, di := range t.dropped {
+		now := e.incidents[di.id] // a new incident under its id writes the keys it holds
+		for _, fp := range di.fps {
+			if now == nil || now.members[fp] == nil {
+				goneMember(memberKey{di.id, fp})
+			}
+		}
+	}
+	// A member of a dropped incident that changed before is in both: the
+	// state log deletes a key once.
 	for mk, inc := range t.members {
 		live := inc.members[mk.fp]
 		if e.incidents[inc.id] != inc || live == nil {
-			dl.members = append(dl.members, mk)
-			t.alerts[mk.fp] = struct{}{} // if it held the alert's state, the state moves
+			goneMember(mk)
 			continue
 		}
 		var st *dedupe.State
@@ -584,6 +637,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	t.alerts = map[quell.Fingerprint]struct{}{}
 	t.members = map[memberKey]*incident{}
 	t.incidents = map[*incident]struct{}{}
+	t.dropped = nil
 
 	// Held decisions: records for the new ones, deletions for those emitted.
 	head, tail := e.heldBase+uint64(e.heldHead), e.heldBase+uint64(len(e.held))
@@ -591,7 +645,7 @@ func (e *Engine) Changes() (*Delta, error) {
 	from := max(t.heldHigh, head)
 	// A storm holds tens of thousands: grown by appends, they were a
 	// sixteenth of what a split correlator allocated.
-	d.held = make([]deltaHeld, 0, max(tail, from)-from)
+	d.held = spare(&t.spareHeld, int(max(tail, from)-from))
 	for n := from; n < tail; n++ {
 		h := &e.held[n-e.heldBase]
 		d.held = append(d.held, deltaHeld{n, h.d, h.inc.id})

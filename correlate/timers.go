@@ -247,10 +247,7 @@ func (e *Engine) forget(inc *incident) {
 // drop takes an incident out of memory and lets forget deal with each of
 // its alerts that no other incident holds, in join order (deterministic).
 func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
-	e.changedIncident(inc)
-	for _, fp := range inc.order {
-		e.changedMember(inc, fp)
-	}
+	e.droppedMembers(inc)
 	e.unindexAll(inc)
 	inc.unref(e.graph)
 	e.account(inc, -inc.bytes)
