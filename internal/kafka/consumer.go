@@ -77,8 +77,11 @@ func (c *Consumer[T]) Subscribe(ctx context.Context, h func(context.Context, []T
 		tr.CloseIdleConnections()
 	}()
 	backoff := time.Second
+	var vals []T
+	var msgs []kafkago.Message
 	for {
-		vals, msgs, err := c.fetch(ctx, r, dl)
+		var err error
+		vals, msgs, err = c.fetch(ctx, r, dl, len(vals), msgs[:0])
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -143,12 +146,17 @@ func (c *Consumer[T]) newReader() *kafkago.Reader {
 
 // fetch collects one batch: it waits for a first record, then takes more
 // until the batch is full or the linger is over. vals holds the decoded
-// records; msgs all records, the dead-lettered ones included, for the commit.
-func (c *Consumer[T]) fetch(ctx context.Context, r *kafkago.Reader, dl *kafkago.Writer) (vals []T, msgs []kafkago.Message, err error) {
+// records, room made for as many as the last batch held (grown from
+// nothing, a batch of decisions was copied about twice over); msgs, appended
+// to the last batch's, committed by then, all records, the dead-lettered
+// ones included, for the commit.
+func (c *Consumer[T]) fetch(ctx context.Context, r *kafkago.Reader, dl *kafkago.Writer, last int, msgs []kafkago.Message) (vals []T, _ []kafkago.Message, err error) {
+	clear(msgs[:cap(msgs)]) // the last batch's records may go
 	m, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fetching from %s as group %s: %w", c.cfg.Topic, c.cfg.GroupID, err)
 	}
+	vals = make([]T, 0, last)
 	linger, cancel := context.WithTimeout(ctx, c.cfg.Linger)
 	defer cancel()
 	for {

@@ -61,7 +61,7 @@ func NewProducer[T any](cfg ProducerConfig, key func(*T) []byte) (*Producer[T], 
 	w := &kafkago.Writer{
 		Addr:      kafkago.TCP(cfg.Brokers...),
 		Topic:     cfg.Topic,
-		Transport: tr,
+		Transport: &topicMetadata{RoundTripper: tr, topic: cfg.Topic},
 		// Java's and librdkafka's partitioner: any other client that writes
 		// with the same key (a scope's state, say) lands in the same partition.
 		Balancer: &kafkago.Murmur2Balancer{},

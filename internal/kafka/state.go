@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -176,28 +177,65 @@ func (w *stateWriter) batch(id int) *stateBatch { return &stateBatch{w: w, id: i
 
 // stateBatch gathers records for one produce request and sends it when the
 // next record would not fit. It copies the records' keys and values into a
-// buffer it reuses from request to request.
+// buffer it reuses from request to request, and hands them to kafka-go
+// through readers it reuses too: kafka-go's NewBytes allocates one per key
+// and value, and NewRecordReader copies the records (together, 7% of what
+// a split correlator allocated).
 type stateBatch struct {
-	w    *stateWriter
-	id   int
+	w       *stateWriter
+	id      int
+	recs    recordList
+	readers []heldBytes // the first used of them are the records'
+	used    int
+	size    int
+	buf     []byte
+}
+
+// recordList reads its records in order, without copying them.
+type recordList struct {
 	recs []kafkago.Record
-	size int
-	buf  []byte
+	next int
+}
+
+func (l *recordList) ReadRecord() (*kafkago.Record, error) {
+	if l.next == len(l.recs) {
+		return nil, io.EOF
+	}
+	l.next++
+	return &l.recs[l.next-1], nil
+}
+
+// heldBytes is a key or value of a stateBatch, as kafka-go reads it.
+type heldBytes struct{ bytes.Reader }
+
+func (*heldBytes) Close() error { return nil }
+
+// bytes is p, copied into the buffer, as a record's key or value. Readers
+// of a grown slice stay where the records point to.
+func (b *stateBatch) bytes(p []byte) kafkago.Bytes {
+	if b.used == len(b.readers) {
+		b.readers = append(b.readers, heldBytes{})
+		b.readers = b.readers[:cap(b.readers)]
+	}
+	r := &b.readers[b.used]
+	b.used++
+	r.Reset(b.hold(p))
+	return r
 }
 
 // add gathers a record of key and value (nil: none) with headers.
 func (b *stateBatch) add(ctx context.Context, key, value []byte, headers []kafkago.Header) error {
 	n := 32 + len(key) + len(value)
-	if len(b.recs) > 0 && b.size+n > maxRequestBytes {
+	if len(b.recs.recs) > 0 && b.size+n > maxRequestBytes {
 		if err := b.flush(ctx); err != nil {
 			return err
 		}
 	}
-	r := kafkago.Record{Key: kafkago.NewBytes(b.hold(key)), Headers: headers}
+	r := kafkago.Record{Key: b.bytes(key), Headers: headers}
 	if value != nil {
-		r.Value = kafkago.NewBytes(b.hold(value))
+		r.Value = b.bytes(value)
 	}
-	b.recs = append(b.recs, r)
+	b.recs.recs = append(b.recs.recs, r)
 	b.size += n
 	return nil
 }
@@ -233,12 +271,13 @@ func (b *stateBatch) release() {
 
 // flush sends what was gathered; the batch may be used again.
 func (b *stateBatch) flush(ctx context.Context) error {
-	if len(b.recs) == 0 {
+	if len(b.recs.recs) == 0 {
 		return nil
 	}
+	b.recs.next = 0
 	resp, err := b.w.client.Produce(ctx, &kafkago.ProduceRequest{
 		Topic: b.w.topic, Partition: b.id, RequiredAcks: kafkago.RequireAll, Compression: kafkago.Lz4,
-		Records: kafkago.NewRecordReader(b.recs...),
+		Records: &b.recs,
 	})
 	if err == nil {
 		err = resp.Error
@@ -247,8 +286,9 @@ func (b *stateBatch) flush(ctx context.Context) error {
 		return err // the batch is given up: a request cut short may still read its bytes
 	}
 	// Produce has read the records: their bytes may be written over.
-	clear(b.recs)
-	b.recs, b.size, b.buf = b.recs[:0], 0, b.buf[:0]
+	clear(b.recs.recs)
+	clear(b.readers[:b.used])
+	b.recs.recs, b.used, b.size, b.buf = b.recs.recs[:0], 0, 0, b.buf[:0]
 	return nil
 }
 

@@ -132,6 +132,33 @@ func TestStateLogRestoresTheLastCommit(t *testing.T) {
 	}
 }
 
+// A checkpoint larger than one produce request goes out in several, whose
+// keys and values are held in buffers and readers the next request reuses:
+// every record must arrive as it was given.
+func TestStateLogWritesCheckpointsOfManyRequests(t *testing.T) {
+	p, w := stateFixture(t)
+	s, _ := loadState(t, p)
+	want := map[string]string{}
+	var kv []string
+	for i := range 3 * maxRequestBytes / 1000 {
+		k, v := fmt.Sprintf("m/%d", i), fmt.Sprintf("%04d%s", i, strings.Repeat("v", 996))
+		want[k] = v
+		kv = append(kv, k, v)
+	}
+	if err := s.save(context.Background(), recs(kv...), 10, w); err != nil {
+		t.Fatal(err)
+	}
+	_, res := loadState(t, p)
+	if len(res.state) != len(want) || res.next != 10 {
+		t.Fatalf("restored %d keys up to %d, want %d up to 10", len(res.state), res.next, len(want))
+	}
+	for k, v := range want {
+		if got := string(res.state[k]); got != v {
+			t.Fatalf("%s restored as %.20q…, want %.20q…", k, got, v)
+		}
+	}
+}
+
 // Deleting keys writes one list of them, not a record per key: in a storm
 // every alert is evicted in the end, and each record is one more for the
 // broker's log cleaner. The values are tombstoned by the next checkpoint,

@@ -24,22 +24,26 @@ type Dedupe struct {
 	limit      int
 	seen, old  map[uint64]struct{}
 	seqs, olds map[string]uint64
+	batch      map[uint64]struct{} // the identities of one FreshDecisions call
 }
 
 // NewDedupe remembers about limit decisions and incidents.
 func NewDedupe(limit int) *Dedupe {
-	return &Dedupe{limit: limit, seen: map[uint64]struct{}{}, seqs: map[string]uint64{}}
+	return &Dedupe{limit: limit, seen: map[uint64]struct{}{}, seqs: map[string]uint64{}, batch: map[uint64]struct{}{}}
 }
 
 // FreshDecisions returns the decisions not seen before (nor twice in ds),
-// and delivered, to call once the sinks hold them.
+// and delivered, to call once the sinks hold them. The fresh ones are
+// moved to the front of ds, whose array they share: a copy of each batch
+// was a sixth of what the sink stage allocated.
 func (d *Dedupe) FreshDecisions(ds []quell.Decision) (fresh []quell.Decision, delivered func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := ds[:0:0]
+	out := ds[:0]
 	// Each identity is hashed once, here: delivered marks these.
 	ids := make([]uint64, 0, len(ds))
-	batch := make(map[uint64]struct{}, len(ds))
+	batch := d.batch
+	clear(batch)
 	for i := range ds {
 		id := ds[i].ID()
 		if _, ok := d.seen[id]; ok {
@@ -70,11 +74,12 @@ func (d *Dedupe) markDecisions(ids []uint64) {
 }
 
 // FreshChanges returns the changes newer than any delivered for their
-// incident, and delivered, to call once the sinks hold them.
+// incident, moved to the front of cs, and delivered, to call once the
+// sinks hold them.
 func (d *Dedupe) FreshChanges(cs []quell.IncidentChange) (fresh []quell.IncidentChange, delivered func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := cs[:0:0]
+	out := cs[:0]
 	batch := map[string]uint64{}
 	for _, c := range cs {
 		last, ok := batch[c.Incident.ID]
