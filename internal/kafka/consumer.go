@@ -146,10 +146,10 @@ func (c *Consumer[T]) newReader() *kafkago.Reader {
 
 // fetch collects one batch: it waits for a first record, then takes more
 // until the batch is full or the linger is over. vals holds the decoded
-// records, room made for as many as the last batch held (grown from
-// nothing, a batch of decisions was copied about twice over); msgs, appended
-// to the last batch's, committed by then, all records, the dead-lettered
-// ones included, for the commit.
+// records, with room made for as many as the last batch held (grown from
+// nothing, a batch of decisions was copied about twice over); msgs all
+// records, the dead-lettered ones included, for the commit, in the array of
+// the last batch's, which were committed by then.
 func (c *Consumer[T]) fetch(ctx context.Context, r *kafkago.Reader, dl *kafkago.Writer, last int, msgs []kafkago.Message) (vals []T, _ []kafkago.Message, err error) {
 	clear(msgs[:cap(msgs)]) // the last batch's records may go
 	m, err := r.FetchMessage(ctx)
