@@ -148,6 +148,53 @@ func BenchmarkBusyIncidents(b *testing.B) {
 	processNew(b, eng, mk, held, func(n int) time.Time { return at(held + n) })
 }
 
+// BenchmarkTrackedStorm measures the alerts of bench/kafka's sustained run
+// (distinct, about 1,000 services, 30,000 a second of engine time) as a
+// split correlator decides them: changes tracked and captured every two
+// seconds (kafka.snapshot_every), once the engine holds 200,000 of them.
+func BenchmarkTrackedStorm(b *testing.B) {
+	eng, err := New(DefaultConfig(), nil, Output{Change: func(quell.IncidentChange) {}, Decision: func(quell.Decision) {}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng.TrackChanges()
+	mk := func(i int) quell.Alert {
+		a := alert(occ{labels: fmt.Sprintf("alertname=Sustained%d,service=svc%d,instance=10.%d.%d.%d:9100,n=%d,severity=warning", i%7, i%1000, i>>16&255, i>>8&255, i&255, i)})
+		a.Annotations = map[string]string{"summary": "sustained load"}
+		return a
+	}
+	const rate, capture, held = 30000, 2 * 30000, 200000
+	news := make([]quell.Alert, held+200000)
+	for i := range news {
+		news[i] = mk(i)
+	}
+	n := 0
+	step := func() {
+		eng.Process(&news[n], t0.Add(time.Duration(n)*time.Second/rate))
+		if n++; n%100 == 0 { // as the pipeline does after each batch
+			eng.EmitUpdates()
+		}
+		if n%capture == 0 {
+			if _, err := eng.Changes(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for n < held {
+		step()
+	}
+	b.ResetTimer()
+	cpu := cputime.Now()
+	for b.Loop() {
+		if n == len(news) {
+			b.StopTimer()
+			b.Fatalf("ran out of new alerts; run with -benchtime below %d", len(news)-held)
+		}
+		step()
+	}
+	b.ReportMetric(float64(n-held)/(cputime.Now()-cpu).Seconds(), "alerts/cpu-s")
+}
+
 // BenchmarkGrowingIncidents measures a storm that grows 100 incidents to
 // 1,000 alerts each in 50 s (2,000 new alerts a second): once announced,
 // each change of an incident carries all its alerts (copied/alert).

@@ -233,7 +233,7 @@ func (e *Engine) TrackChanges() {
 	for _, inc := range e.goneHeld() {
 		t.gone[inc.id] = true
 	}
-	e.co.changed = map[uint64]struct{}{}
+	e.co.track()
 	// The chunks are written again by the first Changes (what people
 	// taught is small), and those past its count deleted: unknown hashes.
 	t.learned = make([]uint64, e.chunks.n)
@@ -241,8 +241,8 @@ func (e *Engine) TrackChanges() {
 		// Restored from state that older versions wrote, with the graph,
 		// co-firing and recent signatures in the chunks: the first Changes
 		// writes them as records.
-		for sig := range e.co.sigs {
-			e.co.changed[sig] = struct{}{}
+		for sig, s := range e.co.sigs {
+			e.co.touch(s, sig)
 		}
 		for key := range e.scopes {
 			t.scopes[key] = struct{}{}
@@ -673,14 +673,13 @@ func (e *Engine) Changes() (*Delta, error) {
 	// changed; those and the header that counts their chunks are encoded by
 	// Each, too long a pause for the engine.
 	d.sigs = make([]deltaSig, 0, len(e.co.changed))
-	for sig := range e.co.changed {
-		if rec, ok := e.co.record(sig); ok {
+	e.co.takeChanged(func(sig uint64, s *coSig) {
+		if rec, ok := s.record(); ok {
 			d.sigs = append(d.sigs, deltaSig{sig, rec})
 		} else {
 			dl.sigs = append(dl.sigs, sig)
 		}
-	}
-	e.co.changed = map[uint64]struct{}{} // as above
+	})
 	for key := range t.scopes {
 		if sc := e.scopes[key]; sc != nil { // nil: a topology swap dropped it, as it had seen nothing
 			if ss, ok := sc.signatures(); ok {

@@ -21,16 +21,22 @@ type cooccur struct {
 	// firings by the bit length they will have halved (see fade), as
 	// they change: aging reads them instead of a pass over every entry.
 	pairs, sigsAt [33]int
-	// changed are the signatures whose entry changed since the last
-	// Changes, while the engine tracks changes (nil when it does not):
-	// each is a record of its own, so a checkpoint writes what changed.
-	changed map[uint64]struct{}
+	// changed lists the signatures whose entry changed since the last
+	// Changes, while the engine tracks changes: each is a record of its
+	// own, so a checkpoint writes what changed. An entry listed since
+	// carries the round's mark, so that it is listed once however often it
+	// changes: a set of them cost a write for each of the nine or so
+	// signatures every new alert touches.
+	changed  []uint64
+	round    uint32 // from 1; a mark of 0 is no round's
+	tracking bool
 }
 
 // coSig is what is known of one signature: how often it fired and its
 // strongest partners.
 type coSig struct {
 	seen     uint32
+	mark     uint32 // the round it was last listed in changed in (see touch)
 	partners []coPartner
 	gone     bool // aged out of sigs: who holds it looks it up again
 }
@@ -79,7 +85,7 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 		return
 	}
 	own := c.entry(sig)
-	c.touch(sig)
+	c.touch(own, sig)
 	sc.starts++
 	keep := sc.recentSigs[:0]
 	for _, r := range sc.recentSigs {
@@ -89,7 +95,7 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 			}
 			c.add(own, r.sig)
 			c.add(r.co, sig)
-			c.touch(r.sig)
+			c.touch(r.co, r.sig)
 			keep = append(keep, r)
 		}
 	}
@@ -108,17 +114,58 @@ func (c *cooccur) observe(sc *scope, sig uint64, at time.Time) {
 	}
 }
 
-// touch notes that sig's entry changed, when changes are tracked.
-func (c *cooccur) touch(sig uint64) {
-	if c.changed != nil {
-		c.changed[sig] = struct{}{}
+// touch notes that sig's entry s changed, when changes are tracked.
+func (c *cooccur) touch(s *coSig, sig uint64) {
+	if c.tracking && s.mark != c.round {
+		s.mark = c.round
+		c.changed = append(c.changed, sig)
 	}
 }
 
-// record copies sig's entry as its c/ record holds it; false when there is
+// track starts listing what changes, from round 1.
+func (c *cooccur) track() {
+	c.tracking, c.round, c.changed = true, 1, nil
+}
+
+// takeChanged calls f with each signature listed as changed and its entry
+// (nil once gone), once each, and starts the next round. A signature that
+// went and came back within the round is listed once for each entry: the
+// one it has now, marked when listed, counts once, and one gone once.
+func (c *cooccur) takeChanged(f func(sig uint64, s *coSig)) {
+	var gone map[uint64]bool // few: aging drops the weakest
+	for _, sig := range c.changed {
+		s := c.sigs[sig]
+		switch {
+		case s == nil && gone[sig], s != nil && s.mark != c.round:
+			continue
+		case s == nil:
+			if gone == nil {
+				gone = map[uint64]bool{}
+			}
+			gone[sig] = true
+		default:
+			s.mark = 0
+		}
+		f(sig, s)
+	}
+	c.changed = c.changed[:0]
+	c.round++
+}
+
+// takeOver continues what o listed as changed: c was restored from o's
+// state, in entries of its own.
+func (c *cooccur) takeOver(o *cooccur) {
+	c.tracking, c.round, c.changed = o.tracking, o.round, o.changed
+	for _, sig := range c.changed {
+		if s := c.sigs[sig]; s != nil {
+			s.mark = c.round
+		}
+	}
+}
+
+// record copies entry s as its c/ record holds it; false when there is
 // nothing to keep (see state).
-func (c *cooccur) record(sig uint64) (coRecord, bool) {
-	s := c.sigs[sig]
+func (s *coSig) record() (coRecord, bool) {
 	if s == nil || s.seen == 0 && len(s.partners) == 0 {
 		return coRecord{}, false
 	}
@@ -223,7 +270,7 @@ func (c *cooccur) age(keep int) {
 			}
 		}
 		if changed { // a checkpoint writes what changed
-			c.touch(k)
+			c.touch(s, k)
 		}
 	}
 }

@@ -189,3 +189,42 @@ func TestAgingKeepsTheStrongest(t *testing.T) {
 		t.Fatal("two tables fed the same alerts kept different entries")
 	}
 }
+
+// TestChangedSignaturesListedOnce: a checkpoint writes each changed
+// signature once, the entry it has then (none once gone), however often it
+// changed, went and came back since the last one; the next round lists it
+// again when it changes again.
+func TestChangedSignaturesListedOnce(t *testing.T) {
+	c := newCooccur(100)
+	c.track()
+	sc := &scope{}
+	c.observe(sc, 1, t0)
+	c.observe(sc, 2, t0.Add(time.Second)) // 1 changes again: a partner
+	c.age(0)                              // every entry goes, and is listed as changed
+	c.observe(sc, 1, t0.Add(time.Hour))   // 1 comes back, alone
+	type took struct {
+		sig  uint64
+		held bool
+	}
+	take := func() []took {
+		var got []took
+		c.takeChanged(func(sig uint64, s *coSig) {
+			if s != nil && s != c.sigs[sig] {
+				t.Fatalf("signature %d: an entry it no longer has", sig)
+			}
+			got = append(got, took{sig, s != nil})
+		})
+		slices.SortFunc(got, func(a, b took) int { return int(a.sig) - int(b.sig) })
+		return got
+	}
+	if got, want := take(), []took{{1, true}, {2, false}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("first round took %v, want 1 as it is now and 2 gone, once each", got)
+	}
+	if got := take(); len(got) != 0 {
+		t.Fatalf("a round with no change took %v", got)
+	}
+	c.observe(sc, 1, t0.Add(2*time.Hour))
+	if got, want := take(), []took{{1, true}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("third round took %v, want 1 again", got)
+	}
+}

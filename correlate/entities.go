@@ -135,11 +135,16 @@ func (in *alertInfo) subjects() []entityRef { return in.refs[:in.about] }
 func (in *alertInfo) context() []entityRef { return in.refs[in.about:] }
 
 // rate computes the rarity of the alert's tokens once for its placement,
-// rather than once per candidate.
+// rather than once per candidate. A value no alert in an incident carries
+// relates the alert to none: its evidence is nil, and it finds no
+// candidate (most values of a storm of distinct alerts are such).
 func (e *Engine) rate(in *alertInfo) {
 	for _, ref := range in.refs {
 		for i, t := range ref.tokens {
-			ref.infos[i] = e.rarity.info(t)
+			ref.infos[i] = 0
+			if n := e.rarity.df[t]; n > 0 {
+				ref.infos[i] = e.rarity.infoOf(n)
+			}
 		}
 	}
 	in.nameInfo = e.rarity.info(in.name)

@@ -43,11 +43,16 @@ type incident struct {
 	listed       bool
 	cadence      time.Duration // how often its alerts report again (moving average)
 	mergedInto   *incident
-	filter       tokenFilter // the tokens it holds, and some it held: most lookups of a token it lacks end here
+	filter       tokenFilter // the values it holds (tokens), and some it held: most lookups of a value it lacks end here
 	// What its members are and are about, counted per member so that a
-	// member leaving takes its part away (see index): one map for every
-	// kind of token, since weighing an alert looks each token up once.
+	// member leaving takes its part away (see index): tokens their entity
+	// values, one table for every kind, since weighing an alert looks each
+	// value up once; names their alertnames and summary words, which
+	// weighing looks up in every candidate: few, in a table of their own
+	// they stay in cache, where among the values of a large incident each
+	// lookup missed it.
 	tokens    tokenTable
+	names     tokenTable
 	workloads int                 // distinct workloads (not machines) members are about
 	machines  int                 // members about a machine
 	nodes     map[int32]nodeUse   // graph nodes its members are about
@@ -155,7 +160,7 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 
 // has tells whether some member carries t as kind k.
 func (inc *incident) has(t uint64, k tokenKind) bool {
-	return inc.filter.may(t) && inc.tokens.get(t)[k] > 0
+	return inc.names.get(t)[k] > 0
 }
 
 // tokenFilter is a bit per token hash: a token the incident holds sets its
@@ -204,6 +209,9 @@ func (f *tokenFilter) fit(tokens *tokenTable) {
 // count adds delta to t's count as kind k, and as kind also unless it is k;
 // it returns how many members now carry t as k.
 func (inc *incident) count(t uint64, delta int32, k, also tokenKind) int32 {
+	if k == asName || k == asWord {
+		return inc.names.add(t, delta, k, also)[k]
+	}
 	c := inc.tokens.add(t, delta, k, also)
 	if delta > 0 {
 		inc.filter.add(t)
@@ -501,13 +509,18 @@ func (e *Engine) remove(inc *incident, fp quell.Fingerprint, at time.Time) {
 }
 
 // unindexAll takes every member's part out of the rarity counts: the
-// incident leaves quell's memory. Its token table holds what its members
+// incident leaves quell's memory. Its token tables hold what its members
 // carry, summed as they were counted in: one update per distinct token, not
 // one per member's token (members of one incident share most of theirs).
 // Each member carries one alertname: their count is the members counted.
 func (e *Engine) unindexAll(inc *incident) {
 	for _, s := range inc.tokens.slots {
-		if n := s.c[asValue] + s.c[asName] + s.c[asWord]; n > 0 {
+		if n := s.c[asValue]; n > 0 {
+			e.rarity.count(s.t, -n)
+		}
+	}
+	for _, s := range inc.names.slots {
+		if n := s.c[asName] + s.c[asWord]; n > 0 {
 			e.rarity.count(s.t, -n)
 		}
 		e.rarity.total -= s.c[asName]

@@ -44,8 +44,11 @@ func (r *rarity) count(t uint64, delta int32) {
 // info is the evidence, in nats, that two alerts sharing token t belong
 // together: -ln of the chance that an alert carries it, smoothed so that
 // the first alerts seen do not make every value look rare, and capped.
-func (r *rarity) info(t uint64) float64 {
-	p := (float64(r.df[t]) + 1) / (float64(r.total) + 2)
+func (r *rarity) info(t uint64) float64 { return r.infoOf(r.df[t]) }
+
+// infoOf is the info of a token n alerts carry.
+func (r *rarity) infoOf(n int32) float64 {
+	p := (float64(n) + 1) / (float64(r.total) + 2)
 	return min(maxInfo, -math.Log(p))
 }
 

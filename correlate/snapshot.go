@@ -376,7 +376,7 @@ func (e *Engine) WithTopology(topo *Topology) (*Engine, error) {
 	}
 	ne.Restore(e.Snapshot())
 	if ne.track = e.track; ne.track != nil {
-		ne.co.changed = e.co.changed
+		ne.co.takeOver(e.co)
 		ne.track.graphCaptured = false // the graph reads anew against the new topology
 	}
 	e.Release()

@@ -263,7 +263,7 @@ func (e *Engine) drop(inc *incident, forget func(quell.Fingerprint)) {
 	// (an announce timer for GroupWait: under a flood, many evicted
 	// incidents); its alerts and what indexes them need not live as long.
 	inc.members, inc.order = nil, nil
-	inc.tokens, inc.workloads = tokenTable{}, 0
+	inc.tokens, inc.names, inc.workloads = tokenTable{}, tokenTable{}, 0
 	inc.sigs = nil
 }
 

@@ -113,7 +113,7 @@ func (tt *tokenTable) close(i uint64) {
 
 func (tt *tokenTable) grow() {
 	old := tt.slots
-	tt.slots = make([]tokenSlot, max(16, 2*len(old)))
+	tt.slots = make([]tokenSlot, max(8, 2*len(old)))
 	for _, s := range old {
 		if !s.c.none() {
 			tt.slots[tt.probe(s.t)] = s
