@@ -158,7 +158,8 @@ func (e *Engine) newIncident(sc *scope, a *quell.Alert, at time.Time) *incident 
 	return inc
 }
 
-// has tells whether some member carries t as kind k.
+// has tells whether some member carries t as kind k: an alertname or a
+// summary word (entity values are looked up in tokens, see weighValues).
 func (inc *incident) has(t uint64, k tokenKind) bool {
 	return inc.names.get(t)[k] > 0
 }

@@ -111,6 +111,8 @@ func (tt *tokenTable) close(i uint64) {
 	tt.slots[i] = tokenSlot{}
 }
 
+// grow doubles the table, from 8 slots: an incident of one alert keeps
+// its values and its names in two such, no more than one table of 16 took.
 func (tt *tokenTable) grow() {
 	old := tt.slots
 	tt.slots = make([]tokenSlot, max(8, 2*len(old)))
